@@ -1,0 +1,1 @@
+"""cxstream's imperative shell: Faust app and agents, sinks, HTTP views, metrics and the CLI."""

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Everything the demo and the tests need on a fresh Debian machine, idempotent and quick when
+# already done: system packages (JDK + Maven for Kafka, redis-server, promtool, amtool,
+# docker-compose for validating docker-compose.yml), the virtualenv with pinned dependencies,
+# and the Kafka jars from Maven Central.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV=${VENV:-$ROOT/.venv}
+PY=${PYTHON_BOOTSTRAP:-python3}
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+apt_install() {
+  local missing=() pkg cmd
+  # command -> Debian package
+  for pair in java:default-jre-headless mvn:maven redis-server:redis-server promtool:prometheus \
+              amtool:prometheus-alertmanager docker-compose:docker-compose; do
+    cmd=${pair%%:*}; pkg=${pair#*:}
+    command -v "$cmd" >/dev/null || missing+=("$pkg")
+  done
+  ((${#missing[@]})) || return 0
+  log "installing Debian packages: ${missing[*]}"
+  local sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  # Packages whose postinst tries to start a service (prometheus) must not fail without systemd.
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+make_venv() {
+  if [[ ! -x "$VENV/bin/python" ]]; then
+    log "creating virtualenv $VENV"
+    "$PY" -m venv "$VENV"
+  fi
+  local stamp="$VENV/.cxstream-installed"
+  if [[ -f "$stamp" && "$stamp" -nt "$ROOT/pyproject.toml" && "$stamp" -nt "$ROOT/constraints.txt" ]]; then
+    return 0
+  fi
+  log "installing cxstream and its pinned dependencies into $VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -U pip
+  "$VENV/bin/pip" install -q --disable-pip-version-check -c "$ROOT/constraints.txt" -e "$ROOT[dev]"
+  touch "$stamp"
+}
+
+fetch_kafka() {
+  # Resolving the classpath downloads the broker's jars once into ~/.m2.
+  CX_STACK_DIR=$(mktemp -d) PYTHON="$VENV/bin/python" "$ROOT/ops/stack.sh" status >/dev/null 2>&1 || true
+  mvn -q -B -f "$ROOT/ops/kafka/pom.xml" dependency:resolve >/dev/null \
+    || { log "Maven could not resolve the Kafka jars"; exit 1; }
+}
+
+apt_install
+make_venv
+fetch_kafka
+log "ready"

@@ -1,0 +1,52 @@
+"""Kafka topic names, in one place for the worker, the CLI, the tests and docker-compose."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """All topics cxstream reads or writes, optionally under a prefix (tests use one each)."""
+
+    prefix: str = "cx."
+
+    @property
+    def purchases(self) -> str:
+        return f"{self.prefix}purchases"
+
+    @property
+    def tickets(self) -> str:
+        return f"{self.prefix}support-tickets"
+
+    @property
+    def feedback(self) -> str:
+        return f"{self.prefix}feedback"
+
+    @property
+    def profiles(self) -> str:
+        return f"{self.prefix}customer-profiles"
+
+    @property
+    def alerts(self) -> str:
+        return f"{self.prefix}alerts"
+
+    @property
+    def health(self) -> str:
+        return f"{self.prefix}customer-health"
+
+    @property
+    def dead_letter(self) -> str:
+        return f"{self.prefix}dead-letter"
+
+    @property
+    def delivery_dead_letter(self) -> str:
+        return f"{self.prefix}alert-delivery-dead-letter"
+
+    @property
+    def inputs(self) -> tuple[str, str, str, str]:
+        return (self.purchases, self.tickets, self.feedback, self.profiles)
+
+
+DEFAULT_TOPICS = Topics()
+INPUT_PARTITIONS = 4  # all input topics are co-partitioned by customer_id
