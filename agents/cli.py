@@ -1,11 +1,15 @@
-"""The ``cxstream`` command."""
+"""The ``cxstream`` command: one sub-command per job, each in ``agents.commands``."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from streams import __version__
+from streams.errors import CxStreamError
+
+COMMANDS = ("worker", "simulate", "replay", "customer", "alerts", "topics")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,7 +18,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Customer-lifecycle stream processor: churn-risk and referral alerts.",
     )
     parser.add_argument("--version", action="version", version=f"cxstream {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f"agents.commands.{name.replace('-', '_')}")
+        module.add_parser(subparsers)
     return parser
 
 
@@ -24,7 +31,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    return 0
+    try:
+        result: int = args.run(args)
+    except CxStreamError as exc:
+        print(f"cxstream {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return result
 
 
 if __name__ == "__main__":

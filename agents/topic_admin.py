@@ -32,6 +32,7 @@ def topic_specs(topics: Topics, partitions: int = INPUT_PARTITIONS) -> list[Topi
         TopicSpec(topics.profiles, partitions, COMPACTED),
         TopicSpec(topics.alerts, partitions, retained),
         TopicSpec(topics.health, partitions, COMPACTED),
+        TopicSpec(topics.ticks, partitions, {"retention.ms": str(WEEK_MS)}),
         TopicSpec(topics.dead_letter, 1, {"retention.ms": str(4 * WEEK_MS)}),
         TopicSpec(topics.delivery_dead_letter, 1, {"retention.ms": str(4 * WEEK_MS)}),
     ]

@@ -44,6 +44,11 @@ class Topics:
         return f"{self.prefix}alert-delivery-dead-letter"
 
     @property
+    def ticks(self) -> str:
+        """Internal: timer ticks for customers whose inactivity deadline passed."""
+        return f"{self.prefix}internal.ticks"
+
+    @property
     def inputs(self) -> tuple[str, str, str, str]:
         return (self.purchases, self.tickets, self.feedback, self.profiles)
 

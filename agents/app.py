@@ -1,0 +1,93 @@
+"""Build the Faust application: topics, tables, agents, timers and web views, from options.
+
+A factory rather than a module-level app, so tests and the CLI can run workers with their own
+topic prefix, ports and data directories.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import faust
+
+from agents.settings import KafkaSettings, Settings
+from streams.model import ModelConfig, load_config
+from streams.topics import INPUT_PARTITIONS
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    """Everything a worker needs; the CLI fills it from flags and the environment."""
+
+    settings: Settings = field(default_factory=Settings)
+    model_config_path: Path | None = None
+    app_id: str = "cxstream"
+    data_dir: Path = Path(".cxstream-data")
+    store: str = "rocksdb://"
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    batch_size: int = 1000
+    batch_within: float = 0.05
+    tick_interval: float = 1.0
+    allowed_lateness: float = 300.0
+    idle_wall_clock_after: float | None = 60.0
+    standby_replicas: int = 1
+    redis_projection: bool = True
+    webhook_url: str | None = None
+    webhook_routes: dict[str, str] = field(default_factory=dict)
+    customer_url_template: str = "http://127.0.0.1:6066/customers/{customer_id}"
+
+    def model_config(self) -> ModelConfig:
+        return load_config(self.model_config_path)
+
+
+def broker_urls(kafka: KafkaSettings) -> str:
+    hosts = [h.strip() for h in kafka.bootstrap_servers.split(",") if h.strip()]
+    return ";".join(f"kafka://{h}" for h in hosts)
+
+
+def broker_credentials(kafka: KafkaSettings) -> Any:
+    """Faust/aiokafka credentials matching the confluent-kafka settings."""
+    ssl_context = kafka.ssl_context()
+    if kafka.security_protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=kafka.sasl_username,
+            password=kafka.sasl_password,
+            mechanism=kafka.sasl_mechanism or "PLAIN",
+            ssl_context=ssl_context,
+        )
+    if ssl_context is not None:
+        return faust.SSLCredentials(ssl_context)
+    return None
+
+
+def create_app(options: WorkerOptions) -> faust.App:
+    """A configured Faust app with every cxstream agent registered on it."""
+    app = faust.App(
+        options.app_id,
+        broker=broker_urls(options.settings.kafka),
+        broker_credentials=broker_credentials(options.settings.kafka),
+        store=options.store,
+        datadir=str(options.data_dir),
+        web_host=options.web_host,
+        web_port=options.web_port,
+        web_enabled=True,
+        canonical_url=f"http://{options.web_host}:{options.web_port}",
+        topic_partitions=INPUT_PARTITIONS,
+        topic_allow_declare=True,
+        table_standby_replicas=options.standby_replicas,
+        consumer_auto_offset_reset="earliest",
+        key_serializer="raw",
+        value_serializer="raw",
+        broker_commit_interval=1.0,
+        producer_linger=0.005,
+        stream_buffer_maxsize=max(4096, options.batch_size * 4),
+        autodiscover=False,
+        loghandlers=[],
+    )
+    from agents.wiring import register
+
+    register(app, options)
+    return app

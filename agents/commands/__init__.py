@@ -1,0 +1,1 @@
+"""Sub-commands of the ``cxstream`` CLI, one module each: ``add_parser`` and ``run``."""

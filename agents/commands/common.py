@@ -1,0 +1,50 @@
+"""Connection flags every command shares; flags override the environment."""
+
+from __future__ import annotations
+
+import argparse
+
+from agents.settings import KafkaSettings, Settings, settings_from_env
+
+
+def add_connection_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("connections (flags override the environment)")
+    group.add_argument(
+        "--bootstrap-servers", help="Kafka bootstrap servers [KAFKA_BOOTSTRAP_SERVERS]"
+    )
+    group.add_argument(
+        "--security-protocol",
+        choices=["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"],
+        help="Kafka security protocol [KAFKA_SECURITY_PROTOCOL]",
+    )
+    group.add_argument("--sasl-mechanism", help="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 [KAFKA_SASL_MECHANISM]")
+    group.add_argument("--sasl-username", help="[KAFKA_SASL_USERNAME]")
+    group.add_argument("--sasl-password", help="[KAFKA_SASL_PASSWORD] (prefer the environment)")
+    group.add_argument("--ssl-cafile", help="CA bundle for TLS [KAFKA_SSL_CAFILE]")
+    group.add_argument(
+        "--redis-url",
+        help="Redis URL, e.g. rediss://:password@host:6380/0 for TLS + password [REDIS_URL]",
+    )
+    group.add_argument("--schema-registry-url", help="Confluent Schema Registry [SCHEMA_REGISTRY_URL]")
+    group.add_argument("--topic-prefix", help="prefix of every topic name, default 'cx.' [CX_TOPIC_PREFIX]")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    base = settings_from_env()
+    kafka = base.kafka
+    kafka = KafkaSettings(
+        bootstrap_servers=args.bootstrap_servers or kafka.bootstrap_servers,
+        security_protocol=args.security_protocol or kafka.security_protocol,
+        sasl_mechanism=args.sasl_mechanism or kafka.sasl_mechanism,
+        sasl_username=args.sasl_username or kafka.sasl_username,
+        sasl_password=args.sasl_password or kafka.sasl_password,
+        ssl_cafile=args.ssl_cafile or kafka.ssl_cafile,
+        ssl_certfile=kafka.ssl_certfile,
+        ssl_keyfile=kafka.ssl_keyfile,
+    )
+    return base.with_overrides(
+        kafka=kafka,
+        redis_url=args.redis_url,
+        schema_registry_url=args.schema_registry_url,
+        topic_prefix=args.topic_prefix,
+    )

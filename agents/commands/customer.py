@@ -1,0 +1,183 @@
+"""``cxstream customer ID``: one customer's health, contributions, stages and open alerts.
+
+The worker's HTTP API is the full picture (live table state, stage history); the Redis read
+model is what is left when no worker answers (the latest snapshot and open alerts, no stage
+history), so the command asks the API first and falls back to Redis only when it is down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+import redis
+from rich.console import Console
+
+from agents.commands.common import add_connection_flags, settings_from_args
+from agents.render import customer_renderable, money, when
+from streams.domain import AlertType
+from streams.errors import CxStreamError
+
+NOT_FOUND = 1
+
+
+class Unreachable(CxStreamError):
+    """The source did not answer (connection refused, timeout, 5xx)."""
+
+
+def fetch_api(api: str, customer_id: str, timeout: float) -> dict[str, Any] | None:
+    """The API's JSON for the customer; ``None`` on 404, :class:`Unreachable` when down."""
+    if urllib.parse.urlsplit(api).scheme not in ("http", "https"):
+        raise CxStreamError(f"--api {api!r}: expected an http:// or https:// URL")
+    url = f"{api.rstrip('/')}/customers/{urllib.parse.quote(customer_id, safe='')}"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            body: dict[str, Any] = json.loads(response.read())
+            return body
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise Unreachable(f"{url}: HTTP {exc.code}") from exc
+    except (urllib.error.URLError, TimeoutError, ConnectionError, ValueError) as exc:
+        raise Unreachable(f"{url}: {exc}") from exc
+
+
+def fetch_redis(url: str, prefix: str, customer_id: str, timeout: float) -> dict[str, Any] | None:
+    """Snapshot and open alerts from the Redis read model (see agents.redis_model)."""
+    client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    try:
+        keys = [f"{prefix}customer:{customer_id}"]
+        keys += [f"{prefix}alert:{t.value}:{customer_id}" for t in AlertType]
+        raw = client.mget(keys)
+    except redis.RedisError as exc:
+        raise Unreachable(f"Redis {redis_location(url)}: {exc}") from exc
+    finally:
+        client.close()
+    if not raw[0]:
+        return None
+    alerts = [json.loads(value) for value in raw[1:] if value]
+    return {"customer_id": customer_id, "health": json.loads(raw[0]), "alerts": alerts}
+
+
+def redis_location(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}{parts.path}"
+
+
+def facts_from_state(state: dict[str, Any]) -> list[tuple[str, str]]:
+    """A few plain facts behind the scores, from the API's ``state``."""
+    purchases = state.get("purchases") or {}
+    tickets = state.get("tickets") or []
+    engagement = state.get("engagement") or {}
+    open_tickets = sum(1 for t in tickets if int(t.get("status_rank", 0)) % 2 == 1)
+    return [
+        ("customer since", when(state.get("created_at"))),
+        ("last seen", when(engagement.get("last_seen_at"))),
+        ("orders", str(purchases.get("orders", 0))),
+        ("gross spend", money(purchases.get("gross_minor"), purchases.get("currency") or None)),
+        ("last purchase", when(purchases.get("last_at"))),
+        ("refunds", str(purchases.get("refunds", 0))),
+        ("open tickets", f"{open_tickets} of {len(tickets)} recent"),
+    ]
+
+
+def view_from_api(body: dict[str, Any]) -> dict[str, Any]:
+    state = body.get("state") or {}
+    return {
+        "source": "api",
+        "customer_id": body.get("customer_id", state.get("customer_id")),
+        "health": body.get("health") or {},
+        "currency": (state.get("purchases") or {}).get("currency") or None,
+        "facts": facts_from_state(state),
+        "stage_history": state.get("stage_history") or [],
+        "alerts": state.get("alerts") or [],
+    }
+
+
+def view_from_redis(found: dict[str, Any]) -> dict[str, Any]:
+    return {"source": "redis", **found, "stage_history": [], "facts": []}
+
+
+def finite(value: Any) -> Any:
+    """The API writes infinite times as Infinity, which is not JSON: make them null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite(v) for v in value]
+    return value
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "customer",
+        help="show one customer's health, contributions, stage history and open alerts",
+        description="Ask a worker's HTTP API for one customer; when no worker answers, read "
+        "the Redis read model instead (latest snapshot and open alerts, no stage history). "
+        "Exit status: 0 when found, 1 when the customer is unknown, 2 when neither source "
+        "can be reached.",
+    )
+    add_connection_flags(parser)
+    parser.add_argument("customer_id", metavar="ID", help="customer id")
+    parser.add_argument(
+        "--api",
+        default="http://127.0.0.1:6066",
+        help="a worker's HTTP API (default http://127.0.0.1:6066)",
+    )
+    parser.add_argument(
+        "--source",
+        choices=("auto", "api", "redis"),
+        default="auto",
+        help="auto (default): the API, then Redis if the API is unreachable",
+    )
+    parser.add_argument(
+        "--redis-key-prefix", default="cx:", help="key prefix of the Redis read model (default cx:)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=5.0, help="seconds to wait for each source"
+    )
+    parser.add_argument("--json", action="store_true", help="print the raw JSON")
+    parser.set_defaults(run=run)
+
+
+def lookup(args: argparse.Namespace) -> tuple[dict[str, Any] | None, str]:
+    """``(raw JSON or None if unknown, source name)`` following ``--source``."""
+    problems: list[str] = []
+    if args.source in ("auto", "api"):
+        try:
+            return fetch_api(args.api, args.customer_id, args.timeout), "api"
+        except Unreachable as exc:
+            if args.source == "api":
+                raise
+            problems.append(str(exc))
+            Console(stderr=True).print(f"API unreachable ({exc}); reading Redis", style="yellow")
+    redis_url = settings_from_args(args).redis_url
+    if not redis_url:
+        raise Unreachable("; ".join([*problems, "no Redis URL configured"]))
+    try:
+        return fetch_redis(
+            redis_url, args.redis_key_prefix, args.customer_id, args.timeout
+        ), "redis"
+    except Unreachable as exc:
+        raise Unreachable("; ".join([*problems, str(exc)])) from exc
+
+
+def run(args: argparse.Namespace) -> int:
+    raw, source = lookup(args)
+    out = Console()
+    if raw is None:
+        Console(stderr=True).print(f"unknown customer {args.customer_id!r} (asked {source})")
+        return NOT_FOUND
+    if args.json:
+        print(json.dumps({"source": source, **finite(raw)}))
+        return 0
+    view = view_from_api(raw) if source == "api" else view_from_redis(raw)
+    out.print(customer_renderable(view))
+    return 0

@@ -1,0 +1,80 @@
+"""The value stored per customer in the Faust table: model state plus replay guards.
+
+Besides the model's own event-id de-duplication (which catches a producer publishing the same
+event twice), the envelope keeps, per input topic, the highest Kafka offset already folded into
+this customer's state. A record redelivered after a crash or rebalance, or re-read by a replay
+over existing state, has an offset at or below that mark and is skipped exactly, however long
+ago it was processed. All of a customer's topics share one partition number (co-partitioned),
+so one offset per topic is enough; the partition is kept so timer ticks can be routed back.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from streams.errors import CxStreamError
+from streams.model import CustomerState, state_from_bytes, state_to_bytes
+
+TOPIC_KINDS = ("purchases", "tickets", "feedback", "profiles")
+_HEADER = struct.Struct(">BH4q16s8s")
+_VERSION = 1
+NO_OFFSET = -1
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    partition: int
+    offsets: tuple[int, int, int, int]  # highest folded offset per TOPIC_KINDS entry
+    state: CustomerState
+    stage: str = ""  # life-cycle stage and health band of the last snapshot, so the worker
+    band: str = ""  # can keep its per-stage/per-band gauges without decoding old snapshots
+
+    def seen(self, kind_index: int, offset: int) -> bool:
+        """True when the record at ``offset`` of that topic is already in the state."""
+        return offset <= self.offsets[kind_index]
+
+    def advanced(self, kind_index: int, offset: int, state: CustomerState) -> Envelope:
+        offsets = list(self.offsets)
+        offsets[kind_index] = max(offsets[kind_index], offset)
+        return Envelope(
+            self.partition,
+            (offsets[0], offsets[1], offsets[2], offsets[3]),
+            state,
+            self.stage,
+            self.band,
+        )
+
+    def with_state(self, state: CustomerState) -> Envelope:
+        return Envelope(self.partition, self.offsets, state, self.stage, self.band)
+
+    def with_labels(self, stage: str, band: str) -> Envelope:
+        return Envelope(self.partition, self.offsets, self.state, stage, band)
+
+
+def new_envelope(partition: int, state: CustomerState) -> Envelope:
+    return Envelope(partition, (NO_OFFSET, NO_OFFSET, NO_OFFSET, NO_OFFSET), state)
+
+
+def encode_envelope(envelope: Envelope) -> bytes:
+    header = _HEADER.pack(
+        _VERSION,
+        envelope.partition,
+        *envelope.offsets,
+        envelope.stage.encode(),
+        envelope.band.encode(),
+    )
+    return header + state_to_bytes(envelope.state)
+
+
+def decode_envelope(data: bytes) -> Envelope:
+    version, partition, a, b, c, d, stage, band = _HEADER.unpack_from(data)
+    if version != _VERSION:
+        raise CxStreamError(f"unknown customer-state envelope version {version}")
+    return Envelope(
+        partition,
+        (a, b, c, d),
+        state_from_bytes(data[_HEADER.size :]),
+        stage.rstrip(b"\0").decode(),
+        band.rstrip(b"\0").decode(),
+    )

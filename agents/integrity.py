@@ -1,0 +1,61 @@
+"""Survey integrity in the stream: per-agent/location state in its own Faust table.
+
+Coaching is a pattern per agent or location. The state for one lives under the key
+``{partition}|agent:{id}`` (or ``location:{id}``): sharded by the customer partition the
+feedback arrived on, so it is read and written in the same event context, changelogged with
+that partition, and moves with it on a rebalance. Each shard sees a hash-random share of the
+agent's customers, so bursts far above the agent's own baseline still stand out, without an
+extra topic hop that would reorder a customer's feedback against their other events. Weights
+are computed in record order, before the batch is grouped by customer, so replays agree.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from agents.faust_compat import event_context
+from agents.processor import Record
+from streams.domain import Feedback
+from streams.model import (
+    ModelConfig,
+    integrity_from_bytes,
+    integrity_to_bytes,
+    observe_feedback,
+)
+
+_HEADER = struct.Struct(">qd")  # offset of the last feedback folded in, and its weight
+
+
+def integrity_key(partition: int, feedback: Feedback) -> str | None:
+    if feedback.agent_id:
+        return f"{partition}|agent:{feedback.agent_id}"
+    if feedback.location_id:
+        return f"{partition}|location:{feedback.location_id}"
+    return None
+
+
+class FaustIntegrity:
+    """``IntegrityAccess`` over a Faust table of (offset, weight) headers + integrity state."""
+
+    def __init__(self, table: Any, config: ModelConfig) -> None:
+        self.table = table
+        self.config = config
+
+    def weigh(self, feedback: Feedback, record: Record) -> float:
+        key = integrity_key(record.partition, feedback)
+        if key is None:
+            return 1.0
+        with event_context(record):
+            raw = self.table.get(key)
+            state = None
+            if raw:
+                last_offset, weight = _HEADER.unpack_from(raw)
+                if record.offset <= last_offset:  # redelivered after a crash: old verdict
+                    return float(weight)
+                state = integrity_from_bytes(raw[_HEADER.size :])
+            state, verdict = observe_feedback(state, feedback, feedback.occurred_at, self.config)
+            self.table[key] = _HEADER.pack(record.offset, verdict.weight) + integrity_to_bytes(
+                state
+            )
+        return float(verdict.weight)

@@ -1,0 +1,71 @@
+"""Prometheus metrics: aggregate and operational only, never a customer id as a label.
+
+Names and labels are a contract with ``ops/prometheus`` rules and the Grafana dashboard.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+EVENTS = Counter(
+    "cxstream_events",
+    "Input events by topic and outcome (processed, duplicate, dead_letter).",
+    ["topic", "outcome"],
+    registry=REGISTRY,
+)
+DEAD_LETTERS = Counter(
+    "cxstream_dead_letters", "Rejected input messages by reason.", ["reason"], registry=REGISTRY
+)
+EVENT_LATENCY = Histogram(
+    "cxstream_event_latency_seconds",
+    "Event time to emit of the resulting alert/snapshot (includes producer delay).",
+    buckets=(*LATENCY_BUCKETS, 300.0, 3600.0),
+    registry=REGISTRY,
+)
+PROCESSING_LATENCY = Histogram(
+    "cxstream_processing_latency_seconds",
+    "Consume (Kafka append time of the input) to emit of the resulting alert/snapshot.",
+    buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+ALERTS = Counter(
+    "cxstream_alerts",
+    "Alert actions emitted by type, action and priority.",
+    ["type", "action", "priority"],
+    registry=REGISTRY,
+)
+CUSTOMERS_BY_STAGE = Gauge(
+    "cxstream_customers", "Customers owned by this worker, by life-cycle stage.", ["stage"],
+    registry=REGISTRY,
+)
+CUSTOMERS_BY_BAND = Gauge(
+    "cxstream_customers_by_health_band",
+    "Customers owned by this worker, by health band.",
+    ["band"],
+    registry=REGISTRY,
+)
+STREAM_TIME_LAG = Gauge(
+    "cxstream_stream_time_lag_seconds",
+    "Wall-clock time minus stream (event) time, per input partition.",
+    ["partition"],
+    registry=REGISTRY,
+)
+CONSUMER_LAG = Gauge(
+    "cxstream_consumer_lag_messages",
+    "High watermark minus consumer position, per input topic partition.",
+    ["topic", "partition"],
+    registry=REGISTRY,
+)
+REDIS_WRITE_FAILURES = Counter(
+    "cxstream_redis_write_failures", "Failed Redis read-model batch writes.", registry=REGISTRY
+)
+DELIVERIES = Counter(
+    "cxstream_alert_deliveries",
+    "Webhook alert deliveries by outcome (delivered, retried, failed).",
+    ["outcome"],
+    registry=REGISTRY,
+)

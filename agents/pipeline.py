@@ -1,0 +1,155 @@
+"""The customer agent's body: publish what a batch produced, in an order that loses nothing.
+
+Order per batch: alerts and dead letters are produced and acknowledged by the broker first;
+only then are customer states written to the table (and its changelog) and the inputs
+acknowledged. If the worker dies in between, the redelivered inputs produce the same alerts
+again with the same deterministic ids (at-least-once on the alert topic, exactly-once in
+state); consumers de-duplicate by the CloudEvents id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Awaitable, Iterable, Sequence
+from typing import Any
+
+from agents import metrics
+from agents.envelope import Envelope, decode_envelope, encode_envelope
+from agents.faust_compat import event_context
+from agents.processor import TICK_VALUE, BatchOutput, BatchProcessor, IntegrityAccess, Record
+from agents.ticker import DeadlineIndex
+from streams.contracts import encode_alert, encode_snapshot
+from streams.model import next_deadline
+from streams.topics import Topics
+
+
+class FaustStates:
+    """``StateAccess`` over a Faust table whose values are encoded envelopes."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def get(self, customer_id: str, record: Record) -> Envelope | None:
+        with event_context(record):
+            raw = self.table.get(customer_id)
+        return decode_envelope(raw) if raw else None
+
+    def put(self, customer_id: str, envelope: Envelope, record: Record) -> None:
+        with event_context(record):
+            self.table[customer_id] = encode_envelope(envelope)  # reassign: reaches changelog
+
+
+class CustomerPipeline:
+    def __init__(
+        self,
+        producer: Any,
+        table: Any,
+        topics: Topics,
+        processor: BatchProcessor,
+        deadlines: DeadlineIndex,
+        integrity: IntegrityAccess,
+    ) -> None:
+        self.producer = producer
+        self.states = FaustStates(table)
+        self.topics = topics
+        self.processor = processor
+        self.deadlines = deadlines
+        self.integrity = integrity
+
+    async def handle(self, records: Sequence[Record]) -> BatchOutput:
+        out = self.processor.process(records, self.states, self.integrity)
+        await self._publish_alerts(out)
+        for customer_id, envelope, record in out.states:
+            self.states.put(customer_id, envelope, record)
+        await self._publish_snapshots(out)
+        self.deadlines.observe(out.stream_times)
+        self.deadlines.schedule(out.deadlines)
+        _record_metrics(out)
+        return out
+
+    async def _publish_alerts(self, out: BatchOutput) -> None:
+        sends: list[Awaitable[Any]] = []
+        for alert in out.alerts:
+            key, value, headers = encode_alert(alert)
+            sends.append(await self.producer.send(self.topics.alerts, key, value, None, None, headers))
+        for key, value, headers in out.dead_letters:
+            sends.append(
+                await self.producer.send(self.topics.dead_letter, key, value, None, None, headers)
+            )
+        if sends:
+            await asyncio.gather(*sends)
+
+    async def _publish_snapshots(self, out: BatchOutput) -> None:
+        sends: list[Awaitable[Any]] = []
+        for snap in out.snapshots:
+            key, value, headers = encode_snapshot(snap)
+            sends.append(await self.producer.send(self.topics.health, key, value, None, None, headers))
+        if sends:
+            await asyncio.gather(*sends)
+
+    def rebuild(self, items: Iterable[tuple[Any, bytes | None]], partitions: set[int]) -> int:
+        """After a (re)assignment: re-index deadlines and recount stage/band gauges.
+
+        Runs once per rebalance over this worker's customers only (their table partitions);
+        the index lives in memory because it is cheap to derive from the table.
+        """
+        self.deadlines.forget_partitions(partitions)
+        stages: Counter[str] = Counter()
+        bands: Counter[str] = Counter()
+        entries: list[tuple[str, int, float]] = []
+        for key, raw in items:
+            if not raw:
+                continue
+            envelope = decode_envelope(raw)
+            if envelope.partition not in partitions:
+                continue
+            stages[envelope.stage] += 1
+            bands[envelope.band] += 1
+            deadline = next_deadline(envelope.state, self.processor.config)
+            if deadline is not None:
+                customer_id = key.decode() if isinstance(key, bytes) else str(key)
+                entries.append((customer_id, envelope.partition, deadline))
+        self.deadlines.schedule(entries)
+        _set_gauges(stages, bands)
+        return len(entries)
+
+    async def send_ticks(self) -> int:
+        """Ask the agent to tick customers whose deadlines passed (a tick needs table context)."""
+        due = self.deadlines.due()
+        sends = [
+            await self.producer.send(
+                self.topics.ticks, cid.encode(), TICK_VALUE.pack(until), partition, None, None
+            )
+            for cid, partition, until in due
+        ]
+        if sends:
+            await asyncio.gather(*sends)
+        return len(due)
+
+
+def _set_gauges(stages: Counter[str], bands: Counter[str]) -> None:
+    metrics.CUSTOMERS_BY_STAGE.clear()
+    metrics.CUSTOMERS_BY_BAND.clear()
+    for stage, count in stages.items():
+        metrics.CUSTOMERS_BY_STAGE.labels(stage).set(count)
+    for band, count in bands.items():
+        metrics.CUSTOMERS_BY_BAND.labels(band).set(count)
+
+
+def _record_metrics(out: BatchOutput) -> None:
+    wall = time.time()
+    for alert in out.alerts:
+        metrics.ALERTS.labels(alert.type.value, alert.action.value, alert.priority.value).inc()
+    if out.snapshots:
+        metrics.PROCESSING_LATENCY.observe(max(0.0, wall - out.first_consumed))
+        for snap in out.snapshots:
+            metrics.EVENT_LATENCY.observe(max(0.0, wall - snap.as_of))
+    for old_stage, old_band, stage, band in out.stage_moves:
+        if old_stage:
+            metrics.CUSTOMERS_BY_STAGE.labels(old_stage).dec()
+        if old_band:
+            metrics.CUSTOMERS_BY_BAND.labels(old_band).dec()
+        metrics.CUSTOMERS_BY_STAGE.labels(stage).inc()
+        metrics.CUSTOMERS_BY_BAND.labels(band).inc()

@@ -1,0 +1,21 @@
+"""Start a worker process: make sure topics exist, build the app, run until a signal."""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+
+from agents.app import WorkerOptions, create_app
+from agents.topic_admin import ensure_topics
+
+log = logging.getLogger("cxstream")
+
+
+def run_worker(options: WorkerOptions, log_level: str = "info") -> int:
+    options.model_config()  # fail fast on a bad config file, before touching Kafka
+    ensure_topics(options.settings.kafka, options.settings.topics)
+    app = create_app(options)
+    worker = faust.Worker(app, loglevel=log_level, quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()  # returns when SIGINT/SIGTERM stops the worker
+    return 0

@@ -1,0 +1,96 @@
+"""Register the worker's side consumers: the Redis read model and webhook alert delivery.
+
+Both follow cxstream's own output topics on their own consumer groups (see side_consumer), so
+an outage of Redis or of a webhook slows only that sink, never the customer pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import faust
+from redis.asyncio import Redis
+
+from agents import metrics
+from agents.delivery import DeliveryStatus, WebhookDelivery
+from agents.redis_model import redis_projection
+from agents.side_consumer import SideConsumer, message_headers
+from streams.contracts import decode_alert, encode_alert
+from streams.delivery import InMemoryIdempotencyStore, RedisIdempotencyStore
+from streams.domain import Alert
+
+if TYPE_CHECKING:
+    from agents.app import WorkerOptions
+
+DELIVERY_FAILURE_HEADER = "cx-delivery-failure"
+
+
+def register_side_services(app: faust.App, options: WorkerOptions) -> None:
+    settings = options.settings
+    if options.redis_projection and settings.redis_url:
+        projection = redis_projection(
+            settings.kafka, settings.topics, settings.redis_url,
+            group=f"{options.app_id}-redis-read-model",
+            key_prefix=settings.topic_prefix.replace(".", ":"),
+        )
+        _run_as_task(app, projection, "redis-read-model")
+    if options.webhook_url or options.webhook_routes:
+        _run_as_task(app, _delivery_consumer(app, options), "alert-delivery")
+
+
+def _run_as_task(app: faust.App, consumer: SideConsumer, name: str) -> None:
+    async def side_task() -> None:
+        await consumer.run()
+
+    side_task.__name__ = side_task.__qualname__ = name.replace("-", "_")
+    app.task(side_task)
+
+    @app.on_before_shutdown.connect
+    async def stop_side_task(app: Any, **kwargs: Any) -> None:
+        consumer.stop()
+
+
+def _delivery_consumer(app: faust.App, options: WorkerOptions) -> SideConsumer:
+    settings = options.settings
+    idempotency: Any = InMemoryIdempotencyStore()
+    if settings.redis_url:
+        idempotency = RedisIdempotencyStore(
+            Redis.from_url(settings.redis_url),
+            prefix=f"{settings.topic_prefix.replace('.', ':')}delivered:",
+        )
+
+    async def dead_letter(alert: Alert, reason: str) -> None:
+        key, value, headers = encode_alert(alert)
+        headers.append((DELIVERY_FAILURE_HEADER, reason.encode()[:500]))
+        sent = await app.producer.send(
+            settings.topics.delivery_dead_letter, key, value, None, None, headers
+        )
+        await sent
+
+    delivery = WebhookDelivery(
+        options.webhook_routes,
+        options.webhook_url or next(iter(options.webhook_routes.values())),
+        idempotency=idempotency,
+        dead_letter=dead_letter,
+        customer_url_template=options.customer_url_template,
+    )
+
+    async def handle(batch: Sequence[Any]) -> None:
+        alerts = [decode_alert(m.value(), message_headers(m)) for m in batch]
+        outcomes = await asyncio.gather(
+            *(delivery.deliver(a) for a in alerts if isinstance(a, Alert))
+        )
+        for outcome in outcomes:
+            if outcome.status is DeliveryStatus.DELIVERED:
+                metrics.DELIVERIES.labels("delivered").inc()
+            elif outcome.status is DeliveryStatus.FAILED:
+                metrics.DELIVERIES.labels("failed").inc()
+            if outcome.attempts > 1:
+                metrics.DELIVERIES.labels("retried").inc(outcome.attempts - 1)
+
+    return SideConsumer(
+        settings.kafka, f"{options.app_id}-alert-delivery", [settings.topics.alerts], handle,
+        batch_size=100,
+    )

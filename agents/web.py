@@ -1,0 +1,89 @@
+"""HTTP views on the worker's Faust web server.
+
+``GET /customers/{id}`` is answered by whichever worker is asked: Faust's table router forwards
+the request to the worker owning the customer's partition. ``/healthz`` reports readiness and
+``/metrics`` serves Prometheus' text format.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+from typing import Any
+
+import faust
+from prometheus_client import generate_latest
+
+from agents.envelope import decode_envelope
+from agents.metrics import REGISTRY
+from agents.pipeline import CustomerPipeline
+from streams.model import ModelConfig, snapshot
+
+PROMETHEUS_TEXT = "text/plain; version=0.0.4"  # aiohttp refuses a charset here
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dataclasses, enums, tuples, sets and mappings into plain JSON values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def customer_view(raw: bytes, config: ModelConfig) -> dict[str, Any]:
+    """What the API shows for one customer: health with contributions, state, open alerts."""
+    envelope = decode_envelope(raw)
+    state = envelope.state
+    as_of = _state_time(state)
+    snap = snapshot(state, as_of, config)
+    return {
+        "customer_id": snap.customer_id,
+        "health": to_jsonable(snap),
+        "state": to_jsonable(state),
+        "open_alerts": list(snap.open_alerts),
+        "partition": envelope.partition,
+    }
+
+
+def _state_time(state: Any) -> float:
+    for name in ("last_event_at", "last_seen", "updated_at", "as_of"):
+        value = getattr(state, name, None)
+        if isinstance(value, int | float):
+            return float(value)
+    return 0.0
+
+
+def register_views(
+    app: faust.App, customers: Any, pipeline: CustomerPipeline, config: ModelConfig
+) -> None:
+    @app.page("/customers/{customer_id}")
+    @app.table_route(table=customers, match_info="customer_id")
+    async def get_customer(web: Any, request: Any, customer_id: str) -> Any:
+        raw = customers.get(customer_id)
+        if not raw:
+            return web.json({"error": f"unknown customer {customer_id!r}"}, status=404)
+        body = json.dumps(customer_view(raw, config), default=str)
+        return web.bytes(body.encode(), content_type="application/json")
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        ready = not app.rebalancing and not getattr(app, "in_recovery", False)
+        body = {
+            "status": "ok" if ready else "starting",
+            "assigned_partitions": sorted(
+                tp.partition for tp in app.assignor.assigned_actives()
+                if tp.topic == pipeline.topics.purchases
+            ),
+            "pending_deadlines": pipeline.deadlines.pending(),
+        }
+        return web.json(body, status=200 if ready else 503)
+
+    @app.page("/metrics")
+    async def prometheus_metrics(web: Any, request: Any) -> Any:
+        return web.bytes(generate_latest(REGISTRY), content_type=PROMETHEUS_TEXT)

@@ -1,0 +1,102 @@
+"""Register cxstream's topics, tables, agents and timers on a Faust app.
+
+Data flow (all keyed by customer id unless said otherwise):
+
+    purchases, support-tickets, customer-profiles ──────────────┐
+    feedback (weighed by the survey-integrity table) ───────────┤→ customer agent
+    timer (deadline index) → internal.ticks ────────────────────┘   (customers table)
+    customer agent → alerts, customer-health (compacted), dead-letter
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import faust
+
+from agents import metrics
+from agents.integrity import FaustIntegrity
+from agents.pipeline import CustomerPipeline
+from agents.processor import BatchProcessor
+from agents.side_services import register_side_services
+from agents.ticker import DeadlineIndex
+from agents.web import register_views
+from streams.topics import INPUT_PARTITIONS
+
+if TYPE_CHECKING:  # avoids an import cycle with agents.app
+    from agents.app import WorkerOptions
+
+
+def _topic(app: faust.App, name: str, partitions: int = INPUT_PARTITIONS) -> Any:
+    return app.topic(
+        name, key_serializer="raw", value_serializer="raw", partitions=partitions, internal=False
+    )
+
+
+def register(app: faust.App, options: WorkerOptions) -> None:
+    topics = options.settings.topics
+    config = options.model_config()
+    # bytes/bytes: the "raw" codec; cxstream encodes envelopes itself (compact, versioned).
+    customers = app.Table(
+        "customers", default=None, partitions=INPUT_PARTITIONS, key_type=bytes, value_type=bytes
+    )
+    integrity_table = app.Table(
+        "survey-integrity", default=None, partitions=INPUT_PARTITIONS,
+        key_type=bytes, value_type=bytes,
+    )
+    deadlines = DeadlineIndex(
+        time.time, options.idle_wall_clock_after, options.allowed_lateness
+    )
+    pipeline = CustomerPipeline(
+        app.producer, customers, topics, BatchProcessor(topics, config), deadlines,
+        FaustIntegrity(integrity_table, config),
+    )
+    app.cx_pipeline = pipeline  # type: ignore[attr-defined]  # for the web views and tests
+    customer_inputs = app.topic(
+        topics.purchases, topics.tickets, topics.feedback, topics.profiles, topics.ticks,
+    )
+
+    @app.agent(customer_inputs, name="customers")
+    async def customer_agent(stream: Any) -> None:
+        async for events in stream.take_events(options.batch_size, options.batch_within):
+            await pipeline.handle([event.message for event in events])
+
+    indexed: set[int] | None = None
+
+    @app.timer(options.tick_interval, name="inactivity-ticks")
+    async def inactivity_ticks() -> None:
+        nonlocal indexed
+        if app.rebalancing or getattr(app, "in_recovery", False):
+            return
+        assigned = {
+            tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topics.purchases
+        }
+        if assigned != indexed:
+            pipeline.rebuild(customers.items(), assigned)
+            indexed = assigned
+        await pipeline.send_ticks()
+        for partition, stream_time in deadlines.stream_times().items():
+            metrics.STREAM_TIME_LAG.labels(str(partition)).set(max(0.0, time.time() - stream_time))
+        _update_consumer_lag(app)
+
+    register_views(app, customers, pipeline, config)
+    register_side_services(app, options)
+
+
+def _update_consumer_lag(app: faust.App) -> None:
+    consumer = app.consumer
+    try:
+        assigned = consumer.assignment()
+    except Exception:  # not started yet
+        return
+    for tp in assigned:
+        try:
+            highwater = consumer.highwater(tp)
+            position = consumer._read_offset.get(tp)
+        except Exception:
+            continue
+        if highwater is None:
+            continue
+        lag = highwater - (position + 1 if position is not None else 0)
+        metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, lag))
