@@ -12,6 +12,7 @@ from typing import Any
 
 import faust
 
+from agents.merge import merge_scheduler
 from agents.settings import KafkaSettings, Settings
 from streams.model import ModelConfig, load_config
 from streams.topics import INPUT_PARTITIONS
@@ -34,6 +35,7 @@ class WorkerOptions:
     allowed_lateness: float = 300.0
     idle_wall_clock_after: float | None = 60.0
     standby_replicas: int = 1
+    session_timeout: float = 30.0  # seconds before a silent worker's partitions move
     redis_projection: bool = True
     webhook_url: str | None = None
     webhook_routes: dict[str, str] = field(default_factory=dict)
@@ -65,6 +67,9 @@ def broker_credentials(kafka: KafkaSettings) -> Any:
 
 def create_app(options: WorkerOptions) -> faust.App:
     """A configured Faust app with every cxstream agent registered on it."""
+    topics = options.settings.topics
+    holder: list[faust.App] = []
+    scheduler = merge_scheduler([*topics.inputs, topics.ticks], lambda: holder[0])
     app = faust.App(
         options.app_id,
         broker=broker_urls(options.settings.kafka),
@@ -82,11 +87,15 @@ def create_app(options: WorkerOptions) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
         broker_commit_interval=1.0,
+        broker_session_timeout=options.session_timeout,
+        broker_heartbeat_interval=max(1.0, options.session_timeout / 10),
         producer_linger=0.005,
         stream_buffer_maxsize=max(4096, options.batch_size * 4),
         autodiscover=False,
         loghandlers=[],
+        ConsumerScheduler=scheduler,
     )
+    holder.append(app)
     from agents.wiring import register
 
     register(app, options)

@@ -120,7 +120,7 @@ class CustomerPipeline:
         due = self.deadlines.due()
         sends = [
             await self.producer.send(
-                self.topics.ticks, cid.encode(), TICK_VALUE.pack(until), partition, None, None
+                self.topics.ticks, cid.encode(), TICK_VALUE.pack(until), partition, until, None
             )
             for cid, partition, until in due
         ]

@@ -207,23 +207,26 @@ def _stages(history: Sequence[Sequence[Any]]) -> Table:
 
 
 def _alerts(alerts: Sequence[Mapping[str, Any]]) -> RenderableType:
+    """Open alerts as blocks (one line each, reasons below): reasons stay readable at 80 cols."""
     if not alerts:
         return Text("no open alerts", style="green")
-    table = Table(title="open alerts", title_justify="left")
-    for name in ("type", "priority", "score", "opened", "why", "alert id"):
-        table.add_column(name, overflow="fold")
+    lines: list[RenderableType] = []
     for a in alerts:
         priority = str(a.get("priority", ""))
-        reasons = a.get("reasons") or [{"message": code} for code in a.get("codes", ())]
-        table.add_row(
-            str(a.get("type", "")),
-            Text(priority, style=PRIORITY_STYLE.get(priority, "")),
-            f"{a.get('score', 0):.0f}",
-            when(a.get("opened_at")),
-            "\n".join(str(r.get("message", "")) for r in reasons),
-            str(a.get("alert_id", "")),
+        lines.append(
+            Text.assemble(
+                (f"{a.get('type', '')}", "cyan"),
+                " ",
+                (priority, PRIORITY_STYLE.get(priority, "")),
+                f"  score {a.get('score', 0):.0f}  opened {when(a.get('opened_at'))}  ",
+                (str(a.get("alert_id", "")), "dim"),
+            )
         )
-    return table
+        reasons = a.get("reasons") or [{"message": code} for code in a.get("codes", ())]
+        lines.extend(Text(f"    • {r.get('message', '')}") for r in reasons)
+        if a.get("playbook"):
+            lines.append(Text(f"    → playbook: {a['playbook']}", style="green"))
+    return Panel(Group(*lines), title="open alerts", title_align="left")
 
 
 def customer_renderable(view: Mapping[str, Any]) -> RenderableType:

@@ -12,8 +12,6 @@ from __future__ import annotations
 from streams.domain import Alert, Event
 from streams.model import CustomerState, ModelConfig, apply, next_deadline, tick
 
-MAX_TICKS_PER_STEP = 32  # guards against a model whose deadline never moves forward
-
 
 def advance(
     state: CustomerState | None, until: float, config: ModelConfig
@@ -22,12 +20,13 @@ def advance(
     alerts: list[Alert] = []
     if state is None:
         return state, alerts
-    for _ in range(MAX_TICKS_PER_STEP):
-        deadline = next_deadline(state, config)
-        if deadline is None or deadline > until:
-            break
+    previous = float("-inf")
+    deadline = next_deadline(state, config)
+    # A deadline that does not move forward would loop forever: stop there instead.
+    while deadline is not None and previous < deadline <= until:
         state, emitted = tick(state, deadline, config)
         alerts.extend(emitted)
+        previous, deadline = deadline, next_deadline(state, config)
     return state, alerts
 
 

@@ -33,7 +33,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="seconds without events after which a partition's stream time follows the wall "
         "clock (0 = never; use 0 when replaying history)",
     )
-    parser.add_argument("--standby-replicas", type=int, default=1)
+    parser.add_argument("--standby-replicas", type=int, default=1,
+                        help="warm copies of each table partition kept by other workers")
+    parser.add_argument("--session-timeout", type=float, default=30.0,
+                        help="seconds before a silent worker's partitions move to others")
     parser.add_argument("--no-redis", action="store_true", help="do not maintain the Redis read model")
     parser.add_argument("--webhook-url", help="default webhook for alerts (Slack-compatible)")
     parser.add_argument("--webhook-route", action="append", default=[], metavar="TEAM=URL",
@@ -60,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         allowed_lateness=args.allowed_lateness,
         idle_wall_clock_after=args.idle_wall_clock_after or None,
         standby_replicas=args.standby_replicas,
+        session_timeout=args.session_timeout,
         redis_projection=not args.no_redis,
         webhook_url=args.webhook_url,
         webhook_routes=routes,

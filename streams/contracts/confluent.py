@@ -1,0 +1,97 @@
+"""Confluent Schema Registry wire format: magic byte ``0``, 4-byte big-endian schema id, Avro.
+
+Only the registry *client* of ``confluent_kafka.schema_registry`` is used (to look schemas
+up by id and to register them); framing and decoding are done here with fastavro so that
+every format shares one parsed reader schema and one decode path. Parsed writer schemas
+are cached per id, so the registry is asked once per schema, not once per message.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+from streams.contracts.results import RejectError
+from streams.contracts.store import ReaderSchema, WriterSchema, make_writer
+from streams.errors import ContractError
+
+MAGIC_BYTE = 0
+HEADER_LEN = 5
+
+
+class RegistryClient(Protocol):
+    """What cxstream needs of ``confluent_kafka.schema_registry.SchemaRegistryClient``."""
+
+    def get_schema(self, schema_id: int) -> Any: ...
+
+    def register_schema(self, subject_name: str, schema: Any) -> int: ...
+
+
+class ConfluentRegistry:
+    """A registry client plus caches of parsed writer schemas and registered ids."""
+
+    __slots__ = ("_by_id", "_ids", "client")
+
+    def __init__(self, client: RegistryClient) -> None:
+        self.client = client
+        self._by_id: dict[int, WriterSchema] = {}
+        self._ids: dict[tuple[str, str], int] = {}
+
+    @classmethod
+    def from_url(cls, url: str, **conf: Any) -> ConfluentRegistry:
+        """Connect to a registry; ``mock://name`` gives confluent-kafka's in-memory mock."""
+        try:
+            from confluent_kafka.schema_registry import SchemaRegistryClient
+        except ImportError as exc:  # the schema-registry extras are not installed
+            raise ContractError(f"confluent_kafka.schema_registry unavailable: {exc}") from exc
+        return cls(SchemaRegistryClient.new_client({"url": url, **conf}))
+
+    def writer(self, schema_id: int) -> WriterSchema:
+        """The parsed schema with ``schema_id``; raises :class:`RejectError` if unavailable."""
+        cached = self._by_id.get(schema_id)
+        if cached is not None:
+            return cached
+        try:
+            schema_str = self.client.get_schema(schema_id).schema_str
+        except Exception as exc:
+            status = getattr(exc, "http_status_code", None)
+            if isinstance(status, int) and 400 <= status < 500:
+                raise RejectError("unknown_schema", f"schema id {schema_id}: {exc}") from exc
+            raise RejectError("registry_unavailable", f"schema id {schema_id}: {exc}") from exc
+        try:
+            writer = make_writer(json.loads(schema_str))
+        except (ContractError, ValueError, TypeError, AttributeError) as exc:
+            raise RejectError("unknown_schema", f"schema id {schema_id} unusable: {exc}") from exc
+        self._by_id[schema_id] = writer
+        return writer
+
+    def schema_id(self, reader: ReaderSchema, subject: str | None = None) -> int:
+        """Register (or look up) the current schema of ``reader`` under ``subject``.
+
+        ``subject`` defaults to the record's full name (RecordNameStrategy), because the
+        encoders do not know the topic; pass ``f"{topic}-value"`` for TopicNameStrategy.
+        """
+        subject = subject or reader.fullname
+        cache_key = (subject, reader.fullname)
+        schema_id = self._ids.get(cache_key)
+        if schema_id is None:
+            from confluent_kafka.schema_registry import Schema
+
+            schema_id = int(
+                self.client.register_schema(subject, Schema(reader.writer.schema_json, "AVRO"))
+            )
+            self._ids[cache_key] = schema_id
+            self._by_id.setdefault(schema_id, reader.writer)
+        return schema_id
+
+
+def split_frame(value: bytes) -> tuple[int, int]:
+    """``(schema_id, payload offset)`` of a Confluent-framed value."""
+    if len(value) < HEADER_LEN or value[0] != MAGIC_BYTE:
+        raise RejectError("undecodable", "not Confluent wire format (magic byte 0 + 4-byte id)")
+    return int.from_bytes(value[1:HEADER_LEN], "big"), HEADER_LEN
+
+
+def frame(schema_id: int) -> bytes:
+    """The 5-byte Confluent header for ``schema_id``."""
+    return bytes((MAGIC_BYTE,)) + schema_id.to_bytes(4, "big")

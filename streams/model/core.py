@@ -1,0 +1,196 @@
+"""The model's entry points: ``apply`` an event, ``tick`` time forward, take a ``snapshot``.
+
+Pure functions of (state, input, event time, config): no clocks, no I/O. An ignored event
+(duplicate, or too late to be checked for duplication) returns the very same state object, so
+callers can count ignored events with ``new is old``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import math
+
+from streams.config import ModelConfig
+from streams.domain import (
+    Alert,
+    CustomerProfile,
+    Event,
+    Feedback,
+    HealthSnapshot,
+    Purchase,
+    PurchaseKind,
+    TicketEvent,
+)
+from streams.model.alerts import step_alerts
+from streams.model.fold import (
+    fold_feedback,
+    fold_profile,
+    fold_purchase,
+    fold_ticket,
+    prune_tickets,
+    touch,
+)
+from streams.model.health import band, contributions, health
+from streams.model.lifecycle import transition
+from streams.model.risk import assess
+from streams.model.state import (
+    NO_CHANNELS,
+    NO_FEEDBACK,
+    NO_PROFILE,
+    NO_PURCHASES,
+    NO_TICKET_HISTORY,
+    CustomerState,
+    Engagement,
+)
+
+
+def new_state(customer_id: str, at: float) -> CustomerState:
+    """An empty customer first seen at ``at``."""
+    return CustomerState(
+        customer_id=customer_id, created_at=at, watermark=-math.inf, as_of=at, seen_at=(),
+        seen_ids=(), id_floor=-math.inf,
+        engagement=Engagement(-math.inf, 0.0, 0.0, NO_CHANNELS, -math.inf),
+        purchases=NO_PURCHASES, tickets=(), ticket_history=NO_TICKET_HISTORY,
+        feedback=NO_FEEDBACK, profile=NO_PROFILE, stage="new", stage_since=at,
+        stage_history=(("new", at),), alerts=(), churn_resolved_at=-math.inf,
+        referral_opened_at=-math.inf, health=50.0, prev_health=50.0, risk=0.0,
+    )  # fmt: skip
+
+
+def event_key(event: Event) -> int:
+    """48-bit hash of the de-duplication key (source + id): small and fixed-size in the state."""
+    digest = hashlib.blake2b(f"{event.source}\x1f{event.event_id}".encode(), digest_size=6)
+    return int.from_bytes(digest.digest(), "big")
+
+
+def _remember(
+    state: CustomerState, t: float, key: int, watermark: float, cfg: ModelConfig
+) -> tuple[tuple[float, ...], tuple[int, ...], float]:
+    """Add an id; forget ids older than the grace window; cap the memory (raising the floor)."""
+    at, ids = state.seen_at, state.seen_ids
+    i = bisect.bisect_right(at, t)
+    at, ids = (*at[:i], t, *at[i:]), (*ids[:i], key, *ids[i:])
+    cut = bisect.bisect_left(at, watermark - cfg.ordering.grace_s)
+    floor = state.id_floor
+    excess = len(at) - cut - cfg.ordering.max_remembered_ids
+    if excess > 0:
+        cut += excess
+        floor = max(floor, at[cut - 1])
+    return (at[cut:], ids[cut:], floor) if cut else (at, ids, floor)
+
+
+def apply(
+    state: CustomerState | None,
+    event: Event,
+    now: float,
+    config: ModelConfig,
+    *,
+    feedback_weight: float = 1.0,
+) -> tuple[CustomerState, list[Alert]]:
+    """Fold one event into the customer's state and return the alerts it causes.
+
+    ``now`` is stream time; evaluation happens at max(now, event time, last evaluation), so a
+    late event never moves the model back in time. ``feedback_weight`` (from survey integrity)
+    scales how much a feedback response counts in the loyalty means.
+    """
+    t = event.occurred_at
+    if state is None:
+        if not math.isfinite(t):
+            raise ValueError(f"event {event.event_id}: occurred_at must be finite, got {t}")
+        state = new_state(event.customer_id, t)
+    if isinstance(event, CustomerProfile):
+        profile = fold_profile(state.profile, event)
+        if profile is state.profile:
+            return state, []
+        folded = _with(state, profile=profile)
+    else:
+        if not (t >= state.watermark - config.ordering.grace_s and t > state.id_floor):
+            return state, []  # late (or non-finite): cannot be checked for duplication
+        key = event_key(event)
+        if key in state.seen_ids:
+            return state, []
+        folded = _fold(state, event, t, key, config, feedback_weight)
+    return evaluate(folded, max(now, t, state.as_of), event.event_id, config)
+
+
+def _fold(
+    state: CustomerState, event: Event, t: float, key: int, cfg: ModelConfig, fw: float
+) -> CustomerState:
+    ec = cfg.engagement
+    wm = max(state.watermark, t)
+    seen_at, seen_ids, floor = _remember(state, t, key, wm, cfg)
+    purchases, engagement, feedback = state.purchases, state.engagement, state.feedback
+    tickets, hist = state.tickets, state.ticket_history
+    if isinstance(event, Purchase):
+        purchases = fold_purchase(purchases, event, cfg)
+        if event.kind is not PurchaseKind.REFUND:
+            engagement = touch(engagement, t, ec.purchase_weight, event.channel.value, cfg)
+    elif isinstance(event, TicketEvent):
+        tickets = fold_ticket(tickets, event)
+        engagement = touch(engagement, t, ec.ticket_weight, event.channel.value, cfg)
+    elif isinstance(event, Feedback):
+        feedback = fold_feedback(feedback, event, max(0.0, fw), cfg)
+        engagement = touch(engagement, t, ec.feedback_weight * fw, event.channel.value, cfg)
+    if wm > state.watermark or tickets is not state.tickets:
+        tickets, hist = prune_tickets(tickets, hist, wm, cfg)
+    return _with(
+        state, created_at=min(state.created_at, t), watermark=wm, seen_at=seen_at, seen_ids=seen_ids, id_floor=floor,
+        purchases=purchases, engagement=engagement, feedback=feedback, tickets=tickets,
+        ticket_history=hist,
+    )  # fmt: skip
+
+
+def evaluate(
+    state: CustomerState, at: float, evidence: str, cfg: ModelConfig
+) -> tuple[CustomerState, list[Alert]]:
+    """Re-derive stage, alerts and health at time ``at`` (``evidence`` names the cause)."""
+    m = assess(state, at, cfg)
+    stage, since, history = transition(state, m, cfg)
+    book = step_alerts(state, m, evidence, cfg)
+    new = _with(
+        state, as_of=at, stage=stage, stage_since=since, stage_history=history,
+        alerts=book.alerts(), churn_resolved_at=book.churn_resolved_at,
+        referral_opened_at=book.referral_opened_at, health=health(m, cfg),
+        prev_health=state.health, risk=m.risk,
+    )  # fmt: skip
+    return new, book.emitted
+
+
+def tick(
+    state: CustomerState, now: float, config: ModelConfig
+) -> tuple[CustomerState, list[Alert]]:
+    """Let time pass without events: inactivity can move the stage and open or resolve alerts."""
+    if not now > state.as_of:
+        return state, []
+    new, alerts = evaluate(state, now, f"tick@{now!r}", config)
+    if not alerts and new.stage == state.stage and abs(new.health - state.health) < 1e-9:
+        return _with(state, as_of=now), []
+    return new, alerts
+
+
+def snapshot(state: CustomerState, now: float, config: ModelConfig) -> HealthSnapshot:
+    """The customer's health as of ``now`` (never before the state's last evaluation)."""
+    at = max(now, state.as_of)
+    m = assess(state, at, config)
+    h = health(m, config)
+    stage, since, _ = transition(state, m, config)
+    baseline = state.health if at > state.as_of else state.prev_health
+    return HealthSnapshot(
+        customer_id=state.customer_id, as_of=at, health=h, band=band(h, config),
+        trend=round(h - baseline, 4), stage=stage, stage_since=since, churn_risk=m.risk,
+        fit=m.fit if m.fit is not None else config.fit.unknown_score,
+        lifetime_value_minor=int(m.ltv), nps_category=m.nps_category,
+        contributions=contributions(m, config),
+        open_alerts=tuple(a.alert_id for a in state.alerts), cx_team=state.profile.cx_team,
+    )  # fmt: skip
+
+
+_FIELDS = tuple(CustomerState.__dataclass_fields__)
+
+
+def _with(state: CustomerState, **changes: object) -> CustomerState:
+    """A copy of ``state`` with some fields changed (cheaper than dataclasses.replace)."""
+    values = {f: getattr(state, f) for f in _FIELDS}
+    values.update(changes)
+    return CustomerState(**values)  # type: ignore[arg-type]

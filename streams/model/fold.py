@@ -1,0 +1,253 @@
+"""Folding one event into the state's parts.
+
+Every fold is commutative over the events of a grace window: decayed sums are kept relative to
+the newest time seen (an older event is added pre-decayed), times merge by min/max, "latest"
+values are chosen by event time with a deterministic tie-break, and sets are capped by keeping
+the newest members. Applying the same events in any order gives the same parts (up to float
+rounding).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+
+from streams.config import ICP_ATTRIBUTES, ModelConfig
+from streams.domain import (
+    CustomerProfile,
+    Feedback,
+    FeedbackKind,
+    Purchase,
+    PurchaseKind,
+    TicketAction,
+    TicketEvent,
+)
+from streams.model.state import (
+    CHANNEL_INDEX,
+    DAY_S,
+    Engagement,
+    FeedbackAgg,
+    Profile,
+    Purchases,
+    TicketHistory,
+    TicketRecord,
+    decay_to,
+)
+
+_PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
+# Status-changing actions: odd rank = open, even = closed; the higher rank wins a time tie.
+_STATUS_RANK = {
+    TicketAction.OPENED: 1,
+    TicketAction.RESOLVED: 2,
+    TicketAction.ESCALATED: 3,
+    TicketAction.CLOSED: 4,
+    TicketAction.REOPENED: 5,
+}
+
+
+def add_decayed(value: float, at: float, t: float, w: float, lam: float) -> tuple[float, float]:
+    """Add weight ``w`` at time ``t`` to a decayed sum expressed at ``at``; order-independent."""
+    if t >= at:
+        return decay_to(value, at, t, lam) + w, t
+    return value + w * math.exp(-lam * (at - t)), at
+
+
+def touch(e: Engagement, t: float, w: float, channel: str, cfg: ModelConfig) -> Engagement:
+    """Record activity of weight ``w`` at ``t`` on ``channel``."""
+    ec = cfg.engagement
+    idx = CHANNEL_INDEX.get(channel, len(CHANNEL_INDEX) - 1)
+    if t >= e.at:
+        ds, dl = decay_to(1.0, e.at, t, ec.lam_short), decay_to(1.0, e.at, t, ec.lam_long)
+        chans = [c * ds for c in e.channels] if ds != 1.0 else list(e.channels)
+        chans[idx] += w
+        return Engagement(t, e.short * ds + w, e.long * dl + w, tuple(chans), t)
+    ws, wl = w * math.exp(-ec.lam_short * (e.at - t)), w * math.exp(-ec.lam_long * (e.at - t))
+    chans = list(e.channels)
+    chans[idx] += ws
+    return Engagement(e.at, e.short + ws, e.long + wl, tuple(chans), e.last_seen_at)
+
+
+def fold_purchase(p: Purchases, ev: Purchase, cfg: ModelConfig) -> Purchases:
+    """Fold a purchase-stream event into recency/frequency/monetary facts."""
+    t = ev.occurred_at
+    if ev.kind is PurchaseKind.REFUND:
+        val, at = add_decayed(p.refund_decayed, p.refund_at, t, 1.0, cfg.risk.refund_lam)
+        return _replace_purchases(
+            p, refunds=p.refunds + 1, refund_minor=p.refund_minor + abs(ev.amount_minor),
+            refund_decayed=val, refund_at=at,
+        )  # fmt: skip
+    if ev.kind is PurchaseKind.SUBSCRIPTION_CANCELLED:
+        return _replace_purchases(p, cancelled_at=max(p.cancelled_at, t))
+    days, occasions = _add_day(
+        p.days, p.occasions, int(t // DAY_S), cfg.rhythm.recent_purchase_days
+    )
+    return _replace_purchases(
+        p, first_at=min(p.first_at, t), last_at=max(p.last_at, t), days=days,
+        occasions=occasions, orders=p.orders + 1,
+        gross_minor=p.gross_minor + max(0, ev.amount_minor),
+        currency=p.currency or ev.currency, renewed_at=max(p.renewed_at, t),
+    )  # fmt: skip
+
+
+def _add_day(
+    days: tuple[int, ...], occasions: int, day: int, cap: int
+) -> tuple[tuple[int, ...], int]:
+    """Insert a distinct purchase day, keeping the newest ``cap`` days."""
+    i = bisect.bisect_left(days, day)
+    if i < len(days) and days[i] == day:
+        return days, occasions
+    new = (*days[:i], day, *days[i:])
+    return (new[-cap:] if len(new) > cap else new), occasions + 1
+
+
+def _replace_purchases(p: Purchases, **kw: object) -> Purchases:
+    vals = {name: getattr(p, name) for name in Purchases.__slots__}  # type: ignore[attr-defined]
+    vals.update(kw)
+    return Purchases(**vals)
+
+
+def fold_ticket(tickets: tuple[TicketRecord, ...], ev: TicketEvent) -> tuple[TicketRecord, ...]:
+    """Merge a ticket event into its record (creating it if new)."""
+    for i, rec in enumerate(tickets):
+        if rec.ticket_id == ev.ticket_id:
+            return (*tickets[:i], _merge_ticket(rec, ev), *tickets[i + 1 :])
+    t = ev.occurred_at
+    rank = _STATUS_RANK.get(ev.action, 1)
+    new = TicketRecord(
+        ticket_id=ev.ticket_id, opened_at=t, category=ev.category, priority=ev.priority.value,
+        sla_due_at=ev.sla_due_at if ev.sla_due_at is not None else math.inf,
+        status_at=t, status_rank=rank,
+        resolved_at=t if rank % 2 == 0 else -math.inf,
+        escalations=int(ev.action is TicketAction.ESCALATED),
+        escalated_at=t if ev.action is TicketAction.ESCALATED else -math.inf,
+        reopens=int(ev.action is TicketAction.REOPENED),
+    )  # fmt: skip
+    return (*tickets, new)
+
+
+def _merge_ticket(rec: TicketRecord, ev: TicketEvent) -> TicketRecord:
+    t, action = ev.occurred_at, ev.action
+    rank = _STATUS_RANK.get(action)
+    status_at, status_rank = rec.status_at, rec.status_rank
+    if rank is not None and (t, rank) > (status_at, status_rank):
+        status_at, status_rank = t, rank
+    earlier = (t, ev.category) < (rec.opened_at, rec.category)
+    pr = ev.priority.value
+    esc = action is TicketAction.ESCALATED
+    return TicketRecord(
+        ticket_id=rec.ticket_id,
+        opened_at=t if earlier else rec.opened_at,
+        category=ev.category if earlier else rec.category,
+        priority=pr if _PRIORITY_RANK.get(pr, 1) > _PRIORITY_RANK.get(rec.priority, 1)
+        else rec.priority,
+        sla_due_at=min(rec.sla_due_at, ev.sla_due_at if ev.sla_due_at is not None else math.inf),
+        status_at=status_at, status_rank=status_rank,
+        resolved_at=max(rec.resolved_at, t) if rank is not None and rank % 2 == 0
+        else rec.resolved_at,
+        escalations=rec.escalations + esc,
+        escalated_at=max(rec.escalated_at, t) if esc else rec.escalated_at,
+        reopens=rec.reopens + (action is TicketAction.REOPENED),
+    )  # fmt: skip
+
+
+def is_repeat(rec: TicketRecord, tickets: tuple[TicketRecord, ...], window: float) -> bool:
+    """Same category as another ticket opened within ``window`` seconds before this one."""
+    return any(
+        o.ticket_id != rec.ticket_id and o.category == rec.category
+        and (o.opened_at, o.ticket_id) < (rec.opened_at, rec.ticket_id)
+        and rec.opened_at - o.opened_at <= window
+        for o in tickets
+    )  # fmt: skip
+
+
+def prune_tickets(
+    tickets: tuple[TicketRecord, ...], hist: TicketHistory, watermark: float, cfg: ModelConfig
+) -> tuple[tuple[TicketRecord, ...], TicketHistory]:
+    """Fold closed tickets older than the retention (and the oldest beyond the cap) into history."""
+    sc = cfg.success
+    cutoff = watermark - sc.closed_ticket_retention_days * DAY_S
+    old = [r for r in tickets if not r.is_open and r.resolved_at < cutoff]
+    keep = [r for r in tickets if r.is_open or r.resolved_at >= cutoff]
+    if len(keep) > sc.max_tickets:
+        keep.sort(key=lambda r: (not r.is_open, r.status_at, r.ticket_id), reverse=True)
+        old.extend(keep[sc.max_tickets :])
+        keep = keep[: sc.max_tickets]
+        keep.sort(key=lambda r: (r.opened_at, r.ticket_id))
+    if not old:
+        return tickets, hist
+    for rec in old:
+        hist = _evict(rec, tickets, hist, cfg)
+    return tuple(keep), hist
+
+
+def _evict(
+    rec: TicketRecord, tickets: tuple[TicketRecord, ...], h: TicketHistory, cfg: ModelConfig
+) -> TicketHistory:
+    lam = cfg.success.lam
+    t = rec.resolved_at if rec.resolved_at > -math.inf else rec.status_at
+    at = max(h.at, t)
+
+    def add(v: float, w: float) -> float:
+        return decay_to(v, h.at, at, lam) + w * math.exp(-lam * (at - t))
+
+    resolved = rec.resolved_at > -math.inf
+    breach = resolved and rec.resolved_at > rec.sla_due_at
+    repeat = is_repeat(rec, tickets, cfg.success.repeat_window_days * DAY_S)
+    dur = (rec.resolved_at - rec.opened_at) / 3600.0 if resolved else 0.0
+    return TicketHistory(
+        at=at, escalations=add(h.escalations, rec.escalations), reopens=add(h.reopens, rec.reopens),
+        breaches=add(h.breaches, float(breach)), repeats=add(h.repeats, float(repeat)),
+        resolution_hours=add(h.resolution_hours, dur), resolved=add(h.resolved, float(resolved)),
+        escalated_at=max(h.escalated_at, rec.escalated_at),
+    )  # fmt: skip
+
+
+def fold_feedback(f: FeedbackAgg, ev: Feedback, weight: float, cfg: ModelConfig) -> FeedbackAgg:
+    """Fold one response; ``weight`` (< 1 when coached) scales its say in the decayed means."""
+    lc, t, s = cfg.loyalty, ev.occurred_at, ev.score
+    at = max(f.at, t)
+    k = decay_to(1.0, f.at, at, lc.lam)  # brings existing sums to `at`
+    w = weight * math.exp(-lc.lam * (at - t))  # this response, expressed at `at`
+    nps_sum, nps_w, good, csat_w = f.nps_sum * k, f.nps_w * k, f.csat_good * k, f.csat_w * k
+    ces_sum, ces_w = f.ces_sum * k, f.ces_w * k
+    nps_last, nps_last_at = f.nps_last, f.nps_last_at
+    kind = ev.kind
+    if s is not None and kind is FeedbackKind.NPS:
+        nps_sum, nps_w = nps_sum + w * s, nps_w + w
+        if (t, -s) > (nps_last_at, -nps_last):
+            nps_last, nps_last_at = s, t
+    elif s is not None and kind in (FeedbackKind.CSAT, FeedbackKind.REVIEW):
+        good, csat_w = good + w * (s >= lc.csat_good_min), csat_w + w
+    elif s is not None and kind is FeedbackKind.CES:
+        ces_sum, ces_w = ces_sum + w * s, ces_w + w
+    negative, public_negative = f.negative, f.public_negative
+    if s is not None and _is_negative(kind, s, cfg):
+        if negative is None or (t, -s) > (negative[0], -negative[2]):
+            negative = (t, kind.value, s, ev.is_public)
+        if ev.is_public and (
+            public_negative is None or (t, -s) > (public_negative[0], -public_negative[2])
+        ):
+            public_negative = (t, kind.value, s, weight)
+    return FeedbackAgg(at, nps_sum, nps_w, good, csat_w, ces_sum, ces_w, nps_last, nps_last_at,
+                       negative, public_negative)  # fmt: skip
+
+
+def _is_negative(kind: FeedbackKind, score: int, cfg: ModelConfig) -> bool:
+    lc = cfg.loyalty
+    if kind is FeedbackKind.NPS:
+        return score < lc.passive_min
+    if kind is FeedbackKind.CSAT:
+        return score <= lc.negative_csat_max
+    if kind is FeedbackKind.CES:
+        return score >= lc.negative_ces_min
+    return score <= lc.negative_review_max
+
+
+def fold_profile(p: Profile, ev: CustomerProfile) -> Profile:
+    """Last profile wins, by occurred_at then event id, so arrival order does not matter."""
+    if (ev.occurred_at, ev.event_id) <= (p.at, p.event_id):
+        return p
+    attrs = tuple(
+        (v.lower() if isinstance(v := getattr(ev, a), str) else None) for a in ICP_ATTRIBUTES
+    )
+    return Profile(ev.occurred_at, ev.event_id, attrs, ev.cx_team, ev.signup_at)

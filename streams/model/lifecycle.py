@@ -1,0 +1,60 @@
+"""Life-cycle stage machine: new -> onboarding -> active -> at_risk -> dormant -> churned,
+and won_back when a dormant or churned customer returns.
+
+The stage is re-derived from the measures at every update (so time alone, through ``tick``,
+moves customers on); only ``won_back`` remembers where the customer came from.
+"""
+
+from __future__ import annotations
+
+import math
+
+from streams.config import ModelConfig
+from streams.model.measures import Measures
+from streams.model.state import DAY_S, CustomerState
+
+_LOST = ("dormant", "churned")
+
+
+def raw_stage(state: CustomerState, m: Measures, cfg: ModelConfig) -> str:
+    """The stage the evidence supports now, ignoring history."""
+    p, sc = state.purchases, cfg.stage
+    start = p.first_at if p.orders > 0 else state.profile.signup_at
+    if start is None or math.isinf(start):
+        return "churned" if m.cancelled else "new"
+    od, days, pa = m.overdue, m.days_since_purchase, m.p_alive
+    if m.cancelled:
+        return "churned"
+    if od is not None and days is not None and pa is not None:
+        if (od >= sc.churned_overdue and days >= sc.churned_min_days) or pa < sc.churned_p_alive:
+            return "churned"
+        if (od >= sc.dormant_overdue and days >= sc.dormant_min_days) or pa < sc.dormant_p_alive:
+            return "dormant"
+    if m.risk >= sc.at_risk_score or (od is not None and od >= sc.at_risk_overdue):
+        return "at_risk"
+    if m.now - start < sc.onboarding_days * DAY_S and p.occasions <= 1:
+        return "onboarding"
+    return "active"
+
+
+def next_stage(state: CustomerState, m: Measures, cfg: ModelConfig) -> str:
+    """Apply the won_back rule on top of :func:`raw_stage`."""
+    raw = raw_stage(state, m, cfg)
+    prev = state.stage
+    if prev in _LOST and raw not in _LOST:
+        return "won_back"
+    if (prev == "won_back" and raw in ("active", "onboarding")
+            and m.now - state.stage_since < cfg.stage.won_back_days * DAY_S):  # fmt: skip
+        return "won_back"
+    return raw
+
+
+def transition(
+    state: CustomerState, m: Measures, cfg: ModelConfig
+) -> tuple[str, float, tuple[tuple[str, float], ...]]:
+    """(stage, since, bounded history) after evaluating at ``m.now``."""
+    stage = next_stage(state, m, cfg)
+    if stage == state.stage:
+        return state.stage, state.stage_since, state.stage_history
+    history = (*state.stage_history, (stage, m.now))[-cfg.stage.history_size :]
+    return stage, m.now, history

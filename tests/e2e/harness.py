@@ -1,0 +1,225 @@
+"""Run real ``cxstream worker`` processes against the test stack and read what they publish."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from confluent_kafka import Consumer, Producer
+
+from streams.contracts import Decoded, decode_alert, decode_event, decode_snapshot, encode_event
+from streams.domain import Alert, CustomerProfile, Event, Feedback, HealthSnapshot, Purchase
+from streams.model import ModelConfig, next_deadline, observe_feedback
+from streams.processing import process_event, process_tick
+from streams.topics import INPUT_PARTITIONS, Topics
+
+CLI = [sys.executable, "-m", "agents.cli"]
+LATENESS = 7 * 86400.0  # event-time seconds ticks stay behind stream time in these tests
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Worker:
+    bootstrap: str
+    topics: Topics
+    app_id: str
+    data_dir: Path
+    redis_url: str | None = None
+    web_port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 90.0) -> Worker:
+        args = [
+            *CLI, "worker", "--bootstrap-servers", self.bootstrap,
+            "--topic-prefix", self.topics.prefix, "--app-id", self.app_id,
+            "--data-dir", str(self.data_dir), "--web-port", str(self.web_port),
+            "--idle-wall-clock-after", "0", "--allowed-lateness", str(LATENESS),
+            "--session-timeout", "6", "--tick-interval", os.environ.get("CX_TEST_TICK", "0.5"), "--log-level", "warning",
+        ]
+        args += ["--redis-url", self.redis_url] if self.redis_url else ["--no-redis"]
+        log = open(self.data_dir.with_suffix(".log"), "ab")  # noqa: SIM115 - lives with the process
+        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=os.environ)
+        self.wait_healthy(timeout)
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    def wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process and self.process.poll() is None, self.log_tail()
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise AssertionError(f"worker not healthy after {timeout}s\n{self.log_tail()}")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(60)
+
+    def log_tail(self, lines: int = 40) -> str:
+        path = self.data_dir.with_suffix(".log")
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def produce(bootstrap: str, topics: Topics, events: Iterable[Event]) -> int:
+    """Produce events like any cxstream producer: Java-compatible murmur2 partitioning."""
+    by_kind = {Purchase: topics.purchases, Feedback: topics.feedback,
+               CustomerProfile: topics.profiles}
+    producer = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random",
+                         "enable.idempotence": True, "linger.ms": 5})
+    misplaced: list[tuple[bytes, int]] = []
+
+    def check_partition(err: object, msg: object) -> None:
+        key, partition = msg.key(), msg.partition()  # type: ignore[attr-defined]
+        if err is not None or murmur2_partition(key) != partition:
+            misplaced.append((key, partition))
+
+    count = 0
+    for event in events:
+        key, value, headers = encode_event(event)
+        topic = by_kind.get(type(event), topics.tickets)
+        producer.produce(
+            topic, key=key, value=value, headers=headers, on_delivery=check_partition,
+            timestamp=round(event.occurred_at * 1000),  # event time: the merge orders by it
+        )
+        producer.poll(0)
+        count += 1
+    assert producer.flush(30) == 0
+    assert not misplaced, f"partitioning differs from the reference murmur2: {misplaced[:3]}"
+    return count
+
+
+@dataclass
+class Published:
+    alerts: list[Alert] = field(default_factory=list)
+    snapshots: dict[str, HealthSnapshot] = field(default_factory=dict)
+
+    def alert_keys(self) -> list[tuple[str, str, str, float]]:
+        return [(a.customer_id, a.alert_id, a.action.value, a.occurred_at) for a in self.alerts]
+
+
+def read_outputs(bootstrap: str, topics: Topics, quiet: float = 4.0, limit: float = 120.0) -> Published:
+    """Everything on the alert and health topics, once nothing new arrived for ``quiet`` s."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{time.time_ns()}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([topics.alerts, topics.health])
+    out = Published()
+    last_new, started = time.monotonic(), time.monotonic()
+    try:
+        while time.monotonic() - last_new < quiet and time.monotonic() - started < limit:
+            for msg in consumer.consume(500, 0.5):
+                if msg.error():
+                    continue
+                last_new = time.monotonic()
+                headers = [(k, v or b"") for k, v in msg.headers() or []]
+                if msg.topic() == topics.alerts:
+                    alert = decode_alert(msg.value(), headers)
+                    assert isinstance(alert, Alert), alert
+                    out.alerts.append(alert)
+                else:
+                    snap = decode_snapshot(msg.value(), headers)
+                    assert isinstance(snap, HealthSnapshot), snap
+                    out.snapshots[snap.customer_id] = snap
+    finally:
+        consumer.close()
+    return out
+
+
+def murmur2_partition(key: bytes, partitions: int = INPUT_PARTITIONS) -> int:
+    """Kafka's Java default partitioner (what librdkafka's murmur2_random does for keys)."""
+    m, r, length = 0x5BD1E995, 24, len(key)
+    h = (0x9747B28C ^ length) & 0xFFFFFFFF
+    for i in range(0, length - length % 4, 4):
+        k = int.from_bytes(key[i : i + 4], "little")
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> r
+        k = (k * m) & 0xFFFFFFFF
+        h = ((h * m) & 0xFFFFFFFF) ^ k
+    tail = key[length - length % 4 :]
+    if tail:
+        for i in reversed(range(len(tail))):
+            h ^= tail[i] << (8 * i)
+        h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return (h & 0x7FFFFFFF) % partitions
+
+
+def as_on_the_wire(event: Event) -> Event:
+    """The event as a consumer decodes it (the wire keeps event time to the millisecond)."""
+    key, value, headers = encode_event(event)
+    kind = {Purchase: "purchases", Feedback: "feedback", CustomerProfile: "profiles"}.get(
+        type(event), "tickets"
+    )
+    decoded = decode_event(kind, key, value, headers, now=event.occurred_at)
+    assert isinstance(decoded, Decoded), decoded
+    return decoded.event
+
+
+def integrity_weights(events: Sequence[Event], config: ModelConfig) -> dict[str, float]:
+    """Survey-integrity weights as the pipeline computes them: per partition and agent (or
+    location), in the order feedback sits on its partition."""
+    states: dict[tuple[int, str], object] = {}
+    weights: dict[str, float] = {}
+    for event in events:
+        if not isinstance(event, Feedback):
+            continue
+        subject = (f"agent:{event.agent_id}" if event.agent_id else
+                   f"location:{event.location_id}" if event.location_id else None)
+        if subject is None:
+            continue
+        key = (murmur2_partition(event.customer_id.encode()), subject)
+        state, verdict = observe_feedback(states.get(key), event, event.occurred_at, config)  # type: ignore[arg-type]
+        states[key] = state
+        weights[event.event_id] = verdict.weight
+    return weights
+
+
+def reference_run(events: Sequence[Event], config: ModelConfig) -> dict[str, list[Alert]]:
+    """What the pure model says for the same events: per customer in event-time order, then
+    the inactivity ticks the pipeline's watermark reaches at the end of the stream."""
+    events = [as_on_the_wire(e) for e in events]
+    weights = integrity_weights(events, config)
+    per_customer: dict[str, list[Event]] = defaultdict(list)
+    stream_time: dict[int, float] = defaultdict(float)
+    for event in events:
+        per_customer[event.customer_id].append(event)
+        p = murmur2_partition(event.customer_id.encode())
+        stream_time[p] = max(stream_time[p], event.occurred_at)
+    alerts: dict[str, list[Alert]] = {}
+    for customer_id, mine in per_customer.items():
+        state, emitted = None, []
+        for event in sorted(mine, key=lambda e: e.occurred_at):
+            state, new = process_event(state, event, config, weights.get(event.event_id, 1.0))
+            emitted += new
+        until = stream_time[murmur2_partition(customer_id.encode())] - LATENESS
+        deadline = next_deadline(state, config) if state else None
+        if state is not None and deadline is not None and deadline <= until:
+            state, new = process_tick(state, until, config)
+            emitted += new
+        alerts[customer_id] = emitted
+    return alerts

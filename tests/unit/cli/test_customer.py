@@ -1,0 +1,113 @@
+"""``cxstream customer`` over HTTP: the body of the real API view, 404s and unreachable APIs."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from agents.cli import main
+from agents.commands.customer import Unreachable, fetch_api, finite
+from agents.envelope import encode_envelope, new_envelope
+from agents.web import customer_view
+from streams.model import load_config
+from streams.processing import process_event
+from streams.simulator import iter_events
+
+CUSTOMER = "c0000003"
+
+
+def api_body() -> bytes:
+    """What a worker answers for one simulated customer, built by the worker's own view."""
+    config = load_config()
+    state = None
+    for event in iter_events(20, 120, 3):
+        if event.customer_id == CUSTOMER:
+            state, _ = process_event(state, event, config)
+    assert state is not None
+    view = customer_view(encode_envelope(new_envelope(0, state)), config)
+    return json.dumps(view, default=str).encode()
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[str]:
+    body = api_body()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            found = self.path == f"/customers/{CUSTOMER}"
+            payload = body if found else b'{"error": "unknown"}'
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_fetch_api_found_and_not_found(api: str) -> None:
+    body = fetch_api(api, CUSTOMER, 5.0)
+    assert body is not None and body["customer_id"] == CUSTOMER
+    assert fetch_api(api, "nobody", 5.0) is None
+
+
+def test_fetch_api_unreachable() -> None:
+    with pytest.raises(Unreachable):
+        fetch_api(f"http://127.0.0.1:{closed_port()}", CUSTOMER, 2.0)
+
+
+def test_renders_the_api_view(api: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["customer", CUSTOMER, "--api", api]) == 0
+    out = capsys.readouterr().out
+    for expected in (
+        f"customer {CUSTOMER}",
+        "from api",
+        "health contributions",
+        "stage history",
+        "onboarding",
+        "facts",
+        "orders",
+    ):
+        assert expected in out
+
+
+def test_json_is_valid_json_without_infinities(
+    api: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["customer", CUSTOMER, "--api", api, "--json"]) == 0
+    raw = capsys.readouterr().out
+    body = json.loads(raw, parse_constant=lambda name: pytest.fail(f"{name} in output"))
+    assert body["source"] == "api" and body["state"]["stage_history"]
+
+
+def test_unknown_customer_exits_1(api: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["customer", "nobody", "--api", api]) == 1
+    assert "unknown customer" in capsys.readouterr().err
+
+
+def test_api_only_and_unreachable_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    api = f"http://127.0.0.1:{closed_port()}"
+    assert main(["customer", CUSTOMER, "--api", api, "--source", "api"]) == 2
+    assert "127.0.0.1" in capsys.readouterr().err
+
+
+def test_finite_replaces_infinities() -> None:
+    assert finite({"a": [float("-inf"), 1.5], "b": float("nan")}) == {"a": [None, 1.5], "b": None}
