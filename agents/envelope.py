@@ -11,13 +11,13 @@ so one offset per topic is enough; the partition is kept so timer ticks can be r
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from streams.errors import CxStreamError
 from streams.model import CustomerState, state_from_bytes, state_to_bytes
 
 TOPIC_KINDS = ("purchases", "tickets", "feedback", "profiles")
-_HEADER = struct.Struct(">BH4q16s8s")
+_HEADER = struct.Struct(">BH4q16s8sd")
 _VERSION = 1
 NO_OFFSET = -1
 
@@ -29,27 +29,29 @@ class Envelope:
     state: CustomerState
     stage: str = ""  # life-cycle stage and health band of the last snapshot, so the worker
     band: str = ""  # can keep its per-stage/per-band gauges without decoding old snapshots
+    event_time: float = 0.0  # newest event time folded in: restores stream time after restarts
 
     def seen(self, kind_index: int, offset: int) -> bool:
         """True when the record at ``offset`` of that topic is already in the state."""
         return offset <= self.offsets[kind_index]
 
-    def advanced(self, kind_index: int, offset: int, state: CustomerState) -> Envelope:
+    def advanced(
+        self, kind_index: int, offset: int, state: CustomerState, event_time: float
+    ) -> Envelope:
         offsets = list(self.offsets)
         offsets[kind_index] = max(offsets[kind_index], offset)
-        return Envelope(
-            self.partition,
-            (offsets[0], offsets[1], offsets[2], offsets[3]),
-            state,
-            self.stage,
-            self.band,
+        return replace(
+            self,
+            offsets=(offsets[0], offsets[1], offsets[2], offsets[3]),
+            state=state,
+            event_time=max(self.event_time, event_time),
         )
 
     def with_state(self, state: CustomerState) -> Envelope:
-        return Envelope(self.partition, self.offsets, state, self.stage, self.band)
+        return replace(self, state=state)
 
     def with_labels(self, stage: str, band: str) -> Envelope:
-        return Envelope(self.partition, self.offsets, self.state, stage, band)
+        return replace(self, stage=stage, band=band)
 
 
 def new_envelope(partition: int, state: CustomerState) -> Envelope:
@@ -63,12 +65,13 @@ def encode_envelope(envelope: Envelope) -> bytes:
         *envelope.offsets,
         envelope.stage.encode(),
         envelope.band.encode(),
+        envelope.event_time,
     )
     return header + state_to_bytes(envelope.state)
 
 
 def decode_envelope(data: bytes) -> Envelope:
-    version, partition, a, b, c, d, stage, band = _HEADER.unpack_from(data)
+    version, partition, a, b, c, d, stage, band, event_time = _HEADER.unpack_from(data)
     if version != _VERSION:
         raise CxStreamError(f"unknown customer-state envelope version {version}")
     return Envelope(
@@ -77,4 +80,5 @@ def decode_envelope(data: bytes) -> Envelope:
         state_from_bytes(data[_HEADER.size :]),
         stage.rstrip(b"\0").decode(),
         band.rstrip(b"\0").decode(),
+        event_time,
     )

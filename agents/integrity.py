@@ -36,26 +36,46 @@ def integrity_key(partition: int, feedback: Feedback) -> str | None:
 
 
 class FaustIntegrity:
-    """``IntegrityAccess`` over a Faust table of (offset, weight) headers + integrity state."""
+    """``IntegrityAccess`` over a Faust table of (offset, weight) headers + integrity state.
+
+    Updates are staged during a batch and written by :meth:`flush` together with the customer
+    states, after the batch's alerts were acknowledged: a crash before that point leaves both
+    tables as they were, so the redelivered batch recomputes the very same weights.
+    """
 
     def __init__(self, table: Any, config: ModelConfig) -> None:
         self.table = table
         self.config = config
+        self._staged: dict[str, tuple[Record, bytes]] = {}
 
     def weigh(self, feedback: Feedback, record: Record) -> float:
         key = integrity_key(record.partition, feedback)
         if key is None:
             return 1.0
-        with event_context(record):
-            raw = self.table.get(key)
-            state = None
-            if raw:
-                last_offset, weight = _HEADER.unpack_from(raw)
-                if record.offset <= last_offset:  # redelivered after a crash: old verdict
-                    return float(weight)
-                state = integrity_from_bytes(raw[_HEADER.size :])
-            state, verdict = observe_feedback(state, feedback, feedback.occurred_at, self.config)
-            self.table[key] = _HEADER.pack(record.offset, verdict.weight) + integrity_to_bytes(
-                state
-            )
+        raw = self._staged[key][1] if key in self._staged else self._read(key, record)
+        state = None
+        if raw:
+            last_offset, weight = _HEADER.unpack_from(raw)
+            if record.offset <= last_offset:  # already folded in before a crash: same verdict
+                return float(weight)
+            state = integrity_from_bytes(raw[_HEADER.size :])
+        state, verdict = observe_feedback(state, feedback, feedback.occurred_at, self.config)
+        value = _HEADER.pack(record.offset, verdict.weight) + integrity_to_bytes(state)
+        self._staged[key] = (record, value)
         return float(verdict.weight)
+
+    def _read(self, key: str, record: Record) -> bytes | None:
+        with event_context(record):
+            raw: bytes | None = self.table.get(key)
+        return raw
+
+    def flush(self) -> None:
+        try:
+            for key, (record, value) in self._staged.items():
+                with event_context(record):
+                    self.table[key] = value
+        finally:
+            self._staged.clear()
+
+    def discard(self) -> None:
+        self._staged.clear()

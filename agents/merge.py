@@ -7,8 +7,9 @@ history out of order. This scheduler holds each fetched input record until every
 topic of the same partition number has either delivered a record at least as new, or has
 nothing more to fetch (caught up to its high watermark); then it releases records
 oldest-first. Held records are not yet acknowledged, so offsets are never committed past them.
-A record held longer than ``max_idle`` seconds is released anyway, so a stalled topic delays
-the others by at most that much.
+A topic that still has records to fetch is always waited for (Kafka Streams' rule); only a
+record held longer than ``max_idle`` seconds (a safety net for a partition whose high
+watermark is never reported) is released regardless, with a warning.
 
 Record timestamps are Kafka's (CreateTime by default): cxstream's producers set them to the
 event time; a producer that leaves the publish time still gets a replay identical to live.
@@ -18,21 +19,24 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from aiokafka.structs import TopicPartition as AIOKafkaTP
 from faust.transport.utils import DefaultSchedulingStrategy
 from faust.types import TP
 
 Caught = Callable[[TP, int | None], bool]
+log = logging.getLogger(__name__)
 
 
 class EventTimeMerge(DefaultSchedulingStrategy):
     """Faust ``ConsumerScheduler``; configure with :func:`merge_scheduler`."""
 
     merge_topics: frozenset[str] = frozenset()
-    max_idle: float = 2.0
+    max_idle: float = 30.0
     caught_up: Caught = staticmethod(lambda tp, next_offset: False)  # type: ignore[assignment]
 
     def __init__(self) -> None:
@@ -65,11 +69,11 @@ class EventTimeMerge(DefaultSchedulingStrategy):
         others = [TP(t, partition) for t in self.merge_topics]
         while heap:
             timestamp, _, held_since, tp, record = heap[0]
-            ready = now - held_since >= self.max_idle or all(
-                self._passed(other, timestamp) for other in others if other != tp
-            )
+            ready = all(self._passed(other, timestamp) for other in others if other != tp)
             if not ready:
-                return
+                if now - held_since < self.max_idle:
+                    return
+                log.warning("releasing %s out of timestamp order after %.0fs", tp, self.max_idle)
             heapq.heappop(heap)
             yield tp, record
 
@@ -86,19 +90,21 @@ class EventTimeMerge(DefaultSchedulingStrategy):
 
 
 def merge_scheduler(topics: Sequence[str], app_ref: Callable[[], Any]) -> type[EventTimeMerge]:
-    """A scheduler class bound to these input topics and the app's consumer."""
+    """A scheduler class bound to these input topics and the app's Kafka consumer."""
 
     def caught_up(tp: TP, next_offset: int | None) -> bool:
-        consumer = app_ref().consumer
+        """Nothing more to fetch: the consumer's position has reached the high watermark."""
         try:
-            highwater = consumer.highwater(tp)
-        except Exception:  # not assigned (yet): nothing of it can be waited for
+            kafka_consumer = app_ref().consumer._thread._ensure_consumer()
+            assignment = kafka_consumer._subscription.subscription.assignment
+            state = assignment.state_value(AIOKafkaTP(tp.topic, tp.partition))
+        except Exception:  # not started or not assigned: nothing of it can be waited for
             return True
-        if highwater is None:
+        if state is None:
+            return True
+        if state.highwater is None or not state.has_valid_position:
             return False
-        committed = consumer._committed_offset.get(tp)
-        position = max(next_offset or 0, committed or 0)
-        return bool(position >= highwater)
+        return bool(max(state.position, next_offset or 0) >= state.highwater)
 
     return type(
         "BoundEventTimeMerge",

@@ -57,12 +57,18 @@ class CustomerPipeline:
         self.processor = processor
         self.deadlines = deadlines
         self.integrity = integrity
+        self.has_assignment = False  # set once the first rebalance completed
 
     async def handle(self, records: Sequence[Record]) -> BatchOutput:
-        out = self.processor.process(records, self.states, self.integrity)
-        await self._publish_alerts(out)
+        try:
+            out = self.processor.process(records, self.states, self.integrity)
+            await self._publish_alerts(out)
+        except BaseException:
+            self.integrity.discard()  # the batch will be redelivered and weighed again
+            raise
         for customer_id, envelope, record in out.states:
             self.states.put(customer_id, envelope, record)
+        self.integrity.flush()
         await self._publish_snapshots(out)
         self.deadlines.observe(out.stream_times)
         self.deadlines.schedule(out.deadlines)
@@ -99,18 +105,23 @@ class CustomerPipeline:
         stages: Counter[str] = Counter()
         bands: Counter[str] = Counter()
         entries: list[tuple[str, int, float]] = []
+        stream_times: dict[int, float] = {}
         for key, raw in items:
             if not raw:
                 continue
             envelope = decode_envelope(raw)
             if envelope.partition not in partitions:
                 continue
+            stream_times[envelope.partition] = max(
+                stream_times.get(envelope.partition, 0.0), envelope.event_time
+            )
             stages[envelope.stage] += 1
             bands[envelope.band] += 1
             deadline = next_deadline(envelope.state, self.processor.config)
             if deadline is not None:
                 customer_id = key.decode() if isinstance(key, bytes) else str(key)
                 entries.append((customer_id, envelope.partition, deadline))
+        self.deadlines.observe(stream_times)
         self.deadlines.schedule(entries)
         _set_gauges(stages, bands)
         return len(entries)

@@ -45,10 +45,20 @@ class IntegrityAccess(Protocol):
 
     def weigh(self, feedback: Feedback, record: Record) -> float: ...
 
+    def flush(self) -> None: ...
+
+    def discard(self) -> None: ...
+
 
 class _FullWeight:
     def weigh(self, feedback: Feedback, record: Record) -> float:
         return 1.0
+
+    def flush(self) -> None:
+        return None
+
+    def discard(self) -> None:
+        return None
 
 
 class StateAccess(Protocol):
@@ -209,7 +219,7 @@ class BatchProcessor:
         out.alerts.extend(alerts)
         if envelope is None:
             envelope = new_envelope(record.partition, state)
-        return envelope.advanced(item.kind_index, record.offset, state)
+        return envelope.advanced(item.kind_index, record.offset, state, item.event.occurred_at)
 
 
 def _item_time(item: _Item) -> float:

@@ -73,7 +73,11 @@ def register_views(
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
-        ready = not app.rebalancing and not getattr(app, "in_recovery", False)
+        ready = (
+            pipeline.has_assignment
+            and not app.rebalancing
+            and not getattr(app, "in_recovery", False)
+        )
         body = {
             "status": "ok" if ready else "starting",
             "assigned_partitions": sorted(

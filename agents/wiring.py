@@ -64,6 +64,10 @@ def register(app: faust.App, options: WorkerOptions) -> None:
 
     indexed: set[int] | None = None
 
+    @app.on_rebalance_complete.connect
+    async def mark_assigned(sender: Any, **kwargs: Any) -> None:
+        pipeline.has_assignment = True
+
     @app.timer(options.tick_interval, name="inactivity-ticks")
     async def inactivity_ticks() -> None:
         nonlocal indexed

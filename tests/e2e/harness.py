@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -18,7 +19,8 @@ from confluent_kafka import Consumer, Producer
 
 from streams.contracts import Decoded, decode_alert, decode_event, decode_snapshot, encode_event
 from streams.domain import Alert, CustomerProfile, Event, Feedback, HealthSnapshot, Purchase
-from streams.model import ModelConfig, next_deadline, observe_feedback
+from agents.web import to_jsonable
+from streams.model import CustomerState, ModelConfig, next_deadline, observe_feedback
 from streams.processing import process_event, process_tick
 from streams.topics import INPUT_PARTITIONS, Topics
 
@@ -48,7 +50,7 @@ class Worker:
             "--topic-prefix", self.topics.prefix, "--app-id", self.app_id,
             "--data-dir", str(self.data_dir), "--web-port", str(self.web_port),
             "--idle-wall-clock-after", "0", "--allowed-lateness", str(LATENESS),
-            "--session-timeout", "6", "--tick-interval", os.environ.get("CX_TEST_TICK", "0.5"), "--log-level", "warning",
+            "--session-timeout", "6", "--tick-interval", os.environ.get("CX_TEST_TICK", "0.5"), "--log-level", os.environ.get("CX_TEST_LOG", "warning"),
         ]
         args += ["--redis-url", self.redis_url] if self.redis_url else ["--no-redis"]
         log = open(self.data_dir.with_suffix(".log"), "ab")  # noqa: SIM115 - lives with the process
@@ -199,7 +201,13 @@ def integrity_weights(events: Sequence[Event], config: ModelConfig) -> dict[str,
     return weights
 
 
-def reference_run(events: Sequence[Event], config: ModelConfig) -> dict[str, list[Alert]]:
+@dataclass
+class Reference:
+    alerts: dict[str, list[Alert]]
+    states: dict[str, CustomerState]
+
+
+def reference_run(events: Sequence[Event], config: ModelConfig) -> Reference:
     """What the pure model says for the same events: per customer in event-time order, then
     the inactivity ticks the pipeline's watermark reaches at the end of the stream."""
     events = [as_on_the_wire(e) for e in events]
@@ -210,7 +218,7 @@ def reference_run(events: Sequence[Event], config: ModelConfig) -> dict[str, lis
         per_customer[event.customer_id].append(event)
         p = murmur2_partition(event.customer_id.encode())
         stream_time[p] = max(stream_time[p], event.occurred_at)
-    alerts: dict[str, list[Alert]] = {}
+    ref = Reference({}, {})
     for customer_id, mine in per_customer.items():
         state, emitted = None, []
         for event in sorted(mine, key=lambda e: e.occurred_at):
@@ -221,5 +229,30 @@ def reference_run(events: Sequence[Event], config: ModelConfig) -> dict[str, lis
         if state is not None and deadline is not None and deadline <= until:
             state, new = process_tick(state, until, config)
             emitted += new
-        alerts[customer_id] = emitted
-    return alerts
+        ref.alerts[customer_id] = emitted
+        assert state is not None
+        ref.states[customer_id] = state
+    return ref
+
+
+def alert_actions(alerts: Iterable[Alert]) -> dict[str, list[tuple[str, str, int]]]:
+    """Alert actions per customer, in order; times in ms as the alert schema carries them."""
+    out: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
+    for a in alerts:
+        out[a.customer_id].append((a.alert_id, a.action.value, round(a.occurred_at * 1000)))
+    return dict(out)
+
+
+def without_repeats(actions: dict[str, list[tuple[str, str, int]]]) -> dict[str, list[tuple[str, str, int]]]:
+    """At-least-once delivery may repeat an alert action (same id): keep first appearances."""
+    return {c: list(dict.fromkeys(items)) for c, items in actions.items()}
+
+
+def api_state(worker: Worker, customer_id: str) -> dict[str, object]:
+    with urllib.request.urlopen(f"{worker.url}/customers/{customer_id}", timeout=10) as resp:
+        body: dict[str, object] = json.loads(resp.read())
+    return body
+
+
+def jsonable_state(state: CustomerState) -> object:
+    return json.loads(json.dumps(to_jsonable(state)))

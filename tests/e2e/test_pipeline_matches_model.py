@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
-from collections import defaultdict
 from collections.abc import Callable
 
 import pytest
 
-from streams.domain import Alert, AlertType, Event
+from streams.domain import AlertType, Event
 from streams.model import load_config
 from streams.topics import Topics
-from tests.e2e.harness import Worker, produce, read_outputs, reference_run
+from tests.e2e.harness import (
+    Worker,
+    alert_actions,
+    api_state,
+    jsonable_state,
+    produce,
+    read_outputs,
+    reference_run,
+)
 
 pytestmark = pytest.mark.e2e
-
-
-def per_customer(alerts: list[Alert]) -> dict[str, list[tuple[str, str, int]]]:
-    """Alert actions per customer in order; times in ms, as the alert schema carries them."""
-    out: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
-    for a in alerts:
-        out[a.customer_id].append((a.alert_id, a.action.value, round(a.occurred_at * 1000)))
-    return dict(out)
 
 
 def test_live_alerts_equal_the_pure_model_and_the_api_explains_them(
@@ -37,16 +34,16 @@ def test_live_alerts_equal_the_pure_model_and_the_api_explains_them(
     published = read_outputs(kafka_bootstrap, topics)
 
     expected = reference_run(scenario, load_config())
-    expected_alerts = per_customer([a for alerts in expected.values() for a in alerts])
-    assert expected_alerts, "the scenario should raise alerts at all"
-    assert {a.type for alerts in expected.values() for a in alerts} == set(AlertType)
-    assert per_customer(published.alerts) == expected_alerts
+    expected_alerts = alert_actions(a for alerts in expected.alerts.values() for a in alerts)
+    assert {a.type for alerts in expected.alerts.values() for a in alerts} == set(AlertType)
+    assert alert_actions(published.alerts) == expected_alerts
 
-    # Every customer got a health snapshot, and the HTTP API explains one with contributions.
-    assert set(published.snapshots) == {e.customer_id for e in scenario}
+    # Every customer got a health snapshot; the HTTP API shows the model's state and explains
+    # health with its contributions.
+    assert set(published.snapshots) == set(expected.states)
     customer_id = next(iter(expected_alerts))
-    with urllib.request.urlopen(f"{worker.url}/customers/{customer_id}", timeout=10) as resp:
-        body = json.loads(resp.read())
-    assert body["customer_id"] == customer_id
-    assert body["health"]["contributions"], body
-    assert 0 <= body["health"]["health"] <= 100
+    body = api_state(worker, customer_id)
+    assert body["state"] == jsonable_state(expected.states[customer_id])
+    health = body["health"]
+    assert isinstance(health, dict) and health["contributions"]
+    assert 0 <= health["health"] <= 100

@@ -1,0 +1,121 @@
+"""Crashes, failover and replays change nothing a user can see, beyond repeating an alert."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Callable
+
+import pytest
+
+from streams.domain import Event
+from streams.model import load_config
+from streams.topics import Topics
+from tests.e2e.harness import (
+    Published,
+    Reference,
+    Worker,
+    alert_actions,
+    api_state,
+    jsonable_state,
+    produce,
+    read_outputs,
+    reference_run,
+    without_repeats,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+def assert_matches_reference(published: Published, expected: Reference, worker: Worker) -> None:
+    got = alert_actions(published.alerts)
+    want = alert_actions(a for alerts in expected.alerts.values() for a in alerts)
+    got = without_repeats(got)
+    differing = [c for c in sorted(set(got) | set(want)) if got.get(c) != want.get(c)]
+    assert not differing, (differing[0], got.get(differing[0]), want.get(differing[0]))
+    for customer_id, state in expected.states.items():  # nothing counted twice
+        assert api_state(worker, customer_id)["state"] == jsonable_state(state), customer_id
+
+
+def wait_for_alerts(bootstrap: str, topics: Topics, at_least: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if len(read_outputs(bootstrap, topics, quiet=0.5, limit=5).alerts) >= at_least:
+            return
+    raise AssertionError(f"fewer than {at_least} alerts after 60 s")
+
+
+def test_sigkill_mid_stream_then_restart_equals_an_uninterrupted_run(
+    kafka_bootstrap: str, topics: Topics, scenario: list[Event], make_worker: Callable[..., Worker]
+) -> None:
+    worker = make_worker().start()
+    half = len(scenario) // 2
+    produce(kafka_bootstrap, topics, scenario[:half])
+    wait_for_alerts(kafka_bootstrap, topics, at_least=5)
+    produce(kafka_bootstrap, topics, scenario[half:])
+    worker.kill()  # SIGKILL: no clean shutdown, no final commit
+    worker.start()
+    assert_matches_reference(
+        read_outputs(kafka_bootstrap, topics), reference_run(scenario, load_config()), worker
+    )
+
+
+def assigned(worker: Worker) -> list[int]:
+    with urllib.request.urlopen(f"{worker.url}/healthz", timeout=5) as resp:
+        partitions: list[int] = json.loads(resp.read())["assigned_partitions"]
+    return partitions
+
+
+def wait_assignment(workers: list[Worker], expected: list[list[int]] | None = None) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            got = [assigned(w) for w in workers]
+        except OSError:
+            got = []
+        if got and all(got) and sorted(p for ps in got for p in ps) == [0, 1, 2, 3]:
+            if expected is None or got == expected:
+                return
+        time.sleep(0.5)
+    raise AssertionError("partitions were not (re)assigned in time")
+
+
+def test_two_workers_share_partitions_and_the_survivor_takes_over(
+    kafka_bootstrap: str, topics: Topics, scenario: list[Event], make_worker: Callable[..., Worker]
+) -> None:
+    first = make_worker("w1").start()
+    second = make_worker("w2").start()
+    wait_assignment([first, second])
+    half = len(scenario) // 2
+    produce(kafka_bootstrap, topics, scenario[:half])
+    wait_for_alerts(kafka_bootstrap, topics, at_least=5)
+
+    # Either worker answers for any customer: requests are routed to the key's owner.
+    customer_id = scenario[0].customer_id
+    assert api_state(first, customer_id) == api_state(second, customer_id)
+
+    first.kill()
+    produce(kafka_bootstrap, topics, scenario[half:])
+    wait_assignment([second], expected=[[0, 1, 2, 3]])
+    assert_matches_reference(
+        read_outputs(kafka_bootstrap, topics), reference_run(scenario, load_config()), second
+    )
+
+
+def test_replay_from_earliest_with_fresh_state_reproduces_the_same_alerts(
+    kafka_bootstrap: str,
+    topics: Topics,
+    scenario: list[Event],
+    make_worker: Callable[..., Worker],
+    unique_prefix: str,
+) -> None:
+    live = make_worker("live").start()
+    produce(kafka_bootstrap, topics, scenario)
+    first = alert_actions(read_outputs(kafka_bootstrap, topics).alerts)
+    live.kill()
+
+    make_worker("replay", app_id=f"{unique_prefix}replay").start()  # new group: earliest, empty
+    both = alert_actions(read_outputs(kafka_bootstrap, topics).alerts)
+    # Each customer's alerts live on one partition: the replay's follow the live run's.
+    assert {c: items[len(first[c]) :] for c, items in both.items()} == first
