@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any
 
@@ -26,12 +26,23 @@ from streams.topics import Topics
 
 
 class FaustStates:
-    """``StateAccess`` over a Faust table whose values are encoded envelopes."""
+    """``StateAccess`` over a Faust table whose values are encoded envelopes.
 
-    def __init__(self, table: Any) -> None:
+    Decoded envelopes of recently active customers stay in a bounded LRU, so a busy customer
+    is decoded once, not once per batch. This worker is the only writer of its partitions, so
+    the cache can only go stale across a rebalance: :meth:`forget` is called on every revoke.
+    """
+
+    def __init__(self, table: Any, capacity: int = 100_000) -> None:
         self.table = table
+        self.capacity = capacity
+        self._cache: OrderedDict[str, Envelope] = OrderedDict()
 
     def get(self, customer_id: str, record: Record) -> Envelope | None:
+        cached = self._cache.get(customer_id)
+        if cached is not None:
+            self._cache.move_to_end(customer_id)
+            return cached
         with event_context(record):
             raw = self.table.get(customer_id)
         return decode_envelope(raw) if raw else None
@@ -39,6 +50,13 @@ class FaustStates:
     def put(self, customer_id: str, envelope: Envelope, record: Record) -> None:
         with event_context(record):
             self.table[customer_id] = encode_envelope(envelope)  # reassign: reaches changelog
+        self._cache[customer_id] = envelope
+        self._cache.move_to_end(customer_id)
+        if len(self._cache) > self.capacity:
+            self._cache.popitem(last=False)
+
+    def forget(self) -> None:
+        self._cache.clear()
 
 
 class CustomerPipeline:

@@ -65,8 +65,12 @@ def register(app: faust.App, options: WorkerOptions) -> None:
     indexed: set[int] | None = None
 
     @app.on_rebalance_complete.connect
-    async def mark_assigned(sender: Any, **kwargs: Any) -> None:
+    async def mark_assigned(sender: Any, *args: Any, **kwargs: Any) -> None:
         pipeline.has_assignment = True
+
+    @app.on_partitions_revoked.connect
+    async def forget_cached_states(sender: Any, *args: Any, **kwargs: Any) -> None:
+        pipeline.states.forget()
 
     @app.timer(options.tick_interval, name="inactivity-ticks")
     async def inactivity_ticks() -> None:

@@ -232,11 +232,11 @@ class ReferralConfig:
 
 @dataclass(frozen=True, slots=True)
 class AlertsConfig:
+    churn_risk: ChurnAlertConfig
+    referral: ReferralConfig
     update_min_delta: float = _rng(0.0, 100.0)
     open_alert_recheck_hours: float = _rng(0.0, gt=True)
     follow_up_sla_hours: float = _rng(0.0, gt=True)
-    churn_risk: ChurnAlertConfig = field(metadata={})
-    referral: ReferralConfig = field(metadata={})
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,27 +340,63 @@ def _icp(raw: Any) -> Mapping[str, IcpAttribute]:
 def _check_pairs(cfg: ModelConfig) -> None:
     """Cross-key rules a single range cannot express."""
     pairs = [
-        ("engagement.short_half_life_days", cfg.engagement.short_half_life_days,
-         "engagement.long_half_life_days", cfg.engagement.long_half_life_days),
-        ("engagement.drop_full_ratio", cfg.engagement.drop_full_ratio,
-         "engagement.drop_start_ratio", cfg.engagement.drop_start_ratio),
-        ("rhythm.overdue_start", cfg.rhythm.overdue_start,
-         "rhythm.overdue_full", cfg.rhythm.overdue_full),
+        (
+            "engagement.short_half_life_days",
+            cfg.engagement.short_half_life_days,
+            "engagement.long_half_life_days",
+            cfg.engagement.long_half_life_days,
+        ),
+        (
+            "engagement.drop_full_ratio",
+            cfg.engagement.drop_full_ratio,
+            "engagement.drop_start_ratio",
+            cfg.engagement.drop_start_ratio,
+        ),
+        (
+            "rhythm.overdue_start",
+            cfg.rhythm.overdue_start,
+            "rhythm.overdue_full",
+            cfg.rhythm.overdue_full,
+        ),
         ("p_alive.risk_full", cfg.p_alive.risk_full, "p_alive.risk_start", cfg.p_alive.risk_start),
-        ("loyalty.passive_min", cfg.loyalty.passive_min,
-         "loyalty.promoter_min", cfg.loyalty.promoter_min),
+        (
+            "loyalty.passive_min",
+            cfg.loyalty.passive_min,
+            "loyalty.promoter_min",
+            cfg.loyalty.promoter_min,
+        ),
         ("health.red_below", cfg.health.red_below, "health.green_from", cfg.health.green_from),
-        ("stage.churned_p_alive", cfg.stage.churned_p_alive,
-         "stage.dormant_p_alive", cfg.stage.dormant_p_alive),
-        ("stage.dormant_overdue", cfg.stage.dormant_overdue,
-         "stage.churned_overdue", cfg.stage.churned_overdue),
-        ("alerts.churn_risk.close_below", cfg.alerts.churn_risk.close_below,
-         "alerts.churn_risk.open_at", cfg.alerts.churn_risk.open_at),
-        ("alerts.churn_risk.medium_from", cfg.alerts.churn_risk.medium_from,
-         "alerts.churn_risk.high_from", cfg.alerts.churn_risk.high_from),
-        ("alerts.referral.close_below", cfg.alerts.referral.close_below,
-         "alerts.referral.open_at", cfg.alerts.referral.open_at),
-    ]  # fmt: skip
+        (
+            "stage.churned_p_alive",
+            cfg.stage.churned_p_alive,
+            "stage.dormant_p_alive",
+            cfg.stage.dormant_p_alive,
+        ),
+        (
+            "stage.dormant_overdue",
+            cfg.stage.dormant_overdue,
+            "stage.churned_overdue",
+            cfg.stage.churned_overdue,
+        ),
+        (
+            "alerts.churn_risk.close_below",
+            cfg.alerts.churn_risk.close_below,
+            "alerts.churn_risk.open_at",
+            cfg.alerts.churn_risk.open_at,
+        ),
+        (
+            "alerts.churn_risk.medium_from",
+            cfg.alerts.churn_risk.medium_from,
+            "alerts.churn_risk.high_from",
+            cfg.alerts.churn_risk.high_from,
+        ),
+        (
+            "alerts.referral.close_below",
+            cfg.alerts.referral.close_below,
+            "alerts.referral.open_at",
+            cfg.alerts.referral.open_at,
+        ),
+    ]
     for low_key, low, high_key, high in pairs:
         if not low < high:
             raise ConfigError(f"{low_key}: must be below {high_key} ({high}), got {low}")
@@ -370,8 +406,14 @@ def _check_pairs(cfg: ModelConfig) -> None:
             f"got {cfg.ordering.grace_hours}"
         )
     h = cfg.health
-    total = (h.weight_engagement + h.weight_recency + h.weight_retention + h.weight_success
-             + h.weight_loyalty + h.weight_fit)  # fmt: skip
+    total = (
+        h.weight_engagement
+        + h.weight_recency
+        + h.weight_retention
+        + h.weight_success
+        + h.weight_loyalty
+        + h.weight_fit
+    )
     if total <= 0:
         raise ConfigError("health.weight_*: at least one health weight must be positive")
 
@@ -405,8 +447,9 @@ def config_from_mapping(data: Mapping[str, Any]) -> ModelConfig:
     fit_raw = raw["fit"]
     if not isinstance(fit_raw, Mapping) or set(fit_raw) - {"unknown_score", "icp"}:
         raise ConfigError("fit: expected unknown_score and icp only")
-    unknown = _number(fit_raw.get("unknown_score"), "fit.unknown_score", "float",
-                      {"lo": 0.0, "hi": 100.0})  # fmt: skip
+    unknown = _number(
+        fit_raw.get("unknown_score"), "fit.unknown_score", "float", {"lo": 0.0, "hi": 100.0}
+    )
     al = raw["alerts"]
     if not isinstance(al, Mapping):
         raise ConfigError("alerts: expected a table")
@@ -422,12 +465,14 @@ def config_from_mapping(data: Mapping[str, Any]) -> ModelConfig:
         health=_section(HealthConfig, raw["health"], "health"),
         stage=_section(StageConfig, raw["stage"], "stage"),
         alerts=_section(
-            AlertsConfig, al, "alerts",
+            AlertsConfig,
+            al,
+            "alerts",
             churn_risk=_section(ChurnAlertConfig, al.get("churn_risk"), "alerts.churn_risk"),
             referral=_section(ReferralConfig, al.get("referral"), "alerts.referral"),
         ),
         integrity=_section(IntegrityConfig, raw["integrity"], "integrity"),
-    )  # fmt: skip
+    )
     _check_pairs(cfg)
     return cfg
 

@@ -17,6 +17,11 @@ END_MARKER = "<!-- evaluation:end -->"
 
 DEFINITIONS = """\
 How to read it:
+- *Populations* come from `streams.simulator` with labelled truth. *rich*: profiles, orders,
+  tickets, surveys and reviews from nine personas (loyal promoters, steady passives, quiet
+  churners, frustrated ticket-filers, public detractors, poor-fit bargain hunters, one-time
+  buyers, won-back customers, customers of coached agents/stores). *purchase-only*: a
+  CDNOW-like log, a cohort acquired in the first weeks, most buying once, orders only.
 - *Precision / recall* are per customer. A churn-risk alert is a hit when the customer really
   churned (never came back) and the alert opened at most 90 days before its last activity.
   Recall counts every churner, including one-time buyers and customers who stop silently.
@@ -126,7 +131,7 @@ def render(results: Sequence[PopulationResult], command: str) -> str:
     lines += ["Holdout check:", "", *_table(HOLDOUT_HEADER, [_holdout_row(r) for r in results])]
     lines += ["Referral alerts:", "", *_table(REFERRAL_HEADER, [_referral_row(r) for r in results])]
     lines += ["By persona:", "", *_table(PERSONA_HEADER, personas)]
-    return "\n".join(lines) + DEFINITIONS
+    return "\n".join(lines) + "\n" + DEFINITIONS
 
 
 def write_docs(path: Path, body: str) -> None:

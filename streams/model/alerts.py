@@ -36,10 +36,14 @@ PLAYBOOKS = {
     "poor_feedback": "Experience review: read the recent feedback, fix the recurring complaint, "
     "tell the customer what changed.",
 }
-WIN_BACK = ("Win-back check-in: reach out personally, referencing what they usually buy; add a "
-            "time-limited offer only for high-value customers.")  # fmt: skip
-REFERRAL_PLAYBOOK = ("Ask for a referral now: thank them, make one simple ask with a personal "
-                     "link and a reward for both sides; no new ask within {days:.0f} days.")  # fmt: skip
+WIN_BACK = (
+    "Win-back check-in: reach out personally, referencing what they usually buy; add a "
+    "time-limited offer only for high-value customers."
+)
+REFERRAL_PLAYBOOK = (
+    "Ask for a referral now: thank them, make one simple ask with a personal "
+    "link and a reward for both sides; no new ask within {days:.0f} days."
+)
 
 
 def alert_id(customer_id: str, type_: str, evidence: str) -> str:
@@ -48,15 +52,21 @@ def alert_id(customer_id: str, type_: str, evidence: str) -> str:
 
 
 def churn_reasons(m: Measures, cfg: ModelConfig) -> tuple[Reason, ...]:
-    """Signals above the reporting floor (at least the strongest one), most urgent first."""
+    """Reasons for the material signals, most urgent first."""
+    values = {code: value for code, _, value in m.components}
+    return tuple(reason(code, values[code], m, cfg) for code in material_codes(m, cfg))
+
+
+def material_codes(m: Measures, cfg: ModelConfig) -> tuple[str, ...]:
+    """Codes of the signals that would be listed as reasons (at least the strongest one)."""
     floor = cfg.risk.min_reason_contribution
-    picked = [c for c in m.components if c[1] >= floor] or list(m.components[:1])
-    return tuple(reason(code, value, m, cfg) for code, _, value in picked)
+    codes = [c[0] for c in m.components if c[1] >= floor] or [c[0] for c in m.components[:1]]
+    return tuple(codes)
 
 
-def churn_priority(m: Measures, reasons: tuple[Reason, ...], cfg: ModelConfig) -> Priority:
-    """Score sets the base; high value at stake and good fit raise it; public detractor = critical."""
-    if reasons and reasons[0].code == PUBLIC_DETRACTOR:
+def churn_priority(m: Measures, cfg: ModelConfig) -> Priority:
+    """Score sets the base; high value and good fit raise it; a public detractor is critical."""
+    if m.components and m.components[0][0] == PUBLIC_DETRACTOR:
         return Priority.CRITICAL
     ac = cfg.alerts.churn_risk
     level = 0 if m.risk < ac.medium_from else 1 if m.risk < ac.high_from else 2
@@ -85,21 +95,27 @@ def referral_blocker(m: Measures, cfg: ModelConfig) -> Reason | None:
             "not_promoter", "the customer is no longer a clear promoter", m.nps_mean or 0.0
         )
     if m.nps_evidence < rc.min_nps_evidence:
-        return Reason("promoter_evidence_faded", "promoter feedback is too old or too weak",
-                      round(m.nps_evidence, 4))  # fmt: skip
+        return Reason(
+            "promoter_evidence_faded",
+            "promoter feedback is too old or too weak",
+            round(m.nps_evidence, 4),
+        )
     if m.fit is None or m.fit < rc.min_fit:
-        return Reason("poor_fit", "fit to the ideal customer profile is too low for a referral",
-                      m.fit or 0.0)  # fmt: skip
+        return Reason(
+            "poor_fit", "fit to the ideal customer profile is too low for a referral", m.fit or 0.0
+        )
     s = m.success
     if s is not None and s.open:
-        return Reason("open_ticket", f"{s.open} support ticket(s) open: not the moment to ask",
-                      float(s.open))  # fmt: skip
+        return Reason(
+            "open_ticket", f"{s.open} support ticket(s) open: not the moment to ask", float(s.open)
+        )
     if s is not None and m.now - s.last_escalation_at < rc.recent_escalation_days * DAY_S:
         return Reason("recent_escalation", "a ticket was escalated recently", 1.0)
     if m.risk > rc.max_risk:
         return Reason("at_risk", f"churn risk is {m.risk:.0f}", m.risk)
     engaged = (m.eng_ratio is not None and 100 * m.eng_ratio >= rc.min_engagement) or (
-        m.overdue is not None and m.overdue <= rc.max_overdue)  # fmt: skip
+        m.overdue is not None and m.overdue <= rc.max_overdue
+    )
     if not engaged:
         return Reason("not_engaged", "the customer has not been active recently", 0.0)
     return None
@@ -107,13 +123,19 @@ def referral_blocker(m: Measures, cfg: ModelConfig) -> Reason | None:
 
 def referral_reasons(m: Measures) -> tuple[Reason, ...]:
     return (
-        Reason("promoter", f"promoter: latest NPS {m.nps_last}, recent mean {m.nps_mean or 0:.1f}",
-               float(m.nps_last or 0)),
+        Reason(
+            "promoter",
+            f"promoter: latest NPS {m.nps_last}, recent mean {m.nps_mean or 0:.1f}",
+            float(m.nps_last or 0),
+        ),
         Reason("good_fit", f"fits the ideal customer profile ({m.fit or 0:.0f}/100)", m.fit or 0.0),
         Reason("well_served", "no open or recently escalated ticket", 1.0),
-        Reason("engaged", f"engaged (engagement/recency score {engaged_score(m):.0f}/100)",
-               round(engaged_score(m), 2)),
-    )  # fmt: skip
+        Reason(
+            "engaged",
+            f"engaged (engagement/recency score {engaged_score(m):.0f}/100)",
+            round(engaged_score(m), 2),
+        ),
+    )
 
 
 class AlertBook:
@@ -128,14 +150,31 @@ class AlertBook:
         self.referral_opened_at = state.referral_opened_at
         self.emitted: list[Alert] = []
 
-    def emit(self, a: OpenAlert, action: AlertAction, score: float, reasons: tuple[Reason, ...],
-             priority: Priority, playbook: str) -> None:  # fmt: skip
-        self.emitted.append(Alert(
-            alert_id=a.alert_id, customer_id=self.state.customer_id, type=AlertType(a.type),
-            action=action, priority=priority, score=round(score, 2), reasons=reasons,
-            playbook=playbook, opened_at=a.opened_at, occurred_at=self.m.now,
-            cx_team=self.state.profile.cx_team, lifetime_value_minor=int(self.m.ltv),
-        ))  # fmt: skip
+    def emit(
+        self,
+        a: OpenAlert,
+        action: AlertAction,
+        score: float,
+        reasons: tuple[Reason, ...],
+        priority: Priority,
+        playbook: str,
+    ) -> None:
+        self.emitted.append(
+            Alert(
+                alert_id=a.alert_id,
+                customer_id=self.state.customer_id,
+                type=AlertType(a.type),
+                action=action,
+                priority=priority,
+                score=round(score, 2),
+                reasons=reasons,
+                playbook=playbook,
+                opened_at=a.opened_at,
+                occurred_at=self.m.now,
+                cx_team=self.state.profile.cx_team,
+                lifetime_value_minor=int(self.m.ltv),
+            )
+        )
 
     def alerts(self) -> tuple[OpenAlert, ...]:
         return tuple(self.open[t] for t in (CHURN, REFERRAL) if t in self.open)
@@ -156,26 +195,42 @@ def churn_step(book: AlertBook, evidence: str, cfg: ModelConfig) -> None:
         if m.risk < ac.open_at or not m.components or not (cooled or urgent):
             return
         reasons = churn_reasons(m, cfg)
-        prio = churn_priority(m, reasons, cfg)
-        cur = OpenAlert(CHURN, alert_id(book.state.customer_id, CHURN, evidence), m.now, m.risk,
-                        prio.value, tuple(sorted(r.code for r in reasons)))  # fmt: skip
+        prio = churn_priority(m, cfg)
+        cur = OpenAlert(
+            CHURN,
+            alert_id(book.state.customer_id, CHURN, evidence),
+            m.now,
+            m.risk,
+            prio.value,
+            tuple(sorted(r.code for r in reasons)),
+        )
         book.open[CHURN] = cur
         book.emit(cur, AlertAction.OPENED, m.risk, reasons, prio, _playbook(reasons, cfg))
         return
     if m.risk < ac.close_below:
         del book.open[CHURN]
         book.churn_resolved_at = m.now
-        why = Reason("recovered", f"churn risk fell to {m.risk:.0f}, below {ac.close_below:.0f}",
-                     m.risk)  # fmt: skip
-        book.emit(cur, AlertAction.RESOLVED, m.risk, (why,), Priority(cur.priority),
-                  "No action needed: the customer recovered.")  # fmt: skip
+        why = Reason(
+            "recovered", f"churn risk fell to {m.risk:.0f}, below {ac.close_below:.0f}", m.risk
+        )
+        book.emit(
+            cur,
+            AlertAction.RESOLVED,
+            m.risk,
+            (why,),
+            Priority(cur.priority),
+            "No action needed: the customer recovered.",
+        )
         return
-    reasons = churn_reasons(m, cfg)
-    prio = churn_priority(m, reasons, cfg)
-    codes = tuple(sorted(r.code for r in reasons))
-    if (abs(m.risk - cur.score) >= cfg.alerts.update_min_delta or prio.value != cur.priority
-            or codes != cur.codes):  # fmt: skip
+    prio = churn_priority(m, cfg)
+    codes = tuple(sorted(material_codes(m, cfg)))
+    if (
+        abs(m.risk - cur.score) >= cfg.alerts.update_min_delta
+        or prio.value != cur.priority
+        or codes != cur.codes
+    ):
         book.open[CHURN] = OpenAlert(CHURN, cur.alert_id, cur.opened_at, m.risk, prio.value, codes)
+        reasons = churn_reasons(m, cfg)
         book.emit(cur, AlertAction.UPDATED, m.risk, reasons, prio, _playbook(reasons, cfg))
 
 
@@ -191,8 +246,14 @@ def referral_step(book: AlertBook, evidence: str, cfg: ModelConfig) -> None:
     if cur is None:
         cooled = m.now >= book.referral_opened_at + rc.cooldown_days * DAY_S
         if blocker is None and score >= rc.open_at and cooled:
-            cur = OpenAlert(REFERRAL, alert_id(book.state.customer_id, REFERRAL, evidence), m.now,
-                            score, prio.value, ("engaged", "good_fit", "promoter", "well_served"))  # fmt: skip
+            cur = OpenAlert(
+                REFERRAL,
+                alert_id(book.state.customer_id, REFERRAL, evidence),
+                m.now,
+                score,
+                prio.value,
+                ("engaged", "good_fit", "promoter", "well_served"),
+            )
             book.open[REFERRAL] = cur
             book.referral_opened_at = m.now
             book.emit(cur, AlertAction.OPENED, score, referral_reasons(m), prio, playbook)
@@ -206,11 +267,18 @@ def referral_step(book: AlertBook, evidence: str, cfg: ModelConfig) -> None:
         )
     if blocker is not None:
         del book.open[REFERRAL]
-        book.emit(cur, AlertAction.RESOLVED, score, (blocker,), Priority(cur.priority),
-                  "No action: the moment for a referral ask has passed.")  # fmt: skip
+        book.emit(
+            cur,
+            AlertAction.RESOLVED,
+            score,
+            (blocker,),
+            Priority(cur.priority),
+            "No action: the moment for a referral ask has passed.",
+        )
     elif abs(score - cur.score) >= cfg.alerts.update_min_delta or prio.value != cur.priority:
-        book.open[REFERRAL] = OpenAlert(REFERRAL, cur.alert_id, cur.opened_at, score, prio.value,
-                                        cur.codes)  # fmt: skip
+        book.open[REFERRAL] = OpenAlert(
+            REFERRAL, cur.alert_id, cur.opened_at, score, prio.value, cur.codes
+        )
         book.emit(cur, AlertAction.UPDATED, score, referral_reasons(m), prio, playbook)
 
 

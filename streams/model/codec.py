@@ -27,9 +27,12 @@ STATE_VERSION = 1
 INTEGRITY_VERSION = 1
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _RECORDS = {
-    "engagement": Engagement, "purchases": Purchases, "ticket_history": TicketHistory,
-    "feedback": FeedbackAgg, "profile": Profile,
-}  # fmt: skip
+    "engagement": Engagement,
+    "purchases": Purchases,
+    "ticket_history": TicketHistory,
+    "feedback": FeedbackAgg,
+    "profile": Profile,
+}
 _LISTS = {"tickets": TicketRecord, "alerts": OpenAlert}
 _FIELDS = tuple(CustomerState.__dataclass_fields__)
 

@@ -48,14 +48,29 @@ from streams.model.state import (
 def new_state(customer_id: str, at: float) -> CustomerState:
     """An empty customer first seen at ``at``."""
     return CustomerState(
-        customer_id=customer_id, created_at=at, watermark=-math.inf, as_of=at, seen_at=(),
-        seen_ids=(), id_floor=-math.inf,
+        customer_id=customer_id,
+        created_at=at,
+        watermark=-math.inf,
+        as_of=at,
+        seen_at=(),
+        seen_ids=(),
+        id_floor=-math.inf,
         engagement=Engagement(-math.inf, 0.0, 0.0, NO_CHANNELS, -math.inf),
-        purchases=NO_PURCHASES, tickets=(), ticket_history=NO_TICKET_HISTORY,
-        feedback=NO_FEEDBACK, profile=NO_PROFILE, stage="new", stage_since=at,
-        stage_history=(("new", at),), alerts=(), churn_resolved_at=-math.inf,
-        referral_opened_at=-math.inf, health=50.0, prev_health=50.0, risk=0.0,
-    )  # fmt: skip
+        purchases=NO_PURCHASES,
+        tickets=(),
+        ticket_history=NO_TICKET_HISTORY,
+        feedback=NO_FEEDBACK,
+        profile=NO_PROFILE,
+        stage="new",
+        stage_since=at,
+        stage_history=(("new", at),),
+        alerts=(),
+        churn_resolved_at=-math.inf,
+        referral_opened_at=-math.inf,
+        health=50.0,
+        prev_health=50.0,
+        risk=0.0,
+    )
 
 
 def event_key(event: Event) -> int:
@@ -69,7 +84,9 @@ def _remember(
 ) -> tuple[tuple[float, ...], tuple[int, ...], float]:
     """Add an id; forget ids older than the grace window; cap the memory (raising the floor)."""
     at, ids = state.seen_at, state.seen_ids
-    i = bisect.bisect_right(at, t)
+    i = bisect.bisect_left(at, t)
+    while i < len(at) and at[i] == t and ids[i] < key:  # canonical order for equal times
+        i += 1
     at, ids = (*at[:i], t, *at[i:]), (*ids[:i], key, *ids[i:])
     cut = bisect.bisect_left(at, watermark - cfg.ordering.grace_s)
     floor = state.id_floor
@@ -134,11 +151,31 @@ def _fold(
         engagement = touch(engagement, t, ec.feedback_weight * fw, event.channel.value, cfg)
     if wm > state.watermark or tickets is not state.tickets:
         tickets, hist = prune_tickets(tickets, hist, wm, cfg)
-    return _with(
-        state, created_at=min(state.created_at, t), watermark=wm, seen_at=seen_at, seen_ids=seen_ids, id_floor=floor,
-        purchases=purchases, engagement=engagement, feedback=feedback, tickets=tickets,
-        ticket_history=hist,
-    )  # fmt: skip
+    s = state  # explicit construction: this is the hot path (no per-field reflection)
+    return CustomerState(
+        s.customer_id,
+        min(s.created_at, t),
+        wm,
+        s.as_of,
+        seen_at,
+        seen_ids,
+        floor,
+        engagement,
+        purchases,
+        tickets,
+        hist,
+        feedback,
+        s.profile,
+        s.stage,
+        s.stage_since,
+        s.stage_history,
+        s.alerts,
+        s.churn_resolved_at,
+        s.referral_opened_at,
+        s.health,
+        s.prev_health,
+        s.risk,
+    )
 
 
 def evaluate(
@@ -148,12 +185,31 @@ def evaluate(
     m = assess(state, at, cfg)
     stage, since, history = transition(state, m, cfg)
     book = step_alerts(state, m, evidence, cfg)
-    new = _with(
-        state, as_of=at, stage=stage, stage_since=since, stage_history=history,
-        alerts=book.alerts(), churn_resolved_at=book.churn_resolved_at,
-        referral_opened_at=book.referral_opened_at, health=health(m, cfg),
-        prev_health=state.health, risk=m.risk,
-    )  # fmt: skip
+    s = state
+    new = CustomerState(
+        s.customer_id,
+        s.created_at,
+        s.watermark,
+        at,
+        s.seen_at,
+        s.seen_ids,
+        s.id_floor,
+        s.engagement,
+        s.purchases,
+        s.tickets,
+        s.ticket_history,
+        s.feedback,
+        s.profile,
+        stage,
+        since,
+        history,
+        book.alerts(),
+        book.churn_resolved_at,
+        book.referral_opened_at,
+        health(m, cfg),
+        s.health,
+        m.risk,
+    )
     return new, book.emitted
 
 
@@ -177,13 +233,21 @@ def snapshot(state: CustomerState, now: float, config: ModelConfig) -> HealthSna
     stage, since, _ = transition(state, m, config)
     baseline = state.health if at > state.as_of else state.prev_health
     return HealthSnapshot(
-        customer_id=state.customer_id, as_of=at, health=h, band=band(h, config),
-        trend=round(h - baseline, 4), stage=stage, stage_since=since, churn_risk=m.risk,
+        customer_id=state.customer_id,
+        as_of=at,
+        health=h,
+        band=band(h, config),
+        trend=round(h - baseline, 4),
+        stage=stage,
+        stage_since=since,
+        churn_risk=m.risk,
         fit=m.fit if m.fit is not None else config.fit.unknown_score,
-        lifetime_value_minor=int(m.ltv), nps_category=m.nps_category,
+        lifetime_value_minor=int(m.ltv),
+        nps_category=m.nps_category,
         contributions=contributions(m, config),
-        open_alerts=tuple(a.alert_id for a in state.alerts), cx_team=state.profile.cx_team,
-    )  # fmt: skip
+        open_alerts=tuple(a.alert_id for a in state.alerts),
+        cx_team=state.profile.cx_team,
+    )
 
 
 _FIELDS = tuple(CustomerState.__dataclass_fields__)

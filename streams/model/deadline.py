@@ -6,7 +6,9 @@ overdue and P(alive)) are computed in closed form. Churn-risk threshold crossing
 bisection on a cheap *upper bound* of future risk (time-increasing signals projected, all
 other signals held at today's value, which can only fall without events), so the deadline is
 at most ``_TOLERANCE`` late and never skips a crossing. Open alerts are rechecked at least every
-``alerts.open_alert_recheck_hours`` so decaying signals can resolve them.
+``alerts.open_alert_recheck_hours`` while a decaying signal (refunds, tickets, feedback) is
+part of their risk, so its decay can resolve them; risk made only of growing silence cannot fall
+without an event, so such alerts need no recheck.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def p_alive_reached(p: Purchases, target: float, cfg: ModelConfig) -> float:
         return p.first_at + pc.one_time_half_life_days * DAY_S * math.log2(1.0 / target)
     c = pc.a / (pc.b + x - 1)
     t_x = (p.last_at - p.first_at) / WEEK_S
-    ratio = ((1.0 / target - 1.0) / c) ** (1.0 / (pc.r + x))
+    ratio = math.pow((1.0 / target - 1.0) / c, 1.0 / (pc.r + x))
     big_t = ratio * (pc.alpha + t_x) - pc.alpha
     return p.first_at + max(big_t, t_x) * WEEK_S
 
@@ -115,8 +117,8 @@ def _alert_times(state: CustomerState, m: Measures, cfg: ModelConfig) -> list[fl
     ac, rc = cfg.alerts, cfg.alerts.referral
     open_ = {a.type: a for a in state.alerts}
     out: list[float] = []
-    if open_:
-        out.append(m.now + ac.open_alert_recheck_hours * HOUR_S)
+    if open_ and any(code not in _INCREASING for code, _, _ in m.components):
+        out.append(m.now + ac.open_alert_recheck_hours * HOUR_S)  # decays may resolve it
     churn = open_.get(CHURN)
     if churn is None:
         out.append(state.churn_resolved_at + ac.churn_risk.reopen_cooldown_days * DAY_S)

@@ -73,20 +73,28 @@ def fold_purchase(p: Purchases, ev: Purchase, cfg: ModelConfig) -> Purchases:
     if ev.kind is PurchaseKind.REFUND:
         val, at = add_decayed(p.refund_decayed, p.refund_at, t, 1.0, cfg.risk.refund_lam)
         return _replace_purchases(
-            p, refunds=p.refunds + 1, refund_minor=p.refund_minor + abs(ev.amount_minor),
-            refund_decayed=val, refund_at=at,
-        )  # fmt: skip
+            p,
+            refunds=p.refunds + 1,
+            refund_minor=p.refund_minor + abs(ev.amount_minor),
+            refund_decayed=val,
+            refund_at=at,
+        )
     if ev.kind is PurchaseKind.SUBSCRIPTION_CANCELLED:
         return _replace_purchases(p, cancelled_at=max(p.cancelled_at, t))
     days, occasions = _add_day(
         p.days, p.occasions, int(t // DAY_S), cfg.rhythm.recent_purchase_days
     )
     return _replace_purchases(
-        p, first_at=min(p.first_at, t), last_at=max(p.last_at, t), days=days,
-        occasions=occasions, orders=p.orders + 1,
+        p,
+        first_at=min(p.first_at, t),
+        last_at=max(p.last_at, t),
+        days=days,
+        occasions=occasions,
+        orders=p.orders + 1,
         gross_minor=p.gross_minor + max(0, ev.amount_minor),
-        currency=p.currency or ev.currency, renewed_at=max(p.renewed_at, t),
-    )  # fmt: skip
+        currency=p.currency or ev.currency,
+        renewed_at=max(p.renewed_at, t),
+    )
 
 
 def _add_day(
@@ -110,19 +118,32 @@ def fold_ticket(tickets: tuple[TicketRecord, ...], ev: TicketEvent) -> tuple[Tic
     """Merge a ticket event into its record (creating it if new)."""
     for i, rec in enumerate(tickets):
         if rec.ticket_id == ev.ticket_id:
-            return (*tickets[:i], _merge_ticket(rec, ev), *tickets[i + 1 :])
+            return _canonical((*tickets[:i], _merge_ticket(rec, ev), *tickets[i + 1 :]))
     t = ev.occurred_at
-    rank = _STATUS_RANK.get(ev.action, 1)
+    rank = _STATUS_RANK.get(ev.action)
+    # An "updated" first sighting implies an open ticket but sets no status time: any real
+    # status action, earlier or later, overrides it, as it would in order.
+    status_at = t if rank is not None else -math.inf
+    rank = rank if rank is not None else 1
     new = TicketRecord(
-        ticket_id=ev.ticket_id, opened_at=t, category=ev.category, priority=ev.priority.value,
+        ticket_id=ev.ticket_id,
+        opened_at=t,
+        category=ev.category,
+        priority=ev.priority.value,
         sla_due_at=ev.sla_due_at if ev.sla_due_at is not None else math.inf,
-        status_at=t, status_rank=rank,
+        status_at=status_at,
+        status_rank=rank,
         resolved_at=t if rank % 2 == 0 else -math.inf,
         escalations=int(ev.action is TicketAction.ESCALATED),
         escalated_at=t if ev.action is TicketAction.ESCALATED else -math.inf,
         reopens=int(ev.action is TicketAction.REOPENED),
-    )  # fmt: skip
-    return (*tickets, new)
+    )
+    return _canonical((*tickets, new))
+
+
+def _canonical(tickets: tuple[TicketRecord, ...]) -> tuple[TicketRecord, ...]:
+    """Order by (opened_at, ticket_id) so the map does not depend on arrival order."""
+    return tuple(sorted(tickets, key=lambda r: (r.opened_at, r.ticket_id)))
 
 
 def _merge_ticket(rec: TicketRecord, ev: TicketEvent) -> TicketRecord:
@@ -138,26 +159,30 @@ def _merge_ticket(rec: TicketRecord, ev: TicketEvent) -> TicketRecord:
         ticket_id=rec.ticket_id,
         opened_at=t if earlier else rec.opened_at,
         category=ev.category if earlier else rec.category,
-        priority=pr if _PRIORITY_RANK.get(pr, 1) > _PRIORITY_RANK.get(rec.priority, 1)
+        priority=pr
+        if _PRIORITY_RANK.get(pr, 1) > _PRIORITY_RANK.get(rec.priority, 1)
         else rec.priority,
         sla_due_at=min(rec.sla_due_at, ev.sla_due_at if ev.sla_due_at is not None else math.inf),
-        status_at=status_at, status_rank=status_rank,
-        resolved_at=max(rec.resolved_at, t) if rank is not None and rank % 2 == 0
+        status_at=status_at,
+        status_rank=status_rank,
+        resolved_at=max(rec.resolved_at, t)
+        if rank is not None and rank % 2 == 0
         else rec.resolved_at,
         escalations=rec.escalations + esc,
         escalated_at=max(rec.escalated_at, t) if esc else rec.escalated_at,
         reopens=rec.reopens + (action is TicketAction.REOPENED),
-    )  # fmt: skip
+    )
 
 
 def is_repeat(rec: TicketRecord, tickets: tuple[TicketRecord, ...], window: float) -> bool:
     """Same category as another ticket opened within ``window`` seconds before this one."""
     return any(
-        o.ticket_id != rec.ticket_id and o.category == rec.category
+        o.ticket_id != rec.ticket_id
+        and o.category == rec.category
         and (o.opened_at, o.ticket_id) < (rec.opened_at, rec.ticket_id)
         and rec.opened_at - o.opened_at <= window
         for o in tickets
-    )  # fmt: skip
+    )
 
 
 def prune_tickets(
@@ -195,11 +220,15 @@ def _evict(
     repeat = is_repeat(rec, tickets, cfg.success.repeat_window_days * DAY_S)
     dur = (rec.resolved_at - rec.opened_at) / 3600.0 if resolved else 0.0
     return TicketHistory(
-        at=at, escalations=add(h.escalations, rec.escalations), reopens=add(h.reopens, rec.reopens),
-        breaches=add(h.breaches, float(breach)), repeats=add(h.repeats, float(repeat)),
-        resolution_hours=add(h.resolution_hours, dur), resolved=add(h.resolved, float(resolved)),
+        at=at,
+        escalations=add(h.escalations, rec.escalations),
+        reopens=add(h.reopens, rec.reopens),
+        breaches=add(h.breaches, float(breach)),
+        repeats=add(h.repeats, float(repeat)),
+        resolution_hours=add(h.resolution_hours, dur),
+        resolved=add(h.resolved, float(resolved)),
         escalated_at=max(h.escalated_at, rec.escalated_at),
-    )  # fmt: skip
+    )
 
 
 def fold_feedback(f: FeedbackAgg, ev: Feedback, weight: float, cfg: ModelConfig) -> FeedbackAgg:
@@ -228,8 +257,19 @@ def fold_feedback(f: FeedbackAgg, ev: Feedback, weight: float, cfg: ModelConfig)
             public_negative is None or (t, -s) > (public_negative[0], -public_negative[2])
         ):
             public_negative = (t, kind.value, s, weight)
-    return FeedbackAgg(at, nps_sum, nps_w, good, csat_w, ces_sum, ces_w, nps_last, nps_last_at,
-                       negative, public_negative)  # fmt: skip
+    return FeedbackAgg(
+        at,
+        nps_sum,
+        nps_w,
+        good,
+        csat_w,
+        ces_sum,
+        ces_w,
+        nps_last,
+        nps_last_at,
+        negative,
+        public_negative,
+    )
 
 
 def _is_negative(kind: FeedbackKind, score: int, cfg: ModelConfig) -> bool:

@@ -61,8 +61,10 @@ def _detail(name: str, m: Measures) -> str:
         return f"recent activity rate is {m.eng_ratio or 0.0:.0%} of the long-run rate"
     if name == "recency":
         rhythm = "own" if m.gap_own else "typical one-time-buyer"
-        return (f"last purchase {m.days_since_purchase or 0.0:.0f} days ago; {rhythm} gap "
-                f"{m.gap_days:.0f} days ({m.overdue or 0.0:.1f}\u00d7)")  # fmt: skip
+        return (
+            f"last purchase {m.days_since_purchase or 0.0:.0f} days ago; {rhythm} gap "
+            f"{m.gap_days:.0f} days ({m.overdue or 0.0:.1f}\u00d7)"
+        )
     if name == "retention":
         return f"probability of still being an active buyer {m.p_alive or 0.0:.0%}"
     if name == "success" and m.success is not None:
@@ -70,8 +72,10 @@ def _detail(name: str, m: Measures) -> str:
         res = (
             f", {s.resolution_hours:.0f}h mean resolution" if s.resolution_hours is not None else ""
         )
-        return (f"{s.open} open tickets ({s.breached_open} past SLA), {s.escalations:.1f} "
-                f"escalations, {s.reopens:.1f} reopens, {s.repeats:.1f} repeats (decayed){res}")  # fmt: skip
+        return (
+            f"{s.open} open tickets ({s.breached_open} past SLA), {s.escalations:.1f} escalations, "
+            f"{s.reopens:.1f} reopens, {s.repeats:.1f} repeats (decayed){res}"
+        )
     if name == "loyalty":
         bits = []
         if m.nps_mean is not None:
@@ -80,6 +84,9 @@ def _detail(name: str, m: Measures) -> str:
             bits.append(f"CSAT {m.csat_share:.0%} satisfied")
         if m.ces_mean is not None:
             bits.append(f"effort {m.ces_mean:.1f}/7")
-        return "feedback: " + ", ".join(bits) + (f" (latest NPS {m.nps_last}, {m.nps_category})"
-                                                 if m.nps_last is not None else "")  # fmt: skip
+        return (
+            "feedback: "
+            + ", ".join(bits)
+            + (f" (latest NPS {m.nps_last}, {m.nps_category})" if m.nps_last is not None else "")
+        )
     return f"fit to the ideal customer profile {m.fit or 0.0:.0f}/100"

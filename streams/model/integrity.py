@@ -67,11 +67,19 @@ def _judge(s: IntegrityState, top: bool, cfg: ModelConfig) -> IntegrityVerdict:
     k = ic.min_baseline_weight
     baseline = (s.base_top + k * ic.default_baseline_top_share) / (s.base_all + k)
     share = s.burst_top / s.burst_all if s.burst_all > 0 else 0.0
-    if s.burst_all >= ic.min_burst and share >= ic.min_burst_top_share and (
-            share - baseline >= ic.min_excess):  # fmt: skip
-        return IntegrityVerdict(True, ic.coached_weight, (
-            f"burst of top scores: {share:.0%} of the last {s.burst_all:.1f} (decayed) responses, "
-            f"baseline {baseline:.0%}"))  # fmt: skip
+    if (
+        s.burst_all >= ic.min_burst
+        and share >= ic.min_burst_top_share
+        and (share - baseline >= ic.min_excess)
+    ):
+        return IntegrityVerdict(
+            True,
+            ic.coached_weight,
+            (
+                f"burst of top scores: {share:.0%} of the last {s.burst_all:.1f} (decayed) "
+                f"responses, baseline {baseline:.0%}"
+            ),
+        )
     return IntegrityVerdict(False, 1.0, None)
 
 
@@ -94,15 +102,22 @@ def observe_feedback(
     kb, kr = decay_to(1.0, s.at, at, ic.lam_baseline), decay_to(1.0, s.at, at, ic.lam_burst)
     wb, wr = math.exp(-ic.lam_baseline * (at - t)), math.exp(-ic.lam_burst * (at - t))
     burst_top, burst_all = s.burst_top * kr + wr * top, s.burst_all * kr + wr
-    probe = IntegrityState(at, s.base_top * kb, s.base_all * kb, burst_top, burst_all, s.coached,
-                           (), ())  # fmt: skip
+    probe = IntegrityState(
+        at, s.base_top * kb, s.base_all * kb, burst_top, burst_all, s.coached, (), ()
+    )
     verdict = _judge(probe, top, config)
     w = verdict.weight * wb
     i = bisect.bisect_right(s.seen_at, t)
     seen_at, seen_ids = (*s.seen_at[:i], t, *s.seen_at[i:]), (*s.seen_ids[:i], key, *s.seen_ids[i:])
     cap = ic.max_remembered_ids
     new = IntegrityState(
-        at, probe.base_top + w * top, probe.base_all + w, burst_top, burst_all,
-        s.coached + verdict.coached, seen_at[-cap:], seen_ids[-cap:],
-    )  # fmt: skip
+        at,
+        probe.base_top + w * top,
+        probe.base_all + w,
+        burst_top,
+        burst_all,
+        s.coached + verdict.coached,
+        seen_at[-cap:],
+        seen_ids[-cap:],
+    )
     return new, verdict

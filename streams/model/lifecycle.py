@@ -43,8 +43,11 @@ def next_stage(state: CustomerState, m: Measures, cfg: ModelConfig) -> str:
     prev = state.stage
     if prev in _LOST and raw not in _LOST:
         return "won_back"
-    if (prev == "won_back" and raw in ("active", "onboarding")
-            and m.now - state.stage_since < cfg.stage.won_back_days * DAY_S):  # fmt: skip
+    if (
+        prev == "won_back"
+        and raw in ("active", "onboarding")
+        and m.now - state.stage_since < cfg.stage.won_back_days * DAY_S
+    ):
         return "won_back"
     return raw
 

@@ -99,10 +99,10 @@ def p_alive(p: Purchases, now: float, cfg: ModelConfig) -> float:
     pc = cfg.p_alive
     x = p.occasions - 1
     if x <= 0:
-        return 0.5 ** (max(0.0, now - p.first_at) / (pc.one_time_half_life_days * DAY_S))
+        return math.pow(0.5, max(0.0, now - p.first_at) / (pc.one_time_half_life_days * DAY_S))
     t_x = (p.last_at - p.first_at) / WEEK_S
     big_t = max(now - p.first_at, p.last_at - p.first_at) / WEEK_S
-    ratio = ((pc.alpha + big_t) / (pc.alpha + t_x)) ** (pc.r + x)
+    ratio = math.pow((pc.alpha + big_t) / (pc.alpha + t_x), pc.r + x)
     return 1.0 / (1.0 + pc.a / (pc.b + x - 1) * ratio)
 
 
@@ -134,15 +134,32 @@ def success_at(
             br += d * (r.resolved_at > r.sla_due_at)
             res_h, res_n = res_h + d * (r.resolved_at - r.opened_at) / HOUR_S, res_n + d
     mean_res = res_h / res_n if res_n > 1e-9 else None
-    slow = clamp01((mean_res - sc.target_resolution_hours) / sc.target_resolution_hours) if (
-        mean_res is not None) else 0.0  # fmt: skip
+    slow = (
+        clamp01((mean_res - sc.target_resolution_hours) / sc.target_resolution_hours)
+        if (mean_res is not None)
+        else 0.0
+    )
     penalty = (
-        sc.penalty_open * (n_open - urgent) + sc.penalty_open_urgent * urgent
-        + sc.penalty_sla_breach * (br + breached_open) + sc.penalty_escalation * esc
-        + sc.penalty_reopen * reo + sc.penalty_repeat * rep + sc.penalty_slow_resolution * slow
-    )  # fmt: skip
-    return Success(n_open, urgent, breached_open, br + breached_open, esc, reo, rep, mean_res,
-                   last_esc, max(0.0, 100.0 - penalty))  # fmt: skip
+        sc.penalty_open * (n_open - urgent)
+        + sc.penalty_open_urgent * urgent
+        + sc.penalty_sla_breach * (br + breached_open)
+        + sc.penalty_escalation * esc
+        + sc.penalty_reopen * reo
+        + sc.penalty_repeat * rep
+        + sc.penalty_slow_resolution * slow
+    )
+    return Success(
+        n_open,
+        urgent,
+        breached_open,
+        br + breached_open,
+        esc,
+        reo,
+        rep,
+        mean_res,
+        last_esc,
+        max(0.0, 100.0 - penalty),
+    )
 
 
 def fit_score(state: CustomerState, cfg: ModelConfig) -> float | None:
@@ -155,7 +172,7 @@ def fit_score(state: CustomerState, cfg: ModelConfig) -> float | None:
             continue
         num += spec.importance * spec.values.get(value, spec.default)
         den += spec.importance
-    return 100.0 * num / den if den > 0 else None
+    return min(100.0, round(100.0 * num / den, 4)) if den > 0 else None
 
 
 def _feedback(m: Measures, f: FeedbackAgg, now: float, cfg: ModelConfig) -> None:
@@ -176,9 +193,12 @@ def _feedback(m: Measures, f: FeedbackAgg, now: float, cfg: ModelConfig) -> None
     if f.nps_last >= 0:
         m.nps_last = f.nps_last
         m.nps_category = (
-            "promoter" if f.nps_last >= lc.promoter_min
-            else "passive" if f.nps_last >= lc.passive_min else "detractor"
-        )  # fmt: skip
+            "promoter"
+            if f.nps_last >= lc.promoter_min
+            else "passive"
+            if f.nps_last >= lc.passive_min
+            else "detractor"
+        )
     rc = cfg.risk
     neg, pub = f.negative, f.public_negative
     m.negative = (
@@ -194,13 +214,30 @@ def measure(state: CustomerState, now: float, cfg: ModelConfig) -> Measures:
     p = state.purchases
     gap, own = typical_gap_days(p, cfg)
     m = Measures(
-        now=now, days_since_purchase=None, gap_days=gap, gap_own=own, overdue=None, p_alive=None,
-        eng_ratio=None, success=success_at(state.tickets, state.ticket_history, now, cfg),
-        nps_mean=None, nps_evidence=0.0, nps_last=None, nps_category=None, csat_share=None,
-        ces_mean=None, loyalty=None, fit=fit_score(state, cfg), aov=0.0, value_at_stake=0.0,
-        ltv=0.0, refunds_recent=decay_to(p.refund_decayed, p.refund_at, now, cfg.risk.refund_lam),
-        cancelled=p.cancelled_at > p.renewed_at, negative=None, public_negative=None,
-    )  # fmt: skip
+        now=now,
+        days_since_purchase=None,
+        gap_days=gap,
+        gap_own=own,
+        overdue=None,
+        p_alive=None,
+        eng_ratio=None,
+        success=success_at(state.tickets, state.ticket_history, now, cfg),
+        nps_mean=None,
+        nps_evidence=0.0,
+        nps_last=None,
+        nps_category=None,
+        csat_share=None,
+        ces_mean=None,
+        loyalty=None,
+        fit=fit_score(state, cfg),
+        aov=0.0,
+        value_at_stake=0.0,
+        ltv=0.0,
+        refunds_recent=decay_to(p.refund_decayed, p.refund_at, now, cfg.risk.refund_lam),
+        cancelled=p.cancelled_at > p.renewed_at,
+        negative=None,
+        public_negative=None,
+    )
     if p.orders > 0:
         m.days_since_purchase = max(0.0, now - p.last_at) / DAY_S
         m.overdue = m.days_since_purchase / gap

@@ -30,8 +30,14 @@ def signal_strengths(m: Measures, cfg: ModelConfig) -> list[tuple[str, float, fl
     """(code, weight, strength, value) for every signal with evidence."""
     rc, out = cfg.risk, []
     if m.public_negative is not None:
-        out.append((PUBLIC_DETRACTOR, rc.weight_public_detractor, min(1.0, m.public_negative[3]),
-                    float(m.public_negative[2])))  # fmt: skip
+        out.append(
+            (
+                PUBLIC_DETRACTOR,
+                rc.weight_public_detractor,
+                min(1.0, m.public_negative[3]),
+                float(m.public_negative[2]),
+            )
+        )
     neg = m.negative
     if neg is not None and (m.public_negative is None or neg[0] != m.public_negative[0]):
         top = cfg.loyalty.passive_min - 1
@@ -51,8 +57,14 @@ def signal_strengths(m: Measures, cfg: ModelConfig) -> list[tuple[str, float, fl
         s = clamp01((rc.poor_feedback_below - m.loyalty) / rc.poor_feedback_below)
         out.append(("poor_feedback", rc.weight_poor_feedback, s, m.loyalty))
     if m.success is not None:
-        out.append(("ticket_trouble", rc.weight_ticket_trouble, (100 - m.success.score) / 100,
-                    m.success.score))  # fmt: skip
+        out.append(
+            (
+                "ticket_trouble",
+                rc.weight_ticket_trouble,
+                (100 - m.success.score) / 100,
+                m.success.score,
+            )
+        )
     if m.refunds_recent > 1e-6:
         s = min(1.0, m.refunds_recent / rc.refunds_full)
         out.append(("refunds", rc.weight_refunds, s, m.refunds_recent))
@@ -80,8 +92,12 @@ def _ago(seconds: float) -> str:
 
 
 def _feedback_phrase(kind: str, score: int) -> str:
-    return {"nps": f"NPS {score}", "csat": f"CSAT {score}/5", "ces": f"effort score {score}/7",
-            "review": f"a {score}-star review"}.get(kind, f"{kind} {score}")  # fmt: skip
+    return {
+        "nps": f"NPS {score}",
+        "csat": f"CSAT {score}/5",
+        "ces": f"effort score {score}/7",
+        "review": f"a {score}-star review",
+    }.get(kind, f"{kind} {score}")
 
 
 def reason(code: str, value: float, m: Measures, cfg: ModelConfig) -> Reason:
@@ -91,20 +107,27 @@ def reason(code: str, value: float, m: Measures, cfg: ModelConfig) -> Reason:
         at, kind, score, _ = m.public_negative
         due = at + cfg.alerts.follow_up_sla_hours * HOUR_S
         sla = cfg.alerts.follow_up_sla_hours
-        left = (f"follow up within {(due - now) / HOUR_S:.0f}h ({sla:.0f}h SLA)" if due > now
-                else f"the {sla:.0f}h follow-up SLA is overdue by {(now - due) / HOUR_S:.0f}h")  # fmt: skip
-        msg = f"public detractor: {_feedback_phrase(kind, score)} given publicly {_ago(now - at)}; {left}"
+        if due > now:
+            left = f"follow up within {(due - now) / HOUR_S:.0f}h ({sla:.0f}h SLA)"
+        else:
+            left = f"the {sla:.0f}h follow-up SLA is overdue by {(now - due) / HOUR_S:.0f}h"
+        phrase = _feedback_phrase(kind, score)
+        msg = f"public detractor: {phrase} given publicly {_ago(now - at)}; {left}"
     elif code == "detractor" and m.negative is not None:
         at, kind, score, _ = m.negative
         msg = f"detractor feedback: {_feedback_phrase(kind, score)} {_ago(now - at)}"
     elif code == "overdue":
         days = m.days_since_purchase or 0.0
         if m.gap_own:
-            msg = (f"no purchase for {days:.0f} days, {value:.1f}\u00d7 this customer's usual gap "
-                   f"of {m.gap_days:.0f} days")  # fmt: skip
+            msg = (
+                f"no purchase for {days:.0f} days, {value:.1f}\u00d7 this customer's usual gap "
+                f"of {m.gap_days:.0f} days"
+            )
         else:
-            msg = (f"no repeat purchase {days:.0f} days after the only one, {value:.1f}\u00d7 the "
-                   f"typical gap of {m.gap_days:.0f} days for one-time buyers")  # fmt: skip
+            msg = (
+                f"no repeat purchase {days:.0f} days after the only one, {value:.1f}\u00d7 the "
+                f"typical gap of {m.gap_days:.0f} days for one-time buyers"
+            )
     elif code == "p_alive_low":
         msg = f"estimated probability of still being an active buyer is {value:.0%}"
     elif code == "engagement_drop":
@@ -127,8 +150,10 @@ def _ticket_sentence(m: Measures) -> str:
     assert s is not None
     parts = []
     if s.open:
-        parts.append(f"{s.open} open ticket{'s' if s.open > 1 else ''}"
-                     + (f" ({s.breached_open} past SLA)" if s.breached_open else ""))  # fmt: skip
+        parts.append(
+            f"{s.open} open ticket{'s' if s.open > 1 else ''}"
+            + (f" ({s.breached_open} past SLA)" if s.breached_open else "")
+        )
     for label, v in (
         ("escalation", s.escalations),
         ("reopen", s.reopens),

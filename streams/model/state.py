@@ -60,10 +60,20 @@ class Purchases:
 
 
 NO_PURCHASES = Purchases(
-    first_at=math.inf, last_at=-math.inf, days=(), occasions=0, orders=0, gross_minor=0,
-    refunds=0, refund_minor=0, refund_decayed=0.0, refund_at=-math.inf, currency="",
-    cancelled_at=-math.inf, renewed_at=-math.inf,
-)  # fmt: skip
+    first_at=math.inf,
+    last_at=-math.inf,
+    days=(),
+    occasions=0,
+    orders=0,
+    gross_minor=0,
+    refunds=0,
+    refund_minor=0,
+    refund_decayed=0.0,
+    refund_at=-math.inf,
+    currency="",
+    cancelled_at=-math.inf,
+    renewed_at=-math.inf,
+)
 
 
 @dataclass(frozen=True, slots=True)

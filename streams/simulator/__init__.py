@@ -3,6 +3,10 @@
 Pure and deterministic by seed (no I/O, no wall clock). ``simulate`` returns the whole
 population with its truth; ``iter_events`` streams the same events in the same order while
 holding only the live customers, for populations too big to keep (100k+ customers).
+
+Speed, one core: ~100k events/s either way, so 1M events (60k rich customers over a year, or
+250k purchase-only ones) take ~10 s. ``simulate`` keeps every event (~400 MB per million);
+``iter_events`` keeps ~2 KB per live customer (150 MB for 60k customers).
 """
 
 from __future__ import annotations

@@ -1,0 +1,157 @@
+"""The loads and probes behind bench.pipeline: backlog, bare loop, latency, memory."""
+
+from __future__ import annotations
+
+import statistics
+import time
+import urllib.request
+import uuid
+from collections.abc import Sequence
+
+from confluent_kafka import Consumer, Producer
+
+from agents.producing import PRODUCER_DEFAULTS
+from streams.contracts import encode_event
+from streams.domain import (
+    Channel,
+    Event,
+    Feedback,
+    FeedbackKind,
+    Purchase,
+    PurchaseKind,
+    Touchpoint,
+)
+from streams.simulator import iter_events
+from streams.topics import Topics
+from tests.e2e.harness import Worker
+
+Record = tuple[type, bytes, bytes, list[tuple[str, bytes]], int]
+
+
+def encoded_population(customers: int, days: int, seed: int) -> list[Record]:
+    """The simulator's events, encoded once (encoding is the producers' cost, not ours)."""
+    out: list[Record] = []
+    for event in iter_events(customers, days, seed):
+        key, value, headers = encode_event(event)
+        out.append((type(event), key, value, headers, round(event.occurred_at * 1000)))
+    return out
+
+
+def topic_for(topics: Topics, kind: type) -> str:
+    from streams.domain import CustomerProfile, TicketEvent
+
+    return {Purchase: topics.purchases, TicketEvent: topics.tickets, Feedback: topics.feedback,
+            CustomerProfile: topics.profiles}[kind]
+
+
+def produce_backlog(bootstrap: str, topics: Topics, records: Sequence[Record]) -> None:
+    producer = Producer({**PRODUCER_DEFAULTS, "bootstrap.servers": bootstrap})
+    for kind, key, value, headers, ts in records:
+        while True:
+            try:
+                producer.produce(topic_for(topics, kind), value, key, headers=headers, timestamp=ts)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    assert producer.flush(60) == 0
+
+
+def bare_loop_rate(bootstrap: str, topics: Topics, expected: int) -> float:
+    """A bare consume→produce loop over the same records: the ceiling for any Python worker."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bare-{uuid.uuid4().hex}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": True})
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    consumer.subscribe(list(topics.inputs))
+    sink, seen, started = f"{topics.prefix}bare-sink", 0, 0.0
+    while seen < expected:
+        for msg in consumer.consume(1000, 1.0):
+            if msg.error():
+                continue
+            started = started or time.perf_counter()
+            while True:
+                try:
+                    producer.produce(sink, msg.value(), msg.key(), headers=msg.headers())
+                    break
+                except BufferError:
+                    producer.poll(0.01)
+            seen += 1
+        producer.poll(0)
+    producer.flush(30)
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    return expected / elapsed
+
+
+def processed(worker: Worker) -> float:
+    with urllib.request.urlopen(f"{worker.url}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("cxstream_events_total{"))
+
+
+def wait_processed(worker: Worker, expected: int, limit: float = 1200.0) -> None:
+    deadline = time.monotonic() + limit
+    while processed(worker) < expected:
+        assert time.monotonic() < deadline, f"worker did not finish: {worker.log_tail()}"
+        time.sleep(0.1)
+
+
+def rss_bytes(worker: Worker) -> int:
+    assert worker.process is not None
+    with open(f"/proc/{worker.process.pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _latency_events(i: int, now: float) -> list[Event]:
+    cid = f"lat-{i:07d}"
+    buy = Purchase(f"lat-p{i}", "bench", cid, now, PurchaseKind.ORDER_PLACED, f"o{i}", 4200,
+                   "EUR", Channel.WEB, 1)
+    if i % 5:
+        return [buy]
+    angry = Feedback(f"lat-f{i}", "bench", cid, now + 0.001, FeedbackKind.NPS, 1,
+                     Touchpoint.AFTER_PURCHASE, Channel.SOCIAL, True, comment="never again")
+    return [buy, angry]
+
+
+def latency_at_rate(bootstrap: str, topics: Topics, rate: float, seconds: float) -> dict[str, float]:
+    """Produce fresh customers at ``rate`` events/s; time each until its snapshot/alert."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"lat-{uuid.uuid4().hex}",
+                         "auto.offset.reset": "latest"})
+    consumer.subscribe([topics.health, topics.alerts])
+    while not consumer.assignment():
+        consumer.poll(0.2)
+    producer = Producer({**PRODUCER_DEFAULTS, "bootstrap.servers": bootstrap, "linger.ms": 1})
+    sent: dict[str, float] = {}
+    snap_lat: list[float] = []
+    alert_lat: list[float] = []
+    start, i = time.perf_counter(), 0
+    while time.perf_counter() - start < seconds + 10:
+        while time.perf_counter() - start < seconds and i < (time.perf_counter() - start) * rate:
+            for event in _latency_events(i, time.time()):
+                key, value, headers = encode_event(event)
+                producer.produce(topic_for(topics, type(event)), value, key, headers=headers)
+                sent[event.customer_id] = time.perf_counter()
+            i += 1
+        producer.poll(0)
+        for msg in consumer.consume(500, 0.01):
+            if msg.error() or msg.key() is None:
+                continue
+            at = sent.get(msg.key().decode())
+            if at is not None:
+                (snap_lat if msg.topic() == topics.health else alert_lat).append(
+                    time.perf_counter() - at
+                )
+    consumer.close()
+    return {"offered_rate": rate, **_percentiles("", snap_lat), **_percentiles("alert_", alert_lat),
+            "alerts_measured": float(len(alert_lat))}
+
+
+def _percentiles(prefix: str, values: list[float]) -> dict[str, float]:
+    if len(values) < 2:
+        return {f"{prefix}p50_ms": float("nan"), f"{prefix}p99_ms": float("nan")}
+    cuts = statistics.quantiles(values, n=100)
+    return {f"{prefix}p50_ms": cuts[49] * 1000, f"{prefix}p99_ms": cuts[98] * 1000}
