@@ -39,7 +39,9 @@ ALERTS = Counter(
     registry=REGISTRY,
 )
 CUSTOMERS_BY_STAGE = Gauge(
-    "cxstream_customers", "Customers owned by this worker, by life-cycle stage.", ["stage"],
+    "cxstream_customers",
+    "Customers owned by this worker, by life-cycle stage.",
+    ["stage"],
     registry=REGISTRY,
 )
 CUSTOMERS_BY_BAND = Gauge(

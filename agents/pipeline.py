@@ -97,10 +97,14 @@ class CustomerPipeline:
         sends: list[Awaitable[Any]] = []
         for alert in out.alerts:
             key, value, headers = encode_alert(alert)
-            sends.append(await self.producer.send(self.topics.alerts, key, value, None, None, headers))
-        for key, value, headers in out.dead_letters:
             sends.append(
-                await self.producer.send(self.topics.dead_letter, key, value, None, None, headers)
+                await self.producer.send(self.topics.alerts, key, value, None, None, headers)
+            )
+        for dl_key, dl_value, dl_headers in out.dead_letters:
+            sends.append(
+                await self.producer.send(
+                    self.topics.dead_letter, dl_key, dl_value, None, None, dl_headers
+                )
             )
         if sends:
             await asyncio.gather(*sends)
@@ -109,7 +113,9 @@ class CustomerPipeline:
         sends: list[Awaitable[Any]] = []
         for snap in out.snapshots:
             key, value, headers = encode_snapshot(snap)
-            sends.append(await self.producer.send(self.topics.health, key, value, None, None, headers))
+            sends.append(
+                await self.producer.send(self.topics.health, key, value, None, None, headers)
+            )
         if sends:
             await asyncio.gather(*sends)
 

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from agents import metrics
 from agents.envelope import TOPIC_KINDS, Envelope, new_envelope
-from streams.contracts import Decoded, Rejected, SKIP_REASONS, decode_event, dead_letter
+from streams.contracts import SKIP_REASONS, Decoded, Rejected, dead_letter, decode_event
 from streams.domain import Alert, Event, Feedback, HealthSnapshot
 from streams.model import ModelConfig, next_deadline, snapshot
 from streams.processing import process_event, process_tick
@@ -61,6 +61,9 @@ class _FullWeight:
         return None
 
 
+FULL_WEIGHT = _FullWeight()
+
+
 class StateAccess(Protocol):
     """Table access in the context of the record that caused it (Faust needs that context)."""
 
@@ -73,7 +76,9 @@ class StateAccess(Protocol):
 class BatchOutput:
     alerts: list[Alert] = field(default_factory=list)
     snapshots: list[HealthSnapshot] = field(default_factory=list)
-    dead_letters: list[tuple[bytes | None, bytes | None, Headers]] = field(default_factory=list)
+    dead_letters: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]]]] = field(
+        default_factory=list
+    )
     states: list[tuple[str, Envelope, Record]] = field(default_factory=list)
     deadlines: list[tuple[str, int, float]] = field(default_factory=list)
     stage_moves: list[tuple[str | None, str | None, str, str]] = field(default_factory=list)
@@ -117,7 +122,7 @@ class BatchProcessor:
         self,
         records: Sequence[Record],
         states: StateAccess,
-        integrity: IntegrityAccess = _FullWeight(),
+        integrity: IntegrityAccess = FULL_WEIGHT,
     ) -> BatchOutput:
         """Decode, weigh feedback (in record order), then fold each customer's items.
 
@@ -167,8 +172,14 @@ class BatchProcessor:
         metrics.DEAD_LETTERS.labels(rejected.reason).inc()
         out.dead_letters.append(
             dead_letter(
-                record.key, record.value, headers, rejected,
-                record.topic, record.partition, record.offset, now,
+                record.key,
+                record.value,
+                headers,
+                rejected,
+                record.topic,
+                record.partition,
+                record.offset,
+                now,
             )
         )
 
@@ -204,7 +215,9 @@ class BatchProcessor:
             return True
         return False
 
-    def _fold_one(self, envelope: Envelope | None, item: _Item, out: BatchOutput) -> Envelope | None:
+    def _fold_one(
+        self, envelope: Envelope | None, item: _Item, out: BatchOutput
+    ) -> Envelope | None:
         record = item.record
         if item.event is None:  # timer tick
             if envelope is None:

@@ -20,8 +20,8 @@ from typing import Any
 from redis.asyncio import Redis
 
 from agents import metrics
-from agents.side_consumer import SideConsumer, message_headers
 from agents.settings import KafkaSettings
+from agents.side_consumer import SideConsumer, message_headers
 from agents.web import to_jsonable
 from streams.contracts import decode_alert, decode_snapshot
 from streams.domain import Alert, AlertAction, HealthSnapshot, Priority
@@ -69,8 +69,14 @@ class RedisReadModel:
         return json.loads(raw) if raw else None
 
     async def top(self, alert_type: str, count: int = 10) -> list[tuple[str, float]]:
-        rows = await self.client.zrevrange(self.ranking_key(alert_type), 0, count - 1, withscores=True)
-        return [(m.decode() if isinstance(m, bytes) else str(m), float(s)) for m, s in rows]
+        rows: list[Any] = await self.client.zrevrange(
+            self.ranking_key(alert_type), 0, count - 1, withscores=True
+        )
+        return [(_text(row[0]), float(row[1])) for row in rows]
+
+
+def _text(member: object) -> str:
+    return member.decode() if isinstance(member, bytes) else str(member)
 
 
 def redis_projection(
@@ -95,6 +101,9 @@ def redis_projection(
         await model.write(list(snapshots.values()), alerts)
 
     return SideConsumer(
-        kafka, group, [topics.health, topics.alerts], handle,
+        kafka,
+        group,
+        [topics.health, topics.alerts],
+        handle,
         on_failure=lambda exc: metrics.REDIS_WRITE_FAILURES.inc(),
     )

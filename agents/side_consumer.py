@@ -35,11 +35,13 @@ class SideConsumer:
         max_backoff: float = 10.0,
         on_failure: Callable[[Exception], None] | None = None,
     ) -> None:
-        self._conf = kafka.confluent(**{
-            "group.id": group,
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-        })
+        self._conf = kafka.confluent(
+            **{
+                "group.id": group,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+            }
+        )
         self._topics = list(topics)
         self._handler = handler
         self._batch_size = batch_size

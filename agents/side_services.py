@@ -31,7 +31,9 @@ def register_side_services(app: faust.App, options: WorkerOptions) -> None:
     settings = options.settings
     if options.redis_projection and settings.redis_url:
         projection = redis_projection(
-            settings.kafka, settings.topics, settings.redis_url,
+            settings.kafka,
+            settings.topics,
+            settings.redis_url,
             group=f"{options.app_id}-redis-read-model",
             key_prefix=settings.topic_prefix.replace(".", ":"),
         )
@@ -91,6 +93,9 @@ def _delivery_consumer(app: faust.App, options: WorkerOptions) -> SideConsumer:
                 metrics.DELIVERIES.labels("retried").inc(outcome.attempts - 1)
 
     return SideConsumer(
-        settings.kafka, f"{options.app_id}-alert-delivery", [settings.topics.alerts], handle,
+        settings.kafka,
+        f"{options.app_id}-alert-delivery",
+        [settings.topics.alerts],
+        handle,
         batch_size=100,
     )

@@ -81,7 +81,8 @@ def register_views(
         body = {
             "status": "ok" if ready else "starting",
             "assigned_partitions": sorted(
-                tp.partition for tp in app.assignor.assigned_actives()
+                tp.partition
+                for tp in app.assignor.assigned_actives()
                 if tp.topic == pipeline.topics.purchases
             ),
             "pending_deadlines": pipeline.deadlines.pending(),

@@ -42,19 +42,28 @@ def register(app: faust.App, options: WorkerOptions) -> None:
         "customers", default=None, partitions=INPUT_PARTITIONS, key_type=bytes, value_type=bytes
     )
     integrity_table = app.Table(
-        "survey-integrity", default=None, partitions=INPUT_PARTITIONS,
-        key_type=bytes, value_type=bytes,
+        "survey-integrity",
+        default=None,
+        partitions=INPUT_PARTITIONS,
+        key_type=bytes,
+        value_type=bytes,
     )
-    deadlines = DeadlineIndex(
-        time.time, options.idle_wall_clock_after, options.allowed_lateness
-    )
+    deadlines = DeadlineIndex(time.time, options.idle_wall_clock_after, options.allowed_lateness)
     pipeline = CustomerPipeline(
-        app.producer, customers, topics, BatchProcessor(topics, config), deadlines,
+        app.producer,
+        customers,
+        topics,
+        BatchProcessor(topics, config),
+        deadlines,
         FaustIntegrity(integrity_table, config),
     )
     app.cx_pipeline = pipeline  # type: ignore[attr-defined]  # for the web views and tests
     customer_inputs = app.topic(
-        topics.purchases, topics.tickets, topics.feedback, topics.profiles, topics.ticks,
+        topics.purchases,
+        topics.tickets,
+        topics.feedback,
+        topics.profiles,
+        topics.ticks,
     )
 
     @app.agent(customer_inputs, name="customers")

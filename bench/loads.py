@@ -40,8 +40,12 @@ def encoded_population(customers: int, days: int, seed: int) -> list[Record]:
 def topic_for(topics: Topics, kind: type) -> str:
     from streams.domain import CustomerProfile, TicketEvent
 
-    return {Purchase: topics.purchases, TicketEvent: topics.tickets, Feedback: topics.feedback,
-            CustomerProfile: topics.profiles}[kind]
+    return {
+        Purchase: topics.purchases,
+        TicketEvent: topics.tickets,
+        Feedback: topics.feedback,
+        CustomerProfile: topics.profiles,
+    }[kind]
 
 
 def produce_backlog(bootstrap: str, topics: Topics, records: Sequence[Record]) -> None:
@@ -59,8 +63,14 @@ def produce_backlog(bootstrap: str, topics: Topics, records: Sequence[Record]) -
 
 def bare_loop_rate(bootstrap: str, topics: Topics, expected: int) -> float:
     """A bare consume→produce loop over the same records: the ceiling for any Python worker."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bare-{uuid.uuid4().hex}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": True})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bare-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": True,
+        }
+    )
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
     consumer.subscribe(list(topics.inputs))
     sink, seen, started = f"{topics.prefix}bare-sink", 0, 0.0
@@ -86,8 +96,11 @@ def bare_loop_rate(bootstrap: str, topics: Topics, expected: int) -> float:
 def processed(worker: Worker) -> float:
     with urllib.request.urlopen(f"{worker.url}/metrics", timeout=5) as resp:
         text = resp.read().decode()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("cxstream_events_total{"))
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("cxstream_events_total{")
+    )
 
 
 def wait_processed(worker: Worker, expected: int, limit: float = 1200.0) -> None:
@@ -108,19 +121,46 @@ def rss_bytes(worker: Worker) -> int:
 
 def _latency_events(i: int, now: float) -> list[Event]:
     cid = f"lat-{i:07d}"
-    buy = Purchase(f"lat-p{i}", "bench", cid, now, PurchaseKind.ORDER_PLACED, f"o{i}", 4200,
-                   "EUR", Channel.WEB, 1)
+    buy = Purchase(
+        f"lat-p{i}",
+        "bench",
+        cid,
+        now,
+        PurchaseKind.ORDER_PLACED,
+        f"o{i}",
+        4200,
+        "EUR",
+        Channel.WEB,
+        1,
+    )
     if i % 5:
         return [buy]
-    angry = Feedback(f"lat-f{i}", "bench", cid, now + 0.001, FeedbackKind.NPS, 1,
-                     Touchpoint.AFTER_PURCHASE, Channel.SOCIAL, True, comment="never again")
+    angry = Feedback(
+        f"lat-f{i}",
+        "bench",
+        cid,
+        now + 0.001,
+        FeedbackKind.NPS,
+        1,
+        Touchpoint.AFTER_PURCHASE,
+        Channel.SOCIAL,
+        True,
+        comment="never again",
+    )
     return [buy, angry]
 
 
-def latency_at_rate(bootstrap: str, topics: Topics, rate: float, seconds: float) -> dict[str, float]:
+def latency_at_rate(
+    bootstrap: str, topics: Topics, rate: float, seconds: float
+) -> dict[str, float]:
     """Produce fresh customers at ``rate`` events/s; time each until its snapshot/alert."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"lat-{uuid.uuid4().hex}",
-                         "auto.offset.reset": "latest"})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"lat-{uuid.uuid4().hex}",
+            "auto.offset.reset": "latest",
+        }
+    )
     consumer.subscribe([topics.health, topics.alerts])
     while not consumer.assignment():
         consumer.poll(0.2)
@@ -146,8 +186,12 @@ def latency_at_rate(bootstrap: str, topics: Topics, rate: float, seconds: float)
                     time.perf_counter() - at
                 )
     consumer.close()
-    return {"offered_rate": rate, **_percentiles("", snap_lat), **_percentiles("alert_", alert_lat),
-            "alerts_measured": float(len(alert_lat))}
+    return {
+        "offered_rate": rate,
+        **_percentiles("", snap_lat),
+        **_percentiles("alert_", alert_lat),
+        "alerts_measured": float(len(alert_lat)),
+    }
 
 
 def _percentiles(prefix: str, values: list[float]) -> dict[str, float]:

@@ -46,7 +46,9 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         produce_backlog(stack.kafka_bootstrap, topics, records)
         bare = bare_loop_rate(stack.kafka_bootstrap, topics, len(records))
         worker = Worker(
-            stack.kafka_bootstrap, topics, f"{topics.prefix}app",
+            stack.kafka_bootstrap,
+            topics,
+            f"{topics.prefix}app",
             Path(tempfile.mkdtemp(prefix="cxbench-")) / "w1",
         )
         worker.start()
@@ -73,23 +75,26 @@ def run(args: argparse.Namespace) -> dict[str, float]:
 
 def markdown(figures: dict[str, float], command: str) -> str:
     f = figures
-    return "\n".join([
-        f"Command: `{command}`  ",
-        f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{platform.system()} {platform.machine()}; Kafka 4.1 (local KRaft), one worker.",
-        "",
-        "| measure | value |",
-        "| --- | --- |",
-        f"| events in the backlog | {f['events']:,.0f} ({f['customers']:,.0f} customers) |",
-        f"| cxstream worker, sustained (catch-up) | {f['cxstream_eps']:,.0f} events/s |",
-        f"| bare confluent-kafka consume→produce loop | {f['bare_eps']:,.0f} events/s |",
-        f"| ratio cxstream ÷ bare | {f['ratio']:.2f} |",
-        f"| offered rate for latency | {f['offered_rate']:,.0f} events/s |",
-        f"| produce → health snapshot, p50 / p99 | {f['p50_ms']:.0f} ms / {f['p99_ms']:.0f} ms |",
-        f"| produce → alert, p50 / p99 ({f['alerts_measured']:.0f} alerts) | "
-        f"{f['alert_p50_ms']:.0f} ms / {f['alert_p99_ms']:.0f} ms |",
-        f"| worker RSS growth per million customers | {f['rss_per_million_mb']:,.0f} MB |",
-    ])
+    return "\n".join(
+        [
+            f"Command: `{command}`  ",
+            f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"{platform.system()} {platform.machine()}; Kafka 4.1 (local KRaft), one worker.",
+            "",
+            "| measure | value |",
+            "| --- | --- |",
+            f"| events in the backlog | {f['events']:,.0f} ({f['customers']:,.0f} customers) |",
+            f"| cxstream worker, sustained (catch-up) | {f['cxstream_eps']:,.0f} events/s |",
+            f"| bare confluent-kafka consume→produce loop | {f['bare_eps']:,.0f} events/s |",
+            f"| ratio cxstream ÷ bare | {f['ratio']:.2f} |",
+            f"| offered rate for latency | {f['offered_rate']:,.0f} events/s |",
+            f"| produce → health snapshot, p50 / p99 | "
+            f"{f['p50_ms']:.0f} ms / {f['p99_ms']:.0f} ms |",
+            f"| produce → alert, p50 / p99 ({f['alerts_measured']:.0f} alerts) | "
+            f"{f['alert_p50_ms']:.0f} ms / {f['alert_p99_ms']:.0f} ms |",
+            f"| worker RSS growth per million customers | {f['rss_per_million_mb']:,.0f} MB |",
+        ]
+    )
 
 
 def write_docs(text: str) -> None:

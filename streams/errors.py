@@ -1,4 +1,4 @@
-"""One exception tree, rooted in :class:`CxStreamError`, so callers can catch cxstream's own failures."""
+"""One exception tree, rooted in :class:`CxStreamError`: callers catch cxstream's own failures."""
 
 
 class CxStreamError(Exception):

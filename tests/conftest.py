@@ -73,9 +73,7 @@ def make_producer(kafka_bootstrap: str) -> Iterator[Callable[..., Producer]]:
 
 
 @pytest.fixture
-def make_consumer(
-    kafka_bootstrap: str, unique_prefix: str
-) -> Iterator[Callable[..., Consumer]]:
+def make_consumer(kafka_bootstrap: str, unique_prefix: str) -> Iterator[Callable[..., Consumer]]:
     made: list[Consumer] = []
 
     def factory(group: str | None = None, **conf: Any) -> Consumer:

@@ -17,7 +17,9 @@ def add_connection_flags(parser: argparse.ArgumentParser) -> None:
         choices=["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"],
         help="Kafka security protocol [KAFKA_SECURITY_PROTOCOL]",
     )
-    group.add_argument("--sasl-mechanism", help="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 [KAFKA_SASL_MECHANISM]")
+    group.add_argument(
+        "--sasl-mechanism", help="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 [KAFKA_SASL_MECHANISM]"
+    )
     group.add_argument("--sasl-username", help="[KAFKA_SASL_USERNAME]")
     group.add_argument("--sasl-password", help="[KAFKA_SASL_PASSWORD] (prefer the environment)")
     group.add_argument("--ssl-cafile", help="CA bundle for TLS [KAFKA_SSL_CAFILE]")
@@ -25,8 +27,12 @@ def add_connection_flags(parser: argparse.ArgumentParser) -> None:
         "--redis-url",
         help="Redis URL, e.g. rediss://:password@host:6380/0 for TLS + password [REDIS_URL]",
     )
-    group.add_argument("--schema-registry-url", help="Confluent Schema Registry [SCHEMA_REGISTRY_URL]")
-    group.add_argument("--topic-prefix", help="prefix of every topic name, default 'cx.' [CX_TOPIC_PREFIX]")
+    group.add_argument(
+        "--schema-registry-url", help="Confluent Schema Registry [SCHEMA_REGISTRY_URL]"
+    )
+    group.add_argument(
+        "--topic-prefix", help="prefix of every topic name, default 'cx.' [CX_TOPIC_PREFIX]"
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

@@ -25,7 +25,9 @@ def make_worker(
 ) -> Iterator[Callable[..., Worker]]:
     started: list[Worker] = []
 
-    def factory(name: str = "w1", app_id: str | None = None, redis_url: str | None = None) -> Worker:
+    def factory(
+        name: str = "w1", app_id: str | None = None, redis_url: str | None = None
+    ) -> Worker:
         worker = Worker(
             kafka_bootstrap, topics, app_id or f"{unique_prefix}app", tmp_path / name, redis_url
         )

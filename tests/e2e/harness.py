@@ -17,9 +17,9 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, Producer
 
+from agents.web import to_jsonable
 from streams.contracts import Decoded, decode_alert, decode_event, decode_snapshot, encode_event
 from streams.domain import Alert, CustomerProfile, Event, Feedback, HealthSnapshot, Purchase
-from agents.web import to_jsonable
 from streams.model import CustomerState, ModelConfig, next_deadline, observe_feedback
 from streams.processing import process_event, process_tick
 from streams.topics import INPUT_PARTITIONS, Topics
@@ -46,11 +46,28 @@ class Worker:
 
     def start(self, timeout: float = 90.0) -> Worker:
         args = [
-            *CLI, "worker", "--bootstrap-servers", self.bootstrap,
-            "--topic-prefix", self.topics.prefix, "--app-id", self.app_id,
-            "--data-dir", str(self.data_dir), "--web-port", str(self.web_port),
-            "--idle-wall-clock-after", "0", "--allowed-lateness", str(LATENESS),
-            "--session-timeout", "6", "--tick-interval", os.environ.get("CX_TEST_TICK", "0.5"), "--log-level", os.environ.get("CX_TEST_LOG", "warning"),
+            *CLI,
+            "worker",
+            "--bootstrap-servers",
+            self.bootstrap,
+            "--topic-prefix",
+            self.topics.prefix,
+            "--app-id",
+            self.app_id,
+            "--data-dir",
+            str(self.data_dir),
+            "--web-port",
+            str(self.web_port),
+            "--idle-wall-clock-after",
+            "0",
+            "--allowed-lateness",
+            str(LATENESS),
+            "--session-timeout",
+            "6",
+            "--tick-interval",
+            os.environ.get("CX_TEST_TICK", "0.5"),
+            "--log-level",
+            os.environ.get("CX_TEST_LOG", "warning"),
         ]
         args += ["--redis-url", self.redis_url] if self.redis_url else ["--no-redis"]
         log = open(self.data_dir.with_suffix(".log"), "ab")  # noqa: SIM115 - lives with the process
@@ -88,10 +105,19 @@ class Worker:
 
 def produce(bootstrap: str, topics: Topics, events: Iterable[Event]) -> int:
     """Produce events like any cxstream producer: Java-compatible murmur2 partitioning."""
-    by_kind = {Purchase: topics.purchases, Feedback: topics.feedback,
-               CustomerProfile: topics.profiles}
-    producer = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random",
-                         "enable.idempotence": True, "linger.ms": 5})
+    by_kind = {
+        Purchase: topics.purchases,
+        Feedback: topics.feedback,
+        CustomerProfile: topics.profiles,
+    }
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "partitioner": "murmur2_random",
+            "enable.idempotence": True,
+            "linger.ms": 5,
+        }
+    )
     misplaced: list[tuple[bytes, int]] = []
 
     def check_partition(err: object, msg: object) -> None:
@@ -104,7 +130,11 @@ def produce(bootstrap: str, topics: Topics, events: Iterable[Event]) -> int:
         key, value, headers = encode_event(event)
         topic = by_kind.get(type(event), topics.tickets)
         producer.produce(
-            topic, key=key, value=value, headers=headers, on_delivery=check_partition,
+            topic,
+            key=key,
+            value=value,
+            headers=headers,
+            on_delivery=check_partition,
             timestamp=round(event.occurred_at * 1000),  # event time: the merge orders by it
         )
         producer.poll(0)
@@ -123,10 +153,18 @@ class Published:
         return [(a.customer_id, a.alert_id, a.action.value, a.occurred_at) for a in self.alerts]
 
 
-def read_outputs(bootstrap: str, topics: Topics, quiet: float = 4.0, limit: float = 120.0) -> Published:
+def read_outputs(
+    bootstrap: str, topics: Topics, quiet: float = 4.0, limit: float = 120.0
+) -> Published:
     """Everything on the alert and health topics, once nothing new arrived for ``quiet`` s."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{time.time_ns()}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"reader-{time.time_ns()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe([topics.alerts, topics.health])
     out = Published()
     last_new, started = time.monotonic(), time.monotonic()
@@ -190,8 +228,13 @@ def integrity_weights(events: Sequence[Event], config: ModelConfig) -> dict[str,
     for event in events:
         if not isinstance(event, Feedback):
             continue
-        subject = (f"agent:{event.agent_id}" if event.agent_id else
-                   f"location:{event.location_id}" if event.location_id else None)
+        subject = (
+            f"agent:{event.agent_id}"
+            if event.agent_id
+            else f"location:{event.location_id}"
+            if event.location_id
+            else None
+        )
         if subject is None:
             continue
         key = (murmur2_partition(event.customer_id.encode()), subject)
@@ -243,7 +286,9 @@ def alert_actions(alerts: Iterable[Alert]) -> dict[str, list[tuple[str, str, int
     return dict(out)
 
 
-def without_repeats(actions: dict[str, list[tuple[str, str, int]]]) -> dict[str, list[tuple[str, str, int]]]:
+def without_repeats(
+    actions: dict[str, list[tuple[str, str, int]]],
+) -> dict[str, list[tuple[str, str, int]]]:
     """At-least-once delivery may repeat an alert action (same id): keep first appearances."""
     return {c: list(dict.fromkeys(items)) for c, items in actions.items()}
 

@@ -74,9 +74,9 @@ def wait_assignment(workers: list[Worker], expected: list[list[int]] | None = No
             got = [assigned(w) for w in workers]
         except OSError:
             got = []
-        if got and all(got) and sorted(p for ps in got for p in ps) == [0, 1, 2, 3]:
-            if expected is None or got == expected:
-                return
+        complete = got and all(got) and sorted(p for ps in got for p in ps) == [0, 1, 2, 3]
+        if complete and (expected is None or got == expected):
+            return
         time.sleep(0.5)
     raise AssertionError("partitions were not (re)assigned in time")
 
