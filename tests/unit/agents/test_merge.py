@@ -1,0 +1,58 @@
+"""Co-partitioned topics are merged by timestamp, waiting only for topics with data to come."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from faust.types import TP
+
+from agents.merge import EventTimeMerge
+
+
+@dataclass
+class Rec:
+    timestamp: int
+    offset: int
+
+
+def merge(caught_up: set[str]) -> EventTimeMerge:
+    cls = type(
+        "TestMerge",
+        (EventTimeMerge,),
+        {
+            "merge_topics": frozenset({"purchases", "tickets"}),
+            "caught_up": staticmethod(lambda tp, next_offset: tp.topic in caught_up),
+        },
+    )
+    scheduler: EventTimeMerge = cls()
+    return scheduler
+
+
+def order(items: list[tuple[TP, Rec]]) -> list[tuple[str, int]]:
+    return [(tp.topic, rec.timestamp) for tp, rec in items]
+
+
+def test_records_wait_for_a_lagging_topic_then_come_out_in_timestamp_order() -> None:
+    scheduler = merge(caught_up=set())
+    purchases, tickets = TP("purchases", 0), TP("tickets", 0)
+    first = list(scheduler.iterate({purchases: [Rec(10, 0), Rec(30, 1), Rec(50, 2)]}))
+    assert first == []  # tickets may still hold older records
+    second = list(scheduler.iterate({tickets: [Rec(20, 0), Rec(40, 1)]}))
+    assert order(second) == [("purchases", 10), ("tickets", 20), ("purchases", 30), ("tickets", 40)]
+    # purchases@50 waits until tickets has passed 50 or has nothing more to fetch
+
+
+def test_a_caught_up_topic_does_not_hold_the_others() -> None:
+    scheduler = merge(caught_up={"tickets"})
+    released = list(scheduler.iterate({TP("purchases", 0): [Rec(10, 0), Rec(30, 1)]}))
+    assert order(released) == [("purchases", 10), ("purchases", 30)]
+
+
+def test_partitions_are_merged_independently_and_other_topics_pass_through() -> None:
+    scheduler = merge(caught_up=set())
+    released = list(
+        scheduler.iterate({TP("purchases", 1): [Rec(5, 0)], TP("changelog", 0): [Rec(1, 0)]})
+    )
+    assert order(released) == [("changelog", 1)]  # purchases@5 waits for tickets-1 only
+    released = list(scheduler.iterate({TP("tickets", 1): [Rec(6, 0)]}))
+    assert order(released) == [("purchases", 5)]
