@@ -18,7 +18,15 @@ from typing import Protocol
 
 from agents import metrics
 from agents.envelope import TOPIC_KINDS, Envelope, new_envelope
-from streams.contracts import SKIP_REASONS, Decoded, Rejected, dead_letter, decode_event
+from streams.contracts import (
+    RETRIABLE_REASONS,
+    SKIP_REASONS,
+    ConfluentRegistry,
+    Decoded,
+    Rejected,
+    dead_letter,
+    decode_event,
+)
 from streams.domain import Alert, Event, Feedback, HealthSnapshot
 from streams.model import ModelConfig, next_deadline, snapshot
 from streams.processing import process_event, process_tick
@@ -104,11 +112,13 @@ class BatchProcessor:
         config: ModelConfig,
         *,
         clock: Callable[[], float] = time.time,
-        future_skew: float | None = None,
+        registry: ConfluentRegistry | None = None,
+        retry_delays: Sequence[float] = (0.5, 1.0, 2.0, 4.0),
     ) -> None:
         self.config = config
         self.clock = clock
-        self.future_skew = future_skew
+        self.registry = registry
+        self.retry_delays = retry_delays
         self.topics = topics
         self.kind_by_topic = {
             topics.purchases: 0,
@@ -152,7 +162,7 @@ class BatchProcessor:
             until = TICK_VALUE.unpack(record.value or b"\0" * 8)[0]
             return _Item(record, -1, None, until, 1.0)
         headers = list(record.headers or ())
-        result = decode_event(TOPIC_KINDS[kind_index], record.key, record.value, headers, now=now)
+        result = self._decode(TOPIC_KINDS[kind_index], record, headers, now)
         if isinstance(result, Rejected):
             self._reject(record, headers, result, now, out)
             return None
@@ -162,6 +172,22 @@ class BatchProcessor:
         out.stream_times[record.partition] = max(current, event.occurred_at)
         weight = integrity.weigh(event, record) if isinstance(event, Feedback) else 1.0
         return _Item(record, kind_index, event, 0.0, weight)
+
+    def _decode(
+        self, kind: str, record: Record, headers: Headers, now: float
+    ) -> Decoded | Rejected:
+        """Decode; an unreachable schema registry is waited for, not blamed on the message."""
+        result = decode_event(
+            kind, record.key, record.value, headers, now=now, registry=self.registry
+        )
+        for delay in self.retry_delays:
+            if not (isinstance(result, Rejected) and result.reason in RETRIABLE_REASONS):
+                break
+            time.sleep(delay)  # blocks the batch: nothing downstream may overtake this record
+            result = decode_event(
+                kind, record.key, record.value, headers, now=now, registry=self.registry
+            )
+        return result
 
     def _reject(
         self, record: Record, headers: Headers, rejected: Rejected, now: float, out: BatchOutput

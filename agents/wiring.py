@@ -22,6 +22,7 @@ from agents.processor import BatchProcessor
 from agents.side_services import register_side_services
 from agents.ticker import DeadlineIndex
 from agents.web import register_views
+from streams.contracts import ConfluentRegistry
 from streams.topics import INPUT_PARTITIONS
 
 if TYPE_CHECKING:  # avoids an import cycle with agents.app
@@ -53,7 +54,7 @@ def register(app: faust.App, options: WorkerOptions) -> None:
         app.producer,
         customers,
         topics,
-        BatchProcessor(topics, config),
+        BatchProcessor(topics, config, registry=_registry(options)),
         deadlines,
         FaustIntegrity(integrity_table, config),
     )
@@ -99,6 +100,17 @@ def register(app: faust.App, options: WorkerOptions) -> None:
 
     register_views(app, customers, pipeline, config)
     register_side_services(app, options)
+
+
+def _registry(options: WorkerOptions) -> ConfluentRegistry | None:
+    """The Confluent Schema Registry, if configured (for ``application/vnd.confluent.avro``)."""
+    settings = options.settings
+    if not settings.schema_registry_url:
+        return None
+    conf = {}
+    if settings.schema_registry_auth:
+        conf["basic.auth.user.info"] = settings.schema_registry_auth
+    return ConfluentRegistry.from_url(settings.schema_registry_url, **conf)
 
 
 def _update_consumer_lag(app: faust.App) -> None:

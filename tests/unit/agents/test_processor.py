@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from agents.envelope import Envelope
 from agents.processor import BatchProcessor
-from streams.contracts import encode_event
+from streams.contracts import CONFLUENT_AVRO, ConfluentRegistry, encode_event
 from streams.domain import (
     Channel,
     Event,
@@ -124,3 +124,39 @@ def test_malformed_records_become_dead_letters_with_their_bytes_intact() -> None
     names = dict(headers)
     assert names["dlq.reason"] == b"unknown_content_type"
     assert names["dlq.source.offset"] == b"1"
+
+
+class FlakyRegistryClient:
+    """A registry that is down for the first ``failures`` look-ups, then answers."""
+
+    def __init__(self, inner: object, failures: int) -> None:
+        self.inner, self.failures, self.calls = inner, failures, 0
+
+    def get_schema(self, schema_id: int) -> object:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise ConnectionError("registry unreachable")
+        return self.inner.get_schema(schema_id)  # type: ignore[attr-defined]
+
+    def register_schema(self, subject: str, schema: object) -> int:
+        return int(self.inner.register_schema(subject, schema))  # type: ignore[attr-defined]
+
+
+def test_a_registry_outage_is_waited_out_instead_of_dead_lettering_good_messages() -> None:
+    writer = ConfluentRegistry.from_url("mock://processor-test")
+    key, value, headers = encode_event(purchase(1, T0), CONFLUENT_AVRO, registry=writer)
+    record = Rec(TOPICS.purchases, 0, 0, key, value, T0, headers)
+
+    flaky = ConfluentRegistry(FlakyRegistryClient(writer.client, failures=2))
+    patient = BatchProcessor(
+        TOPICS, load_config(), clock=lambda: T0, registry=flaky, retry_delays=(0.0, 0.0, 0.0)
+    )
+    out = patient.process([record], DictStates())
+    assert not out.dead_letters and len(out.states) == 1
+
+    down = ConfluentRegistry(FlakyRegistryClient(writer.client, failures=99))
+    impatient = BatchProcessor(
+        TOPICS, load_config(), clock=lambda: T0, registry=down, retry_delays=(0.0,)
+    )
+    out = impatient.process([record], DictStates())
+    assert [dict(h)["dlq.reason"] for _, _, h in out.dead_letters] == [b"registry_unavailable"]
