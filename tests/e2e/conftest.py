@@ -26,10 +26,18 @@ def make_worker(
     started: list[Worker] = []
 
     def factory(
-        name: str = "w1", app_id: str | None = None, redis_url: str | None = None
+        name: str = "w1",
+        app_id: str | None = None,
+        redis_url: str | None = None,
+        webhook_url: str | None = None,
     ) -> Worker:
         worker = Worker(
-            kafka_bootstrap, topics, app_id or f"{unique_prefix}app", tmp_path / name, redis_url
+            kafka_bootstrap,
+            topics,
+            app_id or f"{unique_prefix}app",
+            tmp_path / name,
+            redis_url,
+            webhook_url,
         )
         started.append(worker)
         return worker

@@ -41,6 +41,7 @@ class Worker:
     app_id: str
     data_dir: Path
     redis_url: str | None = None
+    webhook_url: str | None = None
     web_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -70,6 +71,7 @@ class Worker:
             os.environ.get("CX_TEST_LOG", "warning"),
         ]
         args += ["--redis-url", self.redis_url] if self.redis_url else ["--no-redis"]
+        args += ["--webhook-url", self.webhook_url] if self.webhook_url else []
         log = open(self.data_dir.with_suffix(".log"), "ab")  # noqa: SIM115 - lives with the process
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=os.environ)
         self.wait_healthy(timeout)
