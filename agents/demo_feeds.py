@@ -10,6 +10,7 @@ copy taken under the lock, so a slow Redis or a busy broker never stalls the scr
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import threading
 import time
@@ -17,22 +18,54 @@ import urllib.request
 import uuid
 from collections import Counter, deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 from confluent_kafka import Consumer
 from prometheus_client.parser import text_string_to_metric_families
 
-from agents.live_view import Picture, RiskRow
 from agents.producing import EventProducer
-from agents.settings import KafkaSettings
+from agents.settings import Settings
 from streams.contracts import decode_alert
 from streams.domain import Alert, Event
-from streams.simulator import DAY
+from streams.simulator import DAY, DEFAULT_START
 
 RECENT = 12  # alerts kept for the table
 TOP_RISKS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class RiskRow:
+    customer_id: str
+    priority: str
+    score: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """One consistent copy of everything the feeds know, taken for one frame or line."""
+
+    elapsed: float = 0.0
+    produced: int = 0
+    processed: int = 0
+    produced_rate: float = 0.0
+    processed_rate: float = 0.0
+    dead_letters: int = 0
+    sim_day: float = 0.0
+    sim_time: float | None = None
+    sim_done: bool = False
+    recent: tuple[Alert, ...] = ()  # newest first
+    alert_counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    stages: dict[str, int] = field(default_factory=dict)
+    bands: dict[str, int] = field(default_factory=dict)
+    top_risks: tuple[RiskRow, ...] = ()
+    notes: tuple[str, ...] = ()  # what went wrong, in words (worker down, Redis unreachable)
+
+    @property
+    def alerts_total(self) -> int:
+        return sum(self.alert_counts.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,18 +126,18 @@ class Feeds:
         self,
         producer: EventProducer,
         events: Iterator[Event],
-        *,
-        start: float,
-        kafka: KafkaSettings,
-        alert_topic: str,
+        settings: Settings,
         worker_url: str,
-        redis_url: str,
-        redis_prefix: str,
+        logger: logging.Logger | None = None,
     ) -> None:
-        self._producer, self._events, self._start = producer, events, start
-        self._kafka, self._alert_topic = kafka, alert_topic
-        self._worker_url, self._redis_prefix = worker_url, redis_prefix
-        self._redis = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        self._logger = logger
+        self._producer, self._events, self._start = producer, events, DEFAULT_START
+        self._kafka, self._alert_topic = settings.kafka, settings.topics.alerts
+        self._worker_url = worker_url
+        self._redis_prefix = settings.topic_prefix.replace(".", ":")  # as the worker's keys
+        self._redis = redis.Redis.from_url(
+            settings.redis_url or "", socket_timeout=2, socket_connect_timeout=2
+        )
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._began = time.monotonic()
@@ -188,6 +221,7 @@ class Feeds:
                     "group.id": f"cxstream-demo-view-{uuid.uuid4().hex[:12]}",
                     "auto.offset.reset": "earliest",
                     "enable.auto.commit": False,
+                    **({"logger": self._logger} if self._logger else {}),
                 }
             )
         )

@@ -1,4 +1,4 @@
-"""The demo's processes outside Python: the local stack (``ops/stack.sh``) and one worker.
+"""The demo's processes: the local stack (``ops/stack.sh``), one worker, and signals.
 
 Both run in their own sessions (``start_new_session``), so a Ctrl-C in the terminal reaches
 only the demo, which then stops them in order: the worker first (SIGTERM, SIGKILL after a
@@ -18,8 +18,11 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from agents.settings import KafkaSettings
@@ -48,7 +51,7 @@ def port_free(port: int) -> bool:
 
 def free_port(preferred: int) -> int:
     """``preferred`` when nothing listens there, else any free port (a second demo, a test)."""
-    if port_free(preferred):
+    if preferred and port_free(preferred):
         return preferred
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -229,3 +232,39 @@ class WorkerProcess:
     def log_tail(self, lines: int = 20) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+@contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """SIGTERM stops the demo the way Ctrl-C does (KeyboardInterrupt), so it cleans up too."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def signals_deferred(say: Callable[[str], None]) -> Iterator[None]:
+    """While stopping, a second Ctrl-C must not abandon the worker or the stack half-way."""
+
+    def patience(signum: int, frame: FrameType | None) -> None:
+        say("still stopping: the worker gets SIGKILL if it takes longer than 20 s")
+
+    previous = {s: signal.signal(s, patience) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def silence_stdout() -> None:
+    """Send further output to /dev/null: the reader has gone, the clean-up must still run."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)

@@ -3,13 +3,13 @@
 The view is written for someone who has never seen cxstream: the header says what is going on
 and where to look (API, metrics, Redis keys), then events flowing, the latest alerts with the
 sentence that explains each one, life-cycle stages, health bands and the riskiest customers.
-Everything renders from a :class:`Picture`, an immutable copy of what the feeds collected, so
-drawing never races the threads that collect.
+Everything renders from a :class:`~agents.demo_feeds.Picture`, an immutable copy of what the
+feeds collected, so drawing never races the threads that collect.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from rich import box
@@ -19,6 +19,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from agents.demo_feeds import Picture
 from agents.render import PRIORITY_STYLE
 from streams.domain import Alert, AlertType
 from streams.model.state import STAGES
@@ -34,6 +35,7 @@ STAGE_COLOUR = {
     "churned": "red",
     "won_back": "bright_green",
 }
+ACTIONS = ("opened", "updated", "resolved")
 ACTION_STYLE = {"opened": "bold", "updated": "yellow", "resolved": "green"}
 SHORT_TYPE = {
     AlertType.CHURN_RISK.value: "churn risk",
@@ -59,44 +61,11 @@ class Where:
         return self.prefix.replace(".", ":")
 
 
-@dataclass(frozen=True, slots=True)
-class RiskRow:
-    customer_id: str
-    priority: str
-    score: float
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Picture:
-    """One consistent copy of everything the feeds know, taken for one frame or line."""
-
-    elapsed: float = 0.0
-    produced: int = 0
-    processed: int = 0
-    produced_rate: float = 0.0
-    processed_rate: float = 0.0
-    dead_letters: int = 0
-    sim_day: float = 0.0
-    sim_time: float | None = None
-    sim_done: bool = False
-    recent: tuple[Alert, ...] = ()  # newest first
-    alert_counts: dict[tuple[str, str], int] = field(default_factory=dict)
-    stages: dict[str, int] = field(default_factory=dict)
-    bands: dict[str, int] = field(default_factory=dict)
-    top_risks: tuple[RiskRow, ...] = ()
-    notes: tuple[str, ...] = ()  # what went wrong, in words (worker down, Redis unreachable)
-
-    @property
-    def alerts_total(self) -> int:
-        return sum(self.alert_counts.values())
-
-
-def sim_date(seconds: float | None) -> str:
+def sim_date(seconds: float | None, fmt: str = "%Y-%m-%d") -> str:
     """Simulated (event) time as a date: the simulator replays 2024, not today."""
     if seconds is None:
         return "—"
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(seconds, UTC).strftime(fmt)
 
 
 def top_reason(alert: Alert) -> str:
@@ -129,16 +98,18 @@ def summary_line(pic: Picture, days: int) -> str:
     return line + "".join(f" · {note}" for note in pic.notes)
 
 
-def _header(where: Where) -> Panel:
+def _header(where: Where, compact: bool) -> Panel:
+    """What is going on and where to look; a small terminal gets only the where."""
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style="dim", no_wrap=True)
     grid.add_column(overflow="fold")
-    grid.add_row(
-        "what",
-        f"{where.customers} simulated customers (seed {where.seed}) live "
-        f"{where.days} days of purchases, support tickets and feedback; a worker keeps "
-        "each one's health and raises churn-risk and referral alerts as it goes.",
-    )
+    if not compact:
+        grid.add_row(
+            "what",
+            f"{where.customers} simulated customers (seed {where.seed}) live "
+            f"{where.days} days of purchases, support tickets and feedback; a worker keeps "
+            "each one's health and raises churn-risk and referral alerts as it goes.",
+        )
     grid.add_row("kafka", f"{where.kafka} · topics [cyan]{where.prefix}*[/]")
     grid.add_row("API", f"[link]{where.api}/customers/<id>[/] · metrics {where.api}/metrics")
     rp = where.redis_prefix
@@ -160,7 +131,7 @@ def _flow(pic: Picture, days: int) -> Table:
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style="dim", no_wrap=True, width=7)
     grid.add_column()
-    behind = max(pic.produced - pic.processed, 0)
+    behind = max(pic.produced - pic.processed - pic.dead_letters, 0)
     grid.add_row(
         "events",
         Text.assemble(
@@ -177,7 +148,7 @@ def _flow(pic: Picture, days: int) -> Table:
     state = "finished" if pic.sim_done else f"day {pic.sim_day:.0f} of {days}"
     bar = Table.grid(padding=(0, 1))
     bar.add_row(
-        Text(f"{sim_date(pic.sim_time)} · {state}"),
+        Text(f"simulated {sim_date(pic.sim_time)} · {state}"),
         ProgressBar(total=days, completed=min(pic.sim_day, days), width=30),
     )
     grid.add_row("time", bar)
@@ -187,41 +158,55 @@ def _flow(pic: Picture, days: int) -> Table:
     return grid
 
 
+def actions_text(pic: Picture, kind: str) -> str:
+    """``3 opened · 1 updated · 2 resolved`` for one alert type."""
+    return " · ".join(f"{pic.alert_counts.get((kind, a), 0)} {a}" for a in ACTIONS)
+
+
 def _alert_counts(pic: Picture) -> Text:
     if not pic.alert_counts:
         return Text("none yet: the first ones come a few simulated weeks in", style="dim")
     text = Text()
     for kind in (t.value for t in AlertType):
-        parts = [
-            f"{pic.alert_counts.get((kind, a), 0)} {a}" for a in ("opened", "updated", "resolved")
-        ]
         text.append(f"{SHORT_TYPE[kind]}: ", style="cyan")
-        text.append(" · ".join(parts) + "   ")
+        text.append(actions_text(pic, kind) + "   ")
     return text
 
 
-def _alerts(pic: Picture, rows: int) -> Table:
+def _table(title: str, *columns: str) -> Table:
+    """A borderless table with a bold title; the last column takes the spare width."""
     table = Table(
-        title="latest alerts (as they open, update and resolve)",
+        title=title,
         title_justify="left",
         title_style="bold",
         box=box.SIMPLE_HEAD,
+        show_edge=False,
         expand=True,
-        padding=(0, 1),
+        padding=(0, 1, 0, 0),
     )
-    table.add_column("sim date", style="dim", no_wrap=True)
-    table.add_column("action", no_wrap=True)
-    table.add_column("alert", style="cyan", no_wrap=True)
-    table.add_column("priority", no_wrap=True)
-    table.add_column("customer", no_wrap=True)
-    table.add_column("score", justify="right", no_wrap=True)
-    table.add_column("why (top reason)", ratio=1, no_wrap=True, overflow="ellipsis")
+    for name in columns[:-1]:
+        table.add_column(name, no_wrap=True, justify="right" if name == "score" else "left")
+    table.add_column(columns[-1], ratio=1, no_wrap=True, overflow="ellipsis")
+    return table
+
+
+def _alerts(pic: Picture, rows: int) -> Table:
+    table = _table(
+        "latest alerts, as they open, update and resolve",
+        "when",
+        "action",
+        "alert",
+        "priority",
+        "customer",
+        "score",
+        "why (the top reason)",
+    )
     for alert in pic.recent[:rows]:
         action, priority = alert.action.value, alert.priority.value
         table.add_row(
-            sim_date(alert.occurred_at),
+            Text(sim_date(alert.occurred_at, "%b %d"), "dim"),
             Text(action, ACTION_STYLE.get(action, "")),
-            SHORT_TYPE.get(alert.type.value, alert.type.value),
+            Text(SHORT_TYPE.get(alert.type.value, alert.type.value), "cyan"),
             Text(priority, PRIORITY_STYLE.get(priority, "")),
             alert.customer_id,
             f"{alert.score:.0f}",
@@ -232,50 +217,30 @@ def _alerts(pic: Picture, rows: int) -> Table:
     return table
 
 
-def _counts(
-    title: str, names: tuple[str, ...], counts: dict[str, int], colours: dict[str, str]
-) -> Table:
-    table = Table(
-        title=title,
-        title_justify="left",
-        title_style="bold",
-        box=None,
-        show_header=False,
-        padding=(0, 1),
-    )
-    table.add_column(no_wrap=True)
-    table.add_column(justify="right", no_wrap=True)
-    table.add_column(no_wrap=True)
-    biggest = max(counts.values(), default=0) or 1
-    for name in names:
-        value = counts.get(name, 0)
-        colour = colours.get(name, "")
-        table.add_row(
-            Text(name, colour), str(value), Text("▇" * round(10 * value / biggest), colour)
-        )
-    return table
+def _spread(names: tuple[str, ...], counts: dict[str, int], colours: dict[str, str]) -> Group:
+    """Counts by name, then one bar split in proportion: the mix at a glance."""
+    labels, bar = Text(), Text()
+    total = sum(counts.get(name, 0) for name in names)
+    for i, name in enumerate(names):
+        colour, value = colours.get(name, ""), counts.get(name, 0)
+        labels.append(" · " if i else "")
+        labels.append(name, colour)
+        labels.append(f" {value:,}", "bold" if value else "dim")
+        bar.append("█" * round(48 * value / total) if total else "", colour)
+    return Group(labels, bar or Text("waiting for the worker's first metrics…", "dim"))
 
 
-def _risks(pic: Picture, redis_prefix: str) -> Table:
-    table = Table(
-        title=f"top open churn risks (Redis {redis_prefix}open:churn_risk)",
-        title_justify="left",
-        title_style="bold",
-        box=None,
-        expand=True,
-        padding=(0, 1),
+def _risks(pic: Picture) -> Table:
+    table = _table(
+        "top open churn risks, most urgent first (from Redis)",
+        "customer",
+        "priority",
+        "score",
+        "why",
     )
-    table.add_column("customer", no_wrap=True)
-    table.add_column("priority", no_wrap=True)
-    table.add_column("score", justify="right", no_wrap=True)
-    table.add_column("why", ratio=1, no_wrap=True, overflow="ellipsis")
     for row in pic.top_risks:
-        table.add_row(
-            row.customer_id,
-            Text(row.priority, PRIORITY_STYLE.get(row.priority, "")),
-            f"{row.score:.0f}",
-            row.reason,
-        )
+        priority = Text(row.priority, PRIORITY_STYLE.get(row.priority, ""))
+        table.add_row(row.customer_id, priority, f"{row.score:.0f}", row.reason)
     if not pic.top_risks:
         table.add_row(Text("none open yet", "dim"), "", "", "")
     return table
@@ -283,14 +248,46 @@ def _risks(pic: Picture, redis_prefix: str) -> Table:
 
 def render(where: Where, pic: Picture, height: int = 40) -> RenderableType:
     """The whole screen; the alert table gets whatever height the rest leaves."""
-    bottom = Table.grid(padding=(0, 3), expand=True)
-    bottom.add_column(no_wrap=True)
-    bottom.add_column(no_wrap=True)
-    bottom.add_column(ratio=1)
-    bottom.add_row(
-        _counts("life-cycle stages", STAGES, pic.stages, STAGE_COLOUR),
-        _counts("health bands", BANDS, pic.bands, BAND_COLOUR),
-        _risks(pic, where.redis_prefix),
+    mix = Table.grid(padding=(0, 1))
+    mix.add_column(style="dim", no_wrap=True, width=7)
+    mix.add_column()
+    mix.add_row("stages", _spread(STAGES, pic.stages, STAGE_COLOUR))
+    mix.add_row("health", _spread(BANDS, pic.bands, BAND_COLOUR))
+    rows = max(3, min(12, height - 36 - len(pic.notes)))
+    gap = Text("")
+    return Group(
+        _header(where, height < 34),
+        _flow(pic, where.days),
+        mix,
+        gap,
+        _alerts(pic, rows),
+        gap,
+        _risks(pic),
     )
-    rows = max(3, min(12, height - 30 - len(pic.notes)))
-    return Group(_header(where), _flow(pic, where.days), _alerts(pic, rows), bottom)
+
+
+def closing_lines(where: Where, pic: Picture, stack_running: bool) -> list[str]:
+    """What happened, and where to look next: printed once the demo has stopped everything."""
+    minutes, seconds = divmod(int(pic.elapsed), 60)
+    lines = [
+        f"cxstream demo ran {minutes}:{seconds:02d}: {pic.produced:,} events produced, "
+        f"{pic.processed:,} processed, {pic.alerts_total:,} alert actions",
+        *(f"  {t.value:<21} {actions_text(pic, t.value)}" for t in AlertType),
+        f"  stages  {counts_text(pic.stages, STAGES)}",
+        f"  health  {counts_text(pic.bands, BANDS)}",
+    ]
+    if not stack_running:
+        return [
+            *lines,
+            "next: `cxstream demo --keep-stack` leaves Kafka and Redis running, to "
+            "look around afterwards with `cxstream customer <id>` and `cxstream alerts`",
+        ]
+    some = pic.top_risks[0].customer_id if pic.top_risks else "<id>"
+    return [
+        *lines,
+        "next, while Kafka and Redis run (`ops/stack.sh down` stops the local stack):",
+        f"  cxstream customer {some} --source redis --redis-url {where.redis_url} "
+        f"--redis-key-prefix {where.redis_prefix}",
+        f"  cxstream alerts --from-beginning --bootstrap-servers {where.kafka} "
+        f"--topic-prefix {where.prefix}",
+    ]

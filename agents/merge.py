@@ -38,6 +38,7 @@ class EventTimeMerge(DefaultSchedulingStrategy):
     merge_topics: frozenset[str] = frozenset()
     max_idle: float = 30.0
     caught_up: Caught = staticmethod(lambda tp, next_offset: False)  # type: ignore[assignment]
+    deliverable: Callable[[TP], bool] = staticmethod(lambda tp: True)  # type: ignore[assignment]
 
     def __init__(self) -> None:
         self._held: dict[int, list[tuple[int, int, float, TP, Any]]] = {}
@@ -69,28 +70,40 @@ class EventTimeMerge(DefaultSchedulingStrategy):
         others = [TP(t, partition) for t in self.merge_topics]
         while heap:
             timestamp, _, held_since, tp, record = heap[0]
+            if not self.deliverable(tp):  # paused by flow control: keep it for later
+                return
             ready = all(self._passed(other, timestamp) for other in others if other != tp)
             if not ready:
                 if now - held_since < self.max_idle:
                     return
                 log.warning("releasing %s out of timestamp order after %.0fs", tp, self.max_idle)
-            heapq.heappop(heap)
             yield tp, record
+            # Popped only once the consumer came back for more: a record whose delivery was
+            # abandoned (rebalance, generation change) stays held instead of being lost.
+            heapq.heappop(heap)
 
     def _passed(self, tp: TP, timestamp: int) -> bool:
         if self._newest.get(tp, -1) >= timestamp:
             return True
         return self.caught_up(tp, self._next_offset.get(tp))
 
-    def forget(self, partitions: Sequence[TP]) -> None:
-        for tp in partitions:
-            self._held.pop(tp.partition, None)
-            self._newest.pop(tp, None)
-            self._next_offset.pop(tp, None)
+    def forget_all(self) -> None:
+        """On a rebalance: Faust seeks back to committed offsets and fetches again."""
+        self._held.clear()
+        self._newest.clear()
+        self._next_offset.clear()
 
 
-def merge_scheduler(topics: Sequence[str], app_ref: Callable[[], Any]) -> type[EventTimeMerge]:
-    """A scheduler class bound to these input topics and the app's Kafka consumer."""
+def merge_scheduler(
+    topics: Sequence[str], app_ref: Callable[[], Any], quiet: float = 1.0
+) -> type[EventTimeMerge]:
+    """A scheduler class bound to these input topics and the app's Kafka consumer.
+
+    A high watermark is only as fresh as the last fetch response for that partition, so a
+    partition counts as caught up only once it has stayed at the same watermark for ``quiet``
+    seconds (longer than a fetch long-poll): records appended meanwhile are seen first.
+    """
+    caught_since: dict[TP, tuple[int, float]] = {}
 
     def caught_up(tp: TP, next_offset: int | None) -> bool:
         """Nothing more to fetch: the consumer's position has reached the high watermark."""
@@ -104,10 +117,27 @@ def merge_scheduler(topics: Sequence[str], app_ref: Callable[[], Any]) -> type[E
             return True
         if state.highwater is None or not state.has_valid_position:
             return False
-        return bool(max(state.position, next_offset or 0) >= state.highwater)
+        if max(state.position, next_offset or 0) < state.highwater:
+            return False
+        now = time.monotonic()
+        mark, since = caught_since.get(tp, (-1, now))
+        if mark != state.highwater:
+            caught_since[tp] = (state.highwater, now)
+            since = now
+        return now - since >= quiet
+
+    def deliverable(tp: TP) -> bool:
+        """Faust drops records of partitions it is not consuming right now (paused, revoked)."""
+        consumer = app_ref().consumer
+        active = consumer._active_partitions
+        return active is None or tp in active or tp in consumer._buffered_partitions
 
     return type(
         "BoundEventTimeMerge",
         (EventTimeMerge,),
-        {"merge_topics": frozenset(topics), "caught_up": staticmethod(caught_up)},
+        {
+            "merge_topics": frozenset(topics),
+            "caught_up": staticmethod(caught_up),
+            "deliverable": staticmethod(deliverable),
+        },
     )

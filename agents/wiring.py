@@ -81,6 +81,9 @@ def register(app: faust.App, options: WorkerOptions) -> None:
     @app.on_partitions_revoked.connect
     async def forget_cached_states(sender: Any, *args: Any, **kwargs: Any) -> None:
         pipeline.states.forget()
+        scheduler = getattr(app.consumer, "scheduler", None)
+        if hasattr(scheduler, "forget_all"):
+            scheduler.forget_all()
 
     @app.timer(options.tick_interval, name="inactivity-ticks")
     async def inactivity_ticks() -> None:

@@ -155,6 +155,30 @@ class Published:
         return [(a.customer_id, a.alert_id, a.action.value, a.occurred_at) for a in self.alerts]
 
 
+def wait_drained(bootstrap: str, topics: Topics, group: str, limit: float = 120.0) -> None:
+    """Until ``group`` has committed every input record: processed and its effects flushed."""
+    from confluent_kafka import TopicPartition
+
+    probe = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    parts = [TopicPartition(t, p) for t in topics.inputs for p in range(INPUT_PARTITIONS)]
+    deadline = time.monotonic() + limit
+    try:
+        while True:
+            committed = {(tp.topic, tp.partition): tp.offset for tp in probe.committed(parts, 10)}
+            behind = [
+                tp
+                for tp in parts
+                if probe.get_watermark_offsets(tp, 10)[1]
+                > max(0, committed[(tp.topic, tp.partition)])
+            ]
+            if not behind:
+                return
+            assert time.monotonic() < deadline, f"group {group} still behind on {behind[:3]}"
+            time.sleep(0.5)
+    finally:
+        probe.close()
+
+
 def read_outputs(
     bootstrap: str, topics: Topics, quiet: float = 4.0, limit: float = 120.0
 ) -> Published:

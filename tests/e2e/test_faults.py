@@ -22,6 +22,7 @@ from tests.e2e.harness import (
     produce,
     read_outputs,
     reference_run,
+    wait_drained,
     without_repeats,
 )
 
@@ -56,6 +57,7 @@ def test_sigkill_mid_stream_then_restart_equals_an_uninterrupted_run(
     produce(kafka_bootstrap, topics, scenario[half:])
     worker.kill()  # SIGKILL: no clean shutdown, no final commit
     worker.start()
+    wait_drained(kafka_bootstrap, topics, worker.app_id)
     assert_matches_reference(
         read_outputs(kafka_bootstrap, topics), reference_run(scenario, load_config()), worker
     )
@@ -98,6 +100,7 @@ def test_two_workers_share_partitions_and_the_survivor_takes_over(
     first.kill()
     produce(kafka_bootstrap, topics, scenario[half:])
     wait_assignment([second], expected=[[0, 1, 2, 3]])
+    wait_drained(kafka_bootstrap, topics, second.app_id)
     assert_matches_reference(
         read_outputs(kafka_bootstrap, topics), reference_run(scenario, load_config()), second
     )
@@ -112,10 +115,12 @@ def test_replay_from_earliest_with_fresh_state_reproduces_the_same_alerts(
 ) -> None:
     live = make_worker("live").start()
     produce(kafka_bootstrap, topics, scenario)
+    wait_drained(kafka_bootstrap, topics, live.app_id)
     first = alert_actions(read_outputs(kafka_bootstrap, topics).alerts)
     live.kill()
 
-    make_worker("replay", app_id=f"{unique_prefix}replay").start()  # new group: earliest, empty
+    replay = make_worker("replay", app_id=f"{unique_prefix}replay").start()  # fresh state
+    wait_drained(kafka_bootstrap, topics, replay.app_id)
     both = alert_actions(read_outputs(kafka_bootstrap, topics).alerts)
     # Each customer's alerts live on one partition: the replay's follow the live run's.
     assert {c: items[len(first[c]) :] for c, items in both.items()} == first
