@@ -1,7 +1,7 @@
 """The customer agent's body: publish what a batch produced, in an order that loses nothing.
 
-Order per batch: alerts and dead letters are produced and acknowledged by the broker first;
-only then are customer states written to the table (and its changelog) and the inputs
+Order per batch: alerts, dead letters and health snapshots are produced and acknowledged by
+the broker first; only then are customer states written to the table (and its changelog) and the inputs
 acknowledged. If the worker dies in between, the redelivered inputs produce the same alerts
 again with the same deterministic ids (at-least-once on the alert topic, exactly-once in
 state); consumers de-duplicate by the CloudEvents id.
@@ -9,15 +9,15 @@ state); consumers de-duplicate by the CloudEvents id.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from agents import metrics
 from agents.envelope import Envelope, decode_envelope, encode_envelope
 from agents.faust_compat import event_context
+from agents.outputs import OutputProducer
 from agents.processor import TICK_VALUE, BatchOutput, BatchProcessor, IntegrityAccess, Record
 from agents.ticker import DeadlineIndex
 from streams.contracts import encode_alert, encode_snapshot
@@ -62,14 +62,14 @@ class FaustStates:
 class CustomerPipeline:
     def __init__(
         self,
-        producer: Any,
+        outputs: OutputProducer,
         table: Any,
         topics: Topics,
         processor: BatchProcessor,
         deadlines: DeadlineIndex,
         integrity: IntegrityAccess,
     ) -> None:
-        self.producer = producer
+        self.outputs = outputs
         self.states = FaustStates(table)
         self.topics = topics
         self.processor = processor
@@ -80,44 +80,29 @@ class CustomerPipeline:
     async def handle(self, records: Sequence[Record]) -> BatchOutput:
         try:
             out = self.processor.process(records, self.states, self.integrity)
-            await self._publish_alerts(out)
+            self._publish(out)
+            await self.outputs.flush()  # acknowledged before any state moves past them
         except BaseException:
             self.integrity.discard()  # the batch will be redelivered and weighed again
             raise
         for customer_id, envelope, record in out.states:
             self.states.put(customer_id, envelope, record)
         self.integrity.flush()
-        await self._publish_snapshots(out)
         self.deadlines.observe(out.stream_times)
         self.deadlines.schedule(out.deadlines)
         _record_metrics(out)
         return out
 
-    async def _publish_alerts(self, out: BatchOutput) -> None:
-        sends: list[Awaitable[Any]] = []
+    def _publish(self, out: BatchOutput) -> None:
+        produce = self.outputs.produce
         for alert in out.alerts:
             key, value, headers = encode_alert(alert)
-            sends.append(
-                await self.producer.send(self.topics.alerts, key, value, None, None, headers)
-            )
+            produce(self.topics.alerts, key, value, headers)
         for dl_key, dl_value, dl_headers in out.dead_letters:
-            sends.append(
-                await self.producer.send(
-                    self.topics.dead_letter, dl_key, dl_value, None, None, dl_headers
-                )
-            )
-        if sends:
-            await asyncio.gather(*sends)
-
-    async def _publish_snapshots(self, out: BatchOutput) -> None:
-        sends: list[Awaitable[Any]] = []
+            produce(self.topics.dead_letter, dl_key, dl_value, dl_headers)
         for snap in out.snapshots:
             key, value, headers = encode_snapshot(snap)
-            sends.append(
-                await self.producer.send(self.topics.health, key, value, None, None, headers)
-            )
-        if sends:
-            await asyncio.gather(*sends)
+            produce(self.topics.health, key, value, headers)
 
     def rebuild(self, items: Iterable[tuple[Any, bytes | None]], partitions: set[int]) -> int:
         """After a (re)assignment: re-index deadlines and recount stage/band gauges.
@@ -153,14 +138,16 @@ class CustomerPipeline:
     async def send_ticks(self) -> int:
         """Ask the agent to tick customers whose deadlines passed (a tick needs table context)."""
         due = self.deadlines.due()
-        sends = [
-            await self.producer.send(
-                self.topics.ticks, cid.encode(), TICK_VALUE.pack(until), partition, until, None
+        for cid, partition, until in due:
+            self.outputs.produce(
+                self.topics.ticks,
+                cid.encode(),
+                TICK_VALUE.pack(until),
+                partition=partition,
+                timestamp=until,
             )
-            for cid, partition, until in due
-        ]
-        if sends:
-            await asyncio.gather(*sends)
+        if due:
+            await self.outputs.flush()
         return len(due)
 
 

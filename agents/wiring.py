@@ -17,6 +17,8 @@ import faust
 
 from agents import metrics
 from agents.integrity import FaustIntegrity
+from agents.merge import EventTimeMerge
+from agents.outputs import OutputProducer
 from agents.pipeline import CustomerPipeline
 from agents.processor import BatchProcessor
 from agents.side_services import register_side_services
@@ -51,7 +53,7 @@ def register(app: faust.App, options: WorkerOptions) -> None:
     )
     deadlines = DeadlineIndex(time.time, options.idle_wall_clock_after, options.allowed_lateness)
     pipeline = CustomerPipeline(
-        app.producer,
+        OutputProducer(options.settings.kafka),
         customers,
         topics,
         BatchProcessor(topics, config, registry=_registry(options)),
@@ -81,8 +83,8 @@ def register(app: faust.App, options: WorkerOptions) -> None:
     @app.on_partitions_revoked.connect
     async def forget_cached_states(sender: Any, *args: Any, **kwargs: Any) -> None:
         pipeline.states.forget()
-        scheduler = getattr(app.consumer, "scheduler", None)
-        if hasattr(scheduler, "forget_all"):
+        scheduler: Any = getattr(app.consumer, "scheduler", None)
+        if isinstance(scheduler, EventTimeMerge):
             scheduler.forget_all()
 
     @app.timer(options.tick_interval, name="inactivity-ticks")

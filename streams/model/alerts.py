@@ -141,10 +141,10 @@ def referral_reasons(m: Measures) -> tuple[Reason, ...]:
 class AlertBook:
     """Working copy of a customer's alert bookkeeping during one evaluation."""
 
-    __slots__ = ("churn_resolved_at", "emitted", "m", "open", "referral_opened_at", "state")
+    __slots__ = ("cfg", "churn_resolved_at", "emitted", "m", "open", "referral_opened_at", "state")
 
-    def __init__(self, state: CustomerState, m: Measures) -> None:
-        self.state, self.m = state, m
+    def __init__(self, state: CustomerState, m: Measures, cfg: ModelConfig) -> None:
+        self.state, self.m, self.cfg = state, m, cfg
         self.open = {a.type: a for a in state.alerts}
         self.churn_resolved_at = state.churn_resolved_at
         self.referral_opened_at = state.referral_opened_at
@@ -238,14 +238,12 @@ def referral_step(book: AlertBook, evidence: str, cfg: ModelConfig) -> None:
     """Open, update or resolve the referral opportunity for the current measures."""
     m, rc = book.m, cfg.alerts.referral
     cur = book.open.get(REFERRAL)
-    blocker = referral_blocker(m, cfg)
-    score = referral_score(m)
-    high = m.value_at_stake >= cfg.alerts.churn_risk.high_value_minor > 0
-    prio = Priority.HIGH if high else Priority.MEDIUM
-    playbook = REFERRAL_PLAYBOOK.format(days=rc.cooldown_days)
     if cur is None:
-        cooled = m.now >= book.referral_opened_at + rc.cooldown_days * DAY_S
-        if blocker is None and score >= rc.open_at and cooled:
+        if m.now < book.referral_opened_at + rc.cooldown_days * DAY_S:
+            return  # still cooling down: nothing else matters (checked first: cheapest)
+        score = referral_score(m)
+        if score >= rc.open_at and referral_blocker(m, cfg) is None:
+            prio = _referral_priority(m, cfg)
             cur = OpenAlert(
                 REFERRAL,
                 alert_id(book.state.customer_id, REFERRAL, evidence),
@@ -256,8 +254,26 @@ def referral_step(book: AlertBook, evidence: str, cfg: ModelConfig) -> None:
             )
             book.open[REFERRAL] = cur
             book.referral_opened_at = m.now
-            book.emit(cur, AlertAction.OPENED, score, referral_reasons(m), prio, playbook)
+            book.emit(cur, AlertAction.OPENED, score, referral_reasons(m), prio, _ask(cfg))
         return
+    _referral_open_step(book, cur, cfg)
+
+
+def _referral_priority(m: Measures, cfg: ModelConfig) -> Priority:
+    high = m.value_at_stake >= cfg.alerts.churn_risk.high_value_minor > 0
+    return Priority.HIGH if high else Priority.MEDIUM
+
+
+def _ask(cfg: ModelConfig) -> str:
+    return REFERRAL_PLAYBOOK.format(days=cfg.alerts.referral.cooldown_days)
+
+
+def _referral_open_step(book: AlertBook, cur: OpenAlert, cfg: ModelConfig) -> None:
+    """Resolve or update an open referral opportunity."""
+    m, rc = book.m, cfg.alerts.referral
+    blocker = referral_blocker(m, cfg)
+    score = referral_score(m)
+    prio = _referral_priority(m, cfg)
     expired = m.now >= cur.opened_at + rc.expire_days * DAY_S
     if blocker is None and score < rc.close_below:
         blocker = Reason("weaker", f"opportunity score fell to {score:.0f}", score)
@@ -279,11 +295,11 @@ def referral_step(book: AlertBook, evidence: str, cfg: ModelConfig) -> None:
         book.open[REFERRAL] = OpenAlert(
             REFERRAL, cur.alert_id, cur.opened_at, score, prio.value, cur.codes
         )
-        book.emit(cur, AlertAction.UPDATED, score, referral_reasons(m), prio, playbook)
+        book.emit(cur, AlertAction.UPDATED, score, referral_reasons(m), prio, _ask(cfg))
 
 
 def step_alerts(state: CustomerState, m: Measures, evidence: str, cfg: ModelConfig) -> AlertBook:
-    book = AlertBook(state, m)
+    book = AlertBook(state, m, cfg)
     churn_step(book, evidence, cfg)
     referral_step(book, evidence, cfg)
     return book

@@ -1,18 +1,28 @@
 """Compact, versioned bytes for model states (Faust table values and their changelog).
 
-Format: UTF-8 JSON array ``[version, field, ...]`` with records as positional arrays in field
-order. It is small, stdlib-only, fast to encode, and explicit about its version so a future
-layout can be migrated instead of misread.
+Customer state, version 2: one version byte, then a :mod:`marshal` (format 2) tuple of the
+state's fields in declaration order, records as positional tuples in field order, then the
+cached next deadline tagged with a fingerprint of the config and deadline rules it was
+computed under (or None). marshal only rebuilds plain values (tuples, numbers, strings, None):
+loading never runs code, unlike pickle. Version 1 (UTF-8 JSON ``[1, field, ...]``) is still
+read, so tables written by older builds load. Integrity states stay JSON ``[1, field, ...]``.
 """
 
 from __future__ import annotations
 
 import json
+import marshal
+from operator import attrgetter
 from typing import Any
 
 from streams.errors import ContractError
+from streams.model.deadline import export_deadline, import_deadline
 from streams.model.integrity import IntegrityState
 from streams.model.state import (
+    NO_FEEDBACK,
+    NO_PROFILE,
+    NO_PURCHASES,
+    NO_TICKET_HISTORY,
     CustomerState,
     Engagement,
     FeedbackAgg,
@@ -23,9 +33,93 @@ from streams.model.state import (
     TicketRecord,
 )
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 INTEGRITY_VERSION = 1
+_V1 = 1
+# Format 2: binary floats and no object references (formats 3+ mark objects whose reference
+# count is above one, so equal states could encode differently); stable since Python 2.5.
+_MARSHAL_FORMAT = 2
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_FIELDS = tuple(CustomerState.__dataclass_fields__)
+# state_to_bytes / _from_v2 spell the field order out (the hot path): fail loudly if it changes.
+if (
+    *("customer_id", "created_at", "watermark", "as_of", "seen_at", "seen_ids", "id_floor"),
+    *("engagement", "purchases", "tickets", "ticket_history", "feedback", "profile", "stage"),
+    *("stage_since", "stage_history", "alerts", "churn_resolved_at", "referral_opened_at"),
+    *("health", "prev_health", "risk"),
+) != _FIELDS:
+    raise RuntimeError("CustomerState fields changed: update the codec and bump STATE_VERSION")
+
+
+def _getter(cls: type) -> Any:
+    return attrgetter(*cls.__dataclass_fields__)  # type: ignore[attr-defined]
+
+
+_ENGAGEMENT, _PURCHASES, _TICKET = _getter(Engagement), _getter(Purchases), _getter(TicketRecord)
+_HISTORY, _FEEDBACK, _PROFILE = _getter(TicketHistory), _getter(FeedbackAgg), _getter(Profile)
+_ALERT = _getter(OpenAlert)
+# Empty parts decode to the shared constants (cheaper, and their caches are shared).
+_NO_PURCHASES, _NO_TICKET_HISTORY = _PURCHASES(NO_PURCHASES), _HISTORY(NO_TICKET_HISTORY)
+_NO_FEEDBACK, _NO_PROFILE = _FEEDBACK(NO_FEEDBACK), _PROFILE(NO_PROFILE)
+
+
+def state_to_bytes(state: CustomerState) -> bytes:
+    """Encode a customer state; size is bounded because the state is."""
+    s = state
+    payload = (
+        *(s.customer_id, s.created_at, s.watermark, s.as_of, s.seen_at, s.seen_ids, s.id_floor),
+        _ENGAGEMENT(s.engagement),
+        _PURCHASES(s.purchases),
+        tuple(map(_TICKET, s.tickets)),
+        _HISTORY(s.ticket_history),
+        _FEEDBACK(s.feedback),
+        _PROFILE(s.profile),
+        *(s.stage, s.stage_since, s.stage_history, tuple(map(_ALERT, s.alerts))),
+        *(s.churn_resolved_at, s.referral_opened_at, s.health, s.prev_health, s.risk),
+        export_deadline(s),
+    )
+    return bytes((STATE_VERSION,)) + marshal.dumps(payload, _MARSHAL_FORMAT)
+
+
+def state_from_bytes(data: bytes) -> CustomerState:
+    """Decode :func:`state_to_bytes` output (or version 1); ContractError on anything else."""
+    head = data[:1]
+    if head == b"\x02":
+        return _from_v2(data)
+    if head == b"[":
+        return _from_v1(data)
+    if head and head[0] < 0x20:
+        raise ContractError(
+            f"customer state: unsupported state version {head[0]} (this build reads versions "
+            f"{_V1} and {STATE_VERSION}); migrate or rebuild the table from its input topics"
+        )
+    raise ContractError("customer state: bytes are not a valid encoded state")
+
+
+def _from_v2(data: bytes) -> CustomerState:
+    try:
+        (cid, created, wm, as_of, seen_at, seen_ids, floor, eng, pur, tickets, hist, fb, prof,
+         stage, since, history, alerts, resolved, referred, health, prev, risk, memo) = (
+            marshal.loads(memoryview(data)[1:])
+        )  # fmt: skip
+        state = CustomerState(
+            *(cid, created, wm, as_of, seen_at, seen_ids, floor),
+            Engagement(*eng),
+            NO_PURCHASES if pur == _NO_PURCHASES else Purchases(*pur),
+            tuple(TicketRecord(*t) for t in tickets),
+            NO_TICKET_HISTORY if hist == _NO_TICKET_HISTORY else TicketHistory(*hist),
+            NO_FEEDBACK if fb == _NO_FEEDBACK else FeedbackAgg(*fb),
+            NO_PROFILE if prof == _NO_PROFILE else Profile(*prof),
+            *(stage, since, history, tuple(OpenAlert(*a) for a in alerts)),
+            *(resolved, referred, health, prev, risk),
+        )
+    except (ValueError, EOFError, TypeError) as exc:
+        raise ContractError(f"customer state: malformed version 2 payload ({exc})") from exc
+    import_deadline(state, memo)
+    return state
+
+
+# Version 1 (JSON) and integrity states.
 _RECORDS = {
     "engagement": Engagement,
     "purchases": Purchases,
@@ -34,11 +128,6 @@ _RECORDS = {
     "profile": Profile,
 }
 _LISTS = {"tickets": TicketRecord, "alerts": OpenAlert}
-_FIELDS = tuple(CustomerState.__dataclass_fields__)
-
-
-def _row(obj: Any) -> list[Any]:
-    return [getattr(obj, f) for f in obj.__slots__]
 
 
 def _tuples(value: Any) -> Any:
@@ -46,20 +135,6 @@ def _tuples(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_tuples(v) for v in value)
     return value
-
-
-def state_to_bytes(state: CustomerState) -> bytes:
-    """Encode a customer state; size is bounded because the state is."""
-    out: list[Any] = [STATE_VERSION]
-    for name in _FIELDS:
-        value = getattr(state, name)
-        if name in _RECORDS:
-            out.append(_row(value))
-        elif name in _LISTS:
-            out.append([_row(v) for v in value])
-        else:
-            out.append(value)
-    return _dumps(out).encode()
 
 
 def _load(data: bytes, what: str, version: int, width: int) -> list[Any]:
@@ -79,9 +154,8 @@ def _load(data: bytes, what: str, version: int, width: int) -> list[Any]:
     return payload
 
 
-def state_from_bytes(data: bytes) -> CustomerState:
-    """Decode :func:`state_to_bytes` output; raises ContractError on unknown versions."""
-    payload = _load(data, "customer state", STATE_VERSION, len(_FIELDS))
+def _from_v1(data: bytes) -> CustomerState:
+    payload = _load(data, "customer state", _V1, len(_FIELDS))
     values: dict[str, Any] = {}
     try:
         for name, raw in zip(_FIELDS, payload[1:], strict=True):
@@ -97,7 +171,7 @@ def state_from_bytes(data: bytes) -> CustomerState:
 
 
 def integrity_to_bytes(state: IntegrityState) -> bytes:
-    return _dumps([INTEGRITY_VERSION, *_row(state)]).encode()
+    return _dumps([INTEGRITY_VERSION, *(getattr(state, f) for f in state.__slots__)]).encode()
 
 
 def integrity_from_bytes(data: bytes) -> IntegrityState:

@@ -22,7 +22,7 @@ from streams.domain import (
     PurchaseKind,
     TicketEvent,
 )
-from streams.model.alerts import step_alerts
+from streams.model.alerts import AlertBook, step_alerts
 from streams.model.fold import (
     fold_feedback,
     fold_profile,
@@ -33,7 +33,8 @@ from streams.model.fold import (
 )
 from streams.model.health import band, contributions, health
 from streams.model.lifecycle import transition
-from streams.model.risk import assess
+from streams.model.measures import Measures
+from streams.model.risk import assess, assess_cached, remember_measures
 from streams.model.state import (
     NO_CHANNELS,
     NO_FEEDBACK,
@@ -183,34 +184,28 @@ def evaluate(
 ) -> tuple[CustomerState, list[Alert]]:
     """Re-derive stage, alerts and health at time ``at`` (``evidence`` names the cause)."""
     m = assess(state, at, cfg)
-    stage, since, history = transition(state, m, cfg)
     book = step_alerts(state, m, evidence, cfg)
-    s = state
-    new = CustomerState(
-        s.customer_id,
-        s.created_at,
-        s.watermark,
-        at,
-        s.seen_at,
-        s.seen_ids,
-        s.id_floor,
-        s.engagement,
-        s.purchases,
-        s.tickets,
-        s.ticket_history,
-        s.feedback,
-        s.profile,
-        stage,
-        since,
-        history,
-        book.alerts(),
-        book.churn_resolved_at,
-        book.referral_opened_at,
-        health(m, cfg),
-        s.health,
-        m.risk,
-    )
+    new = _evaluated(state, m, transition(state, m, cfg), book, health(m, cfg))
     return new, book.emitted
+
+
+def _evaluated(
+    s: CustomerState,
+    m: Measures,
+    staged: tuple[str, float, tuple[tuple[str, float], ...]],
+    book: AlertBook,
+    health_now: float,
+) -> CustomerState:
+    """``s`` re-derived at ``m.now``; the measures are cached on it for next_deadline/snapshot."""
+    new = CustomerState(
+        *(s.customer_id, s.created_at, s.watermark, m.now, s.seen_at, s.seen_ids, s.id_floor),
+        *(s.engagement, s.purchases, s.tickets, s.ticket_history, s.feedback, s.profile),
+        *staged,
+        *(book.alerts(), book.churn_resolved_at, book.referral_opened_at),
+        *(health_now, s.health, m.risk),
+    )
+    remember_measures(new, m, book.cfg)
+    return new
 
 
 def tick(
@@ -219,16 +214,27 @@ def tick(
     """Let time pass without events: inactivity can move the stage and open or resolve alerts."""
     if not now > state.as_of:
         return state, []
-    new, alerts = evaluate(state, now, f"tick@{now!r}", config)
-    if not alerts and new.stage == state.stage and abs(new.health - state.health) < 1e-9:
-        return _with(state, as_of=now), []
-    return new, alerts
+    m = assess(state, now, config)
+    staged = transition(state, m, config)
+    book = step_alerts(state, m, f"tick@{now!r}", config)
+    h = health(m, config)
+    if not book.emitted and staged[0] == state.stage and abs(h - state.health) < 1e-9:
+        s = state  # nothing to report: only the evaluation time moves
+        same = CustomerState(
+            *(s.customer_id, s.created_at, s.watermark, now, s.seen_at, s.seen_ids, s.id_floor),
+            *(s.engagement, s.purchases, s.tickets, s.ticket_history, s.feedback, s.profile),
+            *(s.stage, s.stage_since, s.stage_history, s.alerts, s.churn_resolved_at),
+            *(s.referral_opened_at, s.health, s.prev_health, s.risk),
+        )
+        remember_measures(same, m, config)
+        return same, []
+    return _evaluated(state, m, staged, book, h), book.emitted
 
 
 def snapshot(state: CustomerState, now: float, config: ModelConfig) -> HealthSnapshot:
     """The customer's health as of ``now`` (never before the state's last evaluation)."""
     at = max(now, state.as_of)
-    m = assess(state, at, config)
+    m = assess_cached(state, config) if at == state.as_of else assess(state, at, config)
     h = health(m, config)
     stage, since, _ = transition(state, m, config)
     baseline = state.health if at > state.as_of else state.prev_health

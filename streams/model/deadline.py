@@ -9,21 +9,31 @@ at most ``_TOLERANCE`` late and never skips a crossing. Open alerts are rechecke
 ``alerts.open_alert_recheck_hours`` while a decaying signal (refunds, tickets, feedback) is
 part of their risk, so its decay can resolve them; risk made only of growing silence cannot fall
 without an event, so such alerts need no recheck.
+
+Speed: the upper bound never decreases with time (the config rules guarantee it), so when it
+is still below a threshold at the earliest closed-form instant, the crossing cannot be the
+next deadline and its search is skipped (one evaluation instead of ~30). The result is cached
+on the (immutable) state per config.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 from streams.config import ModelConfig
 from streams.model.alerts import CHURN, REFERRAL
-from streams.model.measures import Measures, clamp01, p_alive
-from streams.model.risk import assess
+from streams.model.measures import Measures, p_alive
+from streams.model.risk import assess_cached
 from streams.model.state import DAY_S, HOUR_S, WEEK_S, CustomerState, Purchases
 
 _INCREASING = ("overdue", "p_alive_low", "engagement_drop")
 _HORIZON = 3 * 365 * DAY_S  # search no further: beyond this, a tick at the horizon re-plans
 _TOLERANCE = HOUR_S
+# Part of the fingerprint of cached deadlines stored with a state: bump it whenever the rules
+# above change, so deadlines cached by an older build are recomputed rather than trusted.
+_RULES = "deadline-rules-1"
+_FINGERPRINTS: dict[int, tuple[ModelConfig, str]] = {}
 
 
 def p_alive_reached(p: Purchases, target: float, cfg: ModelConfig) -> float:
@@ -43,42 +53,47 @@ def p_alive_reached(p: Purchases, target: float, cfg: ModelConfig) -> float:
     return p.first_at + max(big_t, t_x) * WEEK_S
 
 
-def _upper_risk(
-    state: CustomerState, m: Measures, t: float, held: float, cfg: ModelConfig
-) -> float:
-    """Upper bound of risk at ``t``: increasing signals projected, the rest held (``held``)."""
-    keep, p, rc = held, state.purchases, cfg.risk
-    if m.overdue is not None:
-        od = (t - p.last_at) / DAY_S / m.gap_days
-        keep *= 1.0 - rc.weight_overdue * _ramp(
-            od, cfg.rhythm.overdue_start, cfg.rhythm.overdue_full
-        )
-        pa = p_alive(p, t, cfg)
-        keep *= 1.0 - rc.weight_p_alive * _ramp(pa, cfg.p_alive.risk_start, cfg.p_alive.risk_full)
-    if m.eng_ratio is not None:
-        ec = cfg.engagement
-        ratio = m.eng_ratio * math.exp(-(ec.lam_short - ec.lam_long) * (t - m.now))
-        keep *= 1.0 - rc.weight_engagement_drop * _ramp(
-            ratio, ec.drop_start_ratio, ec.drop_full_ratio
-        )
-    return 100.0 * (1.0 - keep)
-
-
-def _ramp(x: float, start: float, full: float) -> float:
-    return clamp01((x - start) / (full - start))
-
-
-def risk_crossing(state: CustomerState, m: Measures, theta: float, cfg: ModelConfig) -> float:
-    """Earliest time (within tolerance) the risk upper bound reaches ``theta``; inf if never."""
-    if m.risk >= theta:
-        return math.inf  # already there: something else (a cooldown) holds the change back
+def _held(m: Measures) -> float:
+    """Product of (1 - c) over the signals that cannot grow without events."""
     held = 1.0
     for code, c, _ in m.components:
         if code not in _INCREASING:
             held *= 1.0 - c
+    return held
+
+
+def upper_risk(state: CustomerState, m: Measures, t: float, held: float, cfg: ModelConfig) -> float:
+    """Upper bound of risk at ``t``: increasing signals projected, the rest held (``held``).
+
+    Never decreases with ``t`` (config rules: overdue_start < overdue_full, risk_full <
+    risk_start, drop_full < drop_start, short half-life < long one, weights in 0-1).
+    """
+    keep, p, rc = held, state.purchases, cfg.risk
+    if m.overdue is not None:
+        rh = cfg.rhythm
+        v = ((t - p.last_at) / DAY_S / m.gap_days - rh.overdue_start) / (
+            rh.overdue_full - rh.overdue_start
+        )
+        keep *= 1.0 - rc.weight_overdue * (0.0 if v <= 0.0 else 1.0 if v >= 1.0 else v)
+        pc = cfg.p_alive
+        v = (p_alive(p, t, cfg) - pc.risk_start) / (pc.risk_full - pc.risk_start)
+        keep *= 1.0 - rc.weight_p_alive * (0.0 if v <= 0.0 else 1.0 if v >= 1.0 else v)
+    if m.eng_ratio is not None:
+        ec = cfg.engagement
+        ratio = m.eng_ratio * math.exp(-(ec.lam_short - ec.lam_long) * (t - m.now))
+        v = (ratio - ec.drop_start_ratio) / (ec.drop_full_ratio - ec.drop_start_ratio)
+        keep *= 1.0 - rc.weight_engagement_drop * (0.0 if v <= 0.0 else 1.0 if v >= 1.0 else v)
+    return 100.0 * (1.0 - keep)
+
+
+def crossing(
+    state: CustomerState, m: Measures, held: float, theta: float, cfg: ModelConfig
+) -> float:
+    """Earliest time (within tolerance) the upper bound reaches ``theta`` after ``m.now``;
+    inf if not within the horizon. Doubling steps bracket it, then bisection."""
     t0 = m.now
     lo, step = t0, DAY_S
-    while _upper_risk(state, m, t0 + step, held, cfg) < theta:
+    while upper_risk(state, m, t0 + step, held, cfg) < theta:
         lo = t0 + step
         step *= 2.0
         if step > _HORIZON:
@@ -86,11 +101,18 @@ def risk_crossing(state: CustomerState, m: Measures, theta: float, cfg: ModelCon
     hi = t0 + step
     while hi - lo > _TOLERANCE:
         mid = 0.5 * (lo + hi)
-        if _upper_risk(state, m, mid, held, cfg) >= theta:
+        if upper_risk(state, m, mid, held, cfg) >= theta:
             hi = mid
         else:
             lo = mid
     return hi
+
+
+def risk_crossing(state: CustomerState, m: Measures, theta: float, cfg: ModelConfig) -> float:
+    """Earliest time (within tolerance) the risk upper bound reaches ``theta``; inf if never."""
+    if m.risk >= theta:
+        return math.inf  # already there: something else (a cooldown) holds the change back
+    return crossing(state, m, _held(m), theta, cfg)
 
 
 def _stage_times(state: CustomerState, m: Measures, cfg: ModelConfig) -> list[float]:
@@ -108,8 +130,6 @@ def _stage_times(state: CustomerState, m: Measures, cfg: ModelConfig) -> list[fl
         out.append(p.last_at + max(gap * sc.churned_overdue, sc.churned_min_days * DAY_S))
         out.append(p_alive_reached(p, sc.dormant_p_alive, cfg))
         out.append(p_alive_reached(p, sc.churned_p_alive, cfg))
-    if state.stage not in ("at_risk", "dormant", "churned"):
-        out.append(risk_crossing(state, m, sc.at_risk_score, cfg))
     return out
 
 
@@ -119,12 +139,8 @@ def _alert_times(state: CustomerState, m: Measures, cfg: ModelConfig) -> list[fl
     out: list[float] = []
     if open_ and any(code not in _INCREASING for code, _, _ in m.components):
         out.append(m.now + ac.open_alert_recheck_hours * HOUR_S)  # decays may resolve it
-    churn = open_.get(CHURN)
-    if churn is None:
+    if CHURN not in open_:
         out.append(state.churn_resolved_at + ac.churn_risk.reopen_cooldown_days * DAY_S)
-        out.append(risk_crossing(state, m, ac.churn_risk.open_at, cfg))
-    else:
-        out.append(risk_crossing(state, m, churn.score + ac.update_min_delta, cfg))
     ref = open_.get(REFERRAL)
     if ref is not None:
         out.append(ref.opened_at + rc.expire_days * DAY_S)
@@ -135,11 +151,22 @@ def _alert_times(state: CustomerState, m: Measures, cfg: ModelConfig) -> list[fl
     return out
 
 
-def next_deadline(state: CustomerState, config: ModelConfig) -> float | None:
-    """Earliest event time after ``state.as_of`` at which ``tick`` could change the stage or
-    the alerts; None when nothing time-driven is pending."""
-    m = assess(state, state.as_of, config)
-    rk = config.risk
+def _thresholds(state: CustomerState, m: Measures, cfg: ModelConfig) -> list[float]:
+    """Risk levels whose crossing would change the stage or the churn alert."""
+    out = []
+    if state.stage not in ("at_risk", "dormant", "churned"):
+        out.append(cfg.stage.at_risk_score)
+    churn = {a.type: a for a in state.alerts}.get(CHURN)
+    if churn is not None:
+        out.append(churn.score + cfg.alerts.update_min_delta)
+    else:
+        out.append(cfg.alerts.churn_risk.open_at)
+    return [theta for theta in out if m.risk < theta]
+
+
+def _compute(state: CustomerState, config: ModelConfig) -> float | None:
+    m = assess_cached(state, config)
+    rk, as_of = config.risk, state.as_of
     times = _stage_times(state, m, config) + _alert_times(state, m, config)
     times.extend(r.sla_due_at for r in state.tickets if r.is_open)
     f = state.feedback
@@ -147,5 +174,60 @@ def next_deadline(state: CustomerState, config: ModelConfig) -> float | None:
         times.append(f.negative[0] + rk.detractor_window_days * DAY_S)
     if f.public_negative is not None:
         times.append(f.public_negative[0] + rk.public_detractor_window_days * DAY_S)
-    future = [t for t in times if state.as_of < t < math.inf]
-    return min(future) if future else None
+    best = min([t for t in times if as_of < t], default=math.inf)
+    thetas = _thresholds(state, m, config)
+    if thetas:
+        held = _held(m)
+        # The bound never decreases with time: if it is still below theta at `best`, theta
+        # is crossed only after `best` and its search cannot change the answer.
+        at_best = upper_risk(state, m, best, held, config) if best < math.inf else math.inf
+        for theta in thetas:
+            if not at_best < theta:
+                best = min(best, crossing(state, m, held, theta, config))
+    return best if best < math.inf else None
+
+
+def next_deadline(state: CustomerState, config: ModelConfig) -> float | None:
+    """Earliest event time after ``state.as_of`` at which ``tick`` could change the stage or
+    the alerts; None when nothing time-driven is pending. Cached on the state per config."""
+    try:
+        key, deadline = state._memo_b
+        if key is config or (isinstance(key, str) and key == fingerprint(config)):
+            return deadline  # type: ignore[no-any-return]
+    except AttributeError:
+        pass
+    deadline = _compute(state, config)
+    object.__setattr__(state, "_memo_b", (config, deadline))
+    return deadline
+
+
+def fingerprint(config: ModelConfig) -> str:
+    """Stable digest of ``config`` and the deadline rules (same in every process)."""
+    hit = _FINGERPRINTS.get(id(config))
+    if hit is not None and hit[0] is config:
+        return hit[1]
+    digest = hashlib.blake2b(f"{_RULES}|{config!r}".encode(), digest_size=8).hexdigest()
+    if len(_FINGERPRINTS) >= 32:  # configs are few and long-lived; tests make many
+        _FINGERPRINTS.clear()
+    _FINGERPRINTS[id(config)] = (config, digest)
+    return digest
+
+
+def export_deadline(state: CustomerState) -> tuple[str, float | None] | None:
+    """The cached deadline with its config fingerprint, for the codec (None if not cached)."""
+    try:
+        key, deadline = state._memo_b
+    except AttributeError:
+        return None
+    return (key if isinstance(key, str) else fingerprint(key)), deadline
+
+
+def import_deadline(state: CustomerState, cached: object) -> None:
+    """Restore a cached deadline read by the codec; anything malformed is ignored."""
+    if (
+        isinstance(cached, tuple)
+        and len(cached) == 2
+        and isinstance(cached[0], str)
+        and (cached[1] is None or isinstance(cached[1], float))
+    ):
+        object.__setattr__(state, "_memo_b", cached)

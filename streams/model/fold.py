@@ -10,6 +10,7 @@ rounding).
 from __future__ import annotations
 
 import bisect
+import contextlib
 import math
 
 from streams.config import ICP_ATTRIBUTES, ModelConfig
@@ -69,32 +70,35 @@ def touch(e: Engagement, t: float, w: float, channel: str, cfg: ModelConfig) -> 
 
 def fold_purchase(p: Purchases, ev: Purchase, cfg: ModelConfig) -> Purchases:
     """Fold a purchase-stream event into recency/frequency/monetary facts."""
-    t = ev.occurred_at
-    if ev.kind is PurchaseKind.REFUND:
-        val, at = add_decayed(p.refund_decayed, p.refund_at, t, 1.0, cfg.risk.refund_lam)
-        return _replace_purchases(
-            p,
-            refunds=p.refunds + 1,
-            refund_minor=p.refund_minor + abs(ev.amount_minor),
-            refund_decayed=val,
-            refund_at=at,
+    t, kind = ev.occurred_at, ev.kind
+    first, last, days, occasions, orders = p.first_at, p.last_at, p.days, p.occasions, p.orders
+    gross, currency, cancelled, renewed = p.gross_minor, p.currency, p.cancelled_at, p.renewed_at
+    refunds, refund_minor, refund_decayed, refund_at = (
+        p.refunds,
+        p.refund_minor,
+        p.refund_decayed,
+        p.refund_at,
+    )
+    if kind is PurchaseKind.REFUND:
+        refund_decayed, refund_at = add_decayed(
+            refund_decayed, refund_at, t, 1.0, cfg.risk.refund_lam
         )
-    if ev.kind is PurchaseKind.SUBSCRIPTION_CANCELLED:
-        return _replace_purchases(p, cancelled_at=max(p.cancelled_at, t))
-    days, occasions = _add_day(
-        p.days, p.occasions, int(t // DAY_S), cfg.rhythm.recent_purchase_days
-    )
-    return _replace_purchases(
-        p,
-        first_at=min(p.first_at, t),
-        last_at=max(p.last_at, t),
-        days=days,
-        occasions=occasions,
-        orders=p.orders + 1,
-        gross_minor=p.gross_minor + max(0, ev.amount_minor),
-        currency=p.currency or ev.currency,
-        renewed_at=max(p.renewed_at, t),
-    )
+        refunds, refund_minor = refunds + 1, refund_minor + abs(ev.amount_minor)
+    elif kind is PurchaseKind.SUBSCRIPTION_CANCELLED:
+        cancelled = max(cancelled, t)
+    else:
+        cap = cfg.rhythm.recent_purchase_days
+        days, occasions = _add_day(days, occasions, int(t // DAY_S), cap)
+        first, last, orders, renewed = min(first, t), max(last, t), orders + 1, max(renewed, t)
+        gross, currency = gross + max(0, ev.amount_minor), currency or ev.currency
+    new = Purchases(
+        first, last, days, occasions, orders, gross, refunds, refund_minor, refund_decayed,
+        refund_at, currency, cancelled, renewed,
+    )  # fmt: skip
+    if days is p.days:
+        with contextlib.suppress(AttributeError):  # same purchase days: same typical gap
+            object.__setattr__(new, "_memo_a", p._memo_a)
+    return new
 
 
 def _add_day(
@@ -106,12 +110,6 @@ def _add_day(
         return days, occasions
     new = (*days[:i], day, *days[i:])
     return (new[-cap:] if len(new) > cap else new), occasions + 1
-
-
-def _replace_purchases(p: Purchases, **kw: object) -> Purchases:
-    vals = {name: getattr(p, name) for name in Purchases.__slots__}  # type: ignore[attr-defined]
-    vals.update(kw)
-    return Purchases(**vals)
 
 
 def fold_ticket(tickets: tuple[TicketRecord, ...], ev: TicketEvent) -> tuple[TicketRecord, ...]:
@@ -189,6 +187,8 @@ def prune_tickets(
     tickets: tuple[TicketRecord, ...], hist: TicketHistory, watermark: float, cfg: ModelConfig
 ) -> tuple[tuple[TicketRecord, ...], TicketHistory]:
     """Fold closed tickets older than the retention (and the oldest beyond the cap) into history."""
+    if not tickets:
+        return tickets, hist
     sc = cfg.success
     cutoff = watermark - sc.closed_ticket_retention_days * DAY_S
     old = [r for r in tickets if not r.is_open and r.resolved_at < cutoff]

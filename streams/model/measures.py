@@ -9,11 +9,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from streams.config import ICP_ATTRIBUTES, ModelConfig
+from streams.config import ICP_ATTRIBUTES, FitConfig, ModelConfig, RhythmConfig
 from streams.model.fold import is_repeat
 from streams.model.state import (
     DAY_S,
     HOUR_S,
+    NO_FEEDBACK,
     WEEK_S,
     CustomerState,
     FeedbackAgg,
@@ -83,7 +84,19 @@ def typical_gap_days(p: Purchases, cfg: ModelConfig) -> tuple[float, bool]:
     Shrinkage is in log space with ``prior_weight`` pseudo-gaps, so two purchases a week apart
     do not yet make a weekly customer. One-time buyers get the population default.
     """
-    days, rc = p.days, cfg.rhythm
+    rc = cfg.rhythm
+    try:
+        cached_rc, gap = p._memo_a  # derived from p.days alone: cached on the immutable record
+        if cached_rc is rc:
+            return gap  # type: ignore[no-any-return]
+    except AttributeError:
+        pass
+    gap = _typical_gap(p.days, rc)
+    object.__setattr__(p, "_memo_a", (rc, gap))
+    return gap
+
+
+def _typical_gap(days: tuple[int, ...], rc: RhythmConfig) -> tuple[float, bool]:
     if len(days) < 2:
         return rc.default_gap_days, False
     gaps = sorted(days[i + 1] - days[i] for i in range(len(days) - 1))
@@ -164,9 +177,22 @@ def success_at(
 
 def fit_score(state: CustomerState, cfg: ModelConfig) -> float | None:
     """ICP match 0-100 over the attributes both the profile and the ICP know; None if none."""
+    profile, fc = state.profile, cfg.fit
+    try:
+        cached_fc, score = profile._memo_a  # cached on the immutable profile record
+        if cached_fc is fc:
+            return score  # type: ignore[no-any-return]
+    except AttributeError:
+        pass
+    score = _fit(profile.attrs, fc)
+    object.__setattr__(profile, "_memo_a", (fc, score))
+    return score
+
+
+def _fit(attrs: tuple[str | None, ...], fc: FitConfig) -> float | None:
     num = den = 0.0
-    icp = cfg.fit.icp
-    for name, value in zip(ICP_ATTRIBUTES, state.profile.attrs, strict=True):
+    icp = fc.icp
+    for name, value in zip(ICP_ATTRIBUTES, attrs, strict=True):
         spec = icp.get(name)
         if spec is None or value is None or spec.importance <= 0:
             continue
@@ -213,42 +239,33 @@ def measure(state: CustomerState, now: float, cfg: ModelConfig) -> Measures:
     """All derived measures of ``state`` at ``now``; :func:`streams.model.risk.assess` adds risk."""
     p = state.purchases
     gap, own = typical_gap_days(p, cfg)
-    m = Measures(
-        now=now,
-        days_since_purchase=None,
-        gap_days=gap,
-        gap_own=own,
-        overdue=None,
-        p_alive=None,
-        eng_ratio=None,
-        success=success_at(state.tickets, state.ticket_history, now, cfg),
-        nps_mean=None,
-        nps_evidence=0.0,
-        nps_last=None,
-        nps_category=None,
-        csat_share=None,
-        ces_mean=None,
-        loyalty=None,
-        fit=fit_score(state, cfg),
-        aov=0.0,
-        value_at_stake=0.0,
-        ltv=0.0,
-        refunds_recent=decay_to(p.refund_decayed, p.refund_at, now, cfg.risk.refund_lam),
-        cancelled=p.cancelled_at > p.renewed_at,
-        negative=None,
-        public_negative=None,
-    )
+    days = overdue = alive = None
+    aov = at_stake = ltv = 0.0
     if p.orders > 0:
-        m.days_since_purchase = max(0.0, now - p.last_at) / DAY_S
-        m.overdue = m.days_since_purchase / gap
-        m.p_alive = p_alive(p, now, cfg)
-        m.aov = max(0, p.gross_minor - p.refund_minor) / p.orders
-        m.value_at_stake = m.aov * cfg.loyalty.horizon_days / gap
-        m.ltv = m.value_at_stake * m.p_alive
+        days = max(0.0, now - p.last_at) / DAY_S
+        overdue = days / gap
+        alive = p_alive(p, now, cfg)
+        aov = max(0, p.gross_minor - p.refund_minor) / p.orders
+        at_stake = aov * cfg.loyalty.horizon_days / gap
+        ltv = at_stake * alive
     e, ec = state.engagement, cfg.engagement
     long_now = decay_to(e.long, e.at, now, ec.lam_long)
+    ratio = None
     if long_now >= ec.min_long_run_activity:
         short_now = decay_to(e.short, e.at, now, ec.lam_short)
-        m.eng_ratio = (short_now * ec.lam_short) / (long_now * ec.lam_long)
-    _feedback(m, state.feedback, now, cfg)
+        ratio = (short_now * ec.lam_short) / (long_now * ec.lam_long)
+    m = Measures(
+        *(now, days, gap, own, overdue, alive, ratio),
+        success_at(state.tickets, state.ticket_history, now, cfg),
+        *(None, 0.0, None, None, None, None, None),  # feedback: filled by _feedback
+        fit_score(state, cfg),
+        *(aov, at_stake, ltv),
+        decay_to(p.refund_decayed, p.refund_at, now, cfg.risk.refund_lam),
+        p.cancelled_at > p.renewed_at,
+        None,
+        None,
+    )
+    f = state.feedback
+    if f is not NO_FEEDBACK:
+        _feedback(m, f, now, cfg)
     return m

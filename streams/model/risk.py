@@ -21,6 +21,27 @@ def assess(state: CustomerState, now: float, cfg: ModelConfig) -> Measures:
     return m
 
 
+def assess_cached(state: CustomerState, cfg: ModelConfig) -> Measures:
+    """:func:`assess` at ``state.as_of``, cached on the immutable state (per config).
+
+    The result is shared: callers must only read it (``assess`` returns a private copy).
+    """
+    try:
+        cached_cfg, m = state._memo_a
+        if cached_cfg is cfg:
+            return m  # type: ignore[no-any-return]
+    except AttributeError:
+        pass
+    m = assess(state, state.as_of, cfg)
+    remember_measures(state, m, cfg)
+    return m
+
+
+def remember_measures(state: CustomerState, m: Measures, cfg: ModelConfig) -> None:
+    """Cache ``m`` (measures at ``state.as_of``, never mutated afterwards) on ``state``."""
+    object.__setattr__(state, "_memo_a", (cfg, m))
+
+
 def _ramp(x: float, start: float, full: float) -> float:
     """0 at ``start``, 1 at ``full`` (works for rising or falling ramps)."""
     return clamp01((x - start) / (full - start))

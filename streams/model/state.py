@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from streams.domain import Channel
 
@@ -20,6 +21,20 @@ DAY_S = 86400.0
 HOUR_S = 3600.0
 WEEK_S = 7 * DAY_S
 STAGES = ("new", "onboarding", "active", "at_risk", "dormant", "churned", "won_back")
+
+
+class Memo:
+    """Private per-object cache slots for derived values, invisible to the dataclass machinery.
+
+    Records are immutable values, so anything derived from one (with a given config) can be
+    cached on the object itself: it dies with the object and cannot go stale. The slots are
+    not dataclass fields, so equality, repr, ``dataclasses.replace`` (which starts empty) and
+    the codec never see them. Set them with ``object.__setattr__``; read with try/except.
+    """
+
+    __slots__ = ("_memo_a", "_memo_b")
+    _memo_a: Any
+    _memo_b: Any
 
 
 def decay_to(value: float, at: float, to: float, lam: float) -> float:
@@ -41,7 +56,7 @@ class Engagement:
 
 
 @dataclass(frozen=True, slots=True)
-class Purchases:
+class Purchases(Memo):
     """Recency, frequency and monetary facts; ``days`` are the newest distinct purchase days."""
 
     first_at: float
@@ -135,7 +150,7 @@ NO_FEEDBACK = FeedbackAgg(-math.inf, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1, -math.inf
 
 
 @dataclass(frozen=True, slots=True)
-class Profile:
+class Profile(Memo):
     """Latest CustomerProfile (last wins by occurred_at, then event id)."""
 
     at: float
@@ -161,7 +176,7 @@ class OpenAlert:
 
 
 @dataclass(frozen=True, slots=True)
-class CustomerState:
+class CustomerState(Memo):
     """Everything the model keeps for one customer; a value: the model never mutates it."""
 
     customer_id: str

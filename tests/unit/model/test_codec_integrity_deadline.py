@@ -6,10 +6,13 @@ import json
 
 import pytest
 
+from streams.config import config_from_mapping
+from streams.domain import Event, TicketAction
 from streams.errors import ContractError
 from streams.model import (
     integrity_from_bytes,
     integrity_to_bytes,
+    load_config,
     next_deadline,
     observe_feedback,
     state_from_bytes,
@@ -17,17 +20,62 @@ from streams.model import (
     tick,
 )
 
-from .conftest import DAY, HOUR, T0, feedback, run, weekly_buyer
+from .conftest import DAY, HOUR, T0, feedback, run, ticket, weekly_buyer
+
+# A state written by the version 1 (JSON) codec: tables written by older builds must load.
+V1_STATE = (
+    b'[1,"cust-1",1700000000.0,1701382400.0,1701382400.0,[1701209600.0,1701296000.0,'
+    b"1701382400.0],[34267842268714,223827994890146,246063933538688],-Infinity,[1701382400.0,"
+    b"3.6420624181545125,4.095820500328354,[2.45805044025054,0.0,0.0,0.0,0.6840119779039721,"
+    b"0.5,0.0,0.0],1701382400.0],[1700000000.0,1701209600.0,[19675,19682,19689],3,3,7500,0,0,"
+    b'0.0,-Infinity,"EUR",-Infinity,1701209600.0],[["T1",1701382400.0,"billing","normal",'
+    b"1701468800.0,1701382400.0,1,-Infinity,0,-Infinity,0]],[-Infinity,0.0,0.0,0.0,0.0,0.0,0.0,"
+    b'-Infinity],[1701296000.0,4.0,1.0,0.0,0.0,0.0,0.0,4,1701296000.0,[1701296000.0,"nps",4,'
+    b'false],null],[-Infinity,"",[null,null,null,null,null,null],null,null],"active",'
+    b'1700604800.0,[["new",1700000000.0],["onboarding",1700000000.0],["active",1700604800.0]],'
+    b"[],-Infinity,-Infinity,82.3333,80.1096,49.88672]"
+)
+
+
+def _v1_events() -> list[Event]:
+    return [
+        *weekly_buyer(3),
+        feedback(T0 + 15 * DAY, "n", 4),
+        ticket(T0 + 16 * DAY, "k", "T1", TicketAction.OPENED, sla=T0 + 17 * DAY),
+    ]
 
 
 def test_unknown_state_version_is_rejected_clearly(cfg) -> None:
     state, _ = run(weekly_buyer(3), cfg)
-    payload = json.loads(state_to_bytes(state))
+    payload = json.loads(V1_STATE)  # the JSON layout (version 1) with a future version number
     payload[0] = 99
     with pytest.raises(ContractError, match="unsupported state version 99"):
         state_from_bytes(json.dumps(payload).encode())
     with pytest.raises(ContractError):
         state_from_bytes(b"not json")
+    data = state_to_bytes(state)  # the binary layout (version byte first)
+    with pytest.raises(ContractError, match="unsupported state version 3"):
+        state_from_bytes(b"\x03" + data[1:])
+    for bad in (data[:-5], data[:1], data[:1] + b"\x00garbage", b""):
+        with pytest.raises(ContractError):
+            state_from_bytes(bad)
+
+
+def test_version_1_states_still_load(cfg) -> None:
+    state, _ = run(_v1_events(), cfg)
+    assert state_from_bytes(V1_STATE) == state
+    assert state_from_bytes(state_to_bytes(state_from_bytes(V1_STATE))) == state
+
+
+def test_cached_deadline_travels_with_the_bytes_and_is_config_bound(cfg) -> None:
+    state, _ = run(_v1_events(), cfg)
+    expected = next_deadline(state, cfg)
+    loaded = state_from_bytes(state_to_bytes(state))
+    assert next_deadline(loaded, cfg) == expected
+    assert next_deadline(loaded, load_config()) == expected  # an equal config: same digest
+    other = config_from_mapping({"alerts": {"referral": {"cooldown_days": 1.0}}})
+    fresh = state_from_bytes(state_to_bytes(state))
+    assert next_deadline(fresh, other) == next_deadline(run(_v1_events(), other)[0], other)
 
 
 def test_coached_burst_detected_against_agent_baseline(cfg) -> None:

@@ -1,0 +1,112 @@
+"""Golden equivalence: the model's observable outputs on simulated populations are pinned.
+
+Recorded before the performance work (JSON codec, uncached deadlines) and checked after it:
+every alert (all fields) and every ``next_deadline`` value must be identical, and every
+snapshot equal to 9 significant digits. The driver mimics the pipeline: per customer, events in
+event-time order through ``process_event`` (ticks due before each event included), a snapshot
+and a deadline after each event, a codec round trip every third event (so cached values are
+exercised both ways), and a final ``process_tick`` far in the future.
+
+The digests depend on the simulator, the default config and the platform's libm. After an
+intended change of behaviour (or of the simulator), regenerate them with
+``python -m tests.unit.model.test_golden_equivalence`` and explain the change in the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import fields, is_dataclass
+from typing import Any
+
+import pytest
+
+from streams.domain import Event, Feedback
+from streams.model import (
+    ModelConfig,
+    load_config,
+    next_deadline,
+    observe_feedback,
+    snapshot,
+    state_from_bytes,
+    state_to_bytes,
+)
+from streams.processing import process_event, process_tick
+from streams.simulator import DAY, simulate
+
+POPULATIONS: dict[str, dict[str, Any]] = {
+    "rich": {"customers": 300, "days": 365, "seed": 3},
+    "purchase_only": {"customers": 300, "days": 365, "seed": 5, "purchase_only": True},
+}
+# population -> (alerts, deadlines set, alerts+deadlines digest, snapshots digest)
+GOLDEN: dict[str, tuple[int, int, str, str]] = {
+    "purchase_only": (
+        1327,
+        1099,
+        "9513207e02b9f85dbba154ab50a9c889",
+        "62690379095c5182610d3b207ad6e96e",
+    ),
+    "rich": (2269, 5097, "0b7f2c9de3678759b62c54c0d69a1653", "1cd2b5368c8b2494abe0cadca4d9ef2e"),
+}
+
+
+def _canonical(value: Any) -> Any:
+    """Plain nested tuples; floats to 9 significant digits (the snapshot tolerance)."""
+    if isinstance(value, float):
+        return format(value, ".9g")
+    if is_dataclass(value) and not isinstance(value, type):
+        return (type(value).__name__, *(_canonical(getattr(value, f.name)) for f in fields(value)))
+    if isinstance(value, tuple | list):
+        return tuple(_canonical(v) for v in value)
+    return value
+
+
+def _weights(events: list[Event], cfg: ModelConfig) -> dict[str, float]:
+    """Survey-integrity weights, as the pipeline computes them (per agent, in event order)."""
+    states: dict[str, Any] = {}
+    out: dict[str, float] = {}
+    for e in events:
+        if isinstance(e, Feedback) and e.agent_id:
+            states[e.agent_id], verdict = observe_feedback(states.get(e.agent_id), e, 0.0, cfg)
+            out[e.event_id] = verdict.weight
+    return out
+
+
+def outputs(population: str) -> tuple[int, int, str, str]:
+    """(alerts, deadlines set, digest of alerts and deadlines, digest of snapshots)."""
+    cfg = load_config()
+    pop = simulate(**POPULATIONS[population])
+    weights = _weights(pop.events, cfg)
+    by_customer: dict[str, list[Event]] = {}
+    for e in pop.events:
+        by_customer.setdefault(e.customer_id, []).append(e)
+    exact, snaps = hashlib.sha256(), hashlib.sha256()
+    n_alerts = n_deadlines = 0
+    end = pop.end + 400 * DAY
+    for cid in sorted(by_customer):
+        state = None
+        events = sorted(by_customer[cid], key=lambda e: e.occurred_at)
+        for i, e in enumerate([*events, None]):
+            if e is None:
+                assert state is not None
+                state, alerts = process_tick(state, end, cfg)
+            else:
+                state, alerts = process_event(state, e, cfg, weights.get(e.event_id, 1.0))
+            deadline = next_deadline(state, cfg)
+            n_alerts += len(alerts)
+            n_deadlines += deadline is not None
+            exact.update(repr((alerts, deadline)).encode())
+            snap = snapshot(state, end if e is None else e.occurred_at, cfg)
+            snaps.update(repr(_canonical(snap)).encode())
+            if i % 3 == 0:
+                state = state_from_bytes(state_to_bytes(state))
+    return n_alerts, n_deadlines, exact.hexdigest()[:32], snaps.hexdigest()[:32]
+
+
+@pytest.mark.parametrize("population", sorted(POPULATIONS))
+def test_outputs_match_the_recorded_golden_run(population: str) -> None:
+    assert outputs(population) == GOLDEN[population]
+
+
+if __name__ == "__main__":
+    for name in sorted(POPULATIONS):
+        print(f"    {name!r}: {outputs(name)!r},")
