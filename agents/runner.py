@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import faust
@@ -16,6 +17,10 @@ def run_worker(options: WorkerOptions, log_level: str = "info") -> int:
     options.model_config()  # fail fast on a bad config file, before touching Kafka
     ensure_topics(options.settings.kafka, options.settings.topics)
     app = create_app(options)
+    # The hot path allocates many short-lived objects and few cycles: a larger first
+    # generation and freezing start-up objects cut the collector's share of CPU time.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
     worker = faust.Worker(app, loglevel=log_level, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()  # returns when SIGINT/SIGTERM stops the worker
     return 0

@@ -24,6 +24,7 @@ from agents.topic_admin import ensure_topics
 from bench.loads import (
     bare_loop_rate,
     encoded_population,
+    faust_loop_rate,
     latency_at_rate,
     produce_backlog,
     rss_bytes,
@@ -45,6 +46,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         records = encoded_population(args.customers, args.days, args.seed)
         produce_backlog(stack.kafka_bootstrap, topics, records)
         bare = bare_loop_rate(stack.kafka_bootstrap, topics, len(records))
+        faust_only = faust_loop_rate(stack.kafka_bootstrap, topics, len(records))
         worker = Worker(
             stack.kafka_bootstrap,
             topics,
@@ -68,6 +70,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         "cxstream_eps": rate,
         "bare_eps": bare,
         "ratio": rate / bare,
+        "faust_eps": faust_only,
         "rss_per_million_mb": max(0, rss_after - rss_before) / args.customers * 1e6 / 2**20,
         **lat,
     }
@@ -87,6 +90,9 @@ def markdown(figures: dict[str, float], command: str) -> str:
             f"| cxstream worker, sustained (catch-up) | {f['cxstream_eps']:,.0f} events/s |",
             f"| bare confluent-kafka consume→produce loop | {f['bare_eps']:,.0f} events/s |",
             f"| ratio cxstream ÷ bare | {f['ratio']:.2f} |",
+            f"| Faust agent that only counts (framework ceiling) | "
+            f"{f['faust_eps']:,.0f} events/s |",
+            f"| ratio cxstream ÷ Faust-only | {f['cxstream_eps'] / f['faust_eps']:.2f} |",
             f"| offered rate for latency | {f['offered_rate']:,.0f} events/s |",
             f"| produce → health snapshot, p50 / p99 | "
             f"{f['p50_ms']:.0f} ms / {f['p99_ms']:.0f} ms |",
