@@ -1,10 +1,10 @@
 """The customer agent's body: publish what a batch produced, in an order that loses nothing.
 
-Order per batch: alerts, dead letters and health snapshots are produced and acknowledged by
-the broker first; only then are customer states written to the table (and its changelog) and
-the inputs acknowledged. If the worker dies in between, the redelivered inputs produce the same alerts
-again with the same deterministic ids (at-least-once on the alert topic, exactly-once in
-state); consumers de-duplicate by the CloudEvents id.
+Order per batch: alerts, dead letters and health snapshots are produced and acknowledged
+by the broker first; only then are customer states written to the table (and its
+changelog) and the inputs acknowledged. If the worker dies in between, the redelivered
+inputs produce the same alerts again with the same deterministic ids (at-least-once on the
+alert topic, exactly-once in state); consumers de-duplicate by the CloudEvents id.
 """
 
 from __future__ import annotations
