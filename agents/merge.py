@@ -3,13 +3,14 @@
 A customer's purchases, tickets, feedback and profile changes arrive on four topics. Faust's
 default scheduler hands records over round-robin by topic, so during a replay or catch-up one
 topic can run days of event time ahead of another, and the model would see a customer's
-history out of order. This scheduler holds each fetched input record until every other input
-topic of the same partition number has either delivered a record at least as new, or has
-nothing more to fetch (caught up to its high watermark); then it releases records
-oldest-first. Held records are not yet acknowledged, so offsets are never committed past them.
-A topic that still has records to fetch is always waited for (Kafka Streams' rule); only a
-record held longer than ``max_idle`` seconds (a safety net for a partition whose high
-watermark is never reported) is released regardless, with a warning.
+history out of order. This scheduler keeps one FIFO queue per input partition and, among the
+partitions with the same number, always releases the head with the oldest timestamp. A
+partition whose queue is empty is waited for unless it has nothing more to fetch (caught up
+to its high watermark), exactly Kafka Streams' rule. Records of one partition always leave in
+offset order (Faust drops, and commits past, anything delivered behind its read offset), and
+held records are not yet acknowledged, so offsets are never committed past them. A record held
+longer than ``max_idle`` seconds is released regardless, with a warning: a safety net for a
+partition whose high watermark is never reported.
 
 Record timestamps are Kafka's (CreateTime by default): cxstream's producers set them to the
 event time; a producer that leaves the publish time still gets a replay identical to live.
@@ -17,10 +18,9 @@ event time; a producer that leaves the publish time still gets a replay identica
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -41,10 +41,9 @@ class EventTimeMerge(DefaultSchedulingStrategy):
     deliverable: Callable[[TP], bool] = staticmethod(lambda tp: True)  # type: ignore[assignment]
 
     def __init__(self) -> None:
-        self._held: dict[int, list[tuple[int, int, float, TP, Any]]] = {}
-        self._newest: dict[TP, int] = {}  # newest timestamp fetched per input partition
+        # partition number -> topic partition -> FIFO of (held since, record)
+        self._groups: dict[int, dict[TP, deque[tuple[float, Any]]]] = {}
         self._next_offset: dict[TP, int] = {}
-        self._seq = itertools.count()
 
     def iterate(self, records: Mapping[TP, list[Any]]) -> Iterator[tuple[TP, Any]]:
         passthrough: dict[TP, list[Any]] = {}
@@ -53,49 +52,49 @@ class EventTimeMerge(DefaultSchedulingStrategy):
             if tp.topic not in self.merge_topics:
                 passthrough[tp] = batch
                 continue
-            heap = self._held.setdefault(tp.partition, [])
-            for record in batch:
-                heapq.heappush(heap, (record.timestamp, next(self._seq), now, tp, record))
+            group = self._groups.setdefault(tp.partition, {})
+            queue = group.setdefault(TP(tp.topic, tp.partition), deque())
+            queue.extend((now, record) for record in batch)
             if batch:
-                self._newest[tp] = max(self._newest.get(tp, 0), batch[-1].timestamp)
-                self._next_offset[tp] = batch[-1].offset + 1
+                self._next_offset[TP(tp.topic, tp.partition)] = batch[-1].offset + 1
         if passthrough:
             yield from super().iterate(passthrough)
-        for partition, heap in self._held.items():
-            yield from self._release(partition, heap, now)
+        for partition, group in self._groups.items():
+            yield from self._release(partition, group, now)
 
     def _release(
-        self, partition: int, heap: list[tuple[int, int, float, TP, Any]], now: float
+        self, partition: int, group: dict[TP, deque[tuple[float, Any]]], now: float
     ) -> Iterator[tuple[TP, Any]]:
-        others = [TP(t, partition) for t in self.merge_topics]
-        while heap:
-            timestamp, _, held_since, tp, record = heap[0]
+        members = [TP(t, partition) for t in self.merge_topics]
+        while True:
+            heads = [(q[0][1].timestamp, tp) for tp, q in group.items() if q]
+            if not heads:
+                return
+            _, tp = min(heads)
+            held_since, record = group[tp][0]
             if not self.deliverable(tp):  # paused by flow control: keep it for later
                 return
-            ready = all(self._passed(other, timestamp) for other in others if other != tp)
-            if not ready:
+            waiting = [m for m in members if not group.get(m) and not self._caught_up(m)]
+            if waiting:
                 if now - held_since < self.max_idle:
                     return
                 log.warning("releasing %s out of timestamp order after %.0fs", tp, self.max_idle)
             yield tp, record
-            # Popped only once the consumer came back for more: a record whose delivery was
-            # abandoned (rebalance, generation change) stays held instead of being lost.
-            heapq.heappop(heap)
+            # Removed only once the consumer came back for more: a record whose delivery was
+            # abandoned (rebalance, generation change) stays queued instead of being lost.
+            group[tp].popleft()
 
-    def _passed(self, tp: TP, timestamp: int) -> bool:
-        if self._newest.get(tp, -1) >= timestamp:
-            return True
+    def _caught_up(self, tp: TP) -> bool:
         return self.caught_up(tp, self._next_offset.get(tp))
 
     def forget_all(self) -> None:
         """On a rebalance: Faust seeks back to committed offsets and fetches again."""
-        self._held.clear()
-        self._newest.clear()
+        self._groups.clear()
         self._next_offset.clear()
 
 
 def merge_scheduler(
-    topics: Sequence[str], app_ref: Callable[[], Any], quiet: float = 1.0
+    topics: Sequence[str], app_ref: Callable[[], Any], quiet: float = 0.75
 ) -> type[EventTimeMerge]:
     """A scheduler class bound to these input topics and the app's Kafka consumer.
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
+from confluent_kafka import Consumer, Producer
 
 from streams.domain import AlertType, Event
 from streams.model import load_config
@@ -21,6 +23,43 @@ from tests.e2e.harness import (
 
 pytestmark = pytest.mark.e2e
 
+MALFORMED = [
+    (b"c0000001", b"\x00not avro", [("content-type", b"application/x-unknown")]),
+    (b"c0000002", b'{"event_id": "x"}', [("content-type", b"application/json")]),
+]
+
+
+def produce_malformed(bootstrap: str, topics: Topics, at: float) -> dict[bytes, tuple[bytes, str]]:
+    """Bad records stamped like their neighbours (record timestamp = event time ``at``)."""
+    producer = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random"})
+    for key, value, headers in MALFORMED:
+        producer.produce(topics.purchases, value, key, headers=headers, timestamp=round(at * 1000))
+    assert producer.flush(10) == 0
+    return {key: (value, topics.purchases) for key, value, _ in MALFORMED}
+
+
+def dead_letters(bootstrap: str, topics: Topics) -> dict[bytes, tuple[bytes, str]]:
+    """Dead letters by key: original value and the source topic named in their headers."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"dlq-{time.time_ns()}",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    consumer.subscribe([topics.dead_letter])
+    found: dict[bytes, tuple[bytes, str]] = {}
+    deadline = time.monotonic() + 30
+    while len(found) < len(MALFORMED) and time.monotonic() < deadline:
+        for msg in consumer.consume(10, 0.5):
+            if msg.error():
+                continue
+            headers = dict(msg.headers() or [])
+            assert headers["dlq.reason"] and headers["dlq.detail"]
+            found[msg.key()] = (msg.value(), headers["dlq.source.topic"].decode())
+    consumer.close()
+    return found
+
 
 def test_live_alerts_equal_the_pure_model_and_the_api_explains_them(
     kafka_bootstrap: str,
@@ -30,8 +69,13 @@ def test_live_alerts_equal_the_pure_model_and_the_api_explains_them(
     redis_url: str,
 ) -> None:
     worker = make_worker(redis_url=redis_url).start()
-    produce(kafka_bootstrap, topics, scenario)
+    half = len(scenario) // 2
+    produce(kafka_bootstrap, topics, scenario[:half])
+    # bad input mid-stream changes nothing
+    bad = produce_malformed(kafka_bootstrap, topics, scenario[half - 1].occurred_at)
+    produce(kafka_bootstrap, topics, scenario[half:])
     published = read_outputs(kafka_bootstrap, topics)
+    assert dead_letters(kafka_bootstrap, topics) == bad
 
     expected = reference_run(scenario, load_config())
     expected_alerts = alert_actions(a for alerts in expected.alerts.values() for a in alerts)

@@ -56,3 +56,10 @@ def test_partitions_are_merged_independently_and_other_topics_pass_through() -> 
     assert order(released) == [("changelog", 1)]  # purchases@5 waits for tickets-1 only
     released = list(scheduler.iterate({TP("tickets", 1): [Rec(6, 0)]}))
     assert order(released) == [("purchases", 5)]
+
+
+def test_one_partition_always_leaves_in_offset_order_even_with_odd_timestamps() -> None:
+    scheduler = merge(caught_up={"tickets"})
+    purchases = TP("purchases", 0)
+    released = list(scheduler.iterate({purchases: [Rec(50, 0), Rec(10, 1), Rec(30, 2)]}))
+    assert [rec.offset for _, rec in released] == [0, 1, 2]  # Faust drops what goes backwards
