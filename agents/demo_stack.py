@@ -49,13 +49,22 @@ def port_free(port: int) -> bool:
     return True
 
 
-def free_port(preferred: int) -> int:
-    """``preferred`` when nothing listens there, else any free port (a second demo, a test)."""
+def free_port(preferred: int = 0) -> int:
+    """``preferred`` when nothing listens there, else (or with no preference) any free port."""
     if preferred and port_free(preferred):
         return preferred
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def healthy(url: str) -> bool:
+    """Whether the worker at ``url`` answers ``/healthz`` with 200 (503 until it has partitions)."""
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 def _stack_env() -> dict[str, str]:
@@ -207,12 +216,8 @@ class WorkerProcess:
         while time.monotonic() < deadline and not stop.is_set():
             if not self.alive():
                 raise StackError(f"the worker exited during start-up:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
+            if healthy(self.url):
+                return
             stop.wait(0.3)
         if not stop.is_set():
             raise StackError(f"the worker was not ready after {timeout:g}s:\n{self.log_tail()}")

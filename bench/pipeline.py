@@ -59,7 +59,10 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         wait_processed(worker, len(records))
         elapsed = time.perf_counter() - started
         rss_after = rss_bytes(worker)
-        lat = latency_at_rate(stack.kafka_bootstrap, topics, args.rate, args.seconds)
+        last_event_time = max(r[4] for r in records) / 1000
+        lat = latency_at_rate(
+            stack.kafka_bootstrap, topics, args.rate, args.seconds, last_event_time
+        )
         worker.kill()
     finally:
         stop_stack(stack)
@@ -115,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--rate", type=float, default=2000.0, help="offered events/s for latency")
+    parser.add_argument("--rate", type=float, default=500.0, help="offered events/s for latency")
     parser.add_argument("--seconds", type=float, default=15.0, help="latency phase length")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args(argv)

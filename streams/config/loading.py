@@ -101,6 +101,7 @@ _ORDERED_PAIRS = (
     ("engagement.short_half_life_days", "engagement.long_half_life_days"),
     ("engagement.drop_full_ratio", "engagement.drop_start_ratio"),
     ("rhythm.overdue_start", "rhythm.overdue_full"),
+    ("risk.ticket_trouble_full", "risk.ticket_trouble_start"),
     ("p_alive.risk_full", "p_alive.risk_start"),
     ("loyalty.passive_min", "loyalty.promoter_min"),
     ("health.red_below", "health.green_from"),

@@ -57,6 +57,7 @@ class EngagementConfig:
 class RhythmConfig:
     default_gap_days: float = _rng(0.0, gt=True)
     prior_weight: float = _rng(0.0)
+    gap_quantile: float = _rng(0.5, 1.0)
     recent_purchase_days: int = _rng(2, 1000)
     overdue_start: float = _rng(0.0)
     overdue_full: float = _rng(0.0, gt=True)
@@ -134,6 +135,8 @@ class RiskConfig:
     weight_detractor: float = _rng(0.0, 1.0)
     weight_poor_feedback: float = _rng(0.0, 1.0)
     weight_ticket_trouble: float = _rng(0.0, 1.0)
+    ticket_trouble_start: float = _rng(0.0, 100.0)
+    ticket_trouble_full: float = _rng(0.0, 100.0)
     weight_refunds: float = _rng(0.0, 1.0)
     weight_cancelled: float = _rng(0.0, 1.0)
     detractor_window_days: float = _rng(0.0)

@@ -109,7 +109,7 @@ def referral_blocker(m: Measures, cfg: ModelConfig) -> Reason | None:
         return Reason(
             "open_ticket", f"{s.open} support ticket(s) open: not the moment to ask", float(s.open)
         )
-    if s is not None and m.now - s.last_escalation_at < rc.recent_escalation_days * DAY_S:
+    if s is not None and m.now < s.last_escalation_at + rc.recent_escalation_days * DAY_S:
         return Reason("recent_escalation", "a ticket was escalated recently", 1.0)
     if m.risk > rc.max_risk:
         return Reason("at_risk", f"churn risk is {m.risk:.0f}", m.risk)

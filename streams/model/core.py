@@ -263,4 +263,4 @@ def _with(state: CustomerState, **changes: object) -> CustomerState:
     """A copy of ``state`` with some fields changed (cheaper than dataclasses.replace)."""
     values = {f: getattr(state, f) for f in _FIELDS}
     values.update(changes)
-    return CustomerState(**values)  # type: ignore[arg-type]
+    return CustomerState(**values)

@@ -23,16 +23,22 @@ import math
 
 from streams.config import ModelConfig
 from streams.model.alerts import CHURN, REFERRAL
-from streams.model.measures import Measures, p_alive
+from streams.model.measures import Measures, p_alive, returned_at
 from streams.model.risk import assess_cached
 from streams.model.state import DAY_S, HOUR_S, WEEK_S, CustomerState, Purchases
 
 _INCREASING = ("overdue", "p_alive_low", "engagement_drop")
 _HORIZON = 3 * 365 * DAY_S  # search no further: beyond this, a tick at the horizon re-plans
 _TOLERANCE = HOUR_S
+# Closed-form crossings of overdue and P(alive) are computed in floating point and may land a
+# rounding error *before* the crossing, where tick would see nothing and the instant would be
+# lost (deadlines must lie after as_of). They are returned this much later, so the tick at the
+# deadline sees the new stage. (Window and cooldown ends are exact: the rules compare against
+# the same expression ``start + length``.)
+_AFTER = 1.0
 # Part of the fingerprint of cached deadlines stored with a state: bump it whenever the rules
 # above change, so deadlines cached by an older build are recomputed rather than trusted.
-_RULES = "deadline-rules-1"
+_RULES = "deadline-rules-3"
 _FINGERPRINTS: dict[int, tuple[ModelConfig, str]] = {}
 
 
@@ -118,18 +124,18 @@ def risk_crossing(state: CustomerState, m: Measures, theta: float, cfg: ModelCon
 def _stage_times(state: CustomerState, m: Measures, cfg: ModelConfig) -> list[float]:
     p, sc = state.purchases, cfg.stage
     out: list[float] = []
-    if state.stage == "won_back":
-        out.append(state.stage_since + sc.won_back_days * DAY_S)
+    if p.orders > 0:
+        out.append(returned_at(p, cfg) + sc.won_back_days * DAY_S)  # won_back ends
     start = p.first_at if p.orders > 0 else state.profile.signup_at
     if start is not None and math.isfinite(start):
         out.append(start + sc.onboarding_days * DAY_S)
     if p.orders > 0:
         gap = m.gap_days * DAY_S
-        out.append(p.last_at + gap * sc.at_risk_overdue)
-        out.append(p.last_at + max(gap * sc.dormant_overdue, sc.dormant_min_days * DAY_S))
-        out.append(p.last_at + max(gap * sc.churned_overdue, sc.churned_min_days * DAY_S))
-        out.append(p_alive_reached(p, sc.dormant_p_alive, cfg))
-        out.append(p_alive_reached(p, sc.churned_p_alive, cfg))
+        out.append(p.last_at + gap * sc.at_risk_overdue + _AFTER)
+        out.append(p.last_at + max(gap * sc.dormant_overdue, sc.dormant_min_days * DAY_S) + _AFTER)
+        out.append(p.last_at + max(gap * sc.churned_overdue, sc.churned_min_days * DAY_S) + _AFTER)
+        out.append(p_alive_reached(p, sc.dormant_p_alive, cfg) + _AFTER)
+        out.append(p_alive_reached(p, sc.churned_p_alive, cfg) + _AFTER)
     return out
 
 

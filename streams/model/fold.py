@@ -251,10 +251,14 @@ def fold_feedback(f: FeedbackAgg, ev: Feedback, weight: float, cfg: ModelConfig)
         ces_sum, ces_w = ces_sum + w * s, ces_w + w
     negative, public_negative = f.negative, f.public_negative
     if s is not None and _is_negative(kind, s, cfg):
-        if negative is None or (t, -s) > (negative[0], -negative[2]):
+        # Latest wins; ties (same time) by lower score, then public / higher weight, then kind:
+        # a total order, so the kept response does not depend on arrival order.
+        key = (t, -s, ev.is_public, kind.value)
+        if negative is None or key > (negative[0], -negative[2], negative[3], negative[1]):
             negative = (t, kind.value, s, ev.is_public)
+        pub = public_negative
         if ev.is_public and (
-            public_negative is None or (t, -s) > (public_negative[0], -public_negative[2])
+            pub is None or (t, -s, weight, kind.value) > (pub[0], -pub[2], pub[3], pub[1])
         ):
             public_negative = (t, kind.value, s, weight)
     return FeedbackAgg(

@@ -60,7 +60,7 @@ def _detail(name: str, m: Measures) -> str:
     if name == "engagement":
         return f"recent activity rate is {m.eng_ratio or 0.0:.0%} of the long-run rate"
     if name == "recency":
-        rhythm = "own" if m.gap_own else "typical one-time-buyer"
+        rhythm = "own usual long" if m.gap_own else "typical one-time-buyer"
         return (
             f"last purchase {m.days_since_purchase or 0.0:.0f} days ago; {rhythm} gap "
             f"{m.gap_days:.0f} days ({m.overdue or 0.0:.1f}\u00d7)"

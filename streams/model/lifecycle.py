@@ -2,7 +2,8 @@
 and won_back when a dormant or churned customer returns.
 
 The stage is re-derived from the measures at every update (so time alone, through ``tick``,
-moves customers on); only ``won_back`` remembers where the customer came from.
+moves customers on). ``won_back`` too is derived from the evidence (the purchase days show a
+return after a lost spell), never from the previously evaluated stage.
 """
 
 from __future__ import annotations
@@ -10,10 +11,8 @@ from __future__ import annotations
 import math
 
 from streams.config import ModelConfig
-from streams.model.measures import Measures
+from streams.model.measures import Measures, returned_at
 from streams.model.state import DAY_S, CustomerState
-
-_LOST = ("dormant", "churned")
 
 
 def raw_stage(state: CustomerState, m: Measures, cfg: ModelConfig) -> str:
@@ -32,23 +31,23 @@ def raw_stage(state: CustomerState, m: Measures, cfg: ModelConfig) -> str:
             return "dormant"
     if m.risk >= sc.at_risk_score or (od is not None and od >= sc.at_risk_overdue):
         return "at_risk"
-    if m.now - start < sc.onboarding_days * DAY_S and p.occasions <= 1:
+    if m.now < start + sc.onboarding_days * DAY_S and p.occasions <= 1:
         return "onboarding"
     return "active"
 
 
 def next_stage(state: CustomerState, m: Measures, cfg: ModelConfig) -> str:
-    """Apply the won_back rule on top of :func:`raw_stage`."""
+    """Apply the won_back rule on top of :func:`raw_stage`.
+
+    won_back: the evidence says active/onboarding and the customer's newest return from a
+    lost spell (:func:`returned_at`) lies within ``won_back_days``. Derived from purchase
+    days, not from the previously evaluated stage, so it does not depend on arrival order.
+    """
     raw = raw_stage(state, m, cfg)
-    prev = state.stage
-    if prev in _LOST and raw not in _LOST:
-        return "won_back"
-    if (
-        prev == "won_back"
-        and raw in ("active", "onboarding")
-        and m.now - state.stage_since < cfg.stage.won_back_days * DAY_S
-    ):
-        return "won_back"
+    if raw in ("active", "onboarding") and state.purchases.orders > 0:
+        back = returned_at(state.purchases, cfg)
+        if back <= m.now < back + cfg.stage.won_back_days * DAY_S:
+            return "won_back"
     return raw
 
 

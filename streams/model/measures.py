@@ -6,6 +6,7 @@ so decays are always applied lazily against event time.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -78,45 +79,117 @@ class Measures:
     components: tuple[tuple[str, float, float], ...] = ()  # (code, contribution 0-1, value)
 
 
-def typical_gap_days(p: Purchases, cfg: ModelConfig) -> tuple[float, bool]:
-    """Median gap between recent distinct purchase days, shrunk towards the population default.
+def typical_gap_days(p: Purchases, cfg: ModelConfig) -> tuple[float, float, bool]:
+    """(rhythm gap, typical gap, own) in days from the recent distinct purchase days.
 
-    Shrinkage is in log space with ``prior_weight`` pseudo-gaps, so two purchases a week apart
-    do not yet make a weekly customer. One-time buyers get the population default.
+    *Typical gap*: the median gap; *rhythm gap*: the ``gap_quantile`` quantile of the gaps (a
+    long gap that is still usual for this customer), overdue is measured against it. Both are
+    shrunk in log space towards the population default with ``prior_weight`` pseudo-gaps, so
+    two purchases a week apart do not yet make a weekly customer. One-time buyers get the
+    population default for both (own = False).
     """
     rc = cfg.rhythm
     try:
-        cached_rc, gap = p._memo_a  # derived from p.days alone: cached on the immutable record
+        cached_rc, gaps = p._memo_a  # derived from p.days alone: cached on the immutable record
         if cached_rc is rc:
-            return gap  # type: ignore[no-any-return]
+            return gaps  # type: ignore[no-any-return]
     except AttributeError:
         pass
-    gap = _typical_gap(p.days, rc)
-    object.__setattr__(p, "_memo_a", (rc, gap))
-    return gap
+    gaps = _typical_gap(p.days, rc)
+    object.__setattr__(p, "_memo_a", (rc, gaps))
+    return gaps
 
 
-def _typical_gap(days: tuple[int, ...], rc: RhythmConfig) -> tuple[float, bool]:
+def _typical_gap(days: tuple[int, ...], rc: RhythmConfig) -> tuple[float, float, bool]:
+    """Log-space shrinkage ``exp((n·ln g + k·ln default)/(n+k)) = g^w · default^(1-w)``,
+    ``w = n/(n+k)``, of the median and of the ``gap_quantile`` quantile (linear interpolation).
+    """
     if len(days) < 2:
-        return rc.default_gap_days, False
-    gaps = sorted(days[i + 1] - days[i] for i in range(len(days) - 1))
-    n, mid = len(gaps), len(gaps) // 2
+        return rc.default_gap_days, rc.default_gap_days, False
+    gaps = sorted([b - a for a, b in itertools.pairwise(days)])
+    n = len(gaps)
+    w = n / (n + rc.prior_weight)
+    prior = rc.default_gap_days ** (1.0 - w)
+    mid = n // 2
     median = gaps[mid] if n % 2 else (gaps[mid - 1] + gaps[mid]) / 2.0
-    k = rc.prior_weight
-    log_gap = (n * math.log(median) + k * math.log(rc.default_gap_days)) / (n + k)
-    return math.exp(log_gap), True
+    q = rc.gap_quantile
+    if q == 0.5:
+        wide: float = median
+    else:
+        pos = q * (n - 1)
+        lo = int(pos)
+        wide = gaps[lo] + (pos - lo) * (gaps[lo + 1] - gaps[lo]) if lo + 1 < n else gaps[-1]
+    typical = median**w * prior
+    return (typical if wide == median else wide**w * prior), typical, True
 
 
 def p_alive(p: Purchases, now: float, cfg: ModelConfig) -> float:
     """BG/NBD P(alive) in weeks; one-time buyers decay with the configured half-life."""
+    return _p_alive(p.occasions, p.first_at, p.last_at, now, cfg)
+
+
+def _p_alive(occasions: int, first: float, last: float, now: float, cfg: ModelConfig) -> float:
     pc = cfg.p_alive
-    x = p.occasions - 1
+    x = occasions - 1
     if x <= 0:
-        return math.pow(0.5, max(0.0, now - p.first_at) / (pc.one_time_half_life_days * DAY_S))
-    t_x = (p.last_at - p.first_at) / WEEK_S
-    big_t = max(now - p.first_at, p.last_at - p.first_at) / WEEK_S
+        return math.pow(0.5, max(0.0, now - first) / (pc.one_time_half_life_days * DAY_S))
+    t_x = (last - first) / WEEK_S
+    big_t = max(now - first, last - first) / WEEK_S
     ratio = math.pow((pc.alpha + big_t) / (pc.alpha + t_x), pc.r + x)
     return 1.0 / (1.0 + pc.a / (pc.b + x - 1) * ratio)
+
+
+def returned_at(p: Purchases, cfg: ModelConfig) -> float:
+    """Start of the newest purchase day that ended a lost spell, or -inf (for ``won_back``).
+
+    A purchase day ends a lost spell when, just before it, the purchase history up to then
+    put the customer in a lost stage by the stage rules: the silence since the previous
+    purchase day (whole days) against the rhythm gap of the days before it (dormant or
+    churned overdue and minimum silence), or P(alive) of that history below the dormant or
+    churned level; or when it is the first purchase day on or after a cancellation.
+    Derived from the purchase days alone, so it does not depend on arrival order or on
+    whether a tick happened to see the lost stage. Cached on the immutable record per config.
+    """
+    try:
+        cached_cfg, at = p._memo_b
+        if cached_cfg is cfg:
+            return at  # type: ignore[no-any-return]
+    except AttributeError:
+        pass
+    at = _returned_at(p, cfg)
+    object.__setattr__(p, "_memo_b", (cfg, at))
+    return at
+
+
+def _returned_at(p: Purchases, cfg: ModelConfig) -> float:
+    days, sc, rc = p.days, cfg.stage, cfg.rhythm
+    if p.cancelled_at > -math.inf and p.renewed_at > p.cancelled_at:
+        cancel_day = int(p.cancelled_at // DAY_S)
+        back = next((d for d in days if d >= cancel_day), cancel_day)
+        at = back * DAY_S
+    else:
+        at = -math.inf
+    # Returns older than won_back_days before the newest purchase can no longer matter.
+    oldest = max(at, p.last_at - sc.won_back_days * DAY_S)
+    min_silence = min(sc.dormant_min_days, sc.churned_min_days)
+    p_lost = max(sc.dormant_p_alive, sc.churned_p_alive)
+    skipped = p.occasions - len(days)  # older purchase days no longer kept
+    for i in range(len(days) - 1, 0, -1):
+        day_start = days[i] * DAY_S
+        if day_start <= oldest:
+            break
+        before = max(p.first_at, days[i - 1] * DAY_S)  # last purchase before day i (day start)
+        alive = _p_alive(skipped + i, p.first_at, before, day_start, cfg)
+        if alive < p_lost:
+            return day_start
+        silent = float(days[i] - days[i - 1])
+        if silent >= min_silence:  # the overdue rules need this much silence anyway
+            od = silent / _typical_gap(days[:i], rc)[0]
+            if (od >= sc.dormant_overdue and silent >= sc.dormant_min_days) or (
+                od >= sc.churned_overdue and silent >= sc.churned_min_days
+            ):
+                return day_start
+    return at
 
 
 def success_at(
@@ -142,7 +215,7 @@ def success_at(
         if r.is_open:
             n_open += 1
             urgent += r.priority in _URGENT
-            breached_open += r.sla_due_at < now
+            breached_open += r.sla_due_at <= now  # due now and still open: breached
         elif r.resolved_at > -math.inf:
             br += d * (r.resolved_at > r.sla_due_at)
             res_h, res_n = res_h + d * (r.resolved_at - r.opened_at) / HOUR_S, res_n + d
@@ -228,17 +301,17 @@ def _feedback(m: Measures, f: FeedbackAgg, now: float, cfg: ModelConfig) -> None
     rc = cfg.risk
     neg, pub = f.negative, f.public_negative
     m.negative = (
-        neg if neg is not None and now - neg[0] <= rc.detractor_window_days * DAY_S else None
+        neg if neg is not None and now < neg[0] + rc.detractor_window_days * DAY_S else None
     )
     m.public_negative = (
-        pub if pub is not None and now - pub[0] <= rc.public_detractor_window_days * DAY_S else None
+        pub if pub is not None and now < pub[0] + rc.public_detractor_window_days * DAY_S else None
     )
 
 
 def measure(state: CustomerState, now: float, cfg: ModelConfig) -> Measures:
     """All derived measures of ``state`` at ``now``; :func:`streams.model.risk.assess` adds risk."""
     p = state.purchases
-    gap, own = typical_gap_days(p, cfg)
+    gap, typical, own = typical_gap_days(p, cfg)
     days = overdue = alive = None
     aov = at_stake = ltv = 0.0
     if p.orders > 0:
@@ -246,7 +319,7 @@ def measure(state: CustomerState, now: float, cfg: ModelConfig) -> Measures:
         overdue = days / gap
         alive = p_alive(p, now, cfg)
         aov = max(0, p.gross_minor - p.refund_minor) / p.orders
-        at_stake = aov * cfg.loyalty.horizon_days / gap
+        at_stake = aov * cfg.loyalty.horizon_days / typical
         ltv = at_stake * alive
     e, ec = state.engagement, cfg.engagement
     long_now = decay_to(e.long, e.at, now, ec.lam_long)

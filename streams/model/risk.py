@@ -78,14 +78,8 @@ def signal_strengths(m: Measures, cfg: ModelConfig) -> list[tuple[str, float, fl
         s = clamp01((rc.poor_feedback_below - m.loyalty) / rc.poor_feedback_below)
         out.append(("poor_feedback", rc.weight_poor_feedback, s, m.loyalty))
     if m.success is not None:
-        out.append(
-            (
-                "ticket_trouble",
-                rc.weight_ticket_trouble,
-                (100 - m.success.score) / 100,
-                m.success.score,
-            )
-        )
+        s = _ramp(m.success.score, rc.ticket_trouble_start, rc.ticket_trouble_full)
+        out.append(("ticket_trouble", rc.weight_ticket_trouble, s, m.success.score))
     if m.refunds_recent > 1e-6:
         s = min(1.0, m.refunds_recent / rc.refunds_full)
         out.append(("refunds", rc.weight_refunds, s, m.refunds_recent))
@@ -141,8 +135,8 @@ def reason(code: str, value: float, m: Measures, cfg: ModelConfig) -> Reason:
         days = m.days_since_purchase or 0.0
         if m.gap_own:
             msg = (
-                f"no purchase for {days:.0f} days, {value:.1f}\u00d7 this customer's usual gap "
-                f"of {m.gap_days:.0f} days"
+                f"no purchase for {days:.0f} days, {value:.1f}\u00d7 this customer's usual long "
+                f"gap of {m.gap_days:.0f} days"
             )
         else:
             msg = (

@@ -207,13 +207,27 @@ def won_back(c: Customer, w: World) -> Episodes:
     lapse_len = max(60 * DAY, rng.uniform(4.0, 7.0) * c.mean_gap)
     lapse_from = _between(c, c.signup_at + 40 * DAY, w.end - lapse_len - 30 * DAY)
     t = yield from buying(c, c.signup_at + rng.uniform(0.0, 3.0) * DAY, lapse_from)
+    yield from lapse_then_return(c, w, t, lapse_len, buying)
+
+
+def lapse_then_return(
+    c: Customer,
+    w: World,
+    t: float,
+    lapse_len: float,
+    buy: Callable[[Customer, float, float], Buying],
+) -> Episodes:
+    """Skip ``lapse_len`` from ``t`` (when the next purchase was due), then ``buy`` to the end.
+
+    No room left for the return: the customer keeps buying from ``t`` and becomes STEADY.
+    """
     back = t + lapse_len
     if back > w.end - 5 * DAY or c.last_purchase_at is None:
         c.persona = Persona.STEADY
-        yield from buying(c, t, w.end)
+        yield from buy(c, t, w.end)
         return
     c.lapse = (c.last_purchase_at, back)
-    yield from buying(c, back, w.end)
+    yield from buy(c, back, w.end)
 
 
 def coached(c: Customer, w: World) -> Episodes:

@@ -11,7 +11,13 @@ from collections.abc import Callable
 
 from streams.domain import Event
 from streams.simulator.customer import DAY, Customer
-from streams.simulator.journeys import OBSERVABLE_SILENCE, Buying, Episodes, World
+from streams.simulator.journeys import (
+    OBSERVABLE_SILENCE,
+    Buying,
+    Episodes,
+    World,
+    lapse_then_return,
+)
 from streams.simulator.personas import Persona
 
 
@@ -50,13 +56,7 @@ def won_back(c: Customer, w: World) -> Episodes:
     high = w.end - lapse_len - 30 * DAY
     lapse_from = rng.uniform(c.signup_at, high) if high > c.signup_at else c.signup_at
     t = yield from _buying(c, c.signup_at, lapse_from)
-    back = t + lapse_len
-    if back > w.end - 5 * DAY or c.last_purchase_at is None:
-        c.persona = Persona.STEADY
-        yield from _buying(c, t, w.end)
-        return
-    c.lapse = (c.last_purchase_at, back)
-    yield from _buying(c, back, w.end)
+    yield from lapse_then_return(c, w, t, lapse_len, _buying)
 
 
 RETAIL_JOURNEYS: dict[Persona, Callable[[Customer, World], Episodes]] = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, Producer
 
+from agents.demo_stack import free_port, healthy
+from agents.side_consumer import message_headers
 from agents.web import to_jsonable
 from streams.contracts import Decoded, decode_alert, decode_event, decode_snapshot, encode_event
 from streams.domain import Alert, CustomerProfile, Event, Feedback, HealthSnapshot, Purchase
@@ -26,12 +27,6 @@ from streams.topics import INPUT_PARTITIONS, Topics
 
 CLI = [sys.executable, "-m", "agents.cli"]
 LATENESS = 7 * 86400.0  # event-time seconds ticks stay behind stream time in these tests
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -70,6 +65,7 @@ class Worker:
             "--log-level",
             os.environ.get("CX_TEST_LOG", "warning"),
         ]
+        args += ["--batch-size", os.environ.get("CX_BATCH_SIZE", "1000")]
         args += ["--redis-url", self.redis_url] if self.redis_url else ["--no-redis"]
         args += ["--webhook-url", self.webhook_url] if self.webhook_url else []
         log = open(self.data_dir.with_suffix(".log"), "ab")  # noqa: SIM115 - lives with the process
@@ -85,12 +81,8 @@ class Worker:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process and self.process.poll() is None, self.log_tail()
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
+            if healthy(self.url):
+                return
             time.sleep(0.3)
         raise AssertionError(f"worker not healthy after {timeout}s\n{self.log_tail()}")
 
@@ -200,7 +192,7 @@ def read_outputs(
                 if msg.error():
                     continue
                 last_new = time.monotonic()
-                headers = [(k, v or b"") for k, v in msg.headers() or []]
+                headers = message_headers(msg)
                 if msg.topic() == topics.alerts:
                     alert = decode_alert(msg.value(), headers)
                     assert isinstance(alert, Alert), alert
@@ -323,6 +315,13 @@ def api_state(worker: Worker, customer_id: str) -> dict[str, object]:
     with urllib.request.urlopen(f"{worker.url}/customers/{customer_id}", timeout=10) as resp:
         body: dict[str, object] = json.loads(resp.read())
     return body
+
+
+def metric(worker: Worker, prefix: str) -> float:
+    """The sum of the worker's ``/metrics`` samples on lines that start with ``prefix``."""
+    with urllib.request.urlopen(f"{worker.url}/metrics", timeout=5) as resp:
+        lines = resp.read().decode().splitlines()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(prefix))
 
 
 def jsonable_state(state: CustomerState) -> object:

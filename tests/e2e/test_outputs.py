@@ -6,7 +6,6 @@ import json
 import subprocess
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,7 +16,7 @@ import redis
 
 from streams.domain import AlertAction, Event
 from streams.topics import Topics
-from tests.e2e.harness import Worker, free_port, produce, read_outputs
+from tests.e2e.harness import Worker, free_port, metric, produce, read_outputs
 
 pytestmark = pytest.mark.e2e
 
@@ -83,12 +82,6 @@ class RedisServer:
         if self.process:
             self.process.terminate()
             self.process.wait(10)
-
-
-def metric(worker: Worker, name: str) -> float:
-    with urllib.request.urlopen(f"{worker.url}/metrics", timeout=5) as resp:
-        lines = resp.read().decode().splitlines()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(name))
 
 
 def eventually(check: Callable[[], bool], what: str, limit: float = 60.0) -> None:

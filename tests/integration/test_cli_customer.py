@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 
 import pytest
 from redis.asyncio import Redis
 
 from agents.cli import main
+from agents.demo_stack import free_port
 from agents.redis_model import RedisReadModel
 from agents.render import to_jsonable
 from streams.domain import Alert, AlertAction, AlertType, HealthSnapshot, Priority
@@ -19,9 +19,7 @@ pytestmark = pytest.mark.integration
 
 
 def closed_api() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 def write(

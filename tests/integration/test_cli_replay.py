@@ -18,6 +18,7 @@ from streams.contracts import Decoded, decode_message
 from streams.contracts.mapping import event_to_record
 from streams.domain import Event
 from streams.topics import Topics
+from tests.integration.helpers import drain
 from tests.unit.contracts import samples
 
 pytestmark = pytest.mark.integration
@@ -28,16 +29,6 @@ KIND_OF_TOPIC = {
     "feedback": "feedback",
     "customer-profiles": "profiles",
 }
-
-
-def drain(consumer: Consumer, expected: int, timeout: float = 60.0) -> list[Message]:
-    received: list[Message] = []
-    deadline = time.monotonic() + timeout
-    while len(received) < expected and time.monotonic() < deadline:
-        msg = consumer.poll(0.5)
-        if msg is not None and not msg.error():
-            received.append(msg)
-    return received
 
 
 def decoded(topics: Topics, messages: list[Message]) -> list[Any]:

@@ -8,27 +8,31 @@ from collections.abc import Callable
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
-from confluent_kafka import Consumer, Message
+from confluent_kafka import Consumer
 
 from agents.cli import main
 from streams.contracts import JSON, Decoded, decode_message
 from streams.domain import Event
 from streams.simulator import iter_events
 from streams.topics import INPUT_PARTITIONS, Topics
+from tests.integration.helpers import drain
 
 pytestmark = pytest.mark.integration
 
 KINDS = ("purchases", "tickets", "feedback", "profiles")
 
 
-def drain(consumer: Consumer, expected: int, timeout: float = 60.0) -> list[Message]:
-    received: list[Message] = []
-    deadline = time.monotonic() + timeout
-    while len(received) < expected and time.monotonic() < deadline:
-        msg = consumer.poll(0.5)
-        if msg is not None and not msg.error():
-            received.append(msg)
-    return received
+def argv(topics: Topics, bootstrap: str, *extra: str) -> list[str]:
+    return [
+        "simulate",
+        *extra,
+        "--json",
+        "--no-progress",
+        "--bootstrap-servers",
+        bootstrap,
+        "--topic-prefix",
+        topics.prefix,
+    ]
 
 
 def _kind_of(topics: Topics) -> dict[str, str]:
@@ -42,22 +46,8 @@ def test_simulate_produces_every_event_to_its_murmur2_partition(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     expected = list(iter_events(25, 30, 11))
-    argv = [
-        "simulate",
-        "--customers",
-        "25",
-        "--days",
-        "30",
-        "--seed",
-        "11",
-        "--json",
-        "--no-progress",
-        "--bootstrap-servers",
-        kafka_bootstrap,
-        "--topic-prefix",
-        topics.prefix,
-    ]
-    assert main(argv) == 0
+    extra = ("--customers", "25", "--days", "30", "--seed", "11")
+    assert main(argv(topics, kafka_bootstrap, *extra)) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["total_sent"] == len(expected) and summary["total_failed"] == 0
 
@@ -98,26 +88,8 @@ def test_json_format_and_rate_limit(
     count = len(list(iter_events(3, 10, 2)))
     rate = 20.0
     started = time.monotonic()
-    argv = [
-        "simulate",
-        "--customers",
-        "3",
-        "--days",
-        "10",
-        "--seed",
-        "2",
-        "--format",
-        "json",
-        "--rate",
-        str(rate),
-        "--json",
-        "--no-progress",
-        "--bootstrap-servers",
-        kafka_bootstrap,
-        "--topic-prefix",
-        topics.prefix,
-    ]
-    assert main(argv) == 0
+    extra = ("--customers", "3", "--days", "10", "--seed", "2", "--format", "json")
+    assert main(argv(topics, kafka_bootstrap, *extra, "--rate", str(rate))) == 0
     elapsed = time.monotonic() - started
     assert json.loads(capsys.readouterr().out)["total_sent"] == count
     assert elapsed >= (count - 1) / rate * 0.95

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +21,7 @@ import pytest
 from rich.console import Console
 
 from agents.demo_feeds import Picture, RiskRow, parse_metrics
+from agents.demo_stack import free_port
 from agents.live_view import Where, render
 from streams.domain import Alert, AlertAction, AlertType, Priority, Reason
 
@@ -32,19 +32,13 @@ ALERT_LINE = re.compile(
 )
 
 
-def any_free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Demo:
     """A ``cxstream demo --plain`` subprocess whose output is collected as it comes."""
 
     def __init__(self, kafka: str, redis_url: str, prefix: str, tmp: Path, *extra: str) -> None:
         argv = [sys.executable, "-m", "agents.cli", "demo", "--plain"]
         argv += ["--bootstrap-servers", kafka, "--redis-url", redis_url, "--topic-prefix", prefix]
-        argv += ["--customers", "100", "--rate", "400", "--web-port", str(any_free_port())]
+        argv += ["--customers", "100", "--rate", "400", "--web-port", str(free_port())]
         argv += extra
         env = {**os.environ, "CX_STACK_DIR": str(tmp)}
         self.process = subprocess.Popen(

@@ -25,6 +25,7 @@ from streams.contracts import (
 )
 from streams.domain import Event
 from streams.topics import Topics
+from tests.integration.helpers import drain
 from tests.unit.contracts import samples
 
 pytestmark = pytest.mark.integration
@@ -59,13 +60,7 @@ def _malformed(registry: ConfluentRegistry) -> list[tuple[str, bytes | None, byt
 
 def _consume(consumer: Consumer, topic: str, count: int, timeout: float = 30.0) -> list[Message]:
     consumer.subscribe([topic])
-    got: list[Message] = []
-    deadline = time.monotonic() + timeout
-    while len(got) < count and time.monotonic() < deadline:
-        msg = consumer.poll(0.5)
-        if msg is not None and not msg.error():
-            got.append(msg)
-    return got
+    return drain(consumer, count, timeout)
 
 
 def test_valid_decode_and_malformed_are_dead_lettered_intact(

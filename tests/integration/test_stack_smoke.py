@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
@@ -10,6 +9,7 @@ import redis
 from confluent_kafka import Consumer, Producer
 
 from streams.topics import Topics
+from tests.integration.helpers import drain
 
 pytestmark = pytest.mark.integration
 
@@ -27,13 +27,7 @@ def test_kafka_round_trip_keeps_key_value_headers_and_partition_order(
 
     consumer = make_consumer()
     consumer.subscribe([topics.purchases])
-    received: list[tuple[bytes, bytes, list[tuple[str, bytes]]]] = []
-    deadline = time.monotonic() + 30
-    while len(received) < len(sent) and time.monotonic() < deadline:
-        msg = consumer.poll(0.5)
-        if msg is None or msg.error():
-            continue
-        received.append((msg.key(), msg.value(), msg.headers()))
+    received = [(m.key(), m.value(), m.headers()) for m in drain(consumer, len(sent), 30)]
     assert [(k, v) for k, v, _ in received] == sent  # one key -> one partition -> in order
     assert all(h == [("h", v)] for _, v, h in received)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -15,6 +14,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from agents.delivery import DeliveryStatus, WebhookDelivery
+from agents.demo_stack import free_port
 from streams.delivery import InMemoryIdempotencyStore, RedisIdempotencyStore
 from streams.domain import Alert, AlertAction, AlertType, Priority, Reason
 
@@ -213,9 +213,7 @@ async def test_client_errors_are_not_retried(webhook: Webhook, make_delivery: Fa
 
 
 async def test_connection_refused_is_retried_then_dead_lettered(make_delivery: Factory) -> None:
-    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # a port that was free a moment ago: nothing listens there
     delivery, dead = make_delivery(f"http://127.0.0.1:{port}/{SECRET}")
     outcome = await delivery.deliver(ALERT)
     assert (outcome.status, outcome.attempts) == (DeliveryStatus.FAILED, 3)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,6 +11,7 @@ import pytest
 
 from agents.cli import main
 from agents.commands.customer import Unreachable, fetch_api, finite
+from agents.demo_stack import free_port
 from agents.envelope import encode_envelope, new_envelope
 from agents.web import customer_view
 from streams.model import load_config
@@ -57,12 +57,6 @@ def api() -> Iterator[str]:
     server.server_close()
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_fetch_api_found_and_not_found(api: str) -> None:
     body = fetch_api(api, CUSTOMER, 5.0)
     assert body is not None and body["customer_id"] == CUSTOMER
@@ -71,7 +65,7 @@ def test_fetch_api_found_and_not_found(api: str) -> None:
 
 def test_fetch_api_unreachable() -> None:
     with pytest.raises(Unreachable):
-        fetch_api(f"http://127.0.0.1:{closed_port()}", CUSTOMER, 2.0)
+        fetch_api(f"http://127.0.0.1:{free_port()}", CUSTOMER, 2.0)
 
 
 def test_renders_the_api_view(api: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -104,7 +98,7 @@ def test_unknown_customer_exits_1(api: str, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_api_only_and_unreachable_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    api = f"http://127.0.0.1:{closed_port()}"
+    api = f"http://127.0.0.1:{free_port()}"
     assert main(["customer", CUSTOMER, "--api", api, "--source", "api"]) == 2
     assert "127.0.0.1" in capsys.readouterr().err
 

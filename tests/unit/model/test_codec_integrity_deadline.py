@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -20,7 +21,7 @@ from streams.model import (
     tick,
 )
 
-from .conftest import DAY, HOUR, T0, feedback, run, ticket, weekly_buyer
+from .conftest import DAY, HOUR, T0, feedback, purchase, run, ticket, weekly_buyer
 
 # A state written by the version 1 (JSON) codec: tables written by older builds must load.
 V1_STATE = (
@@ -61,8 +62,23 @@ def test_unknown_state_version_is_rejected_clearly(cfg) -> None:
             state_from_bytes(bad)
 
 
-def test_version_1_states_still_load(cfg) -> None:
-    state, _ = run(_v1_events(), cfg)
+# The model config the V1_STATE bytes were recorded under (the defaults of that build): the
+# stored risk and health are derived values, so the comparison state is rebuilt with it.
+V1_CONFIG = config_from_mapping(
+    {
+        "rhythm": {"prior_weight": 0.5, "gap_quantile": 0.5},
+        "p_alive": {"one_time_half_life_days": 180.0},
+        "risk": {
+            "weight_ticket_trouble": 0.6,
+            "ticket_trouble_start": 100.0,
+            "ticket_trouble_full": 0.0,
+        },
+    }
+)
+
+
+def test_version_1_states_still_load() -> None:
+    state, _ = run(_v1_events(), V1_CONFIG)
     assert state_from_bytes(V1_STATE) == state
     assert state_from_bytes(state_to_bytes(state_from_bytes(V1_STATE))) == state
 
@@ -119,3 +135,28 @@ def test_deadline_is_future_and_tick_before_it_changes_nothing(cfg) -> None:
     assert not alerts and before.stage == state.stage
     after, _ = tick(state, d + 1, cfg)
     assert after.stage != state.stage or next_deadline(after, cfg) != d
+
+
+@pytest.mark.parametrize("offset", [0.0, 0.1, 48 * 1234.5678, 50 * 1234.5678, 7.77e4])
+def test_stage_deadlines_are_seen_by_the_tick_at_them(cfg, offset: float) -> None:
+    """Closed-form overdue / P(alive) instants are computed in floating point: the tick at the
+    deadline must already see the new stage (a tick a rounding error early would lose it)."""
+    from streams.model.deadline import _stage_times
+    from streams.model.lifecycle import raw_stage
+    from streams.model.risk import assess, assess_cached
+
+    gaps = (6.3, 9.1, 7.7, 11.9)
+    evs, t = [], T0 + offset
+    for i, g in enumerate(gaps):
+        t += g * DAY
+        evs.append(purchase(t, f"s{i}"))
+    state, _ = run(evs, cfg)
+    changes = 0
+    for when in sorted(_stage_times(state, assess_cached(state, cfg), cfg)):
+        if not state.as_of < when < math.inf:
+            continue
+        stages = [raw_stage(state, assess(state, when + d, cfg), cfg) for d in (-2.0, 0.0, 2.0)]
+        if stages[0] != stages[2]:  # this instant changes the stage: the tick there sees it
+            changes += 1
+            assert stages[1] == stages[2], (when, stages)
+    assert changes >= 3  # at_risk, dormant, churned

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from typing import Any
 
@@ -92,7 +93,9 @@ def diff_fields(a: CustomerState, b: CustomerState) -> list[str]:
     return [f for f in a.__slots__ if f not in TIMELINE and not close(getattr(a, f), getattr(b, f))]
 
 
-SLOW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# CXSTREAM_HYPOTHESIS_EXAMPLES=2000 (with --hypothesis-seed=N) for a deeper local search.
+EXAMPLES = int(os.environ.get("CXSTREAM_HYPOTHESIS_EXAMPLES", "60"))
+SLOW = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SLOW
