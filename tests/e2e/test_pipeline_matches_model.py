@@ -68,12 +68,12 @@ def test_live_alerts_equal_the_pure_model_and_the_api_explains_them(
     make_worker: Callable[..., Worker],
     redis_url: str,
 ) -> None:
-    worker = make_worker(redis_url=redis_url).start()
     half = len(scenario) // 2
     produce(kafka_bootstrap, topics, scenario[:half])
     # bad input mid-stream changes nothing
     bad = produce_malformed(kafka_bootstrap, topics, scenario[half - 1].occurred_at)
     produce(kafka_bootstrap, topics, scenario[half:])
+    worker = make_worker(redis_url=redis_url).start()  # see test_faults on why after
     published = read_outputs(kafka_bootstrap, topics)
     assert dead_letters(kafka_bootstrap, topics) == bad
 
