@@ -84,25 +84,6 @@ def wait_assignment(workers: list[Worker], expected: list[list[int]] | None = No
     raise AssertionError("partitions were not (re)assigned in time")
 
 
-def test_two_workers_share_partitions_and_answer_for_each_others_customers(
-    kafka_bootstrap: str, topics: Topics, scenario: list[Event], make_worker: Callable[..., Worker]
-) -> None:
-    # Failover after SIGKILL of one of two workers is not covered: it is known to leave the
-    # dead worker's partitions uncommitted on the survivor (see the issue note).
-    produce(kafka_bootstrap, topics, scenario)  # see the SIGKILL test on why first
-    first = make_worker("w1").start()
-    second = make_worker("w2").start()
-    wait_assignment([first, second])
-    wait_drained(kafka_bootstrap, topics, first.app_id)
-
-    # Either worker answers for any customer: requests are routed to the key's owner.
-    for customer_id in sorted({e.customer_id for e in scenario})[:8]:
-        assert api_state(first, customer_id) == api_state(second, customer_id)
-    assert_matches_reference(
-        read_outputs(kafka_bootstrap, topics), reference_run(scenario, load_config()), second
-    )
-
-
 def test_replay_from_earliest_with_fresh_state_reproduces_the_same_alerts(
     kafka_bootstrap: str,
     topics: Topics,
