@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 from collections.abc import Callable
 
 import pytest
@@ -62,26 +60,6 @@ def test_sigkill_mid_stream_then_restart_equals_an_uninterrupted_run(
     assert_matches_reference(
         read_outputs(kafka_bootstrap, topics), reference_run(scenario, load_config()), worker
     )
-
-
-def assigned(worker: Worker) -> list[int]:
-    with urllib.request.urlopen(f"{worker.url}/healthz", timeout=5) as resp:
-        partitions: list[int] = json.loads(resp.read())["assigned_partitions"]
-    return partitions
-
-
-def wait_assignment(workers: list[Worker], expected: list[list[int]] | None = None) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            got = [assigned(w) for w in workers]
-        except OSError:
-            got = []
-        complete = got and all(got) and sorted(p for ps in got for p in ps) == [0, 1, 2, 3]
-        if complete and (expected is None or got == expected):
-            return
-        time.sleep(0.5)
-    raise AssertionError("partitions were not (re)assigned in time")
 
 
 def test_replay_from_earliest_with_fresh_state_reproduces_the_same_alerts(
