@@ -71,12 +71,12 @@ def test_replay_from_earliest_with_fresh_state_reproduces_the_same_alerts(
 ) -> None:
     live = make_worker("live").start()
     produce(kafka_bootstrap, topics, scenario)
-    wait_drained(kafka_bootstrap, topics, live.app_id)
-    first = alert_actions(read_outputs(kafka_bootstrap, topics).alerts)
+    first = alert_actions(read_outputs(kafka_bootstrap, topics, quiet=6.0).alerts)
     live.kill()
 
-    replay = make_worker("replay", app_id=f"{unique_prefix}replay").start()  # fresh state
-    wait_drained(kafka_bootstrap, topics, replay.app_id)
-    both = alert_actions(read_outputs(kafka_bootstrap, topics).alerts)
+    # Waits for quiet output rather than for committed offsets: a fresh group was seen leaving
+    # partitions uncommitted (the known multi-group/commit defect in the issue note).
+    make_worker("replay", app_id=f"{unique_prefix}replay").start()  # fresh state
+    both = alert_actions(read_outputs(kafka_bootstrap, topics, quiet=6.0).alerts)
     # Each customer's alerts live on one partition: the replay's follow the live run's.
     assert {c: items[len(first[c]) :] for c, items in both.items()} == first
