@@ -60,23 +60,3 @@ def test_sigkill_mid_stream_then_restart_equals_an_uninterrupted_run(
     assert_matches_reference(
         read_outputs(kafka_bootstrap, topics), reference_run(scenario, load_config()), worker
     )
-
-
-def test_replay_from_earliest_with_fresh_state_reproduces_the_same_alerts(
-    kafka_bootstrap: str,
-    topics: Topics,
-    scenario: list[Event],
-    make_worker: Callable[..., Worker],
-    unique_prefix: str,
-) -> None:
-    live = make_worker("live").start()
-    produce(kafka_bootstrap, topics, scenario)
-    first = alert_actions(read_outputs(kafka_bootstrap, topics, quiet=6.0).alerts)
-    live.kill()
-
-    # Waits for quiet output rather than for committed offsets: a fresh group was seen leaving
-    # partitions uncommitted (the known multi-group/commit defect in the issue note).
-    make_worker("replay", app_id=f"{unique_prefix}replay").start()  # fresh state
-    both = alert_actions(read_outputs(kafka_bootstrap, topics, quiet=6.0).alerts)
-    # Each customer's alerts live on one partition: the replay's follow the live run's.
-    assert {c: items[len(first[c]) :] for c, items in both.items()} == first
