@@ -31,6 +31,14 @@ from streams.model.state import (
     Purchases,
     TicketHistory,
     TicketRecord,
+    build_alert,
+    build_engagement,
+    build_feedback,
+    build_history,
+    build_profile,
+    build_purchases,
+    build_state,
+    build_ticket,
 )
 
 STATE_VERSION = 2
@@ -102,15 +110,15 @@ def _from_v2(data: bytes) -> CustomerState:
          stage, since, history, alerts, resolved, referred, health, prev, risk, memo) = (
             marshal.loads(memoryview(data)[1:])
         )  # fmt: skip
-        state = CustomerState(
+        state = build_state(
             *(cid, created, wm, as_of, seen_at, seen_ids, floor),
-            Engagement(*eng),
-            NO_PURCHASES if pur == _NO_PURCHASES else Purchases(*pur),
-            tuple(TicketRecord(*t) for t in tickets),
-            NO_TICKET_HISTORY if hist == _NO_TICKET_HISTORY else TicketHistory(*hist),
-            NO_FEEDBACK if fb == _NO_FEEDBACK else FeedbackAgg(*fb),
-            NO_PROFILE if prof == _NO_PROFILE else Profile(*prof),
-            *(stage, since, history, tuple(OpenAlert(*a) for a in alerts)),
+            build_engagement(*eng),
+            NO_PURCHASES if pur == _NO_PURCHASES else build_purchases(*pur),
+            tuple([build_ticket(*t) for t in tickets]),
+            NO_TICKET_HISTORY if hist == _NO_TICKET_HISTORY else build_history(*hist),
+            NO_FEEDBACK if fb == _NO_FEEDBACK else build_feedback(*fb),
+            NO_PROFILE if prof == _NO_PROFILE else build_profile(*prof),
+            *(stage, since, history, tuple([build_alert(*a) for a in alerts])),
             *(resolved, referred, health, prev, risk),
         )
     except (ValueError, EOFError, TypeError) as exc:

@@ -32,8 +32,9 @@ from streams.model.fold import (
     touch,
 )
 from streams.model.health import band, contributions, health
-from streams.model.lifecycle import transition
+from streams.model.lifecycle import moved, next_stage
 from streams.model.measures import Measures
+from streams.model.positional import positional
 from streams.model.risk import assess, assess_cached, remember_measures
 from streams.model.state import (
     NO_CHANNELS,
@@ -43,7 +44,10 @@ from streams.model.state import (
     NO_TICKET_HISTORY,
     CustomerState,
     Engagement,
+    build_state,
 )
+
+_SNAPSHOT = positional(HealthSnapshot)  # snapshot() runs once per customer and batch
 
 
 def new_state(customer_id: str, at: float) -> CustomerState:
@@ -143,17 +147,17 @@ def _fold(
     if isinstance(event, Purchase):
         purchases = fold_purchase(purchases, event, cfg)
         if event.kind is not PurchaseKind.REFUND:
-            engagement = touch(engagement, t, ec.purchase_weight, event.channel.value, cfg)
+            engagement = touch(engagement, t, ec.purchase_weight, event.channel, cfg)
     elif isinstance(event, TicketEvent):
         tickets = fold_ticket(tickets, event)
-        engagement = touch(engagement, t, ec.ticket_weight, event.channel.value, cfg)
+        engagement = touch(engagement, t, ec.ticket_weight, event.channel, cfg)
     elif isinstance(event, Feedback):
         feedback = fold_feedback(feedback, event, max(0.0, fw), cfg)
-        engagement = touch(engagement, t, ec.feedback_weight * fw, event.channel.value, cfg)
+        engagement = touch(engagement, t, ec.feedback_weight * fw, event.channel, cfg)
     if wm > state.watermark or tickets is not state.tickets:
         tickets, hist = prune_tickets(tickets, hist, wm, cfg)
-    s = state  # explicit construction: this is the hot path (no per-field reflection)
-    return CustomerState(
+    s = state  # positional construction: this is the hot path (no per-field reflection)
+    return build_state(
         s.customer_id,
         min(s.created_at, t),
         wm,
@@ -185,8 +189,22 @@ def evaluate(
     """Re-derive stage, alerts and health at time ``at`` (``evidence`` names the cause)."""
     m = assess(state, at, cfg)
     book = step_alerts(state, m, evidence, cfg)
-    new = _evaluated(state, m, transition(state, m, cfg), book, health(m, cfg))
+    stage, h = judge(state, m, cfg)
+    new = _evaluated(state, m, moved(state, stage, m.now, cfg), book, h)
     return new, book.emitted
+
+
+def judge(state: CustomerState, m: Measures, cfg: ModelConfig) -> tuple[str, float]:
+    """(stage the evidence supports, composite health) at ``m.now``, kept on ``m``.
+
+    Both read only the measures, the purchases and the profile, which an evaluation does not
+    change: the state it returns shares them, so a snapshot of it reuses the values.
+    """
+    stage, h = m.stage, m.health
+    if stage is None or h is None:
+        stage, h = next_stage(state, m, cfg), health(m, cfg)
+        m.stage, m.health = stage, h
+    return stage, h
 
 
 def _evaluated(
@@ -197,7 +215,7 @@ def _evaluated(
     health_now: float,
 ) -> CustomerState:
     """``s`` re-derived at ``m.now``; the measures are cached on it for next_deadline/snapshot."""
-    new = CustomerState(
+    new = build_state(
         *(s.customer_id, s.created_at, s.watermark, m.now, s.seen_at, s.seen_ids, s.id_floor),
         *(s.engagement, s.purchases, s.tickets, s.ticket_history, s.feedback, s.profile),
         *staged,
@@ -215,12 +233,11 @@ def tick(
     if not now > state.as_of:
         return state, []
     m = assess(state, now, config)
-    staged = transition(state, m, config)
+    stage, h = judge(state, m, config)
     book = step_alerts(state, m, f"tick@{now!r}", config)
-    h = health(m, config)
-    if not book.emitted and staged[0] == state.stage and abs(h - state.health) < 1e-9:
+    if not book.emitted and stage == state.stage and abs(h - state.health) < 1e-9:
         s = state  # nothing to report: only the evaluation time moves
-        same = CustomerState(
+        same = build_state(
             *(s.customer_id, s.created_at, s.watermark, now, s.seen_at, s.seen_ids, s.id_floor),
             *(s.engagement, s.purchases, s.tickets, s.ticket_history, s.feedback, s.profile),
             *(s.stage, s.stage_since, s.stage_history, s.alerts, s.churn_resolved_at),
@@ -228,17 +245,17 @@ def tick(
         )
         remember_measures(same, m, config)
         return same, []
-    return _evaluated(state, m, staged, book, h), book.emitted
+    return _evaluated(state, m, moved(state, stage, now, config), book, h), book.emitted
 
 
 def snapshot(state: CustomerState, now: float, config: ModelConfig) -> HealthSnapshot:
     """The customer's health as of ``now`` (never before the state's last evaluation)."""
     at = max(now, state.as_of)
     m = assess_cached(state, config) if at == state.as_of else assess(state, at, config)
-    h = health(m, config)
-    stage, since, _ = transition(state, m, config)
+    stage, h = judge(state, m, config)
+    since = state.stage_since if stage == state.stage else at  # as lifecycle.moved
     baseline = state.health if at > state.as_of else state.prev_health
-    return HealthSnapshot(
+    return _SNAPSHOT(
         customer_id=state.customer_id,
         as_of=at,
         health=h,
@@ -251,7 +268,7 @@ def snapshot(state: CustomerState, now: float, config: ModelConfig) -> HealthSna
         lifetime_value_minor=int(m.ltv),
         nps_category=m.nps_category,
         contributions=contributions(m, config),
-        open_alerts=tuple(a.alert_id for a in state.alerts),
+        open_alerts=tuple([a.alert_id for a in state.alerts]),
         cx_team=state.profile.cx_team,
     )
 

@@ -32,6 +32,9 @@ from streams.model.state import (
     Purchases,
     TicketHistory,
     TicketRecord,
+    build_engagement,
+    build_feedback,
+    build_purchases,
     decay_to,
 )
 
@@ -56,16 +59,21 @@ def add_decayed(value: float, at: float, t: float, w: float, lam: float) -> tupl
 def touch(e: Engagement, t: float, w: float, channel: str, cfg: ModelConfig) -> Engagement:
     """Record activity of weight ``w`` at ``t`` on ``channel``."""
     ec = cfg.engagement
-    idx = CHANNEL_INDEX.get(channel, len(CHANNEL_INDEX) - 1)
+    idx = CHANNEL_INDEX.get(channel, len(CHANNEL_INDEX) - 1)  # a Channel member is its value
     if t >= e.at:
-        ds, dl = decay_to(1.0, e.at, t, ec.lam_short), decay_to(1.0, e.at, t, ec.lam_long)
+        # decay_to(1.0, e.at, t, lam), spelled out: this runs for almost every event.
+        ds, dl = (
+            (math.exp(-ec.lam_short * (t - e.at)), math.exp(-ec.lam_long * (t - e.at)))
+            if t > e.at
+            else (1.0, 1.0)
+        )
         chans = [c * ds for c in e.channels] if ds != 1.0 else list(e.channels)
         chans[idx] += w
-        return Engagement(t, e.short * ds + w, e.long * dl + w, tuple(chans), t)
+        return build_engagement(t, e.short * ds + w, e.long * dl + w, tuple(chans), t)
     ws, wl = w * math.exp(-ec.lam_short * (e.at - t)), w * math.exp(-ec.lam_long * (e.at - t))
     chans = list(e.channels)
     chans[idx] += ws
-    return Engagement(e.at, e.short + ws, e.long + wl, tuple(chans), e.last_seen_at)
+    return build_engagement(e.at, e.short + ws, e.long + wl, tuple(chans), e.last_seen_at)
 
 
 def fold_purchase(p: Purchases, ev: Purchase, cfg: ModelConfig) -> Purchases:
@@ -91,7 +99,7 @@ def fold_purchase(p: Purchases, ev: Purchase, cfg: ModelConfig) -> Purchases:
         days, occasions = _add_day(days, occasions, int(t // DAY_S), cap)
         first, last, orders, renewed = min(first, t), max(last, t), orders + 1, max(renewed, t)
         gross, currency = gross + max(0, ev.amount_minor), currency or ev.currency
-    new = Purchases(
+    new = build_purchases(
         first, last, days, occasions, orders, gross, refunds, refund_minor, refund_decayed,
         refund_at, currency, cancelled, renewed,
     )  # fmt: skip
@@ -261,7 +269,7 @@ def fold_feedback(f: FeedbackAgg, ev: Feedback, weight: float, cfg: ModelConfig)
             pub is None or (t, -s, weight, kind.value) > (pub[0], -pub[2], pub[3], pub[1])
         ):
             public_negative = (t, kind.value, s, weight)
-    return FeedbackAgg(
+    return build_feedback(
         at,
         nps_sum,
         nps_w,

@@ -9,6 +9,9 @@ from __future__ import annotations
 from streams.config import ModelConfig
 from streams.domain import Contribution
 from streams.model.measures import Measures, clamp01
+from streams.model.positional import positional
+
+_CONTRIBUTION = positional(Contribution)
 
 
 def measure_scores(m: Measures, cfg: ModelConfig) -> list[tuple[str, float, float]]:
@@ -34,10 +37,10 @@ def measure_scores(m: Measures, cfg: ModelConfig) -> list[tuple[str, float, floa
 def health(m: Measures, cfg: ModelConfig) -> float:
     """Composite 0-100; a customer with no evidence at all sits at the neutral 50."""
     parts = measure_scores(m, cfg)
-    total = sum(w for _, _, w in parts)
+    total = sum([w for _, _, w in parts])  # lists, not generators: cheaper, same sums
     if total <= 0.0:
         return 50.0
-    return round(sum(s * w for _, s, w in parts) / total, 4)
+    return round(sum([s * w for _, s, w in parts]) / total, 4)
 
 
 def band(value: float, cfg: ModelConfig) -> str:
@@ -49,10 +52,12 @@ def band(value: float, cfg: ModelConfig) -> str:
 def contributions(m: Measures, cfg: ModelConfig) -> tuple[Contribution, ...]:
     """Per-measure contributions with renormalised weights and the evidence in words."""
     parts = measure_scores(m, cfg)
-    total = sum(w for _, _, w in parts) or 1.0
+    total = sum([w for _, _, w in parts]) or 1.0
     return tuple(
-        Contribution(name, round(score, 2), round(w / total, 4), _detail(name, m))
-        for name, score, w in parts
+        [
+            _CONTRIBUTION(name, round(score, 2), round(w / total, 4), _detail(name, m))
+            for name, score, w in parts
+        ]
     )
 
 

@@ -55,8 +55,14 @@ def transition(
     state: CustomerState, m: Measures, cfg: ModelConfig
 ) -> tuple[str, float, tuple[tuple[str, float], ...]]:
     """(stage, since, bounded history) after evaluating at ``m.now``."""
-    stage = next_stage(state, m, cfg)
+    return moved(state, next_stage(state, m, cfg), m.now, cfg)
+
+
+def moved(
+    state: CustomerState, stage: str, now: float, cfg: ModelConfig
+) -> tuple[str, float, tuple[tuple[str, float], ...]]:
+    """(stage, since, bounded history) when the evidence supports ``stage`` at ``now``."""
     if stage == state.stage:
         return state.stage, state.stage_since, state.stage_history
-    history = (*state.stage_history, (stage, m.now))[-cfg.stage.history_size :]
-    return stage, m.now, history
+    history = (*state.stage_history, (stage, now))[-cfg.stage.history_size :]
+    return stage, now, history

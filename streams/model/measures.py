@@ -10,7 +10,8 @@ import itertools
 import math
 from dataclasses import dataclass
 
-from streams.config import ICP_ATTRIBUTES, FitConfig, ModelConfig, RhythmConfig
+from streams.config import ModelConfig, RhythmConfig
+from streams.model.fit import fit_score
 from streams.model.fold import is_repeat
 from streams.model.state import (
     DAY_S,
@@ -77,6 +78,11 @@ class Measures:
     public_negative: tuple[float, str, int, float] | None  # within the public window
     risk: float = 0.0
     components: tuple[tuple[str, float, float], ...] = ()  # (code, contribution 0-1, value)
+    # Filled by the first evaluation that needs them, so a snapshot of a just-evaluated state
+    # reuses them (see streams.model.core.judge): composite health, and the stage the
+    # evidence supports at ``now`` (lifecycle.next_stage).
+    health: float | None = None
+    stage: str | None = None
 
 
 def typical_gap_days(p: Purchases, cfg: ModelConfig) -> tuple[float, float, bool]:
@@ -248,32 +254,6 @@ def success_at(
     )
 
 
-def fit_score(state: CustomerState, cfg: ModelConfig) -> float | None:
-    """ICP match 0-100 over the attributes both the profile and the ICP know; None if none."""
-    profile, fc = state.profile, cfg.fit
-    try:
-        cached_fc, score = profile._memo_a  # cached on the immutable profile record
-        if cached_fc is fc:
-            return score  # type: ignore[no-any-return]
-    except AttributeError:
-        pass
-    score = _fit(profile.attrs, fc)
-    object.__setattr__(profile, "_memo_a", (fc, score))
-    return score
-
-
-def _fit(attrs: tuple[str | None, ...], fc: FitConfig) -> float | None:
-    num = den = 0.0
-    icp = fc.icp
-    for name, value in zip(ICP_ATTRIBUTES, attrs, strict=True):
-        spec = icp.get(name)
-        if spec is None or value is None or spec.importance <= 0:
-            continue
-        num += spec.importance * spec.values.get(value, spec.default)
-        den += spec.importance
-    return min(100.0, round(100.0 * num / den, 4)) if den > 0 else None
-
-
 def _feedback(m: Measures, f: FeedbackAgg, now: float, cfg: ModelConfig) -> None:
     lc = cfg.loyalty
     k = decay_to(1.0, f.at, now, lc.lam)
@@ -317,7 +297,7 @@ def measure(state: CustomerState, now: float, cfg: ModelConfig) -> Measures:
     if p.orders > 0:
         days = max(0.0, now - p.last_at) / DAY_S
         overdue = days / gap
-        alive = p_alive(p, now, cfg)
+        alive = _p_alive(p.occasions, p.first_at, p.last_at, now, cfg)
         aov = max(0, p.gross_minor - p.refund_minor) / p.orders
         at_stake = aov * cfg.loyalty.horizon_days / typical
         ltv = at_stake * alive

@@ -44,7 +44,8 @@ def remember_measures(state: CustomerState, m: Measures, cfg: ModelConfig) -> No
 
 def _ramp(x: float, start: float, full: float) -> float:
     """0 at ``start``, 1 at ``full`` (works for rising or falling ramps)."""
-    return clamp01((x - start) / (full - start))
+    v = (x - start) / (full - start)
+    return 0.0 if v <= 0.0 else 1.0 if v >= 1.0 else v  # clamp01, inlined (hot)
 
 
 def signal_strengths(m: Measures, cfg: ModelConfig) -> list[tuple[str, float, float, float]]:

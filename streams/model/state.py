@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from streams.domain import Channel
+from streams.model.positional import positional
 
 CHANNELS: tuple[Channel, ...] = tuple(Channel)
 CHANNEL_INDEX: dict[str, int] = {c.value: i for i, c in enumerate(CHANNELS)}
@@ -201,3 +202,14 @@ class CustomerState(Memo):
     health: float  # health after the latest update
     prev_health: float  # health after the update before it
     risk: float  # churn risk after the latest update
+
+
+# Positional constructors for the hot paths (fold, evaluate, codec): see positional.py.
+build_engagement = positional(Engagement)
+build_purchases = positional(Purchases)
+build_ticket = positional(TicketRecord)
+build_history = positional(TicketHistory)
+build_feedback = positional(FeedbackAgg)
+build_profile = positional(Profile)
+build_alert = positional(OpenAlert)
+build_state = positional(CustomerState)
