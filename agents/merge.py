@@ -39,6 +39,7 @@ class EventTimeMerge(DefaultSchedulingStrategy):
     max_idle: float = 30.0
     caught_up: Caught = staticmethod(lambda tp, next_offset: False)  # type: ignore[assignment]
     deliverable: Callable[[TP], bool] = staticmethod(lambda tp: True)  # type: ignore[assignment]
+    delivered: Callable[[TP, int], bool] = staticmethod(lambda tp, offset: True)  # type: ignore[assignment]
 
     def __init__(self) -> None:
         # partition number -> topic partition -> FIFO of (held since, record)
@@ -80,8 +81,12 @@ class EventTimeMerge(DefaultSchedulingStrategy):
                     return
                 log.warning("releasing %s out of timestamp order after %.0fs", tp, self.max_idle)
             yield tp, record
-            # Removed only once the consumer came back for more: a record whose delivery was
-            # abandoned (rebalance, generation change) stays queued instead of being lost.
+            # Faust may skip what it was handed (the partition was not active when the fetch
+            # began, or the generation changed): a record stays queued until Faust's read
+            # offset shows it was delivered, or Faust would never process nor commit it.
+            if not self.delivered(tp, record.offset):
+                log.info("%s@%d was not taken: kept for the next fetch", tp, record.offset)
+                return
             group[tp].popleft()
 
     def _caught_up(self, tp: TP) -> bool:
@@ -131,6 +136,11 @@ def merge_scheduler(
         active = consumer._active_partitions
         return active is None or tp in active or tp in consumer._buffered_partitions
 
+    def delivered(tp: TP, offset: int) -> bool:
+        """Faust records the read offset of each message it hands to a stream."""
+        read = app_ref().consumer._read_offset.get(tp)
+        return read is not None and read >= offset
+
     return type(
         "BoundEventTimeMerge",
         (EventTimeMerge,),
@@ -138,5 +148,6 @@ def merge_scheduler(
             "merge_topics": frozenset(topics),
             "caught_up": staticmethod(caught_up),
             "deliverable": staticmethod(deliverable),
+            "delivered": staticmethod(delivered),
         },
     )

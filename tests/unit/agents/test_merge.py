@@ -63,3 +63,15 @@ def test_one_partition_always_leaves_in_offset_order_even_with_odd_timestamps() 
     purchases = TP("purchases", 0)
     released = list(scheduler.iterate({purchases: [Rec(50, 0), Rec(10, 1), Rec(30, 2)]}))
     assert [rec.offset for _, rec in released] == [0, 1, 2]  # Faust drops what goes backwards
+
+
+def test_a_record_faust_did_not_take_is_offered_again_with_the_next_fetch() -> None:
+    taken: set[tuple[str, int]] = {("purchases", 0)}  # Faust skipped purchases@1 (not active)
+    scheduler = merge(caught_up={"tickets"})
+    scheduler.delivered = lambda tp, offset: (tp.topic, offset) in taken  # type: ignore[method-assign]
+    purchases = TP("purchases", 0)
+    first = list(scheduler.iterate({purchases: [Rec(10, 0), Rec(20, 1), Rec(30, 2)]}))
+    assert [rec.offset for _, rec in first] == [0, 1]  # stops at the record it was not given
+    taken |= {("purchases", 1), ("purchases", 2)}
+    again = list(scheduler.iterate({}))
+    assert [rec.offset for _, rec in again] == [1, 2]  # nothing lost, still in offset order
