@@ -12,7 +12,6 @@ from typing import Any
 
 import faust
 
-from agents.faust_compat import RewindingApp
 from agents.merge import merge_scheduler
 from agents.settings import KafkaSettings, Settings
 from streams.model import ModelConfig, load_config
@@ -71,7 +70,7 @@ def create_app(options: WorkerOptions) -> faust.App:
     topics = options.settings.topics
     holder: list[faust.App] = []
     scheduler = merge_scheduler([*topics.inputs, topics.ticks], lambda: holder[0])
-    app = RewindingApp(
+    app = faust.App(
         options.app_id,
         broker=broker_urls(options.settings.kafka),
         broker_credentials=broker_credentials(options.settings.kafka),

@@ -42,7 +42,9 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     stack = start_stack()
     try:
         topics = Topics(f"bench{uuid.uuid4().hex[:6]}.")
-        ensure_topics(KafkaSettings(bootstrap_servers=stack.kafka_bootstrap), topics)
+        ensure_topics(  # the simulated history is dated in the past: keep it
+            KafkaSettings(bootstrap_servers=stack.kafka_bootstrap), topics, retention_ms=-1
+        )
         records = encoded_population(args.customers, args.days, args.seed)
         produce_backlog(stack.kafka_bootstrap, topics, records)
         bare = bare_loop_rate(stack.kafka_bootstrap, topics, len(records))

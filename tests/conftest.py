@@ -14,7 +14,7 @@ import pytest
 from confluent_kafka import Consumer, Producer
 
 from agents.settings import KafkaSettings
-from agents.topic_admin import ensure_topics
+from agents.topic_admin import KEEP_FOREVER, ensure_topics
 from streams.topics import Topics
 from tests.stack import RunningStack, start_stack, stop_stack
 
@@ -54,7 +54,10 @@ def unique_prefix() -> str:
 def topics(kafka_bootstrap: str, unique_prefix: str) -> Topics:
     """All of cxstream's topics under a fresh prefix, already created on the broker."""
     names = Topics(unique_prefix)
-    ensure_topics(KafkaSettings(bootstrap_servers=kafka_bootstrap), names)
+    # Scenarios are dated in the past: with time retention the broker would delete them.
+    ensure_topics(
+        KafkaSettings(bootstrap_servers=kafka_bootstrap), names, retention_ms=KEEP_FOREVER
+    )
     return names
 
 

@@ -36,7 +36,7 @@ from agents.demo_stack import (
 from agents.live_view import Where, alert_line, closing_lines, render, summary_line
 from agents.producing import EventProducer, positive_float
 from agents.settings import KafkaSettings, Settings
-from agents.topic_admin import ensure_topics
+from agents.topic_admin import KEEP_FOREVER, ensure_topics
 from streams.errors import ConfigError
 from streams.simulator import iter_events
 
@@ -159,7 +159,7 @@ class Demo:
         a, settings = self.args, self._connect()
         if not settings.redis_url:
             raise ConfigError("the demo needs Redis: give --redis-url [REDIS_URL]")
-        ensure_topics(settings.kafka, settings.topics)
+        ensure_topics(settings.kafka, settings.topics, retention_ms=KEEP_FOREVER)  # dated 2024
         prefix = settings.topic_prefix
         data_dir = stack_dir() / "demo" / prefix.rstrip(".")
         self.worker = WorkerProcess(

@@ -131,6 +131,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=1,
         help="replicas of each partition (default 1; use 3 in production)",
     )
+    create.add_argument(
+        "--retention-ms",
+        type=int,
+        default=None,
+        help="retention of every non-compacted topic (default: events 4 weeks, ticks 1 week; "
+        "-1 keeps forever). Kafka deletes records by their timestamp, which is the event "
+        "time: replaying older history needs a retention that covers it",
+    )
     create.set_defaults(run=run_create)
     listing.set_defaults(run=run_list)
 
@@ -167,9 +175,14 @@ def run_create(args: argparse.Namespace) -> int:
     if args.partitions < 1 or args.replication_factor < 1:
         raise StackError("--partitions and --replication-factor must be >= 1")
     outcome = ensure_topics(
-        settings.kafka, settings.topics, args.partitions, args.replication_factor, args.timeout
+        settings.kafka,
+        settings.topics,
+        args.partitions,
+        args.replication_factor,
+        args.timeout,
+        args.retention_ms,
     )
-    specs = topic_specs(settings.topics, args.partitions)
+    specs = topic_specs(settings.topics, args.partitions, args.retention_ms)
     deadline = time.monotonic() + min(args.timeout, 10.0)
     states = describe(settings.kafka, specs, args.timeout)
     while time.monotonic() < deadline and any(s.partitions is None for s in states):

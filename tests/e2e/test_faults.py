@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.request
 from collections.abc import Callable
 
 import pytest
@@ -60,3 +62,64 @@ def test_sigkill_mid_stream_then_restart_equals_an_uninterrupted_run(
     assert_matches_reference(
         read_outputs(kafka_bootstrap, topics), reference_run(scenario, load_config()), worker
     )
+
+
+def assigned(worker: Worker) -> list[int]:
+    with urllib.request.urlopen(f"{worker.url}/healthz", timeout=5) as resp:
+        partitions: list[int] = json.loads(resp.read())["assigned_partitions"]
+    return partitions
+
+
+def wait_assignment(workers: list[Worker]) -> list[list[int]]:
+    """Until the workers between them own every partition, each at least one."""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            got = [assigned(w) for w in workers]
+        except OSError:
+            got = []
+        if got and all(got) and sorted(p for ps in got for p in ps) == [0, 1, 2, 3]:
+            return got
+        time.sleep(0.5)
+    raise AssertionError("partitions were not (re)assigned in time")
+
+
+def test_two_workers_share_partitions_and_one_takes_over_when_the_other_is_killed(
+    kafka_bootstrap: str, topics: Topics, scenario: list[Event], make_worker: Callable[..., Worker]
+) -> None:
+    produce(kafka_bootstrap, topics, scenario)  # see the SIGKILL test on why first
+    first = make_worker("w1").start()
+    second = make_worker("w2").start()
+    wait_assignment([first, second])
+    wait_for_alerts(kafka_bootstrap, topics, at_least=5)
+
+    # Either worker answers for any customer: requests are routed to the key's owner.
+    for customer_id in sorted({e.customer_id for e in scenario})[:8]:
+        assert api_state(first, customer_id) == api_state(second, customer_id)
+
+    first.kill()  # its partitions and their state move to the survivor
+    assert wait_assignment([second]) == [[0, 1, 2, 3]]
+    wait_drained(kafka_bootstrap, topics, second.app_id)
+    assert_matches_reference(
+        read_outputs(kafka_bootstrap, topics), reference_run(scenario, load_config()), second
+    )
+
+
+def test_replay_from_earliest_with_fresh_state_reproduces_the_same_alerts(
+    kafka_bootstrap: str,
+    topics: Topics,
+    scenario: list[Event],
+    make_worker: Callable[..., Worker],
+    unique_prefix: str,
+) -> None:
+    produce(kafka_bootstrap, topics, scenario)
+    original = make_worker("original").start()
+    wait_drained(kafka_bootstrap, topics, original.app_id)
+    first = alert_actions(read_outputs(kafka_bootstrap, topics).alerts)
+    original.kill()
+
+    replay = make_worker("replay", app_id=f"{unique_prefix}replay").start()  # fresh state
+    wait_drained(kafka_bootstrap, topics, replay.app_id)
+    both = alert_actions(read_outputs(kafka_bootstrap, topics).alerts)
+    # Each customer's alerts live on one partition: the replay's follow the original's.
+    assert {c: items[len(first[c]) :] for c, items in both.items()} == first

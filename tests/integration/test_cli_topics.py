@@ -77,3 +77,18 @@ def test_table_output_for_people(
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert f"{unique_prefix}purchases" in out and "created" in out and "compact" in out
+
+
+def test_create_with_retention_keeps_histories_that_are_older_than_the_default(
+    kafka_bootstrap: str, unique_prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(_args("create", kafka_bootstrap, unique_prefix, "--retention-ms", "-1")) == 0
+    capsys.readouterr()
+    names = Topics(unique_prefix)
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    wanted = [names.purchases, names.ticks, names.alerts, names.profiles]
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, n) for n in wanted]
+    found = admin.describe_configs(resources, request_timeout=30)
+    retention = {r.name: f.result()["retention.ms"].value for r, f in found.items()}
+    assert retention[names.purchases] == retention[names.ticks] == retention[names.alerts] == "-1"
+    assert retention[names.profiles] != "-1"  # compacted topics keep their own settings
