@@ -22,6 +22,7 @@ from tests.e2e.harness import (
     produce,
     read_outputs,
     reference_run,
+    same_state,
     wait_drained,
     without_repeats,
 )
@@ -36,7 +37,7 @@ def assert_matches_reference(published: Published, expected: Reference, worker: 
     differing = [c for c in sorted(set(got) | set(want)) if got.get(c) != want.get(c)]
     assert not differing, (differing[0], got.get(differing[0]), want.get(differing[0]))
     for customer_id, state in expected.states.items():  # nothing counted twice
-        assert api_state(worker, customer_id)["state"] == jsonable_state(state), customer_id
+        same_state(api_state(worker, customer_id)["state"], jsonable_state(state), customer_id)
 
 
 def wait_for_alerts(bootstrap: str, topics: Topics, at_least: int) -> None:
