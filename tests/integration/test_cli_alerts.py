@@ -32,15 +32,16 @@ ALERTS = [
 @pytest.fixture
 def published(topics: Topics, make_producer: Callable[..., Producer]) -> Topics:
     producer = make_producer()
-    for alert in ALERTS:
-        key, value, headers = encode_alert(alert)
-        producer.produce(topics.alerts, value=value, key=key, headers=headers)
+    # Garbage first, on c4's partition: a reader that has shown all four alerts has read it.
     producer.produce(
         topics.alerts,
         value=b"not an alert",
-        key=b"c9",
+        key=b"c4",
         headers=[("content-type", b"application/json")],
     )
+    for alert in ALERTS:
+        key, value, headers = encode_alert(alert)
+        producer.produce(topics.alerts, value=value, key=key, headers=headers)
     assert producer.flush(10) == 0
     return topics
 
