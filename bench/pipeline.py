@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 
 from agents.settings import KafkaSettings
-from agents.topic_admin import ensure_topics
+from agents.topic_admin import KEEP_FOREVER, ensure_topics
 from bench.loads import (
     bare_loop_rate,
     encoded_population,
@@ -43,7 +43,9 @@ def run(args: argparse.Namespace) -> dict[str, float]:
     try:
         topics = Topics(f"bench{uuid.uuid4().hex[:6]}.")
         ensure_topics(  # the simulated history is dated in the past: keep it
-            KafkaSettings(bootstrap_servers=stack.kafka_bootstrap), topics, retention_ms=-1
+            KafkaSettings(bootstrap_servers=stack.kafka_bootstrap),
+            topics,
+            retention_ms=KEEP_FOREVER,
         )
         records = encoded_population(args.customers, args.days, args.seed)
         produce_backlog(stack.kafka_bootstrap, topics, records)

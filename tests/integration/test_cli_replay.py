@@ -18,7 +18,7 @@ from streams.contracts import Decoded, decode_message
 from streams.contracts.mapping import event_to_record
 from streams.domain import Event
 from streams.topics import Topics
-from tests.integration.helpers import drain
+from tests.integration.helpers import drain, producer_argv
 from tests.unit.contracts import samples
 
 pytestmark = pytest.mark.integration
@@ -47,16 +47,7 @@ def write_jsonl(path: Path, lines: list[Any]) -> Path:
 
 
 def argv(topics: Topics, bootstrap: str, *extra: str) -> list[str]:
-    return [
-        "replay",
-        *extra,
-        "--json",
-        "--no-progress",
-        "--bootstrap-servers",
-        bootstrap,
-        "--topic-prefix",
-        topics.prefix,
-    ]
+    return producer_argv("replay", topics, bootstrap, *extra)
 
 
 def test_good_lines_are_sent_with_their_event_times_and_bad_ones_reported(

@@ -15,7 +15,7 @@ from streams.contracts import JSON, Decoded, decode_message
 from streams.domain import Event
 from streams.simulator import iter_events
 from streams.topics import INPUT_PARTITIONS, Topics
-from tests.integration.helpers import drain
+from tests.integration.helpers import drain, producer_argv
 
 pytestmark = pytest.mark.integration
 
@@ -23,16 +23,7 @@ KINDS = ("purchases", "tickets", "feedback", "profiles")
 
 
 def argv(topics: Topics, bootstrap: str, *extra: str) -> list[str]:
-    return [
-        "simulate",
-        *extra,
-        "--json",
-        "--no-progress",
-        "--bootstrap-servers",
-        bootstrap,
-        "--topic-prefix",
-        topics.prefix,
-    ]
+    return producer_argv("simulate", topics, bootstrap, *extra)
 
 
 def _kind_of(topics: Topics) -> dict[str, str]:

@@ -26,11 +26,12 @@ def _args(action: str, bootstrap: str, prefix: str, *extra: str) -> list[str]:
     ]
 
 
-def _cleanup_policies(bootstrap: str, names: list[str]) -> dict[str, str]:
+def _broker_config(bootstrap: str, names: list[str], key: str) -> dict[str, str]:
+    """What the broker itself says of ``key`` for each topic."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     resources = [ConfigResource(ConfigResource.Type.TOPIC, n) for n in names]
     found = admin.describe_configs(resources, request_timeout=30)
-    return {r.name: f.result()["cleanup.policy"].value for r, f in found.items()}
+    return {r.name: f.result()[key].value for r, f in found.items()}
 
 
 def test_create_twice_reports_created_then_exists_with_compaction(
@@ -51,7 +52,9 @@ def test_create_twice_reports_created_then_exists_with_compaction(
     assert by_name[names.profiles]["config"]["cleanup.policy"] == "compact"
     assert by_name[names.purchases]["config"]["cleanup.policy"] == "delete"
     # what the broker itself says, independently of the command's own description
-    policies = _cleanup_policies(kafka_bootstrap, [names.profiles, names.health, names.alerts])
+    policies = _broker_config(
+        kafka_bootstrap, [names.profiles, names.health, names.alerts], "cleanup.policy"
+    )
     assert policies == {names.profiles: "compact", names.health: "compact", names.alerts: "delete"}
 
 
@@ -85,10 +88,7 @@ def test_create_with_retention_keeps_histories_that_are_older_than_the_default(
     assert main(_args("create", kafka_bootstrap, unique_prefix, "--retention-ms", "-1")) == 0
     capsys.readouterr()
     names = Topics(unique_prefix)
-    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
     wanted = [names.purchases, names.ticks, names.alerts, names.profiles]
-    resources = [ConfigResource(ConfigResource.Type.TOPIC, n) for n in wanted]
-    found = admin.describe_configs(resources, request_timeout=30)
-    retention = {r.name: f.result()["retention.ms"].value for r, f in found.items()}
+    retention = _broker_config(kafka_bootstrap, wanted, "retention.ms")
     assert retention[names.purchases] == retention[names.ticks] == retention[names.alerts] == "-1"
     assert retention[names.profiles] != "-1"  # compacted topics keep their own settings
