@@ -253,7 +253,7 @@ def snapshot(state: CustomerState, now: float, config: ModelConfig) -> HealthSna
     at = max(now, state.as_of)
     m = assess_cached(state, config) if at == state.as_of else assess(state, at, config)
     stage, h = judge(state, m, config)
-    since = state.stage_since if stage == state.stage else at  # as lifecycle.moved
+    _, since, _ = moved(state, stage, at, config)
     baseline = state.health if at > state.as_of else state.prev_health
     return _SNAPSHOT(
         customer_id=state.customer_id,

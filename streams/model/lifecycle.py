@@ -51,13 +51,6 @@ def next_stage(state: CustomerState, m: Measures, cfg: ModelConfig) -> str:
     return raw
 
 
-def transition(
-    state: CustomerState, m: Measures, cfg: ModelConfig
-) -> tuple[str, float, tuple[tuple[str, float], ...]]:
-    """(stage, since, bounded history) after evaluating at ``m.now``."""
-    return moved(state, next_stage(state, m, cfg), m.now, cfg)
-
-
 def moved(
     state: CustomerState, stage: str, now: float, cfg: ModelConfig
 ) -> tuple[str, float, tuple[tuple[str, float], ...]]:
