@@ -61,12 +61,7 @@ def touch(e: Engagement, t: float, w: float, channel: str, cfg: ModelConfig) -> 
     ec = cfg.engagement
     idx = CHANNEL_INDEX.get(channel, len(CHANNEL_INDEX) - 1)  # a Channel member is its value
     if t >= e.at:
-        # decay_to(1.0, e.at, t, lam), spelled out: this runs for almost every event.
-        ds, dl = (
-            (math.exp(-ec.lam_short * (t - e.at)), math.exp(-ec.lam_long * (t - e.at)))
-            if t > e.at
-            else (1.0, 1.0)
-        )
+        ds, dl = decay_to(1.0, e.at, t, ec.lam_short), decay_to(1.0, e.at, t, ec.lam_long)
         chans = [c * ds for c in e.channels] if ds != 1.0 else list(e.channels)
         chans[idx] += w
         return build_engagement(t, e.short * ds + w, e.long * dl + w, tuple(chans), t)
