@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from agents.settings import KafkaSettings
 from streams.errors import StackError
@@ -17,6 +17,12 @@ KEEP_FOREVER = -1
 records carry event time, so a replayed or simulated history older than the retention is
 deleted at the broker's next retention check (within minutes), before a worker can read it."""
 COMPACTED = {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
+SHOWN_CONFIGS = ("cleanup.policy", "retention.ms")
+_BROKER_RETENTION = (  # Kafka's own precedence: ms, then minutes, then hours
+    ("log.retention.ms", 1),
+    ("log.retention.minutes", 60_000),
+    ("log.retention.hours", 3_600_000),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +83,91 @@ def ensure_topics(
             else:
                 raise StackError(f"could not create topic {name}: {error}") from exc
     return outcome
+
+
+@dataclass(frozen=True, slots=True)
+class TopicState:
+    name: str
+    expected_partitions: int
+    partitions: int | None  # None: the topic does not exist
+    config: dict[str, str]
+
+
+def describe(kafka: KafkaSettings, specs: list[TopicSpec], timeout: float) -> list[TopicState]:
+    """Partition counts and the interesting configs of every spec'd topic, as the broker has it."""
+    admin = AdminClient(kafka.confluent(log_level=4))  # no librdkafka info chatter
+    try:
+        present = admin.list_topics(timeout=timeout).topics
+        existing = [s.name for s in specs if s.name in present]
+        resources = [ConfigResource(ConfigResource.Type.TOPIC, name) for name in existing]
+        configs: dict[str, dict[str, str]] = {}
+        if resources:
+            for resource, future in admin.describe_configs(
+                resources, request_timeout=timeout
+            ).items():
+                entries = future.result()
+                configs[resource.name] = {
+                    k: str(entries[k].value) for k in SHOWN_CONFIGS if k in entries
+                }
+    except KafkaException as exc:
+        raise StackError(f"cannot describe topics on {kafka.bootstrap_servers}: {exc}") from exc
+    return [
+        TopicState(
+            s.name,
+            s.partitions,
+            len(present[s.name].partitions) if s.name in present else None,
+            configs.get(s.name, {}),
+        )
+        for s in specs
+    ]
+
+
+def broker_retention_ms(kafka: KafkaSettings, timeout: float = 10.0) -> int:
+    """The retention a topic the broker auto-creates gets (``log.retention.*``; -1: forever)."""
+    admin = AdminClient(kafka.confluent(log_level=4))
+    try:
+        broker = min(admin.list_topics(timeout=timeout).brokers)
+        resource = ConfigResource(ConfigResource.Type.BROKER, str(broker))
+        entries = admin.describe_configs([resource], request_timeout=timeout)[resource].result()
+    except (KafkaException, ValueError) as exc:
+        raise StackError(f"cannot read broker configs on {kafka.bootstrap_servers}: {exc}") from exc
+    for name, unit_ms in _BROKER_RETENTION:
+        entry = entries.get(name)
+        if entry is not None and entry.value is not None:
+            value = int(entry.value)
+            return value if value < 0 else value * unit_ms
+    return WEEK_MS  # Kafka's documented default (168 hours)
+
+
+def retention_problems(
+    states: list[TopicState], oldest_ms: int, now_ms: int, auto_created_ms: int
+) -> list[str]:
+    """Why records stamped ``oldest_ms`` (event time) would not survive in these topics.
+
+    Kafka deletes by timestamp: a record older than its topic's ``retention.ms`` goes at the
+    next retention check, minutes after it was written. A missing topic would be auto-created
+    with the broker's default retention, ``auto_created_ms``. Compacted-only topics keep
+    the latest record per key whatever its age.
+    """
+    problems = []
+    for state in states:
+        if state.partitions is None:
+            retention, what = auto_created_ms, "does not exist; auto-created, it would keep"
+        elif "delete" in state.config.get("cleanup.policy", "delete"):
+            retention, what = int(state.config.get("retention.ms", auto_created_ms)), "keeps"
+        else:
+            continue
+        if 0 <= retention < now_ms - oldest_ms:
+            problems.append(f"{state.name} {what} records {retention / 86_400_000:g} days")
+    return problems
+
+
+def history_problems(
+    kafka: KafkaSettings, topics: Topics, oldest: float, now: float, timeout: float = 10.0
+) -> list[str]:
+    """:func:`retention_problems` of the input topics as the cluster has them."""
+    inputs = [s for s in topic_specs(topics) if s.name in topics.inputs]
+    states = describe(kafka, inputs, timeout)
+    missing = any(s.partitions is None for s in states)
+    auto_created = broker_retention_ms(kafka, timeout) if missing else KEEP_FOREVER
+    return retention_problems(states, round(oldest * 1000), round(now * 1000), auto_created)

@@ -17,6 +17,8 @@ from rich.console import Console
 from agents.commands.common import add_connection_flags, settings_from_args
 from agents.producing import EventProducer, add_producing_flags, producer_from_settings
 from agents.render import delivery_table, error_lines, progress
+from agents.settings import Settings
+from agents.topic_admin import history_problems
 from streams.domain import Event
 from streams.simulator import DAY, DEFAULT_START, iter_events
 
@@ -49,8 +51,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="produce simulated customers' events (purchases, tickets, feedback, profiles)",
         description="Run the persona simulator (loyal promoters, quiet churners, frustrated "
         "ticket-filers, ...) and produce its events, keyed by customer id, to the input "
-        "topics. Exit status: 0 when every event was acknowledged, 1 when some delivery "
-        "failed, 2 on a configuration error.",
+        "topics. Refuses a history older than the topics' retention, which the broker would "
+        "delete within minutes. Exit status: 0 when every event was acknowledged, 1 when "
+        "some delivery failed, 2 on a configuration error.",
     )
     add_connection_flags(parser)
     parser.add_argument(
@@ -74,6 +77,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="event time of day one: an ISO date/time (UTC unless it says "
         "otherwise), or 'now' to end the simulation about now; default "
         "2024-01-01T00:00Z",
+    )
+    parser.add_argument(
+        "--ignore-retention",
+        action="store_true",
+        help="produce even when the input topics' retention would delete part of the "
+        "history (Kafka deletes records by timestamp, which is the event time)",
     )
     parser.add_argument(
         "--purchase-only",
@@ -100,12 +109,32 @@ def produce_all(
     return count
 
 
+def _history_fits(settings: Settings, start: float) -> bool:
+    """True when the input topics keep events from ``start`` on; else say how to fix it."""
+    problems = history_problems(settings.kafka, settings.topics, start, time.time())
+    if problems:
+        since = datetime.fromtimestamp(start, UTC).date().isoformat()
+        Console(stderr=True).print(
+            f"cxstream simulate: the history starts {since}, but the broker deletes records "
+            f"older than their topic's retention (by event time), within minutes:\n  "
+            + "\n  ".join(problems)
+            + "\nCreate the topics with `cxstream topics create --retention-ms -1`, simulate "
+            "fewer --days with --start now, or pass --ignore-retention.",
+            style="red",
+            highlight=False,
+            soft_wrap=True,  # one problem per line, whatever the terminal width
+        )
+    return not problems
+
+
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     try:
         start = parse_start(args.start, args.days)
     except argparse.ArgumentTypeError as exc:
         Console(stderr=True).print(f"cxstream simulate: {exc}", style="red")
+        return 2
+    if not args.ignore_retention and not _history_fits(settings, start):
         return 2
     events = iter_events(
         args.customers, args.days, args.seed, start=start, purchase_only=args.purchase_only

@@ -10,58 +10,15 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, ConfigResource
 from rich.console import Console
 from rich.table import Table
 
 from agents.commands.common import add_connection_flags, settings_from_args
-from agents.settings import KafkaSettings
-from agents.topic_admin import TopicSpec, ensure_topics, topic_specs
+from agents.topic_admin import TopicState, describe, ensure_topics, topic_specs
 from streams.errors import StackError
 from streams.topics import INPUT_PARTITIONS
-
-SHOWN_CONFIGS = ("cleanup.policy", "retention.ms")
-
-
-@dataclass(frozen=True, slots=True)
-class TopicState:
-    name: str
-    expected_partitions: int
-    partitions: int | None  # None: the topic does not exist
-    config: dict[str, str]
-
-
-def describe(kafka: KafkaSettings, specs: list[TopicSpec], timeout: float) -> list[TopicState]:
-    """Partition counts and the interesting configs of every spec'd topic, as the broker has it."""
-    admin = AdminClient(kafka.confluent(log_level=4))  # no librdkafka info chatter
-    try:
-        present = admin.list_topics(timeout=timeout).topics
-        existing = [s.name for s in specs if s.name in present]
-        resources = [ConfigResource(ConfigResource.Type.TOPIC, name) for name in existing]
-        configs: dict[str, dict[str, str]] = {}
-        if resources:
-            for resource, future in admin.describe_configs(
-                resources, request_timeout=timeout
-            ).items():
-                entries = future.result()
-                configs[resource.name] = {
-                    k: str(entries[k].value) for k in SHOWN_CONFIGS if k in entries
-                }
-    except KafkaException as exc:
-        raise StackError(f"cannot describe topics on {kafka.bootstrap_servers}: {exc}") from exc
-    return [
-        TopicState(
-            s.name,
-            s.partitions,
-            len(present[s.name].partitions) if s.name in present else None,
-            configs.get(s.name, {}),
-        )
-        for s in specs
-    ]
 
 
 def _retention(config: dict[str, str]) -> str:

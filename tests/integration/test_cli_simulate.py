@@ -8,9 +8,11 @@ from collections.abc import Callable
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from agents.cli import main
+from agents.settings import KafkaSettings
+from agents.topic_admin import ensure_topics
 from streams.contracts import JSON, Decoded, decode_message
 from streams.domain import Event
 from streams.simulator import iter_events
@@ -90,3 +92,56 @@ def test_json_format_and_rate_limit(
     received = drain(consumer, count)
     assert len(received) == count
     assert all(("content-type", JSON.encode()) in (m.headers() or []) for m in received)
+
+
+def _input_high_watermarks(bootstrap: str, topics: Topics) -> int:
+    """Records in the input topics (retried: new partitions need a moment to get a leader)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "watermarks"})
+    deadline = time.monotonic() + 20
+    try:
+        while True:
+            try:
+                return sum(
+                    consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                    for topic in topics.inputs
+                    for p in range(INPUT_PARTITIONS)
+                )
+            except KafkaException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+    finally:
+        consumer.close()
+
+
+def test_a_history_older_than_the_topics_retention_is_refused_before_producing(
+    kafka_bootstrap: str, unique_prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    names = Topics(unique_prefix)
+    ensure_topics(KafkaSettings(bootstrap_servers=kafka_bootstrap), names)  # 4-week retention
+    extra = ("--customers", "3", "--days", "10", "--seed", "2")  # dated 2024 by default
+
+    assert main(argv(names, kafka_bootstrap, *extra)) == 2
+    refusal = capsys.readouterr().err
+    assert f"{names.purchases} keeps records 28 days" in refusal
+    assert "--retention-ms -1" in refusal
+    assert _input_high_watermarks(kafka_bootstrap, names) == 0  # nothing was produced
+
+    assert main(argv(names, kafka_bootstrap, *extra, "--start", "now")) == 0
+    sent = json.loads(capsys.readouterr().out)["total_sent"]
+    assert sent == len(list(iter_events(3, 10, 2)))
+    assert _input_high_watermarks(kafka_bootstrap, names) == sent
+
+
+def test_missing_topics_are_judged_by_the_brokers_default_retention(
+    kafka_bootstrap: str, unique_prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    names = Topics(unique_prefix)  # not created: producing would auto-create them (7 days)
+    extra = ("--customers", "2", "--days", "30", "--seed", "3", "--start", "now")
+
+    assert main(argv(names, kafka_bootstrap, *extra)) == 2
+    refusal = capsys.readouterr().err
+    assert f"{names.tickets} does not exist; auto-created, it would keep records 7 days" in refusal
+
+    assert main(argv(names, kafka_bootstrap, *extra, "--ignore-retention")) == 0
+    assert json.loads(capsys.readouterr().out)["total_failed"] == 0
