@@ -162,12 +162,19 @@ def retention_problems(
     return problems
 
 
+def input_retentions(
+    kafka: KafkaSettings, topics: Topics, timeout: float = 10.0
+) -> tuple[list[TopicState], int]:
+    """The input topics as the cluster has them, and the retention a missing one would get."""
+    inputs = [s for s in topic_specs(topics) if s.name in topics.inputs]
+    states = describe(kafka, inputs, timeout)
+    missing = any(s.partitions is None for s in states)
+    return states, broker_retention_ms(kafka, timeout) if missing else KEEP_FOREVER
+
+
 def history_problems(
     kafka: KafkaSettings, topics: Topics, oldest: float, now: float, timeout: float = 10.0
 ) -> list[str]:
     """:func:`retention_problems` of the input topics as the cluster has them."""
-    inputs = [s for s in topic_specs(topics) if s.name in topics.inputs]
-    states = describe(kafka, inputs, timeout)
-    missing = any(s.partitions is None for s in states)
-    auto_created = broker_retention_ms(kafka, timeout) if missing else KEEP_FOREVER
+    states, auto_created = input_retentions(kafka, topics, timeout)
     return retention_problems(states, round(oldest * 1000), round(now * 1000), auto_created)

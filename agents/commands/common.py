@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
+
+from rich.console import Console
 
 from agents.settings import KafkaSettings, Settings, settings_from_env
 
@@ -53,4 +56,19 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         redis_url=args.redis_url,
         schema_registry_url=args.schema_registry_url,
         topic_prefix=args.topic_prefix,
+    )
+
+
+def refuse_expiring_history(command: str, oldest: float, problems: list[str], fix: str) -> None:
+    """Say which input topics would delete a history by event time, and how to keep it."""
+    since = datetime.fromtimestamp(oldest, UTC).date().isoformat()
+    Console(stderr=True).print(
+        f"cxstream {command}: the history starts {since}, but the broker deletes records older "
+        "than their topic's retention (by event time), within minutes:\n  "
+        + "\n  ".join(problems)
+        + f"\nCreate the topics with `cxstream topics create --retention-ms -1`, {fix}, or "
+        "pass --ignore-retention.",
+        style="red",
+        highlight=False,
+        soft_wrap=True,  # one problem per line, whatever the terminal width
     )

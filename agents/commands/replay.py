@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -23,7 +24,11 @@ import fastavro
 from rich.console import Console
 from rich.table import Table
 
-from agents.commands.common import add_connection_flags, settings_from_args
+from agents.commands.common import (
+    add_connection_flags,
+    refuse_expiring_history,
+    settings_from_args,
+)
 from agents.producing import (
     DeliveryReport,
     EventProducer,
@@ -31,6 +36,8 @@ from agents.producing import (
     producer_from_settings,
 )
 from agents.render import delivery_table, error_lines, progress, rejections_table
+from agents.settings import Settings
+from agents.topic_admin import input_retentions, retention_problems
 from streams.contracts import (
     CONTENT_TYPE_HEADER,
     INPUT_KINDS,
@@ -66,6 +73,7 @@ class Item:
 class Outcome:
     valid: Counter[str] = field(default_factory=Counter)
     rejections: list[tuple[str, int, str, str]] = field(default_factory=list)
+    oldest: float = math.inf  # event time of the oldest valid record
 
 
 def split_kind(obj: dict[str, Any], default: str | None) -> tuple[str | None, dict[str, Any]]:
@@ -183,6 +191,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "--dry-run", action="store_true", help="only validate and report: produce nothing"
     )
+    parser.add_argument(
+        "--ignore-retention",
+        action="store_true",
+        help="produce even when the input topics' retention would delete some of the events "
+        "(Kafka deletes records by timestamp, which is the event time)",
+    )
     add_producing_flags(parser)
     parser.set_defaults(run=run)
 
@@ -202,10 +216,30 @@ def replay(
                 outcome.rejections.append((item.path, item.line, *result))
             else:
                 outcome.valid[item.kind or "?"] += 1
+                outcome.oldest = min(outcome.oldest, result.event.occurred_at)
                 if producer is not None:
                     producer.send(result.event)
             bar.update(task, completed=item.offset, count=number)
     return outcome
+
+
+def _history_fits(settings: Settings, paths: Sequence[Path], default: str | None) -> bool:
+    """True when the input topics keep every valid record of ``paths``; else say so.
+
+    The files are read twice only when some input topic deletes by time at all.
+    """
+    now_ms = round(time.time() * 1000)
+    states, auto_created = input_retentions(settings.kafka, settings.topics)
+    if not retention_problems(states, 0, now_ms, auto_created):
+        return True  # every input topic keeps records of any age
+    oldest = replay(paths, default, None, show=False).oldest
+    if math.isinf(oldest):
+        return True  # nothing valid to produce
+    problems = retention_problems(states, round(oldest * 1000), now_ms, auto_created)
+    if problems:
+        fix = "produce only recent events"
+        refuse_expiring_history("replay", oldest, problems, fix)
+    return not problems
 
 
 def run(args: argparse.Namespace) -> int:
@@ -214,7 +248,10 @@ def run(args: argparse.Namespace) -> int:
         raise CxStreamError(f"not a readable file: {', '.join(missing)}")
     producer = None
     if not args.dry_run:
-        producer = producer_from_settings(settings_from_args(args), args.format, args.rate)
+        settings = settings_from_args(args)
+        if not args.ignore_retention and not _history_fits(settings, args.files, args.kind):
+            return 2
+        producer = producer_from_settings(settings, args.format, args.rate)
     outcome = replay(args.files, args.kind, producer, show=not args.no_progress)
     report = producer.flush(args.flush_timeout) if producer is not None else None
     if args.json:

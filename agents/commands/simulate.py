@@ -14,7 +14,11 @@ from datetime import UTC, datetime
 
 from rich.console import Console
 
-from agents.commands.common import add_connection_flags, settings_from_args
+from agents.commands.common import (
+    add_connection_flags,
+    refuse_expiring_history,
+    settings_from_args,
+)
 from agents.producing import EventProducer, add_producing_flags, producer_from_settings
 from agents.render import delivery_table, error_lines, progress
 from agents.settings import Settings
@@ -113,17 +117,8 @@ def _history_fits(settings: Settings, start: float) -> bool:
     """True when the input topics keep events from ``start`` on; else say how to fix it."""
     problems = history_problems(settings.kafka, settings.topics, start, time.time())
     if problems:
-        since = datetime.fromtimestamp(start, UTC).date().isoformat()
-        Console(stderr=True).print(
-            f"cxstream simulate: the history starts {since}, but the broker deletes records "
-            f"older than their topic's retention (by event time), within minutes:\n  "
-            + "\n  ".join(problems)
-            + "\nCreate the topics with `cxstream topics create --retention-ms -1`, simulate "
-            "fewer --days with --start now, or pass --ignore-retention.",
-            style="red",
-            highlight=False,
-            soft_wrap=True,  # one problem per line, whatever the terminal width
-        )
+        fix = "simulate fewer --days with --start now"
+        refuse_expiring_history("simulate", start, problems, fix)
     return not problems
 
 

@@ -14,11 +14,13 @@ from confluent_kafka import Consumer, Message
 
 import schemas
 from agents.cli import main
+from agents.settings import KafkaSettings
+from agents.topic_admin import ensure_topics
 from streams.contracts import Decoded, decode_message
 from streams.contracts.mapping import event_to_record
 from streams.domain import Event
 from streams.topics import Topics
-from tests.integration.helpers import drain, producer_argv
+from tests.integration.helpers import drain, input_high_watermarks, producer_argv
 from tests.unit.contracts import samples
 
 pytestmark = pytest.mark.integration
@@ -135,3 +137,27 @@ def test_avro_container_file_is_replayed_by_its_schema_kind(
     consumer = make_consumer()
     consumer.subscribe([topics.profiles])
     assert sorted(decoded(topics, drain(consumer, 3)), key=lambda e: e.event_id) == profiles
+
+
+def test_events_older_than_the_topics_retention_are_refused_before_producing(
+    tmp_path: Path, kafka_bootstrap: str, unique_prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    names = Topics(unique_prefix)
+    ensure_topics(KafkaSettings(bootstrap_servers=kafka_bootstrap), names)  # 4-week retention
+    an_hour_ago = samples.purchase(event_id="new", occurred_at=round(time.time()) - 3600.0)
+    recent = {"event_kind": "purchases", **event_to_record(an_hour_ago)}
+    old = samples.purchase(event_id="old", occurred_at=1_704_067_200.0)  # 2024-01-01
+    mixed = write_jsonl(
+        tmp_path / "mixed.jsonl", [recent, {"event_kind": "purchases", **event_to_record(old)}]
+    )
+
+    assert main(argv(names, kafka_bootstrap, str(mixed))) == 2
+    refusal = capsys.readouterr().err
+    assert "history starts 2024-01-01" in refusal
+    assert f"{names.purchases} keeps records 28 days" in refusal
+    assert input_high_watermarks(kafka_bootstrap, names) == 0  # nothing was produced
+
+    only_recent = write_jsonl(tmp_path / "recent.jsonl", [recent])
+    assert main(argv(names, kafka_bootstrap, str(only_recent))) == 0
+    assert main(argv(names, kafka_bootstrap, "--ignore-retention", str(mixed))) == 0
+    assert input_high_watermarks(kafka_bootstrap, names) == 3

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer
 
 from agents.cli import main
 from agents.settings import KafkaSettings
@@ -17,7 +17,7 @@ from streams.contracts import JSON, Decoded, decode_message
 from streams.domain import Event
 from streams.simulator import iter_events
 from streams.topics import INPUT_PARTITIONS, Topics
-from tests.integration.helpers import drain, producer_argv
+from tests.integration.helpers import drain, input_high_watermarks, producer_argv
 
 pytestmark = pytest.mark.integration
 
@@ -94,26 +94,6 @@ def test_json_format_and_rate_limit(
     assert all(("content-type", JSON.encode()) in (m.headers() or []) for m in received)
 
 
-def _input_high_watermarks(bootstrap: str, topics: Topics) -> int:
-    """Records in the input topics (retried: new partitions need a moment to get a leader)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "watermarks"})
-    deadline = time.monotonic() + 20
-    try:
-        while True:
-            try:
-                return sum(
-                    consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                    for topic in topics.inputs
-                    for p in range(INPUT_PARTITIONS)
-                )
-            except KafkaException:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-    finally:
-        consumer.close()
-
-
 def test_a_history_older_than_the_topics_retention_is_refused_before_producing(
     kafka_bootstrap: str, unique_prefix: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -125,12 +105,12 @@ def test_a_history_older_than_the_topics_retention_is_refused_before_producing(
     refusal = capsys.readouterr().err
     assert f"{names.purchases} keeps records 28 days" in refusal
     assert "--retention-ms -1" in refusal
-    assert _input_high_watermarks(kafka_bootstrap, names) == 0  # nothing was produced
+    assert input_high_watermarks(kafka_bootstrap, names) == 0  # nothing was produced
 
     assert main(argv(names, kafka_bootstrap, *extra, "--start", "now")) == 0
     sent = json.loads(capsys.readouterr().out)["total_sent"]
     assert sent == len(list(iter_events(3, 10, 2)))
-    assert _input_high_watermarks(kafka_bootstrap, names) == sent
+    assert input_high_watermarks(kafka_bootstrap, names) == sent
 
 
 def test_missing_topics_are_judged_by_the_brokers_default_retention(
