@@ -130,6 +130,21 @@ def rss_bytes(worker: Worker) -> int:
     return 0
 
 
+def new_customers(count: int, event_time: float) -> list[Record]:
+    """One order each from ``count`` customers the worker has never seen (for memory slope)."""
+    out: list[Record] = []
+    for i in range(count):
+        cid = f"mem-{i:07d}"
+        at = event_time + i / 1000
+        event = Purchase(
+            f"mem-p{i}", "bench", cid, at, PurchaseKind.ORDER_PLACED, f"m{i}", 4200, "EUR",
+            Channel.WEB, 1,
+        )  # fmt: skip
+        key, value, headers = encode_event(event)
+        out.append((Purchase, key, value, headers, round(at * 1000)))
+    return out
+
+
 def _latency_events(i: int, now: float) -> list[Event]:
     cid = f"lat-{i:07d}"
     buy = Purchase(
