@@ -25,7 +25,7 @@ from streams.config import ModelConfig
 from streams.model.alerts import CHURN, REFERRAL
 from streams.model.measures import Measures, p_alive, returned_at
 from streams.model.risk import assess_cached
-from streams.model.state import DAY_S, HOUR_S, WEEK_S, CustomerState, Purchases
+from streams.model.state import DAY_S, HOUR_S, WEEK_S, CustomerState, Purchases, remember
 
 _INCREASING = ("overdue", "p_alive_low", "engagement_drop")
 _HORIZON = 3 * 365 * DAY_S  # search no further: beyond this, a tick at the horizon re-plans
@@ -195,16 +195,15 @@ def _compute(state: CustomerState, config: ModelConfig) -> float | None:
 
 def next_deadline(state: CustomerState, config: ModelConfig) -> float | None:
     """Earliest event time after ``state.as_of`` at which ``tick`` could change the stage or
-    the alerts; None when nothing time-driven is pending. Cached on the state per config."""
+    the alerts; None when nothing time-driven is pending. Cached on the state per config;
+    unlike other memos, a cache restored by the codec carries the config's fingerprint."""
     try:
         key, deadline = state._memo_b
         if key is config or (isinstance(key, str) and key == fingerprint(config)):
             return deadline  # type: ignore[no-any-return]
     except AttributeError:
         pass
-    deadline = _compute(state, config)
-    object.__setattr__(state, "_memo_b", (config, deadline))
-    return deadline
+    return remember(state, "_memo_b", config, _compute(state, config))
 
 
 def fingerprint(config: ModelConfig) -> str:
@@ -236,4 +235,4 @@ def import_deadline(state: CustomerState, cached: object) -> None:
         and isinstance(cached[0], str)
         and (cached[1] is None or isinstance(cached[1], float))
     ):
-        object.__setattr__(state, "_memo_b", cached)
+        remember(state, "_memo_b", cached[0], cached[1])

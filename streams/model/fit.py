@@ -8,21 +8,13 @@ attribute combinations, in a bounded process-wide table per FitConfig.
 from __future__ import annotations
 
 from streams.config import ICP_ATTRIBUTES, FitConfig, ModelConfig
-from streams.model.state import CustomerState
+from streams.model.state import CustomerState, memoized
 
 
 def fit_score(state: CustomerState, cfg: ModelConfig) -> float | None:
     """ICP match 0-100 over the attributes both the profile and the ICP know; None if none."""
-    profile, fc = state.profile, cfg.fit
-    try:
-        cached_fc, score = profile._memo_a  # cached on the immutable profile record
-        if cached_fc is fc:
-            return score  # type: ignore[no-any-return]
-    except AttributeError:
-        pass
-    score = _shared_fit(profile.attrs, fc)
-    object.__setattr__(profile, "_memo_a", (fc, score))
-    return score
+    profile, fc = state.profile, cfg.fit  # cached on the immutable profile record
+    return memoized(profile, "_memo_a", fc, lambda: _shared_fit(profile.attrs, fc))
 
 
 _MAX_SHARED_FITS = 8192

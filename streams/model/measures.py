@@ -24,6 +24,7 @@ from streams.model.state import (
     TicketHistory,
     TicketRecord,
     decay_to,
+    memoized,
 )
 
 _URGENT = frozenset({"high", "urgent"})
@@ -94,16 +95,8 @@ def typical_gap_days(p: Purchases, cfg: ModelConfig) -> tuple[float, float, bool
     two purchases a week apart do not yet make a weekly customer. One-time buyers get the
     population default for both (own = False).
     """
-    rc = cfg.rhythm
-    try:
-        cached_rc, gaps = p._memo_a  # derived from p.days alone: cached on the immutable record
-        if cached_rc is rc:
-            return gaps  # type: ignore[no-any-return]
-    except AttributeError:
-        pass
-    gaps = _typical_gap(p.days, rc)
-    object.__setattr__(p, "_memo_a", (rc, gaps))
-    return gaps
+    rc = cfg.rhythm  # derived from p.days alone: cached on the immutable record
+    return memoized(p, "_memo_a", rc, lambda: _typical_gap(p.days, rc))
 
 
 def _typical_gap(days: tuple[int, ...], rc: RhythmConfig) -> tuple[float, float, bool]:
@@ -156,15 +149,7 @@ def returned_at(p: Purchases, cfg: ModelConfig) -> float:
     Derived from the purchase days alone, so it does not depend on arrival order or on
     whether a tick happened to see the lost stage. Cached on the immutable record per config.
     """
-    try:
-        cached_cfg, at = p._memo_b
-        if cached_cfg is cfg:
-            return at  # type: ignore[no-any-return]
-    except AttributeError:
-        pass
-    at = _returned_at(p, cfg)
-    object.__setattr__(p, "_memo_b", (cfg, at))
-    return at
+    return memoized(p, "_memo_b", cfg, lambda: _returned_at(p, cfg))
 
 
 def _returned_at(p: Purchases, cfg: ModelConfig) -> float:

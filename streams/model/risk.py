@@ -9,7 +9,7 @@ from __future__ import annotations
 from streams.config import ModelConfig
 from streams.domain import Reason
 from streams.model.measures import Measures, clamp01, measure
-from streams.model.state import DAY_S, HOUR_S, CustomerState
+from streams.model.state import DAY_S, HOUR_S, CustomerState, memoized, remember
 
 PUBLIC_DETRACTOR = "public_detractor"
 
@@ -26,20 +26,12 @@ def assess_cached(state: CustomerState, cfg: ModelConfig) -> Measures:
 
     The result is shared: callers must only read it (``assess`` returns a private copy).
     """
-    try:
-        cached_cfg, m = state._memo_a
-        if cached_cfg is cfg:
-            return m  # type: ignore[no-any-return]
-    except AttributeError:
-        pass
-    m = assess(state, state.as_of, cfg)
-    remember_measures(state, m, cfg)
-    return m
+    return memoized(state, "_memo_a", cfg, lambda: assess(state, state.as_of, cfg))
 
 
 def remember_measures(state: CustomerState, m: Measures, cfg: ModelConfig) -> None:
     """Cache ``m`` (measures at ``state.as_of``, never mutated afterwards) on ``state``."""
-    object.__setattr__(state, "_memo_a", (cfg, m))
+    remember(state, "_memo_a", cfg, m)
 
 
 def _ramp(x: float, start: float, full: float) -> float:

@@ -8,8 +8,9 @@ keep the time they are expressed at (``at``) and are brought forward lazily on e
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from streams.domain import Channel
 from streams.model.positional import positional
@@ -21,6 +22,7 @@ NO_CHANNELS: tuple[float, ...] = (0.0,) * len(CHANNELS)
 DAY_S = 86400.0
 HOUR_S = 3600.0
 WEEK_S = 7 * DAY_S
+T = TypeVar("T")
 STAGES = ("new", "onboarding", "active", "at_risk", "dormant", "churned", "won_back")
 
 
@@ -30,12 +32,26 @@ class Memo:
     Records are immutable values, so anything derived from one (with a given config) can be
     cached on the object itself: it dies with the object and cannot go stale. The slots are
     not dataclass fields, so equality, repr, ``dataclasses.replace`` (which starts empty) and
-    the codec never see them. Set them with ``object.__setattr__``; read with try/except.
+    the codec never see them. Use them through :func:`memoized` and :func:`remember`.
     """
 
     __slots__ = ("_memo_a", "_memo_b")
     _memo_a: Any
     _memo_b: Any
+
+
+def memoized(record: Memo, slot: str, key: object, compute: Callable[[], T]) -> T:
+    """``compute()``, cached in ``slot`` of ``record`` for ``key`` (a config, by identity)."""
+    cached = getattr(record, slot, None)
+    if cached is not None and cached[0] is key:
+        return cast(T, cached[1])
+    return remember(record, slot, key, compute())
+
+
+def remember(record: Memo, slot: str, key: object, value: T) -> T:
+    """Cache ``value`` in ``slot`` of ``record`` for ``key``; returns ``value``."""
+    object.__setattr__(record, slot, (key, value))  # frozen records: bypass __setattr__
+    return value
 
 
 def decay_to(value: float, at: float, to: float, lam: float) -> float:
