@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
+import urllib.request
 import uuid
 from collections.abc import Sequence
 
@@ -119,6 +120,39 @@ def wait_processed(worker: Worker, expected: int, limit: float = 1200.0) -> None
     while processed(worker) < expected:
         assert time.monotonic() < deadline, f"worker did not finish: {worker.log_tail()}"
         time.sleep(0.1)
+
+
+def first_processed(workers: Sequence[Worker]) -> float:
+    """Records processed for the first time, summed over workers (re-reads after a rebalance
+    are counted as duplicates, not here)."""
+    total = 0.0
+    for worker in workers:
+        with urllib.request.urlopen(f"{worker.url}/metrics", timeout=5) as resp:
+            for line in resp.read().decode().splitlines():
+                if line.startswith("cxstream_events_total{") and 'outcome="processed"' in line:
+                    total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def group_rate(workers: Sequence[Worker], expected: int, limit: float = 1200.0) -> float:
+    """Events/s of workers sharing one group, from when all are up until all is processed.
+
+    The workers are killed afterwards, so they do not compete with what is measured next.
+    """
+    try:
+        for worker in workers:
+            worker.launch()
+        for worker in workers:
+            worker.wait_healthy(90.0)
+        done, started = first_processed(workers), time.perf_counter()
+        deadline = time.monotonic() + limit
+        while (total := first_processed(workers)) < expected:
+            assert time.monotonic() < deadline, f"group stalled at {total}/{expected}"
+            time.sleep(0.1)
+        return (total - done) / (time.perf_counter() - started)
+    finally:
+        for worker in workers:
+            worker.kill()
 
 
 def rss_bytes(worker: Worker) -> int:

@@ -26,6 +26,7 @@ from bench.loads import (
     bare_loop_rate,
     encoded_population,
     faust_loop_rate,
+    group_rate,
     latency_at_rate,
     new_customers,
     processed,
@@ -54,12 +55,13 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         produce_backlog(stack.kafka_bootstrap, topics, records)
         bare = bare_loop_rate(stack.kafka_bootstrap, topics, len(records))
         faust_only = faust_loop_rate(stack.kafka_bootstrap, topics, len(records))
-        worker = Worker(
-            stack.kafka_bootstrap,
-            topics,
-            f"{topics.prefix}app",
-            Path(tempfile.mkdtemp(prefix="cxbench-")) / "w1",
-        )
+        scratch = Path(tempfile.mkdtemp(prefix="cxbench-"))
+        pair = [
+            Worker(stack.kafka_bootstrap, topics, f"{topics.prefix}pair", scratch / f"p{i}")
+            for i in (1, 2)
+        ]
+        two_workers = group_rate(pair, len(records))
+        worker = Worker(stack.kafka_bootstrap, topics, f"{topics.prefix}app", scratch / "w1")
         worker.start()
         rss_before = rss_bytes(worker)
         started = time.perf_counter()
@@ -91,6 +93,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         "bare_eps": bare,
         "ratio": rate / bare,
         "faust_eps": faust_only,
+        "two_workers_eps": two_workers,
         "rss_loaded_mb": rss_loaded / 2**20,
         "rss_start_mb": rss_before / 2**20,
         "memory_customers": args.memory_customers,
@@ -116,6 +119,9 @@ def markdown(figures: dict[str, float], command: str) -> str:
             f"| Faust agent that only counts (framework ceiling) | "
             f"{f['faust_eps']:,.0f} events/s |",
             f"| ratio cxstream ÷ Faust-only | {f['cxstream_eps'] / f['faust_eps']:.2f} |",
+            f"| two workers in one group (one per core, same broker) | "
+            f"{f['two_workers_eps']:,.0f} events/s ({f['two_workers_eps'] / f['bare_eps']:.2f} "
+            "of bare) |",
             f"| offered rate for latency | {f['offered_rate']:,.0f} events/s |",
             f"| produce → health snapshot, p50 / p99 | "
             f"{f['p50_ms']:.0f} ms / {f['p99_ms']:.0f} ms |",

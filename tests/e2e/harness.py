@@ -42,6 +42,12 @@ class Worker:
     process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 90.0) -> Worker:
+        self.launch()
+        self.wait_healthy(timeout)
+        return self
+
+    def launch(self) -> None:
+        """Start the worker process without waiting for it (to start several at once)."""
         args = [
             *CLI,
             "worker",
@@ -71,8 +77,6 @@ class Worker:
         args += ["--webhook-url", self.webhook_url] if self.webhook_url else []
         log = open(self.data_dir.with_suffix(".log"), "ab")  # noqa: SIM115 - lives with the process
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=os.environ)
-        self.wait_healthy(timeout)
-        return self
 
     @property
     def url(self) -> str:
