@@ -36,6 +36,7 @@ class EventTimeMerge(DefaultSchedulingStrategy):
     """Faust ``ConsumerScheduler``; configure with :func:`merge_scheduler`."""
 
     merge_topics: frozenset[str] = frozenset()
+    never_wait: frozenset[str] = frozenset()  # merged in order, but nothing waits for them
     max_idle: float = 30.0
     caught_up: Caught = staticmethod(lambda tp, next_offset: False)  # type: ignore[assignment]
     deliverable: Callable[[TP], bool] = staticmethod(lambda tp: True)  # type: ignore[assignment]
@@ -66,7 +67,7 @@ class EventTimeMerge(DefaultSchedulingStrategy):
     def _release(
         self, partition: int, group: dict[TP, deque[tuple[float, Any]]], now: float
     ) -> Iterator[tuple[TP, Any]]:
-        members = [TP(t, partition) for t in self.merge_topics]
+        members = [TP(t, partition) for t in self.merge_topics - self.never_wait]
         while True:
             heads = [(q[0][1].timestamp, tp) for tp, q in group.items() if q]
             if not heads:
@@ -79,7 +80,12 @@ class EventTimeMerge(DefaultSchedulingStrategy):
             if waiting:
                 if now - held_since < self.max_idle:
                     return
-                log.warning("releasing %s out of timestamp order after %.0fs", tp, self.max_idle)
+                log.warning(
+                    "releasing %s out of timestamp order after %.0fs: %s not caught up",
+                    tp,
+                    self.max_idle,
+                    ", ".join(f"{m.topic}-{m.partition}" for m in waiting),
+                )
             yield tp, record
             # Faust may skip what it was handed (the partition was not active when the fetch
             # began, or the generation changed): a record stays queued until Faust's read
@@ -99,9 +105,15 @@ class EventTimeMerge(DefaultSchedulingStrategy):
 
 
 def merge_scheduler(
-    topics: Sequence[str], app_ref: Callable[[], Any], quiet: float = 0.75
+    topics: Sequence[str],
+    app_ref: Callable[[], Any],
+    quiet: float = 0.75,
+    never_wait: Sequence[str] = (),
 ) -> type[EventTimeMerge]:
     """A scheduler class bound to these input topics and the app's Kafka consumer.
+
+    Records of ``never_wait`` topics take their place in timestamp order among the queued
+    records, but an empty queue of theirs holds nothing back.
 
     A high watermark is only as fresh as the last fetch response for that partition, so a
     partition counts as caught up only once it has stayed at the same watermark for ``quiet``
@@ -146,6 +158,7 @@ def merge_scheduler(
         (EventTimeMerge,),
         {
             "merge_topics": frozenset(topics),
+            "never_wait": frozenset(never_wait),
             "caught_up": staticmethod(caught_up),
             "deliverable": staticmethod(deliverable),
             "delivered": staticmethod(delivered),

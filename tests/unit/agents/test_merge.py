@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from faust.types import TP
 
-from agents.app import merged_topics
+from agents.app import worker_merge
 from agents.merge import EventTimeMerge
 from streams.topics import Topics
 
@@ -79,21 +79,23 @@ def test_a_record_faust_did_not_take_is_offered_again_with_the_next_fetch() -> N
     assert [rec.offset for _, rec in again] == [1, 2]  # nothing lost, still in offset order
 
 
-def test_the_worker_never_holds_its_inputs_for_its_own_ticks() -> None:
+def test_the_worker_orders_its_ticks_with_the_inputs_but_never_waits_for_them() -> None:
     """The worker keeps appending ticks during a catch-up, so their partition never looks
     caught up: waiting for it held every input for ``max_idle`` and then broke the order."""
     topics = Topics()
+    bound = worker_merge(topics, lambda: None)
     cls = type(
         "WorkerMerge",
-        (EventTimeMerge,),
+        (bound,),
         {
-            "merge_topics": frozenset(merged_topics(topics)),
             "caught_up": staticmethod(lambda tp, next_offset: tp.topic != topics.ticks),
+            "deliverable": staticmethod(lambda tp: True),
+            "delivered": staticmethod(lambda tp, offset: True),
         },
     )
     scheduler: EventTimeMerge = cls()
     purchases, ticks = TP(topics.purchases, 0), TP(topics.ticks, 0)
-    released = list(scheduler.iterate({purchases: [Rec(10, 0), Rec(30, 1)], ticks: [Rec(20, 0)]}))
-    assert sorted(order(released)) == sorted(
-        [(topics.purchases, 10), (topics.purchases, 30), (topics.ticks, 20)]
-    )
+    released = list(scheduler.iterate({purchases: [Rec(10, 0), Rec(30, 1)]}))
+    assert order(released) == [(topics.purchases, 10), (topics.purchases, 30)]
+    released = list(scheduler.iterate({purchases: [Rec(60, 2)], ticks: [Rec(40, 0)]}))
+    assert order(released) == [(topics.ticks, 40), (topics.purchases, 60)]
