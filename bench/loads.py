@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import statistics
 import time
-import urllib.request
 import uuid
 from collections.abc import Sequence
 
@@ -125,13 +124,7 @@ def wait_processed(worker: Worker, expected: int, limit: float = 1200.0) -> None
 def first_processed(workers: Sequence[Worker]) -> float:
     """Records processed for the first time, summed over workers (re-reads after a rebalance
     are counted as duplicates, not here)."""
-    total = 0.0
-    for worker in workers:
-        with urllib.request.urlopen(f"{worker.url}/metrics", timeout=5) as resp:
-            for line in resp.read().decode().splitlines():
-                if line.startswith("cxstream_events_total{") and 'outcome="processed"' in line:
-                    total += float(line.rsplit(" ", 1)[1])
-    return total
+    return sum(metric(w, "cxstream_events_total{", 'outcome="processed"') for w in workers)
 
 
 def group_rate(workers: Sequence[Worker], expected: int, limit: float = 1200.0) -> float:
@@ -162,6 +155,22 @@ def rss_bytes(worker: Worker) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def rss_slope_mb_per_million(
+    worker: Worker, bootstrap: str, topics: Topics, backlog: int, wave: Sequence[Record]
+) -> float:
+    """The worker's RSS growth per new customer over the second half of ``wave``, per million.
+
+    Start-up, RocksDB memtables, Faust buffers and memory the backlog freed (reused by the
+    first new customers) are not state, so only the second half of the wave is measured.
+    """
+    produce_backlog(bootstrap, topics, wave)
+    wait_processed(worker, backlog + len(wave) // 2)
+    halfway, rss_halfway = processed(worker), rss_bytes(worker)
+    wait_processed(worker, backlog + len(wave))
+    grown = processed(worker) - halfway
+    return max(0, rss_bytes(worker) - rss_halfway) / grown * 1e6 / 2**20
 
 
 def new_customers(count: int, event_time: float) -> list[Record]:

@@ -29,9 +29,9 @@ from bench.loads import (
     group_rate,
     latency_at_rate,
     new_customers,
-    processed,
     produce_backlog,
     rss_bytes,
+    rss_slope_mb_per_million,
     wait_processed,
 )
 from streams.topics import Topics
@@ -69,16 +69,10 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         elapsed = time.perf_counter() - started
         rss_loaded = rss_bytes(worker)
         last_event_time = max(r[4] for r in records) / 1000
-        # Memory per customer is the slope over the second half of a wave of new customers:
-        # start-up, RocksDB memtables, Faust buffers and memory the backlog freed (reused by
-        # the first new customers) are not state.
         wave = new_customers(args.memory_customers, last_event_time)
-        produce_backlog(stack.kafka_bootstrap, topics, wave)
-        wait_processed(worker, len(records) + len(wave) // 2)
-        halfway, rss_halfway = processed(worker), rss_bytes(worker)
-        wait_processed(worker, len(records) + len(wave))
-        grown = processed(worker) - halfway
-        rss_grown = rss_bytes(worker)
+        rss_slope = rss_slope_mb_per_million(
+            worker, stack.kafka_bootstrap, topics, len(records), wave
+        )
         lat = latency_at_rate(
             stack.kafka_bootstrap, topics, args.rate, args.seconds, wave[-1][4] / 1000
         )
@@ -97,7 +91,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         "rss_loaded_mb": rss_loaded / 2**20,
         "rss_start_mb": rss_before / 2**20,
         "memory_customers": args.memory_customers,
-        "rss_per_million_mb": max(0, rss_grown - rss_halfway) / grown * 1e6 / 2**20,
+        "rss_per_million_mb": rss_slope,
         **lat,
     }
 

@@ -322,11 +322,16 @@ def api_state(worker: Worker, customer_id: str) -> dict[str, object]:
     return body
 
 
-def metric(worker: Worker, prefix: str) -> float:
-    """The sum of the worker's ``/metrics`` samples on lines that start with ``prefix``."""
+def metric(worker: Worker, prefix: str, containing: str = "") -> float:
+    """The sum of the worker's ``/metrics`` samples on lines that start with ``prefix`` (and
+    hold ``containing``, e.g. a label that is not the first)."""
     with urllib.request.urlopen(f"{worker.url}/metrics", timeout=5) as resp:
         lines = resp.read().decode().splitlines()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(prefix))
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in lines
+        if line.startswith(prefix) and containing in line
+    )
 
 
 def jsonable_state(state: CustomerState) -> object:
