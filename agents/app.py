@@ -13,6 +13,7 @@ from typing import Any
 
 import faust
 
+from agents.health import HealthBoard
 from agents.merge import EventTimeMerge, merge_scheduler
 from agents.settings import KafkaSettings, Settings
 from streams.model import ModelConfig, load_config
@@ -112,6 +113,8 @@ def create_app(options: WorkerOptions) -> faust.App:
         ConsumerScheduler=scheduler,
     )
     holder.append(app)
+    # What makes this worker unhealthy; /healthz reads it, the parts raise problems on it.
+    app.cx_health = HealthBoard()  # type: ignore[attr-defined]
     from agents.wiring import register
 
     register(app, options)

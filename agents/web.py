@@ -16,6 +16,7 @@ import faust
 from prometheus_client import generate_latest
 
 from agents.envelope import decode_envelope
+from agents.health import HealthBoard
 from agents.metrics import REGISTRY
 from agents.pipeline import CustomerPipeline
 from streams.model import ModelConfig, snapshot
@@ -78,8 +79,12 @@ def register_views(
             and not app.rebalancing
             and not getattr(app, "in_recovery", False)
         )
+        board: HealthBoard | None = getattr(app, "cx_health", None)
+        problems = board.problems() if board is not None else []
+        status = "unhealthy" if problems else "ok" if ready else "starting"
         body = {
-            "status": "ok" if ready else "starting",
+            "status": status,
+            "problems": [{"name": p.name, "detail": p.detail, "since": p.since} for p in problems],
             "assigned_partitions": sorted(
                 tp.partition
                 for tp in app.assignor.assigned_actives()
@@ -87,7 +92,7 @@ def register_views(
             ),
             "pending_deadlines": pipeline.deadlines.pending(),
         }
-        return web.json(body, status=200 if ready else 503)
+        return web.json(body, status=200 if status == "ok" else 503)
 
     @app.page("/metrics")
     async def prometheus_metrics(web: Any, request: Any) -> Any:
