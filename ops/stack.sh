@@ -4,13 +4,18 @@
 # and a real redis-server, both on loopback. No Docker.
 #
 #   ops/stack.sh up       start both (idempotent), wait until Kafka answers metadata requests
-#   ops/stack.sh down     stop both cleanly (SIGTERM, then SIGKILL after a grace period)
+#   ops/stack.sh down     stop both cleanly (SIGTERM, then SIGKILL after STOP_TIMEOUT seconds)
+#   ops/stack.sh start|stop|restart kafka|redis   one service, keeping its data and port
+#   ops/stack.sh kill kafka|redis                  SIGKILL one service (fault tests); start resumes
 #   ops/stack.sh status   say what runs where
 #   ops/stack.sh env      print KAFKA_BOOTSTRAP_SERVERS / REDIS_URL as shell assignments
 #
+# Data survives stop/start: Kafka's log dir is formatted only when it is unformatted, Redis
+# keeps an append-only file, and each service's port is remembered in the stack dir.
 # Settings (environment): CX_STACK_DIR (state, logs, pid files; default .stack in the repo),
 # KAFKA_PORT (default 9092, or "auto" for a free port), REDIS_PORT (default 6379 or "auto"),
-# PYTHON (an interpreter with confluent-kafka, for the readiness check; default .venv/bin/python).
+# STOP_TIMEOUT (default 30), PYTHON (an interpreter with confluent-kafka, for the readiness
+# check; default .venv/bin/python).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,6 +24,7 @@ PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
 POM=$ROOT/ops/kafka/pom.xml
 KAFKA_HEAP=${KAFKA_HEAP:-768m}
 READY_TIMEOUT=${READY_TIMEOUT:-90}
+STOP_TIMEOUT=${STOP_TIMEOUT:-30}
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -29,6 +35,12 @@ free_port() {
 
 pick_port() { # $1 = requested port or "auto"
   if [[ "$1" == auto ]]; then free_port; else echo "$1"; fi
+}
+
+remembered_port() { # $1 = file remembering the port, $2 = requested port or "auto"
+  # A restarted service keeps its port: clients and the data (Kafka's quorum) refer to it.
+  [[ -s "$1" ]] || pick_port "$2" >"$1"
+  cat "$1"
 }
 
 is_running() { # $1 = pid file
@@ -61,37 +73,48 @@ start_kafka() {
   local cp port controller_port
   is_running "$STACK_DIR/kafka.pid" && { log "kafka already running"; return; }
   cp=$(kafka_classpath)
-  port=$(pick_port "${KAFKA_PORT:-9092}")
-  controller_port=$(free_port)
+  port=$(remembered_port "$STACK_DIR/kafka.port" "${KAFKA_PORT:-9092}")
+  controller_port=$(remembered_port "$STACK_DIR/kafka-controller.port" auto)
   mkdir -p "$STACK_DIR/kafka-logs"
   write_kafka_config "$port" "$controller_port"
-  rm -rf "$STACK_DIR/kafka-data"
-  java -cp "$cp" kafka.tools.StorageTool format --ignore-formatted \
-    -t "$(java -cp "$cp" kafka.tools.StorageTool random-uuid)" \
-    -c "$STACK_DIR/server.properties" >"$STACK_DIR/kafka-format.log" 2>&1 \
-    || die "kafka storage format failed: $(tail -n 5 "$STACK_DIR/kafka-format.log")"
+  if [[ ! -f "$STACK_DIR/kafka-data/meta.properties" ]]; then # format once; restarts keep data
+    java -cp "$cp" kafka.tools.StorageTool format --ignore-formatted \
+      -t "$(java -cp "$cp" kafka.tools.StorageTool random-uuid)" \
+      -c "$STACK_DIR/server.properties" >"$STACK_DIR/kafka-format.log" 2>&1 \
+      || die "kafka storage format failed: $(tail -n 5 "$STACK_DIR/kafka-format.log")"
+  fi
   # setsid: the broker must not die with the shell that started it, nor take Ctrl-C meant for it.
   setsid java -Xms256m "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -Djava.awt.headless=true "-Dkafka.logs.dir=$STACK_DIR/kafka-logs" \
     "-Dlog4j2.configurationFile=$ROOT/ops/kafka/log4j2.properties" \
     -cp "$cp" kafka.Kafka "$STACK_DIR/server.properties" \
-    >"$STACK_DIR/kafka.out" 2>&1 </dev/null &
+    >>"$STACK_DIR/kafka.out" 2>&1 </dev/null &
   echo $! >"$STACK_DIR/kafka.pid"
   echo "127.0.0.1:$port" >"$STACK_DIR/kafka.bootstrap"
   log "kafka starting on 127.0.0.1:$port (pid $(cat "$STACK_DIR/kafka.pid"))"
 }
 
 start_redis() {
-  local port
+  local port pid
   is_running "$STACK_DIR/redis.pid" && { log "redis already running"; return; }
   command -v redis-server >/dev/null || die "redis-server not found: run ops/setup.sh"
-  port=$(pick_port "${REDIS_PORT:-6379}")
-  redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --daemonize yes \
-    --pidfile "$STACK_DIR/redis.pid" --logfile "$STACK_DIR/redis.log" --dir "$STACK_DIR" \
+  port=$(remembered_port "$STACK_DIR/redis.port" "${REDIS_PORT:-6379}")
+  mkdir -p "$STACK_DIR/redis-data"
+  rm -f "$STACK_DIR/redis.pid" # a SIGKILLed redis leaves its pid file behind
+  # Append-only file (fsync every second): a stop, restart or SIGKILL keeps the read model.
+  redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly yes \
+    --appendfsync everysec --daemonize yes --pidfile "$STACK_DIR/redis.pid" \
+    --logfile "$STACK_DIR/redis.log" --dir "$STACK_DIR/redis-data" \
     || die "redis-server failed: $(tail -n 5 "$STACK_DIR/redis.log" 2>/dev/null)"
   echo "redis://127.0.0.1:$port/0" >"$STACK_DIR/redis.url"
-  for _ in $(seq 1 50); do [[ -s "$STACK_DIR/redis.pid" ]] && break; sleep 0.1; done
-  log "redis on 127.0.0.1:$port (pid $(cat "$STACK_DIR/redis.pid"))"
+  for _ in $(seq 1 100); do [[ -s "$STACK_DIR/redis.pid" ]] && break; sleep 0.1; done
+  pid=$(cat "$STACK_DIR/redis.pid" 2>/dev/null) || die "redis wrote no pid file: $(tail -n 5 "$STACK_DIR/redis.log")"
+  for _ in $(seq 1 100); do
+    redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break
+    kill -0 "$pid" 2>/dev/null || die "redis exited during start-up: $(tail -n 5 "$STACK_DIR/redis.log")"
+    sleep 0.1
+  done
+  log "redis on 127.0.0.1:$port (pid $pid)"
 }
 
 wait_ready() {
@@ -106,13 +129,19 @@ wait_ready() {
   log "kafka ready at $bootstrap"
 }
 
-stop_pidfile() { # $1 name, $2 pid file
-  local pid
-  is_running "$2" || { rm -f "$2"; return; }
+stop_pidfile() { # $1 name, $2 pid file, $3 signal (TERM, or KILL for fault tests)
+  local pid waits
+  is_running "$2" || { rm -f "$2"; return 0; }
   pid=$(cat "$2")
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-  if kill -0 "$pid" 2>/dev/null; then log "$1 did not stop in 30 s; killing"; kill -KILL "$pid" 2>/dev/null || true; fi
+  kill "-${3:-TERM}" "$pid" 2>/dev/null || true
+  waits=$((STOP_TIMEOUT * 5))
+  for _ in $(seq 1 "$waits"); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "$1 did not stop in $STOP_TIMEOUT s; killing"
+    kill -KILL "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  kill -0 "$pid" 2>/dev/null && die "$1 (pid $pid) survived SIGKILL"
   rm -f "$2"
   log "$1 stopped"
 }
@@ -130,14 +159,26 @@ status() {
   return $rc
 }
 
+service() { # $1 = command, $2 = kafka|redis
+  case "$1:${2:-}" in
+    start:kafka) start_kafka; wait_ready ;;
+    start:redis) start_redis ;;
+    stop:kafka | stop:redis) stop_pidfile "$2" "$STACK_DIR/$2.pid" ;;
+    kill:kafka | kill:redis) stop_pidfile "$2" "$STACK_DIR/$2.pid" KILL ;;
+    restart:kafka | restart:redis) service stop "$2"; service start "$2" ;;
+    *) die "usage: ops/stack.sh $1 kafka|redis" ;;
+  esac
+}
+
 main() {
   mkdir -p "$STACK_DIR"
   case "${1:-}" in
     up) start_redis; start_kafka; wait_ready; print_env ;;
     down) stop_pidfile kafka "$STACK_DIR/kafka.pid"; stop_pidfile redis "$STACK_DIR/redis.pid" ;;
+    start | stop | kill | restart) service "$1" "${2:-}" ;;
     status) status ;;
     env) print_env ;;
-    *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
   esac
 }
 

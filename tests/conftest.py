@@ -30,8 +30,10 @@ def stack() -> Iterator[RunningStack]:
     except RuntimeError as exc:
         _stack_error.append(str(exc))
         pytest.fail(str(exc))
-    yield running
-    stop_stack(running)
+    try:
+        yield running
+    finally:
+        stop_stack(running)
 
 
 @pytest.fixture(scope="session")

@@ -1,15 +1,25 @@
-"""Start (or reuse) the real local Kafka + Redis stack for the test session."""
+"""Start (or reuse) the real local Kafka + Redis stack for the test session.
+
+A private stack lives in a temporary stack dir and is stopped by :func:`stop_stack`; a SIGTERM
+or SIGHUP to the test process (CI cancelling, ``timeout``) is turned into KeyboardInterrupt
+while a private stack runs, so fixtures' teardown still stops it instead of leaving a broker
+and a redis-server behind.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 ROOT = Path(__file__).resolve().parent.parent
+STACK_SH = ROOT / "ops" / "stack.sh"
 
 
 @dataclass(frozen=True)
@@ -24,13 +34,24 @@ def _parse_env(text: str) -> dict[str, str]:
     return {k.strip(): v.strip() for k, v in pairs}
 
 
-def start_stack() -> RunningStack:
-    """Use KAFKA_BOOTSTRAP_SERVERS/REDIS_URL when both are set, else start a private stack."""
-    given_kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    given_redis = os.environ.get("REDIS_URL")
-    if given_kafka and given_redis:
-        return RunningStack(given_kafka, given_redis, None)
-    stack_dir = Path(tempfile.mkdtemp(prefix="cxstream-test-stack-"))
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+
+def _stop_on_signals() -> None:
+    """Only from the main thread, and only where nobody installed a handler already."""
+    if sys.platform == "win32":
+        return
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            if signal.getsignal(sig) in (signal.SIG_DFL, None):
+                signal.signal(sig, _interrupt)
+        except ValueError:  # not the main thread
+            return
+
+
+def stack_command(stack_dir: Path, *args: str, timeout: float = 300) -> str:
+    """Run ``ops/stack.sh ARGS`` on a private stack; its stdout, or RuntimeError with the log."""
     env = {
         **os.environ,
         "CX_STACK_DIR": str(stack_dir),
@@ -39,28 +60,46 @@ def start_stack() -> RunningStack:
         "PYTHON": sys.executable,
     }
     result = subprocess.run(
-        ["bash", str(ROOT / "ops" / "stack.sh"), "up"],
+        ["bash", str(STACK_SH), *args],
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
     )
     if result.returncode != 0:
-        stop_stack(RunningStack("", "", stack_dir))
+        raise RuntimeError(
+            f"ops/stack.sh {' '.join(args)} failed ({result.returncode})\n"
+            f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
+    return result.stdout
+
+
+def start_stack(private: bool = False) -> RunningStack:
+    """Use KAFKA_BOOTSTRAP_SERVERS/REDIS_URL when both are set (unless ``private``: a stack
+    whose services may be killed), else start a private stack on free ports."""
+    given_kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    given_redis = os.environ.get("REDIS_URL")
+    if given_kafka and given_redis and not private:
+        return RunningStack(given_kafka, given_redis, None)
+    stack_dir = Path(tempfile.mkdtemp(prefix="cxstream-test-stack-"))
+    _stop_on_signals()
+    try:
+        out = stack_command(stack_dir, "up")
+    except (RuntimeError, subprocess.TimeoutExpired, KeyboardInterrupt) as exc:
+        with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
+            stop_stack(RunningStack("", "", stack_dir))
+        if isinstance(exc, KeyboardInterrupt):
+            raise
         raise RuntimeError(
             "The local Kafka/Redis stack did not start (integration tests need it; "
-            f"run ops/setup.sh first).\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-        )
-    values = _parse_env(result.stdout)
+            f"run ops/setup.sh first).\n{exc}"
+        ) from exc
+    values = _parse_env(out)
     return RunningStack(values["KAFKA_BOOTSTRAP_SERVERS"], values["REDIS_URL"], stack_dir)
 
 
 def stop_stack(stack: RunningStack) -> None:
+    """``ops/stack.sh down``: SIGTERM, then SIGKILL; both services are gone when it returns."""
     if stack.stack_dir is None:
         return
-    subprocess.run(
-        ["bash", str(ROOT / "ops" / "stack.sh"), "down"],
-        env={**os.environ, "CX_STACK_DIR": str(stack.stack_dir), "PYTHON": sys.executable},
-        capture_output=True,
-        timeout=120,
-    )
+    stack_command(stack.stack_dir, "down", timeout=150)

@@ -98,8 +98,10 @@ def test_redis_outage_delays_the_read_model_and_webhooks_deliver_each_opening_on
     make_worker: Callable[..., Worker],
     webhook: str,
     tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
     store = RedisServer(tmp_path)
+    request.addfinalizer(store.stop)  # the restarted server too, pass or fail
     store.start()
     worker = make_worker(redis_url=store.url, webhook_url=webhook).start()
     store.stop()  # Redis goes away before the first event
