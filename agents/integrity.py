@@ -14,8 +14,8 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+from agents.customer_fold import Record
 from agents.faust_compat import event_context
-from agents.processor import Record
 from streams.domain import Feedback
 from streams.model import (
     ModelConfig,

@@ -71,3 +71,10 @@ DELIVERIES = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+AGENT_FAILURES = Counter(
+    "cxstream_agent_failures",
+    "Customer-agent batch attempts that raised, by exception class (the batch is retried, then "
+    "handled record by record; see the customer-agent-failing runbook).",
+    ["exception"],
+    registry=REGISTRY,
+)

@@ -5,24 +5,41 @@ by the broker first; only then are customer states written to the table (and its
 changelog) and the inputs acknowledged. If the worker dies in between, the redelivered
 inputs produce the same alerts again with the same deterministic ids (at-least-once on the
 alert topic, exactly-once in state); consumers de-duplicate by the CloudEvents id.
+
+Faust acknowledges a batch's records when the agent's loop moves on *even if the body raised*
+(``take_events`` acks in a ``finally``), so :meth:`CustomerPipeline.handle_safely` never lets an
+exception escape: it retries, then handles the records one at a time and dead-letters only a
+record that keeps failing on its own. Meanwhile ``/healthz`` reports the problem.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from agents import metrics
-from agents.envelope import Envelope, decode_envelope, encode_envelope
+from agents.customer_fold import Record
+from agents.envelope import Envelope, decode_envelope
 from agents.faust_compat import event_context
+from agents.health import HealthBoard
 from agents.outputs import OutputProducer
-from agents.processor import TICK_VALUE, BatchOutput, BatchProcessor, IntegrityAccess, Record
+from agents.processor import TICK_VALUE, BatchOutput, BatchProcessor, IntegrityAccess
 from agents.ticker import DeadlineIndex
-from streams.contracts import encode_alert, encode_snapshot
+from streams.contracts import dead_letter, processing_failure
 from streams.model import next_deadline
 from streams.topics import Topics
+
+log = logging.getLogger(__name__)
+
+#: Attempts at a whole batch, then at each of its records alone, before a record that keeps
+#: failing is dead-lettered (``processing_failed``) so the partition can move on.
+BATCH_ATTEMPTS = 3
+RECORD_ATTEMPTS = 3
+AGENT_PROBLEM = "customer_agent"
 
 
 class FaustStates:
@@ -47,9 +64,9 @@ class FaustStates:
             raw = self.table.get(customer_id)
         return decode_envelope(raw) if raw else None
 
-    def put(self, customer_id: str, envelope: Envelope, record: Record) -> None:
+    def put(self, customer_id: str, envelope: Envelope, raw: bytes, record: Record) -> None:
         with event_context(record):
-            self.table[customer_id] = encode_envelope(envelope)  # reassign: reaches changelog
+            self.table[customer_id] = raw  # reassign: reaches changelog
         self._cache[customer_id] = envelope
         self._cache.move_to_end(customer_id)
         if len(self._cache) > self.capacity:
@@ -68,14 +85,63 @@ class CustomerPipeline:
         processor: BatchProcessor,
         deadlines: DeadlineIndex,
         integrity: IntegrityAccess,
+        health: HealthBoard | None = None,
+        retry_pause: float = 1.0,
     ) -> None:
         self.outputs = outputs
+        self.health = health or HealthBoard()
+        self.retry_pause = retry_pause
         self.states = FaustStates(table)
         self.topics = topics
         self.processor = processor
         self.deadlines = deadlines
         self.integrity = integrity
         self.has_assignment = False  # set once the first rebalance completed
+
+    async def handle_safely(self, records: Sequence[Record]) -> None:
+        """Handle a batch; never raises except on cancellation (see the module docstring)."""
+        if await self._attempt(records, BATCH_ATTEMPTS):
+            return
+        for record in records:  # isolate the failure: every other record goes through
+            if not await self._attempt([record], RECORD_ATTEMPTS):
+                await self._give_up(record)
+        self.health.clear(AGENT_PROBLEM)
+
+    async def _attempt(self, records: Sequence[Record], attempts: int) -> bool:
+        for attempt in range(1, attempts + 1):
+            try:
+                await self.handle(records)
+            except Exception as exc:
+                metrics.AGENT_FAILURES.labels(type(exc).__name__).inc()
+                self.health.raise_problem(
+                    AGENT_PROBLEM,
+                    f"handling a batch failed ({type(exc).__name__}), attempt {attempt}: "
+                    "retrying; see the worker log and docs/runbooks/customer-agent-failing.md",
+                )
+                log.exception("batch of %d records failed (attempt %d)", len(records), attempt)
+                await asyncio.sleep(self.retry_pause * attempt)
+            else:
+                if attempt > 1:
+                    self.health.clear(AGENT_PROBLEM)
+                return True
+        return False
+
+    async def _give_up(self, record: Record) -> None:
+        """Dead-letter a record that fails even alone, retrying the dead letter until it lands."""
+        exc = RuntimeError("failed alone after retries; see the worker log")
+        key, value, headers = dead_letter(
+            record.key,
+            record.value,
+            list(record.headers or ()),
+            processing_failure(exc),
+            record.topic,
+            record.partition,
+            record.offset,
+            time.time(),
+        )
+        self.outputs.produce(self.topics.dead_letter, key, value, headers)
+        await self.outputs.flush()
+        metrics.DEAD_LETTERS.labels("processing_failed").inc()
 
     async def handle(self, records: Sequence[Record]) -> BatchOutput:
         try:
@@ -85,8 +151,8 @@ class CustomerPipeline:
         except BaseException:
             self.integrity.discard()  # the batch will be redelivered and weighed again
             raise
-        for customer_id, envelope, record in out.states:
-            self.states.put(customer_id, envelope, record)
+        for customer_id, envelope, raw, record in out.states:
+            self.states.put(customer_id, envelope, raw, record)
         self.integrity.flush()
         self.deadlines.observe(out.stream_times)
         self.deadlines.schedule(out.deadlines)
@@ -95,14 +161,10 @@ class CustomerPipeline:
 
     def _publish(self, out: BatchOutput) -> None:
         produce = self.outputs.produce
-        for alert in out.alerts:
-            key, value, headers = encode_alert(alert)
-            produce(self.topics.alerts, key, value, headers)
+        for topic, key, value, headers in out.messages:
+            produce(topic, key, value, headers)
         for dl_key, dl_value, dl_headers in out.dead_letters:
             produce(self.topics.dead_letter, dl_key, dl_value, dl_headers)
-        for snap in out.snapshots:
-            key, value, headers = encode_snapshot(snap)
-            produce(self.topics.health, key, value, headers)
 
     def rebuild(self, items: Iterable[tuple[Any, bytes | None]], partitions: set[int]) -> int:
         """After a (re)assignment: re-index deadlines and recount stage/band gauges.

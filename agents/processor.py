@@ -2,14 +2,18 @@
 
 The Faust agent hands over a batch of records; this module decodes them, drops redelivered
 ones, runs the pure model per customer (reading and writing each customer's state once per
-batch, however many of its events the batch holds) and returns what to publish. The agent
-publishes alerts and dead letters, waits for the broker's acknowledgement, and only then
-writes states and acknowledges the inputs: a crash can repeat an alert (same deterministic
-id), never lose one.
+batch, however many of its events the batch holds) and returns what to publish, already
+encoded. The agent publishes alerts, snapshots and dead letters, waits for the broker's
+acknowledgement, and only then writes states and acknowledges the inputs: a crash can repeat
+an alert (same deterministic id), never lose one.
+
+Nothing a record holds can make :meth:`BatchProcessor.process` raise: undecodable, implausible,
+late and unprocessable records all become dead letters with a reason (see customer_fold).
 """
 
 from __future__ import annotations
 
+import logging
 import struct
 import time
 from collections.abc import Callable, Sequence
@@ -17,35 +21,28 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from agents import metrics
-from agents.envelope import TOPIC_KINDS, Envelope, new_envelope
+from agents.customer_fold import CustomerFold, Item, Message, Record
+from agents.envelope import TOPIC_KINDS, Envelope
 from streams.contracts import (
+    LIVE_WINDOW,
     RETRIABLE_REASONS,
     SKIP_REASONS,
     ConfluentRegistry,
     Decoded,
+    EventTimeWindow,
     Rejected,
     dead_letter,
     decode_event,
+    processing_failure,
 )
-from streams.domain import Alert, Event, Feedback, HealthSnapshot
-from streams.model import ModelConfig, next_deadline, snapshot
-from streams.processing import process_event, process_tick
+from streams.domain import Alert, Feedback, HealthSnapshot
+from streams.model import ModelConfig
 from streams.topics import Topics
+
+log = logging.getLogger(__name__)
 
 Headers = list[tuple[str, bytes]]
 TICK_VALUE = struct.Struct(">d")
-
-
-class Record(Protocol):
-    """What the processor needs of a consumed message (a Faust ``Message`` fits)."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp: float
-    headers: Sequence[tuple[str, bytes]] | None
 
 
 class IntegrityAccess(Protocol):
@@ -77,30 +74,23 @@ class StateAccess(Protocol):
 
     def get(self, customer_id: str, record: Record) -> Envelope | None: ...
 
-    def put(self, customer_id: str, envelope: Envelope, record: Record) -> None: ...
+    def put(self, customer_id: str, envelope: Envelope, raw: bytes, record: Record) -> None:
+        """Store ``envelope``, already encoded as ``raw`` (encoding failures are caught earlier)."""
 
 
 @dataclass(slots=True)
 class BatchOutput:
     alerts: list[Alert] = field(default_factory=list)
     snapshots: list[HealthSnapshot] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)  # encoded alerts and snapshots
     dead_letters: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]]]] = field(
         default_factory=list
     )
-    states: list[tuple[str, Envelope, Record]] = field(default_factory=list)
+    states: list[tuple[str, Envelope, bytes, Record]] = field(default_factory=list)
     deadlines: list[tuple[str, int, float]] = field(default_factory=list)
     stage_moves: list[tuple[str | None, str | None, str, str]] = field(default_factory=list)
     stream_times: dict[int, float] = field(default_factory=dict)
     first_consumed: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class _Item:
-    record: Record
-    kind_index: int  # index into TOPIC_KINDS, or -1 for a timer tick
-    event: Event | None
-    tick_until: float
-    weight: float
 
 
 class BatchProcessor:
@@ -114,19 +104,17 @@ class BatchProcessor:
         clock: Callable[[], float] = time.time,
         registry: ConfluentRegistry | None = None,
         retry_delays: Sequence[float] = (0.5, 1.0, 2.0, 4.0),
+        window: EventTimeWindow = LIVE_WINDOW,
     ) -> None:
         self.config = config
         self.clock = clock
         self.registry = registry
         self.retry_delays = retry_delays
+        self.window = window
         self.topics = topics
-        self.kind_by_topic = {
-            topics.purchases: 0,
-            topics.tickets: 1,
-            topics.feedback: 2,
-            topics.profiles: 3,
-            topics.ticks: -1,
-        }
+        self.kind_by_topic = {topic: i for i, topic in enumerate(topics.inputs)}
+        self.kind_by_topic[topics.ticks] = -1
+        self.fold = CustomerFold(config, topics.alerts, topics.health)
 
     def process(
         self,
@@ -140,54 +128,70 @@ class BatchProcessor:
         the interleaving of their topics within a batch.
         """
         out = BatchOutput(first_consumed=min((r.timestamp for r in records), default=0.0))
-        groups: dict[str, list[_Item]] = {}
+        groups: dict[str, list[Item]] = {}
         now = self.clock()
         for record in records:
-            item = self._item(record, now, out, integrity)
+            try:
+                item = self._item(record, now, out, integrity)
+            except Exception as exc:  # e.g. a survey-integrity state that fails to decode
+                self._failed(record, exc, now, out)
+                continue
             if item is not None:
                 key = item.event.customer_id if item.event else _text(record.key)
                 groups.setdefault(key, []).append(item)
         for customer_id, items in groups.items():
             items.sort(key=_item_time)
-            self._fold_customer(customer_id, items, states, out)
+            self._fold_customer(customer_id, items, states, out, now)
         return out
 
     def _item(
         self, record: Record, now: float, out: BatchOutput, integrity: IntegrityAccess
-    ) -> _Item | None:
+    ) -> Item | None:
         kind_index = self.kind_by_topic.get(record.topic)
         if kind_index is None:
             return None
         if kind_index == -1:
-            until = TICK_VALUE.unpack(record.value or b"\0" * 8)[0]
-            return _Item(record, -1, None, until, 1.0)
+            if record.value is None or len(record.value) != TICK_VALUE.size:
+                log.warning("ignored a malformed tick at %s offset %s", record.topic, record.offset)
+                return None
+            until = TICK_VALUE.unpack(record.value)[0]
+            return Item(record, -1, record.offset, record.partition, None, until, 1.0)
         headers = list(record.headers or ())
         result = self._decode(TOPIC_KINDS[kind_index], record, headers, now)
         if isinstance(result, Rejected):
             self._reject(record, headers, result, now, out)
             return None
-        assert isinstance(result, Decoded)
         event = result.event
         current = out.stream_times.get(record.partition, 0.0)
         out.stream_times[record.partition] = max(current, event.occurred_at)
         weight = integrity.weigh(event, record) if isinstance(event, Feedback) else 1.0
-        return _Item(record, kind_index, event, 0.0, weight)
+        return Item(record, kind_index, record.offset, record.partition, event, 0.0, weight)
 
     def _decode(
         self, kind: str, record: Record, headers: Headers, now: float
     ) -> Decoded | Rejected:
         """Decode; an unreachable schema registry is waited for, not blamed on the message."""
-        result = decode_event(
-            kind, record.key, record.value, headers, now=now, registry=self.registry
-        )
+        result = self._decode_once(kind, record, headers, now)
         for delay in self.retry_delays:
             if not (isinstance(result, Rejected) and result.reason in RETRIABLE_REASONS):
                 break
             time.sleep(delay)  # blocks the batch: nothing downstream may overtake this record
-            result = decode_event(
-                kind, record.key, record.value, headers, now=now, registry=self.registry
-            )
+            result = self._decode_once(kind, record, headers, now)
         return result
+
+    def _decode_once(
+        self, kind: str, record: Record, headers: Headers, now: float
+    ) -> Decoded | Rejected:
+        return decode_event(
+            kind,
+            record.key,
+            record.value,
+            headers,
+            now=now,
+            registry=self.registry,
+            record_time=record.timestamp or None,
+            window=self.window,
+        )
 
     def _reject(
         self, record: Record, headers: Headers, rejected: Rejected, now: float, out: BatchOutput
@@ -209,60 +213,72 @@ class BatchProcessor:
             )
         )
 
+    def _failed(self, record: Record, exc: BaseException, now: float, out: BatchOutput) -> None:
+        log.warning(
+            "%s at %s[%s] offset %s: dead-lettered as processing_failed",
+            type(exc).__name__,
+            record.topic,
+            record.partition,
+            record.offset,
+        )
+        if self.kind_by_topic.get(record.topic) == -1:
+            return  # a tick is internal: the next event or tick does its work
+        self._reject(record, list(record.headers or ()), processing_failure(exc), now, out)
+
     def _fold_customer(
-        self, customer_id: str, items: list[_Item], states: StateAccess, out: BatchOutput
+        self,
+        customer_id: str,
+        items: list[Item],
+        states: StateAccess,
+        out: BatchOutput,
+        now: float,
     ) -> None:
-        before = states.get(customer_id, items[0].record)
-        fresh = [i for i in items if not self._redelivered(before, i)]
-        fresh.sort(key=_item_time)
-        envelope = before
-        for item in fresh:
-            envelope = self._fold_one(envelope, item, out)
-        if envelope is None or envelope is before:
+        try:
+            before = states.get(customer_id, items[0].record)
+        except Exception as exc:  # a stored state that no longer decodes
+            for item in items:
+                self._failed(item.record, exc, now, out)
             return
-        snap = snapshot(envelope.state, max(_item_time(i) for i in fresh), self.config)
+        fresh = [i for i in items if not self._redelivered(before, i)]
+        if not fresh:
+            return
+        result = self.fold.fold(before, fresh)
+        for item, error in result.failed:
+            self._failed(item.record, error, now, out)
+        for item, detail in result.late:
+            record = item.record
+            late = Rejected("late_event", detail)
+            self._reject(record, list(record.headers or ()), late, now, out)
+        for item in result.processed:
+            metrics.EVENTS.labels(item.record.topic, "processed").inc()
+        for item in result.duplicates:
+            metrics.EVENTS.labels(item.record.topic, "duplicate").inc()
+        envelope, snap = result.envelope, result.snapshot
+        if envelope is None or snap is None:
+            return
+        out.alerts.extend(result.alerts)
         out.snapshots.append(snap)
+        out.messages.extend(result.messages)
         old_stage = before.stage if before else None
         old_band = before.band if before else None
         if (old_stage, old_band) != (snap.stage, snap.band):
             out.stage_moves.append((old_stage, old_band, snap.stage, snap.band))
-        envelope = envelope.with_labels(snap.stage, snap.band)
-        out.states.append((customer_id, envelope, items[-1].record))
-        deadline = next_deadline(envelope.state, self.config)
-        if deadline is not None:
-            out.deadlines.append((customer_id, envelope.partition, deadline))
+        out.states.append((customer_id, envelope, result.state_bytes, items[-1].record))
+        if result.deadline is not None:
+            out.deadlines.append((customer_id, envelope.partition, result.deadline))
 
-    def _redelivered(self, envelope: Envelope | None, item: _Item) -> bool:
+    def _redelivered(self, envelope: Envelope | None, item: Item) -> bool:
         """Judged against the state as loaded, before this batch moved any offset mark."""
         if envelope is None or item.event is None:
             return False
-        if envelope.seen(item.kind_index, item.record.offset):
+        if envelope.seen(item.kind_index, item.offset):
             metrics.EVENTS.labels(item.record.topic, "duplicate").inc()
             return True
         return False
 
-    def _fold_one(
-        self, envelope: Envelope | None, item: _Item, out: BatchOutput
-    ) -> Envelope | None:
-        record = item.record
-        if item.event is None:  # timer tick
-            if envelope is None:
-                return None
-            state, alerts = process_tick(envelope.state, item.tick_until, self.config)
-            out.alerts.extend(alerts)
-            return envelope.with_state(state) if state is not envelope.state else envelope
-        state, alerts = process_event(
-            envelope.state if envelope else None, item.event, self.config, item.weight
-        )
-        metrics.EVENTS.labels(record.topic, "processed").inc()
-        out.alerts.extend(alerts)
-        if envelope is None:
-            envelope = new_envelope(record.partition, state)
-        return envelope.advanced(item.kind_index, record.offset, state, item.event.occurred_at)
 
-
-def _item_time(item: _Item) -> float:
-    return item.event.occurred_at if item.event else item.tick_until
+def _item_time(item: Item) -> float:
+    return item.time
 
 
 def _text(key: bytes | None) -> str:

@@ -10,7 +10,10 @@ Data flow (all keyed by customer id unless said otherwise):
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 import faust
@@ -59,6 +62,7 @@ def register(app: faust.App, options: WorkerOptions) -> None:
         BatchProcessor(topics, config, registry=_registry(options)),
         deadlines,
         FaustIntegrity(integrity_table, config),
+        health=app.cx_health,  # type: ignore[attr-defined]
     )
     app.cx_pipeline = pipeline  # type: ignore[attr-defined]  # for the web views and tests
     customer_inputs = app.topic(
@@ -72,7 +76,7 @@ def register(app: faust.App, options: WorkerOptions) -> None:
     @app.agent(customer_inputs, name="customers")
     async def customer_agent(stream: Any) -> None:
         async for events in stream.take_events(options.batch_size, options.batch_within):
-            await pipeline.handle([event.message for event in events])
+            await finish_before_ack(pipeline.handle_safely([event.message for event in events]))
 
     indexed: set[int] | None = None
 
@@ -105,6 +109,22 @@ def register(app: faust.App, options: WorkerOptions) -> None:
 
     register_views(app, customers, pipeline, config)
     register_side_services(app, options)
+
+
+async def finish_before_ack(batch: Coroutine[Any, Any, None], grace: float = 30.0) -> None:
+    """Run a batch to its end even if the agent is cancelled (a shutdown) meanwhile.
+
+    Faust acknowledges the batch's records as soon as the agent's loop is left, cancelled or
+    not, and commits them on shutdown: a batch cut short there would be lost. So the batch runs
+    shielded, and a cancellation waits up to ``grace`` seconds for it before going on.
+    """
+    task = asyncio.ensure_future(batch)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(task), grace)
+        raise
 
 
 def _registry(options: WorkerOptions) -> ConfluentRegistry | None:

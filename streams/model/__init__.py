@@ -14,7 +14,7 @@ from streams.model.codec import (
     state_from_bytes,
     state_to_bytes,
 )
-from streams.model.core import apply, new_state, snapshot, tick
+from streams.model.core import apply, is_late, new_state, snapshot, tick
 from streams.model.deadline import next_deadline
 from streams.model.integrity import IntegrityState, IntegrityVerdict, observe_feedback
 from streams.model.state import CustomerState
@@ -28,6 +28,7 @@ __all__ = [
     "apply",
     "integrity_from_bytes",
     "integrity_to_bytes",
+    "is_late",
     "load_config",
     "new_state",
     "next_deadline",

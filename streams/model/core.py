@@ -102,6 +102,17 @@ def _remember(
     return (at[cut:], ids[cut:], floor) if cut else (at, ids, floor)
 
 
+def is_late(state: CustomerState, event: Event, config: ModelConfig) -> bool:
+    """Too old (or non-finite) to be checked for duplication, so ``apply`` ignores it.
+
+    A profile change is never late: it is a last-writer-wins attribute, not a counted event.
+    """
+    if isinstance(event, CustomerProfile):
+        return False
+    t = event.occurred_at
+    return not (t >= state.watermark - config.ordering.grace_s and t > state.id_floor)
+
+
 def apply(
     state: CustomerState | None,
     event: Event,
@@ -127,8 +138,8 @@ def apply(
             return state, []
         folded = _with(state, profile=profile)
     else:
-        if not (t >= state.watermark - config.ordering.grace_s and t > state.id_floor):
-            return state, []  # late (or non-finite): cannot be checked for duplication
+        if is_late(state, event, config):
+            return state, []  # the pipeline dead-letters these (reason late_event)
         key = event_key(event)
         if key in state.seen_ids:
             return state, []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agents.envelope import Envelope
+from agents.envelope import Envelope, decode_envelope
 from agents.processor import BatchProcessor
 from streams.contracts import CONFLUENT_AVRO, ConfluentRegistry, encode_event
 from streams.domain import (
@@ -43,7 +43,8 @@ class DictStates:
     def get(self, customer_id: str, record: object) -> Envelope | None:
         return self.data.get(customer_id)
 
-    def put(self, customer_id: str, envelope: Envelope, record: object) -> None:
+    def put(self, customer_id: str, envelope: Envelope, raw: bytes, record: object) -> None:
+        assert decode_envelope(raw) == envelope, "the stored bytes are the envelope"
         self.data[customer_id] = envelope
 
 
@@ -89,8 +90,8 @@ def run(batches: list[list[Rec]]) -> tuple[DictStates, list[object]]:
     for batch in batches:
         out = processor.process(batch, states)
         alerts += out.alerts
-        for customer_id, envelope, record in out.states:
-            states.put(customer_id, envelope, record)
+        for customer_id, envelope, raw, record in out.states:
+            states.put(customer_id, envelope, raw, record)
     return states, alerts
 
 
