@@ -8,18 +8,24 @@ Keys (``{p}`` is the Redis key prefix, ``cx:`` by default):
 - ``{p}open:referral_opportunity``  the same for referral opportunities
 
 It is a projection of the alert and customer-health topics, written in pipelined batches by a
-side consumer that commits only after Redis accepted the batch.
+side consumer that commits only after Redis accepted the batch. When Redis refuses the
+credentials, denies a command or stays unreachable, the worker's health board carries the
+problem ``redis_read_model`` (``/healthz`` answers 503) until a write succeeds again.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
+from redis.exceptions import AuthenticationError, NoPermissionError, RedisError
 
 from agents import metrics
+from agents.health import HealthBoard
 from agents.settings import KafkaSettings
 from agents.side_consumer import SideConsumer, message_headers
 from agents.web import to_jsonable
@@ -27,6 +33,8 @@ from streams.contracts import decode_alert, decode_snapshot
 from streams.domain import Alert, AlertAction, HealthSnapshot, Priority
 from streams.topics import Topics
 
+PROBLEM = "redis_read_model"
+UNREACHABLE_GRACE = 10.0  # seconds of failed attempts before an outage turns the worker unhealthy
 PRIORITY_RANK = {Priority.LOW: 0, Priority.MEDIUM: 1, Priority.HIGH: 2, Priority.CRITICAL: 3}
 
 
@@ -79,11 +87,69 @@ def _text(member: object) -> str:
     return member.decode() if isinstance(member, bytes) else str(member)
 
 
+def where(redis_url: str) -> tuple[str, str]:
+    """(user, host:port) of a Redis URL, for messages: never the password."""
+    parts = urlsplit(redis_url)
+    return parts.username or "default", f"{parts.hostname}:{parts.port or 6379}"
+
+
+def describe_failure(exc: Exception, redis_url: str, key_prefix: str) -> str:
+    """What went wrong and what to change, without the password or any key (keys hold ids)."""
+    user, address = where(redis_url)
+    if isinstance(exc, AuthenticationError):
+        return (
+            f"Redis at {address} rejected the credentials of user {user}: check the user and "
+            "password in REDIS_URL (redis[s]://USER:PASSWORD@HOST:PORT/DB) and that the user is on"
+        )
+    if isinstance(exc, NoPermissionError):
+        return (
+            f"Redis user {user} at {address} may not write the read model: grant it the keys "
+            f"~{key_prefix}* and the string, sorted-set and keyspace commands (docs/security.md)"
+        )
+    if isinstance(exc, RedisError | OSError):  # connection refused, TLS, timeouts
+        return (
+            f"Redis at {address} unreachable ({type(exc).__name__}: {str(exc)[:160]}): check "
+            "REDIS_URL, that Redis runs, and for rediss:// the CA (?ssl_ca_certs=/path/ca.pem)"
+        )
+    return f"Redis read model write failed at {address}: {type(exc).__name__}"
+
+
+class HealthReport:
+    """Turns sink outcomes into the ``redis_read_model`` problem on the worker's board."""
+
+    def __init__(self, board: HealthBoard | None, redis_url: str, key_prefix: str) -> None:
+        self.board, self.url, self.prefix = board, redis_url, key_prefix
+        self.failing_since: float | None = None
+
+    def failed(self, exc: Exception) -> None:
+        metrics.REDIS_WRITE_FAILURES.inc()
+        now = time.monotonic()
+        self.failing_since = self.failing_since or now
+        refused = isinstance(exc, AuthenticationError | NoPermissionError)
+        if self.board and (refused or now - self.failing_since >= UNREACHABLE_GRACE):
+            self.board.raise_problem(PROBLEM, describe_failure(exc, self.url, self.prefix))
+
+    def succeeded(self) -> None:
+        self.failing_since = None
+        if self.board:
+            self.board.clear(PROBLEM)
+
+
 def redis_projection(
-    kafka: KafkaSettings, topics: Topics, redis_url: str, group: str, key_prefix: str = "cx:"
+    kafka: KafkaSettings,
+    topics: Topics,
+    redis_url: str,
+    group: str,
+    key_prefix: str = "cx:",
+    health: HealthBoard | None = None,
 ) -> SideConsumer:
     """A side consumer that keeps :class:`RedisReadModel` in step with the output topics."""
-    model = RedisReadModel(Redis.from_url(redis_url, socket_timeout=5), key_prefix)
+    client = Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
+    model = RedisReadModel(client, key_prefix)
+    report = HealthReport(health, redis_url, key_prefix)
+
+    async def probe() -> None:
+        await client.ping()
 
     async def handle(batch: Sequence[Any]) -> None:
         snapshots: dict[str, HealthSnapshot] = {}
@@ -105,5 +171,8 @@ def redis_projection(
         group,
         [topics.health, topics.alerts],
         handle,
-        on_failure=lambda exc: metrics.REDIS_WRITE_FAILURES.inc(),
+        on_failure=report.failed,
+        on_success=report.succeeded,
+        probe=probe,
+        describe=lambda exc: describe_failure(exc, redis_url, key_prefix),
     )

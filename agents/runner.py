@@ -1,4 +1,4 @@
-"""Start a worker process: make sure topics exist, build the app, run until a signal."""
+"""Start a worker process: check the broker, make sure topics exist, build the app, run."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import logging
 import faust
 from mode.utils.logging import level_number
 
+from agents import log_limits
 from agents.app import WorkerOptions, create_app
+from agents.preflight import check_access, check_connection
 from agents.topic_admin import ensure_topics
 
 log = logging.getLogger("cxstream")
@@ -16,16 +18,33 @@ log = logging.getLogger("cxstream")
 
 class CxWorker(faust.Worker):  # type: ignore[misc]
     """mode leaves the root logger at DEBUG and filters in its handlers, so every debug call
-    in aiokafka and Faust builds a log record on the hot path; set the level where it counts."""
+    in aiokafka and Faust builds a log record on the hot path; set the level where it counts.
+    Repeats from the Kafka clients are rate-limited: an outage logs a line per 10 s, not
+    thousands."""
 
     def _setup_logging(self) -> None:
         super()._setup_logging()
         logging.getLogger().setLevel(level_number(self.loglevel))
+        log_limits.install()
+
+
+def preflight(options: WorkerOptions) -> None:
+    """Fail within seconds, naming the fix, when the broker refuses us (see agents.preflight)."""
+    kafka = options.settings.kafka
+    admin = check_connection(kafka)
+    ensure_topics(kafka, options.settings.topics)
+    check_access(
+        admin,
+        options.settings.topics,
+        options.app_id,
+        redis=options.redis_projection and bool(options.settings.redis_url),
+        webhooks=bool(options.webhook_url or options.webhook_routes),
+    )
 
 
 def run_worker(options: WorkerOptions, log_level: str = "info") -> int:
     options.model_config()  # fail fast on a bad config file, before touching Kafka
-    ensure_topics(options.settings.kafka, options.settings.topics)
+    preflight(options)
     app = create_app(options)
     # The hot path allocates many short-lived objects and few cycles: a larger first
     # generation and freezing start-up objects cut the collector's share of CPU time.

@@ -36,6 +36,7 @@ def register_side_services(app: faust.App, options: WorkerOptions) -> None:
             settings.redis_url,
             group=f"{options.app_id}-redis-read-model",
             key_prefix=settings.topic_prefix.replace(".", ":"),
+            health=getattr(app, "cx_health", None),  # /healthz: 503 while Redis refuses us
         )
         _run_as_task(app, projection, "redis-read-model")
     if options.webhook_url or options.webhook_routes:

@@ -1,0 +1,120 @@
+"""Run ``cxstream worker`` against :mod:`tests.secure_stack` and read what it publishes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from confluent_kafka import Consumer, Producer
+
+from agents.demo_stack import free_port
+from agents.side_consumer import message_headers
+from agents.topic_admin import KEEP_FOREVER, ensure_topics
+from streams.contracts import decode_snapshot, encode_event
+from streams.domain import HealthSnapshot
+from streams.topics import Topics
+from tests.secure_stack import ADMIN, WORKER, SecureStack, create_acls, worker_acls
+from tests.unit.contracts import samples
+
+CLI = [sys.executable, "-m", "agents.cli", "worker"]
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """A topic prefix and app id of its own, with topics created and the worker's ACLs granted."""
+
+    topics: Topics
+    app_id: str
+
+
+def tenant(stack: SecureStack, user: str = WORKER[0]) -> Tenant:
+    tag = uuid.uuid4().hex[:8]
+    topics, app_id = Topics(f"t{tag}."), f"t{tag}-app"
+    ensure_topics(stack.kafka_settings(ADMIN), topics, retention_ms=KEEP_FOREVER)
+    create_acls(stack, worker_acls(user, topics.prefix, app_id))
+    return Tenant(topics, app_id)
+
+
+def worker_args(t: Tenant, data_dir: Path, web_port: int, redis_url: str | None) -> list[str]:
+    return [
+        *CLI,
+        *("--topic-prefix", t.topics.prefix, "--app-id", t.app_id),
+        *("--data-dir", str(data_dir), "--web-port", str(web_port)),
+        *("--idle-wall-clock-after", "0", "--session-timeout", "6", "--standby-replicas", "0"),
+        *(["--redis-url", redis_url] if redis_url else ["--no-redis"]),
+        *("--log-level", "warning"),
+    ]
+
+
+def run_worker(
+    stack: SecureStack,
+    user: tuple[str, str],
+    t: Tenant,
+    tmp: Path,
+    redis_url: str | None = None,
+    wait: float | None = None,
+) -> tuple[subprocess.Popen[bytes], int, Path]:
+    """Start a worker as ``user``; with ``wait``, wait for it to exit (and kill it if it won't)."""
+    port, log = free_port(), tmp / f"worker-{uuid.uuid4().hex[:6]}.log"
+    env = {**os.environ, **stack.kafka_env(user)}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            worker_args(t, tmp / f"data-{port}", port, redis_url),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    if wait is not None:
+        try:
+            proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            stop(proc)
+    return proc, port, log
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def produce_purchase(stack: SecureStack, t: Tenant, customer_id: str) -> None:
+    """One purchase, produced as the admin (producers have their own principals)."""
+    event = samples.purchase(
+        customer_id=customer_id, event_id=f"p-{customer_id}", occurred_at=time.time() - 60
+    )
+    key, value, headers = encode_event(event)
+    producer = Producer(stack.kafka_settings(ADMIN).confluent(partitioner="murmur2_random"))
+    producer.produce(t.topics.purchases, key=key, value=value, headers=headers)
+    assert producer.flush(30) == 0, "the purchase was not acknowledged by the secure broker"
+
+
+def wait_snapshot(stack: SecureStack, t: Tenant, customer_id: str, limit: float) -> HealthSnapshot:
+    """The first health snapshot of ``customer_id`` on the health topic (read as the admin)."""
+    consumer = Consumer(
+        stack.kafka_settings(ADMIN).confluent(
+            **{"group.id": f"reader-{uuid.uuid4().hex[:6]}", "auto.offset.reset": "earliest"}
+        )
+    )
+    consumer.subscribe([t.topics.health])
+    deadline = time.monotonic() + limit
+    try:
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None or msg.error():
+                continue
+            snap = decode_snapshot(msg.value(), message_headers(msg))
+            if isinstance(snap, HealthSnapshot) and snap.customer_id == customer_id:
+                return snap
+    finally:
+        consumer.close()
+    raise AssertionError(f"no health snapshot for {customer_id} within {limit}s")
