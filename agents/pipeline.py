@@ -21,12 +21,14 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from confluent_kafka import KafkaException
+
 from agents import metrics
 from agents.customer_fold import Record
 from agents.envelope import Envelope, decode_envelope
 from agents.faust_compat import event_context
 from agents.health import HealthBoard
-from agents.outputs import OutputProducer
+from agents.outputs import OutputProducer, OutputRejected
 from agents.processor import TICK_VALUE, BatchOutput, BatchProcessor, IntegrityAccess
 from agents.ticker import DeadlineIndex
 from streams.contracts import dead_letter, processing_failure
@@ -40,6 +42,14 @@ log = logging.getLogger(__name__)
 BATCH_ATTEMPTS = 3
 RECORD_ATTEMPTS = 3
 AGENT_PROBLEM = "customer_agent"
+MAX_RETRY_PAUSE = 30.0
+
+
+def infrastructure_failure(exc: BaseException) -> bool:
+    """True for failures no record causes: retried, never dead-lettered."""
+    if isinstance(exc, OutputRejected):
+        return not exc.caused_by_record
+    return isinstance(exc, OSError | TimeoutError | KafkaException)
 
 
 class FaustStates:
@@ -100,15 +110,23 @@ class CustomerPipeline:
 
     async def handle_safely(self, records: Sequence[Record]) -> None:
         """Handle a batch; never raises except on cancellation (see the module docstring)."""
-        if await self._attempt(records, BATCH_ATTEMPTS):
+        if await self._attempt(records, BATCH_ATTEMPTS) is None:
             return
         for record in records:  # isolate the failure: every other record goes through
-            if not await self._attempt([record], RECORD_ATTEMPTS):
-                await self._give_up(record)
+            error = await self._attempt([record], RECORD_ATTEMPTS)
+            if error is not None:
+                await self._give_up(record, error)
         self.health.clear(AGENT_PROBLEM)
 
-    async def _attempt(self, records: Sequence[Record], attempts: int) -> bool:
-        for attempt in range(1, attempts + 1):
+    async def _attempt(self, records: Sequence[Record], attempts: int) -> Exception | None:
+        """None once ``records`` are handled, or the error they still raise after ``attempts``.
+
+        A failure of the infrastructure (broker, network, credentials) is retried for as long
+        as it lasts: dead-lettering would blame good records for it.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 await self.handle(records)
             except Exception as exc:
@@ -119,16 +137,16 @@ class CustomerPipeline:
                     "retrying; see the worker log and docs/runbooks/customer-agent-failing.md",
                 )
                 log.exception("batch of %d records failed (attempt %d)", len(records), attempt)
-                await asyncio.sleep(self.retry_pause * attempt)
+                if attempt >= attempts and not infrastructure_failure(exc):
+                    return exc
+                await asyncio.sleep(min(MAX_RETRY_PAUSE, self.retry_pause * attempt))
             else:
                 if attempt > 1:
                     self.health.clear(AGENT_PROBLEM)
-                return True
-        return False
+                return None
 
-    async def _give_up(self, record: Record) -> None:
+    async def _give_up(self, record: Record, exc: Exception) -> None:
         """Dead-letter a record that fails even alone, retrying the dead letter until it lands."""
-        exc = RuntimeError("failed alone after retries; see the worker log")
         key, value, headers = dead_letter(
             record.key,
             record.value,

@@ -12,7 +12,7 @@ import pytest
 import agents.customer_fold as customer_fold
 from agents.customer_fold import MAX_OUTPUT_BYTES
 from agents.health import HealthBoard
-from agents.pipeline import AGENT_PROBLEM, CustomerPipeline
+from agents.pipeline import AGENT_PROBLEM, BATCH_ATTEMPTS, RECORD_ATTEMPTS, CustomerPipeline
 from agents.processor import FULL_WEIGHT, BatchProcessor
 from agents.ticker import DeadlineIndex
 from agents.wiring import finish_before_ack
@@ -135,6 +135,14 @@ def test_a_failing_batch_is_retried_and_health_recovers() -> None:
     asyncio.run(pipe.handle_safely([rec(purchase(1, T0), 1)]))
     assert "c1" in table, "the retried batch stored the customer"
     assert pipe.health.healthy
+
+
+def test_an_outage_longer_than_the_retries_is_waited_out_never_blamed_on_records() -> None:
+    outputs, table = FakeOutputs(failures=BATCH_ATTEMPTS + RECORD_ATTEMPTS + 2), {}
+    pipe = pipeline(outputs, table)
+    asyncio.run(pipe.handle_safely([rec(purchase(1, T0), 1)]))
+    assert "c1" in table
+    assert not [topic for topic, _ in outputs.sent if topic == TOPICS.dead_letter]
 
 
 def test_a_record_that_fails_even_alone_is_dead_lettered_and_its_neighbours_stored(
