@@ -244,7 +244,13 @@ def latency_at_rate(
             # make every customer's inactivity deadline due at once (a tick storm).
             for event in _latency_events(i, event_time_base + time.perf_counter() - start):
                 key, value, headers = encode_event(event)
-                producer.produce(topic_for(topics, type(event)), value, key, headers=headers)
+                producer.produce(
+                    topic_for(topics, type(event)),
+                    value,
+                    key,
+                    headers=headers,
+                    timestamp=round(event.occurred_at * 1000),  # the one rule: event time
+                )
                 sent[event.customer_id] = time.perf_counter()
             i += 1
         producer.poll(0)
