@@ -5,9 +5,9 @@ librdkafka defaults to CRC32: a producer using the default would put a customer'
 a partition whose worker does not answer for that customer. So the partitioner is pinned to
 ``murmur2_random`` here, once, for the CLI, the demo and the benchmarks.
 
-Event times travel in the payload (``occurred_at``) and the ``ce_time`` header, never as the
-Kafka message timestamp: a replayed year-old event stamped with its event time would make its
-log segment eligible for deletion under the topics' time retention straight away.
+Every record's Kafka timestamp is its event time (``occurred_at`` in ms): the one rule of
+docs/contracts.md ("Record timestamps"), which the merge scheduler, the worker's event-time
+window and the retention checks rely on.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ class ProducerLike(Protocol):
         key: bytes,
         headers: Headers,
         on_delivery: Callable[[Any, Any], None],
+        timestamp: int = 0,
     ) -> None: ...
 
     def poll(self, timeout: float) -> int: ...
@@ -158,13 +159,23 @@ class EventProducer:
         return topic
 
     def send(self, event: Event) -> str:
-        """Encode and produce one event; returns its kind. Blocks only on a full queue or rate."""
+        """Encode and produce one event, stamped with its event time; returns its kind.
+
+        Blocks only on a full queue or rate.
+        """
         kind = EVENT_KINDS[type(event)]
         key, value, headers = encode_event(event, self.fmt, registry=self.registry)
-        self.send_encoded(kind, key, value, headers)
+        self.send_encoded(kind, key, value, headers, round(event.occurred_at * 1000))
         return kind
 
-    def send_encoded(self, kind: str, key: bytes, value: bytes, headers: Headers) -> None:
+    def send_encoded(
+        self, kind: str, key: bytes, value: bytes, headers: Headers, timestamp_ms: int
+    ) -> None:
+        """Produce one encoded record; ``timestamp_ms`` is its event time (epoch ms)."""
+        if timestamp_ms <= 0:
+            raise ContractError(
+                f"record timestamp must be the event time in ms > 0, got {timestamp_ms}"
+            )
         if self._limiter is not None:
             self._limiter.acquire()
         topic = self.topic_for(kind)
@@ -172,7 +183,12 @@ class EventProducer:
         while True:
             try:
                 self._producer.produce(
-                    topic, value=value, key=key, headers=headers, on_delivery=callback
+                    topic,
+                    value=value,
+                    key=key,
+                    headers=headers,
+                    on_delivery=callback,
+                    timestamp=timestamp_ms,
                 )
                 break
             except BufferError:  # local queue full: let deliveries drain, then retry

@@ -4,7 +4,9 @@ Every record goes through the contracts layer exactly as the worker would decode
 JSON wire format, through ``decode_event``), so a record replay accepts is a record the
 pipeline accepts, and a rejected one carries the pipeline's own reason code. Event times are
 kept: ``occurred_at``, ``event_id`` and ``source`` are re-encoded unchanged, so a second
-replay of the same file is recognised as duplicates by the worker.
+replay of the same file is recognised as duplicates by the worker. History of any age since
+2000 is accepted (``REPLAY_WINDOW``): each record is stamped with its event time, so the
+worker's window, relative to that timestamp, accepts it too.
 """
 
 from __future__ import annotations
@@ -14,13 +16,10 @@ import json
 import math
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
 
-import fastavro
 from rich.console import Console
 from rich.table import Table
 
@@ -29,6 +28,7 @@ from agents.commands.common import (
     refuse_expiring_history,
     settings_from_args,
 )
+from agents.commands.replay_files import Item, read_items, split_kind
 from agents.producing import (
     DeliveryReport,
     EventProducer,
@@ -42,131 +42,76 @@ from streams.contracts import (
     CONTENT_TYPE_HEADER,
     INPUT_KINDS,
     JSON,
+    REPLAY_WINDOW,
     Decoded,
     Rejected,
     decode_event,
+    iso_utc,
 )
-from streams.contracts.store import default_store
+from streams.contracts.validation import SECONDS_AS_MS_HINT
 from streams.errors import CxStreamError
 
-AVRO_MAGIC = b"Obj\x01"
+__all__ = ["Item", "Outcome", "check", "read_items", "replay", "split_kind"]
+
 JSON_HEADERS = [(CONTENT_TYPE_HEADER, JSON.encode())]
-
-#: ``(reason, detail)``: the contracts layer's reason code, or one of replay's own for
-#: problems of the file itself: invalid_json, not_an_object, unknown_kind, bad_avro_file.
-Refusal = tuple[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class Item:
-    """One record read from a file (``line`` is the record number for Avro files)."""
-
-    path: str
-    line: int
-    offset: int  # bytes of the file consumed so far, for the progress bar
-    kind: str | None = None
-    value: bytes = b""
-    refused: Refusal | None = None  # a problem found while reading, before validation
 
 
 @dataclass(slots=True)
 class Outcome:
+    """What validation found: valid counts, rejections, event-time range and error counts."""
+
     valid: Counter[str] = field(default_factory=Counter)
     rejections: list[tuple[str, int, str, str]] = field(default_factory=list)
     oldest: float = math.inf  # event time of the oldest valid record
+    newest: float = -math.inf  # and of the newest
+    errors: Counter[tuple[str, str]] = field(default_factory=Counter)  # (field, reason) -> n
+    seconds_as_ms: list[tuple[str, int]] = field(default_factory=list)  # (file, line)
+
+    def add_valid(self, kind: str, occurred_at: float) -> None:
+        self.valid[kind] += 1
+        self.oldest = min(self.oldest, occurred_at)
+        self.newest = max(self.newest, occurred_at)
+
+    def add_rejected(self, item: Item, reason: str, detail: str, field: str | None) -> None:
+        self.rejections.append((item.path, item.line, reason, detail))
+        self.errors[field or "-", reason] += 1
+        if SECONDS_AS_MS_HINT in detail:
+            self.seconds_as_ms.append((item.path, item.line))
+
+    def time_range(self) -> dict[str, str] | None:
+        """The valid events' first and last ``occurred_at`` as ISO-8601 UTC."""
+        if math.isinf(self.oldest):
+            return None
+        return {"min": iso_utc(self.oldest), "max": iso_utc(self.newest)}
+
+    def warnings(self) -> list[str]:
+        if not self.seconds_as_ms:
+            return []
+        path, line = self.seconds_as_ms[0]
+        return [
+            f"{len(self.seconds_as_ms)} record(s) have times that look like seconds sent as"
+            f" milliseconds (first: {path}:{line}): send epoch milliseconds"
+        ]
 
 
-def split_kind(obj: dict[str, Any], default: str | None) -> tuple[str | None, dict[str, Any]]:
-    """The event kind a JSON line names, and the record without it.
+def check(item: Item, now: float) -> Decoded | tuple[str, str, str | None]:
+    """The decoded event, or ``(reason, detail, field)``: why the file or the worker refuses it.
 
-    Accepted: ``{"kind": K, "event": {...}}``; a top-level ``"event_kind": K``; a top-level
-    ``"kind": K`` when K is an input kind (purchase and feedback records have their own
-    ``kind`` field, e.g. ``order_placed``, so they need one of the first two forms); else
-    ``default`` (``--kind``).
+    Replayed history is judged by :data:`REPLAY_WINDOW` (any age since 2000, nothing in the
+    future); it has no Kafka key yet: the producer keys each record by its customer_id.
     """
-    if set(obj) == {"kind", "event"} and isinstance(obj["event"], dict):
-        return str(obj["kind"]), obj["event"]
-    if "event_kind" in obj:
-        rest = dict(obj)
-        return str(rest.pop("event_kind")), rest
-    if obj.get("kind") in INPUT_KINDS:
-        rest = dict(obj)
-        return str(rest.pop("kind")), rest
-    return default, obj
-
-
-def parse_line(path: str, line: int, offset: int, raw: bytes, default: str | None) -> Item:
-    try:
-        obj = json.loads(raw)
-    except ValueError as exc:
-        return Item(path, line, offset, refused=("invalid_json", str(exc)))
-    if not isinstance(obj, dict):
-        detail = f"a JSON {type(obj).__name__}, expected an object"
-        return Item(path, line, offset, refused=("not_an_object", detail))
-    kind, record = split_kind(obj, default)
-    return Item(path, line, offset, kind, json.dumps(record).encode())
-
-
-def read_jsonl(path: str, fh: IO[bytes], default: str | None, base: int) -> Iterator[Item]:
-    """JSON Lines: one record per line; blank lines are skipped, not rejected."""
-    offset = base
-    for number, raw in enumerate(fh, 1):
-        offset += len(raw)
-        if raw.strip():
-            yield parse_line(path, number, offset, raw, default)
-
-
-def _millis(record: dict[str, Any]) -> dict[str, Any]:
-    """fastavro turns ``timestamp-millis`` into datetimes; the JSON format wants epoch ms."""
-    return {
-        k: round(v.timestamp() * 1000) if isinstance(v, datetime) else v for k, v in record.items()
-    }
-
-
-def avro_kind(schema_name: str, default: str | None) -> str | None:
-    """The kind of an Avro container file, from its writer schema's (full) name."""
-    for kind in INPUT_KINDS:
-        fullname = default_store().reader(kind).fullname
-        if schema_name in (fullname, fullname.rsplit(".", 1)[-1]):
-            return kind
-    return default
-
-
-def read_avro(path: str, fh: IO[bytes], default: str | None, base: int) -> Iterator[Item]:
-    """An Avro object container file; its kind comes from the writer schema's name."""
-    number = 0
-    try:
-        reader = fastavro.reader(fh)
-        name = str(reader.writer_schema.get("name", "")) if reader.writer_schema else ""
-        kind = avro_kind(name, default)
-        for record in reader:
-            number += 1
-            yield Item(path, number, base + fh.tell(), kind, json.dumps(_millis(record)).encode())
-    except Exception as exc:  # a corrupt container: say where, stop reading this file
-        yield Item(path, number + 1, base + fh.tell(), refused=("bad_avro_file", str(exc)))
-
-
-def read_items(paths: Sequence[Path], default: str | None) -> Iterator[Item]:
-    """Items of every file in order; offsets run on across files (for one progress bar)."""
-    base = 0
-    for path in paths:
-        with path.open("rb") as fh:
-            is_avro = fh.read(4) == AVRO_MAGIC
-            fh.seek(0)
-            yield from (read_avro if is_avro else read_jsonl)(str(path), fh, default, base)
-        base += path.stat().st_size
-
-
-def check(item: Item, now: float) -> Decoded | Refusal:
-    """The decoded event, or why the file or the worker would refuse it."""
     if item.refused is not None:
-        return item.refused
+        return (*item.refused, None)
     if item.kind is None:
-        return ("unknown_kind", 'no event kind: add "event_kind" or use --kind')
+        return ("unknown_kind", 'no event kind: add "event_kind" or use --kind', None)
     if item.kind not in INPUT_KINDS:
-        return ("unknown_kind", f"{item.kind!r} is not one of {', '.join(INPUT_KINDS)}")
-    result = decode_event(item.kind, None, item.value, JSON_HEADERS, now=now)
-    return (result.reason, result.detail) if isinstance(result, Rejected) else result
+        return ("unknown_kind", f"{item.kind!r} is not one of {', '.join(INPUT_KINDS)}", None)
+    result = decode_event(
+        item.kind, None, item.value, JSON_HEADERS, now=now, window=REPLAY_WINDOW, require_key=False
+    )
+    if isinstance(result, Rejected):
+        return (result.reason, result.detail, result.field)
+    return result
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -179,9 +124,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         'or "kind" for tickets/profiles, else --kind applies. Avro object container '
         "files are recognised by their header and their kind by their schema name. Every "
         "record is validated like the worker does; rejected ones are listed by file and "
-        "line (record number for Avro). Exit status: 0 when everything was valid and "
-        "delivered, 1 when any record was rejected or any delivery failed, 2 on a usage "
-        "or configuration error (e.g. a missing file).",
+        "line (record number for Avro), counted by field and reason, with the valid records' "
+        "event-time range and a warning for times that look like seconds sent as "
+        "milliseconds. Times must lie after 2000-01-01 and not in the future. Exit "
+        "status: 0 when everything was valid and delivered, 1 when any record was "
+        "rejected or any delivery failed, 2 on a usage or configuration error (e.g. a "
+        "missing file).",
     )
     add_connection_flags(parser)
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
@@ -213,10 +161,9 @@ def replay(
         for number, item in enumerate(read_items(paths, default), 1):
             result = check(item, now)
             if isinstance(result, tuple):
-                outcome.rejections.append((item.path, item.line, *result))
+                outcome.add_rejected(item, *result)
             else:
-                outcome.valid[item.kind or "?"] += 1
-                outcome.oldest = min(outcome.oldest, result.event.occurred_at)
+                outcome.add_valid(item.kind or "?", result.event.occurred_at)
                 if producer is not None:
                     producer.send(result.event)
             bar.update(task, completed=item.offset, count=number)
@@ -260,6 +207,12 @@ def run(args: argparse.Namespace) -> int:
                 {
                     "dry_run": args.dry_run,
                     "valid": dict(outcome.valid),
+                    "event_time": outcome.time_range(),
+                    "errors": [
+                        {"field": name, "reason": reason, "count": count}
+                        for (name, reason), count in sorted(outcome.errors.items())
+                    ],
+                    "warnings": outcome.warnings(),
                     "rejected": [
                         dict(zip(("file", "line", "reason", "detail"), r, strict=True))
                         for r in outcome.rejections
@@ -287,7 +240,24 @@ def _print_summary(out: Console, outcome: Outcome, report: DeliveryReport | None
         out.print(delivery_table(report, "replay: sent"))
         if report.errors:
             out.print(error_lines(report.errors))
+    span = outcome.time_range()
+    if span is not None:
+        out.print(f"event time of the valid records: {span['min']} .. {span['max']}")
     if outcome.rejections:
         out.print(rejections_table(outcome.rejections))
+        out.print(_errors_table(outcome.errors))
     else:
         out.print("no records rejected", style="green")
+    for warning in outcome.warnings():
+        out.print(f"warning: {warning}", style="bold yellow")
+
+
+def _errors_table(errors: Counter[tuple[str, str]]) -> Table:
+    """Rejections counted per field and reason, most frequent first."""
+    table = Table(title="rejected, by field and reason", title_justify="left")
+    table.add_column("field")
+    table.add_column("reason")
+    table.add_column("records", justify="right")
+    for (name, reason), count in errors.most_common():
+        table.add_row(name, reason, str(count))
+    return table

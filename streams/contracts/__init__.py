@@ -13,14 +13,29 @@ from streams.contracts.codec import (
     JSON,
 )
 from streams.contracts.confluent import ConfluentRegistry, RegistryClient
-from streams.contracts.dead_letter import DLQ_HEADERS, dead_letter, dead_letter_message
-from streams.contracts.decode import MessageLike, decode_event, decode_message
+from streams.contracts.dead_letter import (
+    DLQ_EXCEPTION,
+    DLQ_HEADERS,
+    DLQ_ORIGINAL_SHA256,
+    DLQ_ORIGINAL_SIZE,
+    DLQ_TRUNCATED,
+    dead_letter,
+    dead_letter_message,
+)
+from streams.contracts.decode import MessageLike, decode_event, decode_message, record_seconds
 from streams.contracts.encode import (
     decode_alert,
     decode_snapshot,
     encode_alert,
     encode_event,
     encode_snapshot,
+)
+from streams.contracts.limits import (
+    DEFAULT_DLQ_MAX_BYTES,
+    DEFAULT_MAX_FUTURE_SKEW,
+    LIVE_WINDOW,
+    REPLAY_WINDOW,
+    EventTimeWindow,
 )
 from streams.contracts.results import (
     REASON_CODES,
@@ -29,26 +44,35 @@ from streams.contracts.results import (
     Decoded,
     ReasonCode,
     Rejected,
+    late_event,
+    processing_failure,
 )
 from streams.contracts.store import INPUT_KINDS, SchemaStore, default_store
-from streams.contracts.validation import DEFAULT_MAX_FUTURE_SKEW
 
 __all__ = [
     "AVRO_SINGLE_OBJECT",
     "CE_TYPES",
     "CONFLUENT_AVRO",
     "CONTENT_TYPE_HEADER",
+    "DEFAULT_DLQ_MAX_BYTES",
     "DEFAULT_MAX_FUTURE_SKEW",
+    "DLQ_EXCEPTION",
     "DLQ_HEADERS",
+    "DLQ_ORIGINAL_SHA256",
+    "DLQ_ORIGINAL_SIZE",
+    "DLQ_TRUNCATED",
     "FORMATS",
     "INPUT_KINDS",
     "JSON",
+    "LIVE_WINDOW",
     "REASON_CODES",
+    "REPLAY_WINDOW",
     "RETRIABLE_REASONS",
     "SKIP_REASONS",
     "SPECVERSION",
     "ConfluentRegistry",
     "Decoded",
+    "EventTimeWindow",
     "MessageLike",
     "ReasonCode",
     "RegistryClient",
@@ -66,4 +90,7 @@ __all__ = [
     "encode_event",
     "encode_snapshot",
     "iso_utc",
+    "late_event",
+    "processing_failure",
+    "record_seconds",
 ]

@@ -13,10 +13,11 @@ from typing import Any, Protocol
 from streams.contracts.cloudevents import SPECVERSION, dedup_key, read_headers
 from streams.contracts.codec import normalize_content_type, read_record
 from streams.contracts.confluent import ConfluentRegistry
+from streams.contracts.limits import LIVE_WINDOW, EventTimeWindow
 from streams.contracts.mapping import FROM_RECORD
 from streams.contracts.results import MAX_DETAIL_CHARS, Decoded, Rejected, RejectError
 from streams.contracts.store import INPUT_KINDS, ReaderSchema, SchemaStore, default_store
-from streams.contracts.validation import DEFAULT_MAX_FUTURE_SKEW, check_event
+from streams.contracts.validation import check_event
 from streams.errors import ContractError
 
 Headers = Sequence[tuple[str, bytes | None]]
@@ -47,43 +48,43 @@ def decode_event(
     now: float,
     registry: ConfluentRegistry | None = None,
     store: SchemaStore | None = None,
-    max_future_skew: float = DEFAULT_MAX_FUTURE_SKEW,
+    record_time: float | None = None,
+    window: EventTimeWindow | None = None,
+    require_key: bool = True,
 ) -> Decoded | Rejected:
     """Decode an input message of ``topic_kind`` (purchases, tickets, feedback, profiles).
 
-    ``now`` (epoch seconds) bounds how far in the future ``occurred_at`` may be. An unknown
-    ``topic_kind`` is a programming error and raises :class:`ContractError`; nothing about
-    the message itself ever raises.
+    ``occurred_at`` must lie in ``window`` (default :data:`LIVE_WINDOW`) around the record's
+    Kafka timestamp ``record_time`` (epoch seconds) when it is given and > 0, else around
+    ``now``. A null ``key`` is rejected unless ``require_key`` is False (events read from
+    files have no key yet). An unknown ``topic_kind`` is a programming error and raises
+    :class:`ContractError`; nothing about the message itself ever raises.
     """
     if topic_kind not in INPUT_KINDS:
         raise ContractError(f"unknown topic kind {topic_kind!r}; expected one of {INPUT_KINDS}")
     reader = (store or default_store()).reader(topic_kind)
     try:
-        return _decode(reader, key, value, headers, now, registry, store, max_future_skew)
+        found = read_headers(headers)
+        if found.specversion is not None and found.specversion != SPECVERSION:
+            raise RejectError(
+                "unsupported_specversion", f"ce_specversion {found.specversion[:32]!r} != 1.0"
+            )
+        record = decode_value(reader, value, found.content_type, registry, store)
+        event = FROM_RECORD[reader.kind](record)
+        stamped = record_time is not None and record_time > 0
+        check_event(
+            event,
+            key,
+            found.ce_subject,
+            reference=record_time if stamped and record_time is not None else now,
+            window=window or LIVE_WINDOW,
+            reference_name="the record timestamp" if stamped else "the wall clock",
+            require_key=require_key,
+        )
     except RejectError as rej:
         return rej.rejected()
     except Exception as exc:  # the boundary: nothing a producer sends may crash the pipeline
         return Rejected("undecodable", f"{type(exc).__name__}: {exc}"[:MAX_DETAIL_CHARS])
-
-
-def _decode(
-    reader: ReaderSchema,
-    key: bytes | None,
-    value: bytes | None,
-    headers: Headers | None,
-    now: float,
-    registry: ConfluentRegistry | None,
-    store: SchemaStore | None,
-    max_future_skew: float,
-) -> Decoded:
-    found = read_headers(headers)
-    if found.specversion is not None and found.specversion != SPECVERSION:
-        raise RejectError(
-            "unsupported_specversion", f"ce_specversion {found.specversion[:32]!r} != 1.0"
-        )
-    record = decode_value(reader, value, found.content_type, registry, store)
-    event = FROM_RECORD[reader.kind](record)
-    check_event(event, key, found.ce_subject, now, max_future_skew)
     if found.ce_source and found.ce_id:
         return Decoded(event, dedup_key(found.ce_source, found.ce_id))
     return Decoded(event, dedup_key(event.source, event.event_id))
@@ -114,9 +115,9 @@ def decode_message(
     now: float,
     registry: ConfluentRegistry | None = None,
     store: SchemaStore | None = None,
-    max_future_skew: float = DEFAULT_MAX_FUTURE_SKEW,
+    window: EventTimeWindow | None = None,
 ) -> Decoded | Rejected:
-    """:func:`decode_event` for a consumed ``confluent_kafka.Message``."""
+    """:func:`decode_event` for a consumed ``confluent_kafka.Message`` (with its timestamp)."""
     return decode_event(
         topic_kind,
         msg.key(),
@@ -125,5 +126,15 @@ def decode_message(
         now=now,
         registry=registry,
         store=store,
-        max_future_skew=max_future_skew,
+        record_time=record_seconds(msg),
+        window=window,
     )
+
+
+def record_seconds(msg: object) -> float | None:
+    """The Kafka timestamp of ``msg`` in epoch seconds, or None when it has none."""
+    timestamp = getattr(msg, "timestamp", None)
+    if timestamp is None:
+        return None
+    kind, millis = timestamp()
+    return millis / 1000 if kind and millis > 0 else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal, get_args
 
+from streams.contracts.limits import iso_or_seconds
 from streams.domain import Event
 
 ReasonCode = Literal[
@@ -20,17 +21,26 @@ ReasonCode = Literal[
     # content
     "empty_customer_id",
     "empty_identifier",
+    "missing_key",
     "key_mismatch",
-    "future_event_time",
+    "identifier_too_long",
+    "attribute_too_long",
+    "text_too_long",
     "invalid_event_time",
+    "event_time_out_of_range",
     "negative_amount",
+    "amount_out_of_range",
     "negative_item_count",
+    "item_count_out_of_range",
     "invalid_currency",
     "missing_score",
     "nps_out_of_range",
     "csat_out_of_range",
     "ces_out_of_range",
     "rating_out_of_range",
+    # the worker, after decoding
+    "late_event",
+    "processing_failed",
 ]
 
 #: Every reason code, e.g. to pre-create metric label values (bounded cardinality).
@@ -55,19 +65,51 @@ class Decoded:
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """Why a message was refused: a stable ``reason`` code and a human ``detail``."""
+    """Why a message was refused: a stable ``reason`` code and a human ``detail``.
+
+    ``field`` names the offending field when one is to blame (for per-field counts);
+    ``exception`` names the exception class when processing (not decoding) failed, and
+    becomes the ``dlq.exception`` header.
+    """
 
     reason: ReasonCode
     detail: str
+    field: str | None = None
+    exception: str | None = None
+
+
+def processing_failure(exc: BaseException) -> Rejected:
+    """A record the worker failed on after decoding it (model, encoding, producing).
+
+    Dead-lettering it lets the batch go on; the record can be replayed once fixed.
+    """
+    name = type(exc).__name__
+    detail = (
+        f"processing failed with {name} after the record passed validation (a cxstream"
+        f" defect: report it with this dead letter, replay the record once fixed): {exc}"
+    )
+    return Rejected("processing_failed", detail[:MAX_DETAIL_CHARS], exception=name)
+
+
+def late_event(occurred_at: float, newest: float, lateness_s: float) -> Rejected:
+    """An event older than its customer's newest event minus the lateness bound."""
+    detail = (
+        f"occurred_at {iso_or_seconds(occurred_at)} is {(newest - occurred_at) / 3600:.1f}h"
+        f" before this customer's newest event {iso_or_seconds(newest)}, beyond the lateness"
+        f" bound of {lateness_s / 3600:g}h: the model has moved on; produce events within"
+        " the bound, or raise ordering.grace_hours and rebuild the state by replay"
+    )
+    return Rejected("late_event", detail[:MAX_DETAIL_CHARS], field="occurred_at")
 
 
 class RejectError(Exception):
     """Internal control flow: raised deep in a codec, turned into :class:`Rejected` at the edge."""
 
-    def __init__(self, reason: ReasonCode, detail: str) -> None:
+    def __init__(self, reason: ReasonCode, detail: str, field: str | None = None) -> None:
         super().__init__(reason, detail)
         self.reason: ReasonCode = reason
         self.detail = detail
+        self.field = field
 
     def rejected(self) -> Rejected:
-        return Rejected(self.reason, self.detail[:MAX_DETAIL_CHARS])
+        return Rejected(self.reason, self.detail[:MAX_DETAIL_CHARS], self.field)

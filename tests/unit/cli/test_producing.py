@@ -15,9 +15,9 @@ from agents.producing import (
     producer_from_settings,
 )
 from agents.settings import KafkaSettings, Settings
-from streams.contracts import CONTENT_TYPE_HEADER, JSON, decode_event
+from streams.contracts import CONTENT_TYPE_HEADER, JSON, Decoded, decode_event
 from streams.domain import Event
-from streams.errors import ConfigError
+from streams.errors import ConfigError, ContractError
 from streams.topics import Topics
 from tests.unit.contracts import samples
 
@@ -36,12 +36,19 @@ class FakeProducer:
         self.keep_undelivered = 0
 
     def produce(
-        self, topic: str, value: bytes, key: bytes, headers: Any, on_delivery: Callback
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes,
+        headers: Any,
+        on_delivery: Callback,
+        timestamp: int = 0,
     ) -> None:
         if self.full_times:
             self.full_times -= 1
             raise BufferError("queue full")
-        self.messages.append({"topic": topic, "key": key, "value": value, "headers": headers})
+        message = {"topic": topic, "key": key, "value": value, "headers": headers}
+        self.messages.append({**message, "timestamp": timestamp})
         self.pending.append(on_delivery)
 
     def poll(self, timeout: float) -> int:
@@ -89,6 +96,30 @@ def test_each_kind_goes_to_its_prefixed_topic_keyed_by_customer() -> None:
             kind, message["key"], message["value"], message["headers"], now=samples.NOW
         )
         assert not hasattr(decoded, "reason"), decoded
+
+
+def test_record_timestamp_is_the_event_time() -> None:
+    """The one rule (docs/contracts.md): merge order, the worker's window and retention."""
+    fake = FakeProducer()
+    producer = make(fake)
+    old = samples.purchase(occurred_at=samples.NOW - 400 * 86_400.5)
+    for event in (samples.purchase(), old, samples.ticket()):
+        producer.send(event)
+    assert [m["timestamp"] for m in fake.messages] == [
+        round(e.occurred_at * 1000) for e in (samples.purchase(), old, samples.ticket())
+    ]
+    for message in fake.messages:  # what the worker then sees: decoded against that timestamp
+        result = decode_event(
+            "purchases" if message["topic"] == "p.purchases" else "tickets",
+            message["key"],
+            message["value"],
+            message["headers"],
+            now=samples.NOW + 10 * 365 * 86_400,
+            record_time=message["timestamp"] / 1000,
+        )
+        assert isinstance(result, Decoded), result
+    with pytest.raises(ContractError):
+        producer.send_encoded("purchases", b"k", b"v", [], 0)  # "now" would break the rule
 
 
 def test_delivery_report_counts_successes_and_failures_by_kind() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +123,64 @@ def test_dry_run_exit_status_and_json_report(
 def test_missing_file_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["replay", str(tmp_path / "nope.jsonl"), "--dry-run"]) == 2
     assert "nope.jsonl" in capsys.readouterr().err
+
+
+def test_dry_run_shows_time_range_error_counts_and_a_seconds_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seconds = {**PURCHASE, "occurred_at": PURCHASE["occurred_at"] // 1000}  # s sent as ms
+    old = {**PURCHASE, "event_id": "p-old", "occurred_at": 1_104_537_600_000}  # 2005-01-01
+    path = write_lines(
+        tmp_path / "history.jsonl",
+        [
+            {"event_kind": "purchases", **PURCHASE},
+            {"event_kind": "purchases", **old},  # old history is fine for replay
+            {"event_kind": "purchases", **seconds},
+            {"event_kind": "purchases", **seconds, "event_id": "p-3"},
+            {"event_kind": "purchases", **PURCHASE, "occurred_at": 86_400_000},  # 1970-01-02
+            {"event_kind": "purchases", **PURCHASE, "amount_minor": 2**63 - 1},
+            {"event_kind": "purchases", **PURCHASE, "customer_id": "c" * 1_000_000},
+            {"kind": "feedback", "event": {**FEEDBACK, "score": 11}},
+            "{oops",
+        ],
+    )
+    assert main(["replay", str(path), "--dry-run", "--json", "--no-progress"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["valid"] == {"purchases": 2}
+    assert report["event_time"] == {
+        "min": "2005-01-01T00:00:00.000Z",
+        "max": "2023-11-14T21:13:19.750Z",
+    }
+    assert {(e["field"], e["reason"]): e["count"] for e in report["errors"]} == {
+        ("occurred_at", "event_time_out_of_range"): 3,
+        ("amount_minor", "amount_out_of_range"): 1,
+        ("customer_id", "identifier_too_long"): 1,
+        ("score", "nps_out_of_range"): 1,
+        ("-", "invalid_json"): 1,
+    }
+    assert report["warnings"] == [
+        "2 record(s) have times that look like seconds sent as milliseconds"
+        f" (first: {path}:3): send epoch milliseconds"
+    ]
+
+    assert main(["replay", str(path), "--dry-run", "--no-progress"]) == 1
+    text = " ".join(capsys.readouterr().out.split())
+    assert "event time of the valid records: 2005-01-01T00:00:00.000Z .. 2023-11-14" in text
+    assert "rejected, by field and reason" in text
+    assert "warning: 2 record(s) have times that look like seconds sent as milliseconds" in text
+
+
+def test_replay_refuses_the_future_but_not_the_past(tmp_path: Path) -> None:
+    future = round((time.time() + 3600) * 1000)
+    path = write_lines(
+        tmp_path / "f.jsonl",
+        [
+            {"event_kind": "purchases", **PURCHASE, "occurred_at": future},
+            {"event_kind": "purchases", **PURCHASE, "occurred_at": 946_684_800_000},  # 2000
+        ],
+    )
+    outcome = replay([path], None, None, show=False)
+    assert outcome.valid == {"purchases": 1}
+    assert [(line, reason) for _, line, reason, _ in outcome.rejections] == [
+        (1, "event_time_out_of_range")
+    ]

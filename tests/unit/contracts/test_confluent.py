@@ -27,6 +27,7 @@ from streams.contracts.mapping import event_to_record
 from tests.unit.contracts import samples
 
 HEADERS = [("content-type", CONFLUENT_AVRO.encode())]
+KEY = b"cust-1"
 CTX = SerializationContext("cx.purchases", MessageField.VALUE)
 
 
@@ -48,7 +49,7 @@ def test_confluent_serializer_output_decodes(client: Any) -> None:
     value = serializer(event_to_record(event), CTX)
     assert value is not None and value[0] == 0
     result = decode_event(
-        "purchases", b"cust-1", value, HEADERS, now=samples.NOW, registry=ConfluentRegistry(client)
+        "purchases", KEY, value, HEADERS, now=samples.NOW, registry=ConfluentRegistry(client)
     )
     assert result == Decoded(event, "/shop/checkout p-1")
 
@@ -70,7 +71,7 @@ def test_our_confluent_output_decodes_with_confluents_deserializer(client: Any) 
 def test_unknown_schema_id(client: Any) -> None:
     value = b"\x00\x00\x00\x03\xe7" + b"\x00" * 20
     result = decode_event(
-        "purchases", None, value, HEADERS, now=samples.NOW, registry=ConfluentRegistry(client)
+        "purchases", KEY, value, HEADERS, now=samples.NOW, registry=ConfluentRegistry(client)
     )
     assert isinstance(result, Rejected) and result.reason == "unknown_schema"
 
@@ -79,7 +80,7 @@ def test_no_registry_configured() -> None:
     _, value, _ = encode_event(
         samples.purchase(), CONFLUENT_AVRO, registry=ConfluentRegistry.from_url("mock://other")
     )
-    result = decode_event("purchases", None, value, HEADERS, now=samples.NOW)
+    result = decode_event("purchases", KEY, value, HEADERS, now=samples.NOW)
     assert isinstance(result, Rejected) and result.reason == "unknown_schema"
 
 
@@ -93,7 +94,7 @@ def test_registry_outage_is_retriable_not_bad_data() -> None:
 
     value = b"\x00\x00\x00\x00\x01" + b"\x00" * 20
     result = decode_event(
-        "purchases", None, value, HEADERS, now=samples.NOW, registry=ConfluentRegistry(Down())
+        "purchases", KEY, value, HEADERS, now=samples.NOW, registry=ConfluentRegistry(Down())
     )
     assert isinstance(result, Rejected) and result.reason == "registry_unavailable"
 
@@ -101,7 +102,7 @@ def test_registry_outage_is_retriable_not_bad_data() -> None:
 def test_other_record_type_under_confluent_framing(client: Any) -> None:
     registry = ConfluentRegistry(client)
     _, value, _ = encode_event(samples.ticket(), CONFLUENT_AVRO, registry=registry)
-    result = decode_event("purchases", None, value, HEADERS, now=samples.NOW, registry=registry)
+    result = decode_event("purchases", KEY, value, HEADERS, now=samples.NOW, registry=registry)
     assert isinstance(result, Rejected) and result.reason == "schema_mismatch"
 
 
@@ -122,7 +123,7 @@ def test_schema_is_fetched_once_per_id(client: Any) -> None:
     registry = ConfluentRegistry(Counting())
     for _ in range(3):
         assert isinstance(
-            decode_event("purchases", None, value, HEADERS, now=samples.NOW, registry=registry),
+            decode_event("purchases", KEY, value, HEADERS, now=samples.NOW, registry=registry),
             Decoded,
         )
     assert len(calls) == 1

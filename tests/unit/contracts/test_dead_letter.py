@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from streams.contracts import (
+    DEFAULT_DLQ_MAX_BYTES,
     DLQ_HEADERS,
     Rejected,
     dead_letter,
     dead_letter_message,
     decode_message,
+    processing_failure,
 )
+from streams.contracts.dead_letter import message_size
 from tests.unit.contracts import samples
 
 
@@ -83,3 +87,79 @@ def test_decode_and_dead_letter_a_message() -> None:
     assert found["dlq.source.topic"] == b"cx.purchases"
     assert found["dlq.source.partition"] == b"2"
     assert found["dlq.source.offset"] == b"7"
+
+
+MB = 1_000_000
+BUDGET = DEFAULT_DLQ_MAX_BYTES
+
+
+def _sha(data: bytes) -> bytes:
+    return hashlib.sha256(data).hexdigest().encode()
+
+
+def _letter(
+    key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes | None]]
+) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]]]:
+    rejected = Rejected("undecodable", "junk")
+    return dead_letter(key, value, headers, rejected, "cx.purchases", 1, 9, samples.NOW)
+
+
+def test_a_1mb_value_is_dead_lettered_truncated_with_size_and_hash() -> None:
+    value = bytes(range(256)) * (MB // 256 + 1)
+    key, cut, headers = _letter(b"cust-1", value, [("content-type", b"application/json")])
+    assert key == b"cust-1" and cut is not None and value.startswith(cut)
+    assert BUDGET - 1_000 < message_size(key, cut, headers) <= BUDGET < 1_000_000
+    found = dict(headers)
+    assert found["dlq.truncated"] == b"true"
+    assert found["dlq.original.size"] == str(len(value)).encode()
+    assert found["dlq.original.sha256"] == _sha(value)
+    assert "dlq.original.key.size" not in found
+    assert headers[0] == ("content-type", b"application/json")  # original headers kept
+    assert found["dlq.reason"] == b"undecodable" and found["dlq.source.offset"] == b"9"
+
+
+def test_a_1mb_key_and_huge_headers_are_cut_too() -> None:
+    key = b"k" * MB
+    huge = [("trace", b"t" * MB), ("x" * 5000, b"v")] + [(f"h{i}", b"h" * 900) for i in range(200)]
+    cut_key, cut_value, headers = _letter(key, b"small", huge)
+    assert cut_key == key[:1024] and cut_value == b"small"
+    assert message_size(cut_key, cut_value, headers) <= BUDGET
+    found = dict(headers)
+    assert found["dlq.original.key.size"] == str(MB).encode()
+    assert found["dlq.original.key.sha256"] == _sha(key)
+    assert found["dlq.original.size"] == b"5" and found["dlq.original.sha256"] == _sha(b"small")
+    original_headers = sum(len(n) + len(v) for n, v in huge)
+    assert found["dlq.original.headers.size"] == str(original_headers).encode()
+    assert headers[0] == ("trace", b"t" * 1024)
+
+
+def test_everything_oversized_at_once_still_fits_a_smaller_budget() -> None:
+    rejected = Rejected("undecodable", "x" * 10_000)
+    key, value, headers = dead_letter(
+        b"k" * MB,
+        b"v" * MB,
+        [("h", b"h" * MB)],
+        rejected,
+        "t",
+        0,
+        0,
+        samples.NOW,
+        max_bytes=100_000,
+    )
+    assert message_size(key, value, headers) <= 100_000
+    assert value and len(value) > 50_000  # as much of the value as fits
+
+
+def test_a_message_within_budget_is_untouched() -> None:
+    value = b"v" * (BUDGET - 2_000)
+    _, same, headers = _letter(b"cust-1", value, [])
+    assert same == value and "dlq.truncated" not in dict(headers)
+
+
+def test_processing_failure_carries_the_exception_class() -> None:
+    rejected = processing_failure(OverflowError("int too big to convert"))
+    _, _, headers = dead_letter(b"c", b"v", [], rejected, "cx.purchases", 0, 5, samples.NOW)
+    found = dict(headers)
+    assert found["dlq.reason"] == b"processing_failed"
+    assert found["dlq.exception"] == b"OverflowError"
+    assert b"int too big to convert" in found["dlq.detail"]

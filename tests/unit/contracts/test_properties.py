@@ -23,6 +23,7 @@ from streams.contracts import (
     default_store,
     encode_event,
 )
+from streams.contracts.limits import MAX_AMOUNT_MINOR, MAX_ID_CHARS, MAX_ITEM_COUNT, NOT_BEFORE
 from streams.contracts.mapping import EVENT_KINDS, event_to_record
 from streams.domain import Event, Feedback, Purchase, PurchaseKind
 from tests.unit.contracts import samples
@@ -43,8 +44,10 @@ def _check(result: Decoded | Rejected) -> None:
         return
     event = result.event
     assert event.customer_id and event.event_id and event.source
+    assert len(event.customer_id) <= MAX_ID_CHARS and event.occurred_at >= NOT_BEFORE
     if isinstance(event, Purchase):
-        assert event.item_count >= 0
+        assert 0 <= event.item_count <= MAX_ITEM_COUNT
+        assert abs(event.amount_minor) <= MAX_AMOUNT_MINOR
         assert event.amount_minor >= 0 or event.kind is PurchaseKind.REFUND
     if isinstance(event, Feedback) and event.score is not None:
         assert 0 <= event.score <= 10

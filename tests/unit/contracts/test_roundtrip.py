@@ -157,6 +157,8 @@ def test_dedup_key_falls_back_to_payload_without_cloudevents() -> None:
     assert result.dedup_key == "/surveys f-1"
 
 
-def test_null_key_is_accepted() -> None:
+def test_null_key_is_rejected_not_rekeyed() -> None:
+    """A null key lands on an arbitrary partition: a second, independent customer state."""
     _, value, headers = encode_event(samples.profile())
-    assert isinstance(decode_event("profiles", None, value, headers, now=samples.NOW), Decoded)
+    result = decode_event("profiles", None, value, headers, now=samples.NOW)
+    assert isinstance(result, Rejected) and result.reason == "missing_key"
