@@ -9,7 +9,7 @@ import sys
 from streams import __version__
 from streams.errors import CxStreamError
 
-COMMANDS = ("worker", "simulate", "replay", "customer", "alerts", "topics", "demo")
+COMMANDS = ("worker", "simulate", "replay", "customer", "alerts", "topics", "demo", "backtest")
 
 
 def build_parser() -> argparse.ArgumentParser:
