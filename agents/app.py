@@ -13,9 +13,12 @@ from typing import Any
 
 import faust
 
+from agents.api_security import ApiAccess, ApiGuard
 from agents.health import HealthBoard
 from agents.merge import EventTimeMerge, merge_scheduler
 from agents.settings import KafkaSettings, Settings
+from agents.web_router import GuardedRouter
+from agents.web_settings import advertised_url, peer_ssl_context, server_ssl_context
 from streams.model import ModelConfig, load_config
 from streams.topics import INPUT_PARTITIONS, Topics
 
@@ -29,8 +32,13 @@ class WorkerOptions:
     app_id: str = "cxstream"
     data_dir: Path = Path(".cxstream-data")
     store: str = "rocksdb://"
-    web_host: str = "127.0.0.1"
+    web_host: str = "127.0.0.1"  # bind address of the HTTP API and metrics
     web_port: int = 6066
+    advertised_url: str | None = None  # how peers reach this worker; derived when None
+    web_tls_cert: Path | None = None
+    web_tls_key: Path | None = None
+    web_tls_ca: Path | None = None  # trust for peers' HTTPS when routing
+    api_access: ApiAccess = field(default_factory=ApiAccess)  # token hidden from repr
     batch_size: int = 1000
     batch_within: float = 0.05
     tick_interval: float = 1.0
@@ -85,16 +93,27 @@ def create_app(options: WorkerOptions) -> faust.App:
     topics = options.settings.topics
     holder: list[faust.App] = []
     scheduler = worker_merge(topics, lambda: holder[0])
+    guard = ApiGuard(options.api_access)
+    tls = options.web_tls_cert is not None
     app = faust.App(
         options.app_id,
         broker=broker_urls(options.settings.kafka),
         broker_credentials=broker_credentials(options.settings.kafka),
         store=options.store,
         datadir=str(options.data_dir),
+        web_bind=options.web_host,
         web_host=options.web_host,
         web_port=options.web_port,
         web_enabled=True,
-        canonical_url=f"http://{options.web_host}:{options.web_port}",
+        web_ssl_context=server_ssl_context(options.web_tls_cert, options.web_tls_key),
+        web_application_options={"middlewares": [guard.middleware]},
+        # Faust's /table and /router views would serve raw table values: only ours are served.
+        web_tables_enabled=False,
+        web_router_enabled=False,
+        Router=GuardedRouter,
+        canonical_url=advertised_url(
+            options.advertised_url, options.web_host, options.web_port, tls
+        ),
         topic_partitions=INPUT_PARTITIONS,
         topic_allow_declare=True,
         table_standby_replicas=options.standby_replicas,
@@ -115,6 +134,8 @@ def create_app(options: WorkerOptions) -> faust.App:
     holder.append(app)
     # What makes this worker unhealthy; /healthz reads it, the parts raise problems on it.
     app.cx_health = HealthBoard()  # type: ignore[attr-defined]
+    app.cx_api_guard = guard  # type: ignore[attr-defined]  # read by GuardedRouter
+    app.cx_peer_ssl = peer_ssl_context(options.web_tls_cert, options.web_tls_ca)  # type: ignore[attr-defined]
     from agents.wiring import register
 
     register(app, options)

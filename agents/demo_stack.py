@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -155,6 +156,11 @@ class WorkerProcess:
     def log_path(self) -> Path:
         return self.data_dir.with_suffix(".log")
 
+    @property
+    def api_token_file(self) -> Path:
+        """The API bearer token the demo generates for its worker (owner-only file)."""
+        return self.data_dir.with_suffix(".api-token")
+
     def argv(self) -> list[str]:
         """Replaying simulated history: stream time follows event time, never the wall clock."""
         args = [
@@ -176,6 +182,8 @@ class WorkerProcess:
             str(self.data_dir),
             "--web-port",
             str(self.web_port),
+            "--api-token-file",
+            str(self.api_token_file),
             "--idle-wall-clock-after",
             "0",
             "--log-level",
@@ -191,6 +199,9 @@ class WorkerProcess:
 
     def start(self) -> WorkerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.api_token_file.exists():
+            self.api_token_file.touch(mode=0o600)
+            self.api_token_file.write_text(secrets.token_hex(32) + "\n")
         env = dict(os.environ)
         if self.kafka.sasl_password:  # never on the command line, where ps shows it
             env["KAFKA_SASL_PASSWORD"] = self.kafka.sasl_password

@@ -6,8 +6,6 @@ decide where output goes and the tests can render into a recording console.
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -26,6 +24,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from agents.jsonable import to_jsonable as to_jsonable  # re-exported: `--json` output
 from agents.producing import DeliveryReport
 from streams.domain import Alert
 
@@ -36,19 +35,6 @@ PRIORITY_STYLE = {
     "critical": "bold white on red",
 }
 BAND_STYLE = {"red": "bold red", "amber": "bold yellow", "green": "bold green"}
-
-
-def to_jsonable(value: Any) -> Any:
-    """Dataclasses, enums and tuples as plain JSON values (``--json`` output)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_jsonable(v) for v in value]
-    return value
 
 
 def when(seconds: Any) -> str:

@@ -2,14 +2,13 @@
 
 ``GET /customers/{id}`` is answered by whichever worker is asked: Faust's table router forwards
 the request to the worker owning the customer's partition. ``/healthz`` reports readiness and
-``/metrics`` serves Prometheus' text format.
+open problems, ``/metrics`` serves Prometheus' text format. Who may call which path is decided
+before any view runs, by ``agents.api_security`` (a middleware set up in ``agents.app``).
+Bodies are strict JSON (``agents.jsonable``): no ``NaN`` or ``Infinity``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import enum
-import json
 from typing import Any
 
 import faust
@@ -17,24 +16,15 @@ from prometheus_client import generate_latest
 
 from agents.envelope import decode_envelope
 from agents.health import HealthBoard
+from agents.jsonable import dumps
+from agents.jsonable import to_jsonable as to_jsonable  # re-exported for older callers
 from agents.metrics import REGISTRY
 from agents.pipeline import CustomerPipeline
 from streams.model import ModelConfig, snapshot
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4"  # aiohttp refuses a charset here
-
-
-def to_jsonable(value: Any) -> Any:
-    """Dataclasses, enums, tuples, sets and mappings into plain JSON values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [to_jsonable(v) for v in value]
-    return value
+JSON = "application/json"
+NOT_FOUND = {"error": "not_found", "detail": "no customer with this id on this cluster"}
 
 
 def customer_view(raw: bytes, config: ModelConfig) -> dict[str, Any]:
@@ -67,10 +57,9 @@ def register_views(
     @app.table_route(table=customers, match_info="customer_id")
     async def get_customer(web: Any, request: Any, customer_id: str) -> Any:
         raw = customers.get(customer_id)
-        if not raw:
-            return web.json({"error": f"unknown customer {customer_id!r}"}, status=404)
-        body = json.dumps(customer_view(raw, config), default=str)
-        return web.bytes(body.encode(), content_type="application/json")
+        if not raw:  # generic: the body never confirms or echoes which ids exist
+            return web.json(NOT_FOUND, status=404)
+        return web.bytes(dumps(customer_view(raw, config)).encode(), content_type=JSON)
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:

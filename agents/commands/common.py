@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import os
+import string
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 
 from rich.console import Console
 
 from agents.settings import KafkaSettings, Settings, settings_from_env
+from streams.errors import ConfigError
+
+TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "-._~+/=")
+MIN_TOKEN_LENGTH = 16
 
 
 def add_connection_flags(parser: argparse.ArgumentParser) -> None:
@@ -72,3 +80,53 @@ def refuse_expiring_history(command: str, oldest: float, problems: list[str], fi
         highlight=False,
         soft_wrap=True,  # one problem per line, whatever the terminal width
     )
+
+
+def add_api_token_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--api-token-file``; the token itself is never a flag (flags show up in ``ps``)."""
+    parser.add_argument(
+        "--api-token-file",
+        type=Path,
+        metavar="PATH",
+        help="file holding the HTTP API bearer token [CX_API_TOKEN_FILE, or the token "
+        "itself in CX_API_TOKEN]; make one with `openssl rand -hex 32 > PATH`",
+    )
+
+
+def api_token_from_args(
+    args: argparse.Namespace, env: Mapping[str, str] | None = None
+) -> str | None:
+    """The API token from ``--api-token-file``, ``CX_API_TOKEN_FILE`` or ``CX_API_TOKEN``."""
+    env = os.environ if env is None else env
+    path: Path | None = getattr(args, "api_token_file", None)
+    setting = "--api-token-file"
+    if path is None and env.get("CX_API_TOKEN_FILE"):
+        path, setting = Path(env["CX_API_TOKEN_FILE"]), "CX_API_TOKEN_FILE"
+    if path is not None:
+        try:
+            token = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"{setting} {path}: cannot read the API token ({type(exc).__name__})"
+            ) from None
+        return _checked_token(token, f"{setting} {path}")
+    if env.get("CX_API_TOKEN"):
+        return _checked_token(env["CX_API_TOKEN"].strip(), "CX_API_TOKEN")
+    return None
+
+
+def _checked_token(token: str, where: str) -> str:
+    """Reject tokens that cannot travel in a header or are guessable; never echo them."""
+    if not token:
+        raise ConfigError(f"{where}: the API token is empty; write one with `openssl rand -hex 32`")
+    if not set(token) <= TOKEN_CHARS:
+        raise ConfigError(
+            f"{where}: the API token may hold only letters, digits and -._~+/= (one line); "
+            "make one with `openssl rand -hex 32`"
+        )
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise ConfigError(
+            f"{where}: the API token has {len(token)} characters, fewer than "
+            f"{MIN_TOKEN_LENGTH} is guessable; make one with `openssl rand -hex 32`"
+        )
+    return token

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -18,7 +18,13 @@ from typing import Any
 import redis
 from rich.console import Console
 
-from agents.commands.common import add_connection_flags, settings_from_args
+from agents.commands.common import (
+    add_api_token_flags,
+    add_connection_flags,
+    api_token_from_args,
+    settings_from_args,
+)
+from agents.jsonable import dumps, to_jsonable
 from agents.render import customer_renderable, money, when
 from streams.domain import AlertType
 from streams.errors import CxStreamError
@@ -30,21 +36,56 @@ class Unreachable(CxStreamError):
     """The source did not answer (connection refused, timeout, 5xx)."""
 
 
-def fetch_api(api: str, customer_id: str, timeout: float) -> dict[str, Any] | None:
+class Refused(CxStreamError):
+    """The API answered but refused us: no or wrong token, no token configured, rate limit."""
+
+
+def fetch_api(
+    api: str,
+    customer_id: str,
+    timeout: float,
+    token: str | None = None,
+    cafile: str | None = None,
+) -> dict[str, Any] | None:
     """The API's JSON for the customer; ``None`` on 404, :class:`Unreachable` when down."""
     if urllib.parse.urlsplit(api).scheme not in ("http", "https"):
         raise CxStreamError(f"--api {api!r}: expected an http:// or https:// URL")
     url = f"{api.rstrip('/')}/customers/{urllib.parse.quote(customer_id, safe='')}"
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    context = ssl.create_default_context(cafile=cafile) if cafile else None
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
             body: dict[str, Any] = json.loads(response.read())
             return body
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
             return None
+        if exc.code in (401, 403, 429):
+            raise Refused(refusal(url, exc, token is not None)) from None
         raise Unreachable(f"{url}: HTTP {exc.code}") from exc
     except (urllib.error.URLError, TimeoutError, ConnectionError, ValueError) as exc:
         raise Unreachable(f"{url}: {exc}") from exc
+
+
+def refusal(url: str, exc: urllib.error.HTTPError, sent_token: bool) -> str:
+    """What went wrong and what to do, from the status and the API's own explanation."""
+    try:
+        detail = str(json.loads(exc.read()).get("detail", ""))
+    except (ValueError, AttributeError, OSError):
+        detail = ""
+    if exc.code == 401 and sent_token:
+        head = "the worker refused the API token (wrong token?): use the worker's token"
+    elif exc.code == 401:
+        head = "the worker needs its API token: pass --api-token-file PATH or set "
+        head += "CX_API_TOKEN_FILE or CX_API_TOKEN"
+    elif exc.code == 403:
+        head = "the worker serves no customer data"
+    else:
+        retry = exc.headers.get("Retry-After", "1")
+        head = f"too many requests from this address; retry in {retry}s"
+    return f"{url}: HTTP {exc.code}: {head}" + (f" ({detail})" if detail else "")
 
 
 def fetch_redis(url: str, prefix: str, customer_id: str, timeout: float) -> dict[str, Any] | None:
@@ -104,17 +145,6 @@ def view_from_redis(found: dict[str, Any]) -> dict[str, Any]:
     return {"source": "redis", **found, "stage_history": [], "facts": []}
 
 
-def finite(value: Any) -> Any:
-    """The API writes infinite times as Infinity, which is not JSON: make them null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [finite(v) for v in value]
-    return value
-
-
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "customer",
@@ -122,7 +152,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description="Ask a worker's HTTP API for one customer; when no worker answers, read "
         "the Redis read model instead (latest snapshot and open alerts, no stage history). "
         "Exit status: 0 when found, 1 when the customer is unknown, 2 when neither source "
-        "can be reached.",
+        "can be reached or the API refuses the request (no or wrong API token, rate limit).",
     )
     add_connection_flags(parser)
     parser.add_argument("customer_id", metavar="ID", help="customer id")
@@ -143,6 +173,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "--timeout", type=float, default=5.0, help="seconds to wait for each source"
     )
+    add_api_token_flags(parser)
+    parser.add_argument(
+        "--api-cafile",
+        metavar="PATH",
+        help="CA bundle (or the worker's self-signed certificate) to verify an https:// --api",
+    )
     parser.add_argument("--json", action="store_true", help="print the raw JSON")
     parser.set_defaults(run=run)
 
@@ -152,7 +188,10 @@ def lookup(args: argparse.Namespace) -> tuple[dict[str, Any] | None, str]:
     problems: list[str] = []
     if args.source in ("auto", "api"):
         try:
-            return fetch_api(args.api, args.customer_id, args.timeout), "api"
+            found = fetch_api(
+                args.api, args.customer_id, args.timeout, api_token_from_args(args), args.api_cafile
+            )
+            return found, "api"
         except Unreachable as exc:
             if args.source == "api":
                 raise
@@ -176,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
         Console(stderr=True).print(f"unknown customer {args.customer_id!r} (asked {source})")
         return NOT_FOUND
     if args.json:
-        print(json.dumps({"source": source, **finite(raw)}))
+        print(dumps({"source": source, **to_jsonable(raw)}))
         return 0
     view = view_from_api(raw) if source == "api" else view_from_redis(raw)
     out.print(customer_renderable(view))

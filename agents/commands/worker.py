@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
-from agents.commands.common import add_connection_flags, settings_from_args
+from agents.commands.common import (
+    add_api_token_flags,
+    add_connection_flags,
+    api_token_from_args,
+    settings_from_args,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,8 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--data-dir", type=Path, default=Path(".cxstream-data"), help="local table state (RocksDB)"
     )
     parser.add_argument("--store", default="rocksdb://", help="rocksdb:// (default) or memory://")
-    parser.add_argument("--web-host", default="127.0.0.1", help="HTTP API/metrics bind address")
-    parser.add_argument("--web-port", type=int, default=6066, help="HTTP API/metrics port")
+    add_web_flags(parser)
     parser.add_argument("--batch-size", type=int, default=1000, help="max events per batch")
     parser.add_argument(
         "--tick-interval", type=float, default=1.0, help="seconds between inactivity checks"
@@ -68,7 +73,51 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.set_defaults(run=run)
 
 
+def add_web_flags(parser: argparse.ArgumentParser) -> None:
+    web = parser.add_argument_group(
+        "HTTP API (GET /customers/{id} needs the bearer token; /healthz and /metrics are open)"
+    )
+    web.add_argument(
+        "--web-host",
+        default="127.0.0.1",
+        help="HTTP API/metrics bind address (0.0.0.0 = all interfaces)",
+    )
+    web.add_argument("--web-port", type=int, default=6066, help="HTTP API/metrics port")
+    web.add_argument(
+        "--advertised-url",
+        default=os.environ.get("CX_ADVERTISED_URL") or None,
+        help="URL other workers use to reach this one when routing /customers requests "
+        "[CX_ADVERTISED_URL]; default http(s)://WEB_HOST:WEB_PORT, with this machine's host "
+        "name when bound to 0.0.0.0",
+    )
+    add_api_token_flags(web)
+    web.add_argument(
+        "--insecure-api",
+        action="store_true",
+        help="serve /customers WITHOUT authentication when no token is set (default: refuse "
+        "with 403); only for a machine nobody else can reach",
+    )
+    web.add_argument(
+        "--api-rate",
+        type=float,
+        default=20.0,
+        help="requests/s per client address on the API (0 = no limit; default 20)",
+    )
+    web.add_argument(
+        "--api-burst", type=int, default=40, help="requests a client may burst (default 40)"
+    )
+    web.add_argument("--web-tls-cert", type=Path, help="PEM certificate: serve HTTPS")
+    web.add_argument("--web-tls-key", type=Path, help="PEM private key of --web-tls-cert")
+    web.add_argument(
+        "--web-tls-ca",
+        type=Path,
+        help="CA bundle to verify other workers' HTTPS when routing (default: system CAs and "
+        "this worker's own certificate)",
+    )
+
+
 def run(args: argparse.Namespace) -> int:
+    from agents.api_security import ApiAccess
     from agents.app import WorkerOptions
     from agents.runner import run_worker
 
@@ -81,6 +130,16 @@ def run(args: argparse.Namespace) -> int:
         store=args.store,
         web_host=args.web_host,
         web_port=args.web_port,
+        advertised_url=args.advertised_url,
+        web_tls_cert=args.web_tls_cert,
+        web_tls_key=args.web_tls_key,
+        web_tls_ca=args.web_tls_ca,
+        api_access=ApiAccess(
+            token=api_token_from_args(args),
+            insecure=args.insecure_api,
+            rate_per_second=args.api_rate,
+            burst=args.api_burst,
+        ),
         batch_size=args.batch_size,
         tick_interval=args.tick_interval,
         allowed_lateness=args.allowed_lateness,

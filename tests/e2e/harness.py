@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from streams.topics import INPUT_PARTITIONS, Topics
 
 CLI = [sys.executable, "-m", "agents.cli"]
 LATENESS = 7 * 86400.0  # event-time seconds ticks stay behind stream time in these tests
+API_TOKEN = secrets.token_hex(32)  # one per test run, shared by its workers (they route)
 
 
 @dataclass
@@ -40,6 +42,8 @@ class Worker:
     webhook_url: str | None = None
     web_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    api_token: str = field(default_factory=lambda: API_TOKEN, repr=False)
+    extra_args: list[str] = field(default_factory=list)  # more `cxstream worker` flags
 
     def start(self, timeout: float = 90.0) -> Worker:
         self.launch()
@@ -73,10 +77,13 @@ class Worker:
             os.environ.get("CX_TEST_LOG", "warning"),
         ]
         args += ["--batch-size", os.environ.get("CX_BATCH_SIZE", "1000")]
+        args += ["--api-rate", "500", "--api-burst", "1000"]  # tests read many customers
         args += ["--redis-url", self.redis_url] if self.redis_url else ["--no-redis"]
         args += ["--webhook-url", self.webhook_url] if self.webhook_url else []
+        args += self.extra_args
         log = open(self.data_dir.with_suffix(".log"), "ab")  # noqa: SIM115 - lives with the process
-        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=os.environ)
+        env = {**os.environ, "CX_API_TOKEN": self.api_token}  # never on the command line
+        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
 
     @property
     def url(self) -> str:
@@ -317,7 +324,11 @@ def without_repeats(
 
 
 def api_state(worker: Worker, customer_id: str) -> dict[str, object]:
-    with urllib.request.urlopen(f"{worker.url}/customers/{customer_id}", timeout=10) as resp:
+    request = urllib.request.Request(
+        f"{worker.url}/customers/{customer_id}",
+        headers={"Authorization": f"Bearer {worker.api_token}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
         body: dict[str, object] = json.loads(resp.read())
     return body
 

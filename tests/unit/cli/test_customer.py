@@ -1,4 +1,5 @@
-"""``cxstream customer`` over HTTP: the body of the real API view, 404s and unreachable APIs."""
+"""``cxstream customer`` over HTTP: the body of the real API view, the token, 404s and
+unreachable APIs."""
 
 from __future__ import annotations
 
@@ -6,19 +7,22 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
 from agents.cli import main
-from agents.commands.customer import Unreachable, fetch_api, finite
+from agents.commands.customer import Refused, Unreachable, fetch_api
 from agents.demo_stack import free_port
 from agents.envelope import encode_envelope, new_envelope
+from agents.jsonable import dumps
 from agents.web import customer_view
 from streams.model import load_config
 from streams.processing import process_event
 from streams.simulator import iter_events
 
 CUSTOMER = "c0000003"
+TOKEN = "cli-test-token-0123456789abcdef"
 
 
 def api_body() -> bytes:
@@ -30,7 +34,7 @@ def api_body() -> bytes:
             state, _ = process_event(state, event, config)
     assert state is not None
     view = customer_view(encode_envelope(new_envelope(0, state)), config)
-    return json.dumps(view, default=str).encode()
+    return dumps(view).encode()
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +43,14 @@ def api() -> Iterator[str]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", "Bearer")
+                self.end_headers()
+                self.wfile.write(b'{"error": "missing_token", "detail": "send the token"}')
+                return
             found = self.path == f"/customers/{CUSTOMER}"
-            payload = body if found else b'{"error": "unknown"}'
+            payload = body if found else b'{"error": "not_found"}'
             self.send_response(200 if found else 404)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
@@ -57,10 +67,37 @@ def api() -> Iterator[str]:
     server.server_close()
 
 
+@pytest.fixture(autouse=True)
+def token_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CX_API_TOKEN_FILE", raising=False)
+    monkeypatch.setenv("CX_API_TOKEN", TOKEN)
+
+
 def test_fetch_api_found_and_not_found(api: str) -> None:
-    body = fetch_api(api, CUSTOMER, 5.0)
+    body = fetch_api(api, CUSTOMER, 5.0, TOKEN)
     assert body is not None and body["customer_id"] == CUSTOMER
-    assert fetch_api(api, "nobody", 5.0) is None
+    assert fetch_api(api, "nobody", 5.0, TOKEN) is None
+
+
+def test_fetch_api_without_or_with_a_wrong_token_says_what_to_do(api: str) -> None:
+    with pytest.raises(Refused, match=r"HTTP 401: the worker needs its API token.*CX_API_TOKEN"):
+        fetch_api(api, CUSTOMER, 5.0)
+    with pytest.raises(Refused, match="refused the API token") as info:
+        fetch_api(api, CUSTOMER, 5.0, "wrong-token-0123456789")
+    assert "wrong-token" not in str(info.value)
+
+
+def test_cli_sends_the_token_from_a_file_and_exits_2_when_refused(
+    api: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("CX_API_TOKEN")
+    assert main(["customer", CUSTOMER, "--api", api, "--source", "api"]) == 2
+    assert "--api-token-file" in capsys.readouterr().err
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    argv = ["customer", CUSTOMER, "--api", api, "--api-token-file", str(token_file), "--json"]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["customer_id"] == CUSTOMER
 
 
 def test_fetch_api_unreachable() -> None:
@@ -101,7 +138,3 @@ def test_api_only_and_unreachable_exits_2(capsys: pytest.CaptureFixture[str]) ->
     api = f"http://127.0.0.1:{free_port()}"
     assert main(["customer", CUSTOMER, "--api", api, "--source", "api"]) == 2
     assert "127.0.0.1" in capsys.readouterr().err
-
-
-def test_finite_replaces_infinities() -> None:
-    assert finite({"a": [float("-inf"), 1.5], "b": float("nan")}) == {"a": [None, 1.5], "b": None}

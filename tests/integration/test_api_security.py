@@ -1,0 +1,227 @@
+"""The HTTP API of a real worker process against the real broker: token, open health and
+metrics, strict JSON, generic 404s, the rate limit, HTTPS, and ``cxstream customer``."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agents.cli import main
+from agents.settings import KafkaSettings
+from agents.topic_admin import KEEP_FOREVER, ensure_topics
+from streams.simulator import simulate
+from streams.topics import Topics
+from tests.e2e.harness import Worker, produce
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "integration-api-token-" + uuid.uuid4().hex
+RATE, BURST = 5, 10  # the worker's --api-rate / --api-burst
+
+
+def get(url: str, token: str | None = None, context: Any = None) -> tuple[int, dict[str, str], str]:
+    """Status, headers and body of a GET, whatever the status."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:
+            return response.status, dict(response.headers), response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read().decode()
+
+
+def strict(text: str) -> Any:
+    def refuse(name: str) -> None:
+        raise AssertionError(f"{name} in the body: not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.fixture(scope="module")
+def module_topics(kafka_bootstrap: str) -> Topics:
+    topics = Topics(f"t{uuid.uuid4().hex[:10]}.")
+    ensure_topics(
+        KafkaSettings(bootstrap_servers=kafka_bootstrap), topics, retention_ms=KEEP_FOREVER
+    )
+    return topics
+
+
+@pytest.fixture(scope="module")
+def customers(kafka_bootstrap: str, module_topics: Topics) -> list[str]:
+    events = simulate(customers=12, days=120, seed=5).events
+    produce(kafka_bootstrap, module_topics, events)
+    return sorted({e.customer_id for e in events})
+
+
+@pytest.fixture(scope="module")
+def worker(
+    kafka_bootstrap: str,
+    module_topics: Topics,
+    customers: list[str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Worker]:
+    w = Worker(
+        kafka_bootstrap,
+        module_topics,
+        f"{module_topics.prefix}app",
+        tmp_path_factory.mktemp("api") / "w1",
+        api_token=TOKEN,
+        extra_args=["--api-rate", str(RATE), "--api-burst", str(BURST)],
+    )
+    try:
+        w.start()
+        deadline = time.monotonic() + 90  # until the last customer's state is there
+        while get(f"{w.url}/customers/{customers[-1]}", TOKEN)[0] != 200:
+            assert time.monotonic() < deadline, w.log_tail()
+            time.sleep(0.5)
+        yield w
+    finally:
+        w.kill()
+
+
+def refill() -> None:
+    time.sleep(BURST / RATE + 0.2)
+
+
+def test_customers_need_the_token(worker: Worker, customers: list[str]) -> None:
+    url = f"{worker.url}/customers/{customers[0]}"
+    status, headers, body = get(url)
+    assert status == 401 and headers["WWW-Authenticate"].startswith("Bearer")
+    assert "Authorization: Bearer <token>" in strict(body)["detail"]
+    status, headers, body = get(url, "wrong-" + TOKEN)
+    assert status == 401 and "invalid_token" in headers["WWW-Authenticate"]
+    assert "wrong-" not in body and TOKEN not in body
+
+
+def test_right_token_gets_strictly_valid_json(worker: Worker, customers: list[str]) -> None:
+    status, headers, body = get(f"{worker.url}/customers/{customers[0]}", TOKEN)
+    assert status == 200 and headers["Content-Type"].startswith("application/json")
+    view = strict(body)  # simulated states hold -inf "never" times: they must come out null
+    assert view["customer_id"] == customers[0] and "Infinity" not in body
+    assert None in view["state"].values()
+
+
+def test_unknown_ids_get_a_generic_404(worker: Worker) -> None:
+    status, _, body = get(f"{worker.url}/customers/no-such-customer-42", TOKEN)
+    assert status == 404 and "no-such-customer-42" not in body
+    assert strict(body)["error"] == "not_found"
+
+
+def test_faust_table_views_do_not_serve_raw_state(worker: Worker, customers: list[str]) -> None:
+    for path in (f"/table/customers/{customers[0]}/", "/router/customers/"):
+        assert get(f"{worker.url}{path}")[0] == 401
+        assert get(f"{worker.url}{path}", TOKEN)[0] == 404
+
+
+def test_health_and_metrics_are_open(worker: Worker) -> None:
+    status, _, body = get(f"{worker.url}/healthz")
+    assert status == 200 and strict(body)["status"] == "ok"
+    status, _, body = get(f"{worker.url}/metrics")
+    assert status == 200 and "cxstream_api_denied_total" in body
+    assert TOKEN not in body
+
+
+def test_rate_limit_answers_429_for_known_and_unknown_ids(
+    worker: Worker, customers: list[str]
+) -> None:
+    refill()
+    statuses = [
+        get(f"{worker.url}/customers/{cid}", TOKEN)[0]
+        for cid in [*customers, *(f"unknown-{i}" for i in range(20))]
+    ]
+    assert statuses[:BURST].count(429) == 0 and statuses.count(429) >= len(statuses) - 2 * BURST
+    status, headers, body = get(f"{worker.url}/customers/unknown-x", TOKEN)
+    assert status == 429 and int(headers["Retry-After"]) >= 1
+    assert strict(body)["error"] == "rate_limited"
+    assert get(f"{worker.url}/healthz")[0] == 200  # health checks are never limited
+    refill()
+
+
+def test_cli_customer_sends_the_token(
+    worker: Worker,
+    customers: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("CX_API_TOKEN", raising=False)
+    monkeypatch.delenv("CX_API_TOKEN_FILE", raising=False)
+    argv = ["customer", customers[1], "--api", worker.url, "--source", "api"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "HTTP 401" in err and "--api-token-file" in err
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    assert main([*argv, "--api-token-file", str(token_file), "--json"]) == 0
+    assert strict(capsys.readouterr().out)["customer_id"] == customers[1]
+
+
+@dataclass
+class TlsWorker(Worker):
+    cafile: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"https://localhost:{self.web_port}"
+
+    def wait_healthy(self, timeout: float) -> None:
+        context = ssl.create_default_context(cafile=self.cafile)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process and self.process.poll() is None, self.log_tail()
+            try:
+                if get(f"{self.url}/healthz", context=context)[0] == 200:
+                    return
+            except OSError:  # not listening yet
+                pass
+            time.sleep(0.3)
+        raise AssertionError(f"TLS worker not healthy after {timeout}s\n{self.log_tail()}")
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    san = "subjectAltName=DNS:localhost,IP:127.0.0.1"
+    argv = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    argv += ["-subj", "/CN=localhost", "-addext", san, "-keyout", str(key), "-out", str(cert)]
+    subprocess.run(argv, check=True, capture_output=True)
+    return cert, key
+
+
+def test_tls_serves_https_and_a_worker_without_token_serves_no_customers(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    topics = Topics(f"t{uuid.uuid4().hex[:10]}.")
+    ensure_topics(KafkaSettings(bootstrap_servers=kafka_bootstrap), topics)
+    cert, key = self_signed(tmp_path)
+    tls = TlsWorker(
+        kafka_bootstrap,
+        topics,
+        f"{topics.prefix}app",
+        tmp_path / "tls",
+        api_token="",  # no token configured at all, and no --insecure-api
+        extra_args=["--web-tls-cert", str(cert), "--web-tls-key", str(key)],
+        cafile=str(cert),
+    )
+    try:
+        tls.start()
+        context = ssl.create_default_context(cafile=str(cert))
+        status, _, body = get(f"{tls.url}/metrics", context=context)
+        assert status == 200 and "cxstream_" in body
+        status, _, body = get(f"{tls.url}/customers/c0000001", context=context)
+        assert status == 403 and "--api-token-file" in strict(body)["detail"]
+        with pytest.raises((OSError, http.client.HTTPException)):  # no plain HTTP there
+            urllib.request.urlopen(f"http://localhost:{tls.web_port}/healthz", timeout=5)
+    finally:
+        tls.kill()
