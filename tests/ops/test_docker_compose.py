@@ -54,3 +54,22 @@ def test_compose_worker_uses_the_default_topic_names_and_mounted_configs_exist()
         for volume in services[name].get("volumes", []):
             source = volume["source"] if isinstance(volume, dict) else volume.split(":")[0]
             assert Path(source).exists(), f"{name} mounts missing {source}"
+
+
+def test_compose_worker_is_reachable_by_prometheus_and_needs_a_token() -> None:
+    """Bound to all interfaces in its container, advertised by its service name, token from a
+    secret file (never a literal in the compose file), and Prometheus scrapes that port."""
+    config = compose_config()
+    worker = config["services"]["worker"]
+    argv = worker["command"]
+    assert argv[argv.index("--web-host") + 1] == "0.0.0.0"
+    port = argv[argv.index("--web-port") + 1]
+    assert argv[argv.index("--advertised-url") + 1] == f"http://worker:{port}"
+    secret = worker["secrets"][0]["source"]
+    assert worker["environment"]["CX_API_TOKEN_FILE"] == f"/run/secrets/{secret}"
+    assert config["secrets"][secret]["file"]
+    assert "CX_API_TOKEN" not in worker["environment"]  # no token literal
+    assert "--insecure-api" not in argv
+    prometheus = yaml.safe_load((ROOT / "ops" / "prometheus" / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in prometheus["scrape_configs"]}
+    assert jobs["cxstream"]["static_configs"][0]["targets"] == [f"worker:{port}"]
