@@ -75,6 +75,10 @@ def test_good_lines_are_sent_with_their_event_times_and_bad_ones_reported(
                 **event_to_record(samples.purchase(event_id="x", amount_minor=-1)),
             },
             {"kind": "feedback", "event": event_to_record(good[2])},
+            {
+                "event_kind": "purchases",  # seconds sent as milliseconds: January 1970
+                **event_to_record(samples.purchase(event_id="s", occurred_at=samples.T / 1e3)),
+            },
         ],
     )
     assert main(argv(topics, kafka_bootstrap, str(path))) == 1  # something was rejected
@@ -82,13 +86,18 @@ def test_good_lines_are_sent_with_their_event_times_and_bad_ones_reported(
     assert [(r["line"], r["reason"]) for r in report["rejected"]] == [
         (2, "invalid_json"),
         (4, "negative_amount"),
+        (6, "event_time_out_of_range"),
     ]
+    assert "look like seconds sent as milliseconds" in report["warnings"][0]
     assert report["delivery"]["total_sent"] == 3 and report["delivery"]["total_failed"] == 0
 
     consumer = make_consumer()
     consumer.subscribe(list(topics.inputs))
-    events = decoded(topics, drain(consumer, 3))
+    messages = drain(consumer, 3)
+    events = decoded(topics, messages)  # judged against their record timestamps, as live
     assert sorted(events, key=lambda e: e.event_id) == good  # times and ids unchanged
+    # the one rule: each record's Kafka timestamp is its event time
+    assert [m.timestamp()[1] for m in messages] == [round(e.occurred_at * 1000) for e in events]
 
 
 def test_dry_run_sends_nothing(
