@@ -3,19 +3,23 @@
 During a broker outage aiokafka logs the same connection error for every fetch and metadata
 attempt (about 63,000 ERROR lines in 16 s were measured), which buries the one useful line
 and fills disks. :class:`RepeatLimiter` passes the first record of each distinct message
-(logger, level and format string, so "Unable connect to node 1" and "... node 2" count as one),
+(logger, level and text, so "Unable connect to node 1" and "... node 2" count as one),
 drops repeats for ``interval`` seconds, then passes the next one with the number it dropped.
+Messages are compared with their numbers masked (node ids, ports, timings), since librdkafka
+logs every line through one generic ``"%s [%s] %s"`` format string.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
 
 NOISY = ("aiokafka", "faust", "mode", "kafka", "librdkafka", "cxstream.librdkafka")
 _MAX_KEYS = 2048  # distinct messages remembered; beyond that the table starts afresh
+_DIGITS = re.compile(r"\d+")
 _DECISION = "_cx_repeat_decision"  # one decision per record, however many handlers see it
 
 
@@ -47,7 +51,7 @@ class RepeatLimiter(logging.Filter):
         return keep
 
     def _decide(self, record: logging.LogRecord) -> bool:
-        key = (record.name, record.levelno, str(record.msg))
+        key = (record.name, record.levelno, _DIGITS.sub("#", record.getMessage())[:160])
         now = self.clock()
         with self._lock:
             if len(self._seen) > _MAX_KEYS:

@@ -6,6 +6,7 @@ Redis passwords/TLS work the same for the worker and every CLI command.
 
 from __future__ import annotations
 
+import logging
 import os
 import ssl
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ from streams.topics import Topics
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+LIBRDKAFKA_LOG = logging.getLogger("cxstream.librdkafka")  # see agents.log_limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,7 @@ class KafkaSettings:
             "ssl.key.location": self.ssl_keyfile,
         }
         conf.update({k: v for k, v in optional.items() if v})
+        conf["logger"] = LIBRDKAFKA_LOG  # through logging, so a worker rate-limits outage noise
         conf.update(extra)
         return conf
 

@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 
 BatchHandler = Callable[[Sequence[Message]], Awaitable[None]]
 Probe = Callable[[], Awaitable[None]]
-librdkafka_log = logging.getLogger("cxstream.librdkafka")  # rate-limited by agents.log_limits
 
 
 class SideConsumer:
@@ -51,7 +50,6 @@ class SideConsumer:
                 "group.id": group,
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
-                "logger": librdkafka_log,
             }
         )
         self._topics = list(topics)

@@ -214,7 +214,11 @@ class SecureStack:
             "kafka storage format",
         )
         (d / "kafka-logs").mkdir(exist_ok=True)
-        with open(d / "kafka.out", "wb") as out:
+        self._launch_kafka(cp)
+
+    def _launch_kafka(self, cp: str) -> None:
+        d = self.directory
+        with open(d / "kafka.out", "ab") as out:
             self.kafka = subprocess.Popen(
                 [
                     "java",
@@ -250,6 +254,17 @@ class SecureStack:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"secure kafka not ready after {timeout}s:\n{self.kafka_log()}")
             time.sleep(0.5)
+
+    def kill_kafka(self) -> None:
+        """An outage: SIGKILL the broker (its data stays for :meth:`restart_kafka`)."""
+        if self.kafka is not None and self.kafka.poll() is None:
+            self.kafka.kill()
+            self.kafka.wait(30)
+
+    def restart_kafka(self, timeout: float = 90) -> None:
+        """Start the broker again on the same data and ports, and wait until it answers."""
+        self._launch_kafka(kafka_classpath())
+        self._wait_kafka_ready(timeout)
 
     def kafka_log(self, lines: int = 30) -> str:
         text = _read(self.directory / "kafka.out") + _read(

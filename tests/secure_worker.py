@@ -40,14 +40,16 @@ def tenant(stack: SecureStack, user: str = WORKER[0]) -> Tenant:
     return Tenant(topics, app_id)
 
 
-def worker_args(t: Tenant, data_dir: Path, web_port: int, redis_url: str | None) -> list[str]:
+def worker_args(
+    t: Tenant, data_dir: Path, web_port: int, redis_url: str | None, log_level: str = "warning"
+) -> list[str]:
     return [
         *CLI,
         *("--topic-prefix", t.topics.prefix, "--app-id", t.app_id),
         *("--data-dir", str(data_dir), "--web-port", str(web_port)),
         *("--idle-wall-clock-after", "0", "--session-timeout", "6", "--standby-replicas", "0"),
         *(["--redis-url", redis_url] if redis_url else ["--no-redis"]),
-        *("--log-level", "warning"),
+        *("--log-level", log_level),
     ]
 
 
@@ -58,13 +60,14 @@ def run_worker(
     tmp: Path,
     redis_url: str | None = None,
     wait: float | None = None,
+    log_level: str = "warning",
 ) -> tuple[subprocess.Popen[bytes], int, Path]:
     """Start a worker as ``user``; with ``wait``, wait for it to exit (and kill it if it won't)."""
     port, log = free_port(), tmp / f"worker-{uuid.uuid4().hex[:6]}.log"
     env = {**os.environ, **stack.kafka_env(user)}
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            worker_args(t, tmp / f"data-{port}", port, redis_url),
+            worker_args(t, tmp / f"data-{port}", port, redis_url, log_level),
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
