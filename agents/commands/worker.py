@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agents.commands.common import (
     add_api_token_flags,
@@ -12,6 +14,9 @@ from agents.commands.common import (
     api_token_from_args,
     settings_from_args,
 )
+
+if TYPE_CHECKING:
+    from agents.api_security import ApiAccess
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -150,4 +155,19 @@ def run(args: argparse.Namespace) -> int:
         webhook_url=args.webhook_url,
         webhook_routes=routes,
     )
+    warn_about_api_access(options.api_access)
     return run_worker(options, log_level=args.log_level)
+
+
+def warn_about_api_access(access: ApiAccess) -> None:
+    """Say on start-up when the API serves no customer data, or serves it to anyone."""
+    if access.token:
+        return
+    if access.insecure:
+        message = "--insecure-api: GET /customers serves customer data WITHOUT authentication"
+    else:
+        message = (
+            "no API token: GET /customers answers 403 until the worker is started with "
+            "--api-token-file, CX_API_TOKEN_FILE or CX_API_TOKEN"
+        )
+    print(f"cxstream worker: warning: {message}", file=sys.stderr, flush=True)

@@ -225,3 +225,51 @@ def test_tls_serves_https_and_a_worker_without_token_serves_no_customers(
             urllib.request.urlopen(f"http://localhost:{tls.web_port}/healthz", timeout=5)
     finally:
         tls.kill()
+
+
+def test_two_tls_workers_route_authenticated_requests_to_the_owner(
+    kafka_bootstrap: str, module_topics: Topics, customers: list[str], tmp_path: Path
+) -> None:
+    """Either worker answers for any customer over HTTPS: the router forwards the token to the
+    owner's advertised https:// URL and trusts the shared self-signed certificate."""
+    cert, key = self_signed(tmp_path)
+    context = ssl.create_default_context(cafile=str(cert))
+    workers = [
+        TlsWorker(
+            kafka_bootstrap,
+            module_topics,
+            f"{module_topics.prefix}tls-group",
+            tmp_path / name,
+            api_token=TOKEN,
+            extra_args=["--web-tls-cert", str(cert), "--web-tls-key", str(key)],
+            cafile=str(cert),
+        )
+        for name in ("a", "b")
+    ]
+    try:
+        for w in workers:
+            w.launch()
+        for w in workers:
+            w.wait_healthy(120)
+        deadline = time.monotonic() + 90
+        while True:  # both own partitions, and the last customer is folded on its owner
+            owned = [strict(get(f"{w.url}/healthz", context=context)[2]) for w in workers]
+            split = all(o["assigned_partitions"] for o in owned)
+            last = [get(f"{w.url}/customers/{customers[-1]}", TOKEN, context)[0] for w in workers]
+            if split and last == [200, 200]:
+                break
+            assert time.monotonic() < deadline, (owned, last, workers[0].log_tail())
+            time.sleep(0.5)
+        partitions = set()
+        for cid in customers:
+            answers = [get(f"{w.url}/customers/{cid}", TOKEN, context) for w in workers]
+            assert [a[0] for a in answers] == [200, 200], (cid, answers)
+            bodies = [strict(a[2]) for a in answers]
+            assert bodies[0] == bodies[1]
+            partitions.add(bodies[0]["partition"])
+            time.sleep(BURST / RATE / len(customers))  # stay under the default rate limit
+        assert len(partitions) > 1  # so some requests were routed to the other worker
+        assert get(f"{workers[0].url}/customers/{customers[0]}", None, context)[0] == 401
+    finally:
+        for w in workers:
+            w.kill()
