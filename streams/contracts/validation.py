@@ -7,6 +7,7 @@ in :mod:`streams.contracts.limits`.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Final
 
 from streams.contracts.limits import (
@@ -54,6 +55,16 @@ _STRING_LIMITS: Final[tuple[tuple[tuple[str, ...], ReasonCode, int, str], ...]] 
     (ATTRIBUTE_FIELDS, "attribute_too_long", MAX_ATTRIBUTE_CHARS, "send a short label"),
     (TEXT_FIELDS, "text_too_long", MAX_TEXT_CHARS, "cut the text before producing"),
 )
+# per event type, its bounded string fields (looked up once, not per message)
+_BOUNDED: Final[dict[type, tuple[tuple[str, ReasonCode, int, str], ...]]] = {
+    cls: tuple(
+        (name, reason, limit, fix)
+        for names, reason, limit, fix in _STRING_LIMITS
+        for name in names
+        if name in {f.name for f in fields(cls)}
+    )
+    for cls in (Purchase, TicketEvent, Feedback, CustomerProfile)
+}
 
 
 def check_event(
@@ -93,12 +104,11 @@ def check_event(
 
 
 def _check_strings(event: Event) -> None:
-    for fields, reason, limit, fix in _STRING_LIMITS:
-        for name in fields:
-            value = getattr(event, name, None)
-            if isinstance(value, str) and len(value) > limit:
-                detail = f"{name} has {len(value)} characters, over the limit of {limit}: {fix}"
-                raise RejectError(reason, detail, name)
+    for name, reason, limit, fix in _BOUNDED[type(event)]:
+        value = getattr(event, name)
+        if value is not None and len(value) > limit:
+            detail = f"{name} has {len(value)} characters, over the limit of {limit}: {fix}"
+            raise RejectError(reason, detail, name)
 
 
 def _check_key(customer_id: str, key: bytes | None, subject: str | None, required: bool) -> None:
