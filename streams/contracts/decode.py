@@ -56,8 +56,9 @@ def decode_event(
 
     ``occurred_at`` must lie in ``window`` (default :data:`LIVE_WINDOW`) around the record's
     Kafka timestamp ``record_time`` (epoch seconds) when it is given and > 0, else around
-    ``now``. A null ``key`` is rejected unless ``require_key`` is False (events read from
-    files have no key yet). An unknown ``topic_kind`` is a programming error and raises
+    ``now``, and never more than ``window.max_ahead`` after ``now``. A null ``key`` is
+    rejected unless ``require_key`` is False (events read from files have no key yet). An
+    unknown ``topic_kind`` is a programming error and raises
     :class:`ContractError`; nothing about the message itself ever raises.
     """
     if topic_kind not in INPUT_KINDS:
@@ -79,6 +80,7 @@ def decode_event(
             reference=record_time if stamped and record_time is not None else now,
             window=window or LIVE_WINDOW,
             reference_name="the record timestamp" if stamped else "the wall clock",
+            now=now,
             require_key=require_key,
         )
     except RejectError as rej:

@@ -72,8 +72,10 @@ class EventTimeWindow:
     """Which ``occurred_at`` values are plausible, relative to a reference time.
 
     The reference is the record's Kafka timestamp when known (> 0), else the wall clock:
-    given the same record and timestamp the verdict is the same on every replay.
-    ``max_delay=None`` puts no bound on age (replays and imports carry old history).
+    given the same record and timestamp the verdict is the same on every replay (once the
+    wall clock has passed the timestamp). The wall clock also caps the future, so that a
+    producer-set timestamp cannot carry an event years ahead. ``max_delay=None`` puts no
+    bound on age (replays and imports carry old history).
     """
 
     not_before: float = NOT_BEFORE
@@ -84,12 +86,13 @@ class EventTimeWindow:
         if self.max_ahead < 0 or (self.max_delay is not None and self.max_delay < 0):
             raise ValueError(f"window bounds must be >= 0: {self}")
 
-    def bounds(self, reference: float) -> tuple[float, float]:
+    def bounds(self, reference: float, now: float | None = None) -> tuple[float, float]:
         """The inclusive ``(earliest, latest)`` accepted event time for ``reference``."""
         earliest = self.not_before
         if self.max_delay is not None:
             earliest = max(earliest, reference - self.max_delay)
-        return earliest, reference + self.max_ahead
+        ahead_of = reference if now is None else min(reference, now)
+        return earliest, ahead_of + self.max_ahead
 
     @classmethod
     def from_days(

@@ -75,12 +75,14 @@ def check_event(
     reference: float,
     window: EventTimeWindow,
     reference_name: str = "the wall clock",
+    now: float | None = None,
     require_key: bool = True,
 ) -> None:
     """Raise :class:`RejectError` if ``event`` is not fit for the model.
 
     ``reference`` is the time ``window`` is relative to (the record's Kafka timestamp or
-    the wall clock, named by ``reference_name`` in details). ``require_key=False`` is for
+    the wall clock, named by ``reference_name`` in details); ``now``, the wall clock, also
+    caps the future. ``require_key=False`` is for
     events that do not come from Kafka (files to replay): they have no key yet.
     """
     if not event.customer_id:
@@ -90,7 +92,7 @@ def check_event(
         raise RejectError("empty_identifier", f"{name} is empty: send a unique, stable id", name)
     _check_strings(event)
     _check_key(event.customer_id, key, subject, require_key)
-    check_event_time(event.occurred_at, reference, window, reference_name)
+    check_event_time(event.occurred_at, reference, window, reference_name, now)
     if isinstance(event, Purchase):
         _check_purchase(event)
     elif isinstance(event, Feedback):
@@ -132,11 +134,15 @@ def _check_key(customer_id: str, key: bytes | None, subject: str | None, require
 
 
 def check_event_time(
-    occurred_at: float, reference: float, window: EventTimeWindow, reference_name: str
+    occurred_at: float,
+    reference: float,
+    window: EventTimeWindow,
+    reference_name: str,
+    now: float | None = None,
 ) -> None:
     """``occurred_at`` must be a date, and a plausible one relative to ``reference``."""
     _check_representable("occurred_at", occurred_at)
-    earliest, latest = window.bounds(reference)
+    earliest, latest = window.bounds(reference, now)
     if earliest <= occurred_at <= latest:
         return
     accepted = f"{iso(earliest)} .. {iso(latest)} ({reference_name} {iso(reference)})"

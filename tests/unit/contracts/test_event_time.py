@@ -69,18 +69,27 @@ def test_window_is_relative_to_the_record_timestamp() -> None:
     detail = rejected(decode(old, record_time=samples.NOW))
     assert "the record timestamp 2023-11-14T22:13:20.000Z" in detail
     assert "stamp the record timestamp with occurred_at" in detail
-    # stamped with its event time (the cxstream rule): accepted, whatever the wall clock says
-    for now in (samples.NOW, samples.NOW + 5 * YEAR, samples.NOW - 5 * YEAR):
+    # stamped with its event time (the cxstream rule): accepted, however late it is read
+    for now in (samples.NOW, samples.NOW + 5 * YEAR):
         assert isinstance(decode(old, now=now, record_time=old.occurred_at), Decoded)
 
 
 def test_verdict_is_deterministic_given_record_and_timestamp() -> None:
-    event = samples.purchase(occurred_at=samples.NOW - 10 * DAY)
-    verdicts = {
-        type(decode(event, now=now, record_time=samples.NOW - 45 * DAY)).__name__
-        for now in (0.0, samples.NOW, samples.NOW + 50 * YEAR)
-    }
-    assert verdicts == {"Rejected"}  # 35 days after its record timestamp: beyond max_ahead
+    ahead = samples.purchase(occurred_at=samples.NOW - 10 * DAY)
+    behind = samples.purchase(occurred_at=samples.NOW - 80 * DAY)
+    ok = samples.purchase(occurred_at=samples.NOW - 44 * DAY)
+    for now in (samples.NOW, samples.NOW + 1, samples.NOW + 50 * YEAR):  # first read, replays
+        for event, verdict in ((ahead, Rejected), (behind, Rejected), (ok, Decoded)):
+            assert isinstance(decode(event, now=now, record_time=samples.NOW - 45 * DAY), verdict)
+
+
+def test_a_producer_set_timestamp_cannot_carry_an_event_into_the_future() -> None:
+    year_9000 = 221_845_392_000.0
+    hostile = samples.purchase(occurred_at=year_9000)
+    detail = rejected(decode(hostile, record_time=year_9000))
+    assert "check the producer's clock" in detail
+    skewed = samples.purchase(occurred_at=samples.NOW + 3600)  # a producer clock 1 h ahead
+    assert isinstance(decode(skewed, record_time=skewed.occurred_at), Decoded)
 
 
 @pytest.mark.parametrize("record_time", [None, 0.0, -1.0])
@@ -122,6 +131,7 @@ def test_window_from_settings_in_days() -> None:
     window = EventTimeWindow.from_days(7, 0.5)
     assert window.bounds(samples.NOW) == (samples.NOW - 7 * DAY, samples.NOW + DAY / 2)
     assert EventTimeWindow.from_days(None, 0).bounds(samples.NOW) == (NOT_BEFORE, samples.NOW)
+    assert window.bounds(samples.NOW, now=samples.NOW - DAY)[1] == samples.NOW - DAY / 2
     with pytest.raises(ValueError):
         EventTimeWindow(max_ahead=-1)
 
