@@ -86,7 +86,8 @@ def _row(r: ScoreResult, repeat: bool) -> str:
     a = r.auc_repeat if repeat else r.auc_all
     return (
         f"| {r.name} | {_f(a)} | {_f(f.balanced_accuracy)} | {_f(f.precision)} | "
-        f"{_f(f.recall)} | {_f(f.f1)} | {f.flagged} | {r.threshold:.4g} ({r.threshold_rule}) |"
+        f"{_f(f.recall)} | {_f(f.f1)} | {f.flagged} | "
+        f"{r.threshold_repeat if repeat else r.threshold:.4g} ({r.threshold_rule}) |"
     )
 
 
@@ -135,19 +136,21 @@ def write_report(b: Backtest, out: Path, source: str, currency: str | None) -> P
         f"{b.horizon_days:g} days after the cutoff. {len(c.ids)} customers, "
         f"{int(c.repeat.sum())} repeat buyers, calibration spend {spend:,.2f} "
         f"{currency or '(currency unknown)'}.\n",
-        "cxstream's alert cut is chosen from the calibration period alone (the balanced "
-        "accuracy the fitted model expects from its own predictions); each baseline gets its "
+        "cxstream's alert cut is chosen from the calibration period alone: the cut with the "
+        "best balanced accuracy the fitted model expects from its own predictions for the "
+        "customers alerted (all customers, or repeat buyers only). Each baseline gets its "
         "best cut on the holdout, an upper bound it could not know in advance.\n",
         summary_tables(b),
+        f"Dormancy factor (a dropped-out customer's remaining purchase rate): {b.dormancy}.\n",
         "Fitted parameters (time unit: weeks), also in `params.json`:\n",
-        "| segment | model | customers | r | alpha | a | b | version |",
-        "|---|---|---|---|---|---|---|---|",
+        "| segment | model | customers | r | alpha | a | b | dormant | version |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, rec in [*b.model.records.items(), ("baseline BG/NBD", b.baseline_record)]:
         p = rec.params
         text.append(
             f"| {name} | {rec.model} | {rec.n} | {p['r']:.3f} | {p['alpha']:.3f} | "
-            f"{p['a']:.3f} | {p['b']:.3f} | {rec.version} |"
+            f"{p['a']:.3f} | {p['b']:.3f} | {p.get('dormant', 0.0):.4f} | {rec.version} |"
         )
     text.append("")
     text += [f"![{png[:-4]}]({png})\n" for png in pngs]

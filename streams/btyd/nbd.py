@@ -7,6 +7,13 @@ Dropout happens only at purchases, so an alive customer makes no purchase within
 the Poisson process is silent:
 P(no purchase in H) = 1 - P(alive) + P(alive)·((alpha+T)/(alpha+T+H))^(r+x),
 with lambda | alive ~ Gamma(r+x, alpha+T). Everything is computed in log space with ``math.lgamma``.
+
+Real customers who look gone sometimes come back, which both models rule out, so they overstate
+the loss of long-silent frequent buyers. ``dormant`` (kappa, 0 = the published models) lets a
+customer who dropped out still buy at kappa times their rate from now on:
+P(no purchase in H | dropped) = ((alpha+T)/(alpha+T+kappa·H))^(r+x). P(alive) keeps the
+published form, so the loss probability stays monotone: higher with a longer silence, lower with
+a later last purchase. kappa is learned from the data (:mod:`streams.fitting.dormancy`).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ class BgNbdParams:
     a: float
     b: float
     modified: bool = False
+    dormant: float = 0.0  # kappa: a dropped-out customer's rate as a share of their old one
 
 
 def _log_dead_odds(p: BgNbdParams, x: float, t_x: float, T: float) -> float:
@@ -52,11 +60,18 @@ def p_no_purchase(p: BgNbdParams, x: float, t_x: float, T: float, horizon: float
     """Loss probability: P(no purchase within ``horizon`` after T | history)."""
     alive = p_alive(p, x, t_x, T)
     silent = math.exp((p.r + x) * (math.log(p.alpha + T) - math.log(p.alpha + T + horizon)))
-    return min(1.0, max(0.0, 1.0 - alive + alive * silent))
+    dead_silent = 1.0
+    if p.dormant > 0.0:
+        scale = p.alpha + T
+        dead_silent = math.exp(
+            (p.r + x) * (math.log(scale) - math.log(scale + p.dormant * horizon))
+        )
+    return min(1.0, max(0.0, (1.0 - alive) * dead_silent + alive * silent))
 
 
 def log_likelihood(p: BgNbdParams, x: float, t_x: float, T: float) -> float:
-    """One customer's log-likelihood of (x, t_x, T)."""
+    """One customer's log-likelihood of (x, t_x, T) under the published model (``dormant`` is
+    learned separately, from whether customers came back)."""
     r, alpha, a, b = p.r, p.alpha, p.a, p.b
     a1 = math.lgamma(r + x) - math.lgamma(r) + r * math.log(alpha)
     shift = 1.0 if p.modified else 0.0
@@ -100,7 +115,10 @@ def expected_purchases(p: BgNbdParams, x: float, t_x: float, T: float, horizon: 
         a += 1e-6
     first = (a + b + x - 1.0 + shift) / (a - 1.0)
     alive = p_alive(p, x, t_x, T)
-    return max(0.0, first * (1.0 - ratio * hyp) * alive)
+    dormant = 0.0
+    if p.dormant > 0.0:  # a dropped-out customer buys at kappa·lambda (no second dropout)
+        dormant = (1.0 - alive) * p.dormant * horizon * (r + x) / (alpha + T)
+    return max(0.0, first * (1.0 - ratio * hyp) * alive + dormant)
 
 
 def expected_value(

@@ -3,7 +3,8 @@ every customer at the cutoff, compare with who bought again within the horizon a
 
 Baselines: days since the last purchase (recency), an RFM quintile score, and plain BG/NBD.
 cxstream's alert threshold comes from the calibration period alone (the balanced accuracy the
-fitted model expects from its own predictions); the baselines get their best cut *on the
+fitted model expects from its own predictions for the population alerted: all customers, or
+repeat buyers only); the baselines get their best cut *on the
 holdout*, an upper bound they could not reach in practice, so the comparison is strict.
 """
 
@@ -30,6 +31,7 @@ from streams.evaluation.scoring import (
 )
 from streams.fitting import CustomerStats, ParamRecord, fit_population
 from streams.fitting.churn import LossModel, fit_loss_model
+from streams.fitting.dormancy import fit_dormancy
 
 WEEK_DAYS = 7.0
 MIN_CUSTOMERS = 20
@@ -76,6 +78,7 @@ class ScoreResult:
     flag_all: FlagScore
     flag_repeat: FlagScore
     threshold: float
+    threshold_repeat: float
     threshold_rule: str
     deciles: list[Decile] = field(default_factory=list)  # only for probabilities
 
@@ -88,14 +91,46 @@ class Backtest:
     model: LossModel
     baseline_record: ParamRecord
     results: list[ScoreResult]
+    dormancy: str  # how the dormancy factor was learned (or why not)
 
 
-def cohort_at(log: PurchaseLog, cutoff_day: float, horizon_days: float) -> Cohort:
-    """Statistics from orders on or before the cutoff day; lost = no order in the horizon after."""
+def learn_dormancy(
+    log: PurchaseLog, cutoff_day: float, horizon_days: float, fitted_at: str
+) -> tuple[float, str]:
+    """kappa from an inner split of the calibration period: fit up to an inner cutoff, then
+    see who bought again before the real cutoff. Never looks past the cutoff."""
+    end = cutoff_day + 1.0
+    cal = log.day < end
+    if not np.any(cal):
+        return 0.0, "not learned: no calibration data"
+    sub = PurchaseLog(log.customer[cal], log.day[cal], log.amount[cal], log.customer_ids)
+    inner_h = float(min(horizon_days, np.floor((end - float(sub.day.min())) / 2.0)))
+    inner_cut = end - inner_h - 1.0
+    try:
+        c = cohort_at(sub, inner_cut, inner_h, log_end=end)
+    except BacktestError as exc:
+        return 0.0, f"not learned (inner split: {exc})"
+    rec = fit_population(c.stats, fitted_at)
+    kappa = fit_dormancy(rec.nbd, c.stats, c.lost, inner_h / WEEK_DAYS)
+    return kappa, (
+        f"{kappa:.4f}, learned on {len(c.ids)} customers fitted up to {_iso(inner_cut)} "
+        f"and observed for the {inner_h:g} days up to the cutoff"
+    )
+
+
+def _iso(day: float) -> str:
+    return str(np.datetime64(int(day), "D"))
+
+
+def cohort_at(
+    log: PurchaseLog, cutoff_day: float, horizon_days: float, log_end: float | None = None
+) -> Cohort:
+    """Statistics from orders on or before the cutoff day; lost = no order in the horizon after.
+    ``log_end``: the day after the log's last covered day, when known (else its last order)."""
     end = cutoff_day + 1.0  # the cutoff day is part of the calibration period
     if len(log.day) == 0:
         raise BacktestError("the log has no purchases")
-    last_seen = float(log.day.max())
+    last_seen = float(log.day.max()) if log_end is None else log_end - 1.0
     if last_seen < end + horizon_days - 1.0:
         have = max(0, int(last_seen - end + 1.0))
         raise BacktestError(
@@ -161,12 +196,13 @@ def _result(
     rep = c.repeat
     if threshold is None:  # a baseline: its best cut on the holdout (an oracle upper bound)
         cut, flag_all = best_cut(score, c.lost)
-        _, flag_rep = best_cut(score[rep], c.lost[rep])
+        cut_rep, flag_rep = best_cut(score[rep], c.lost[rep])
         rule = "best cut on the holdout"
-    else:
+    else:  # the model's own expected-BA cut, for the population being judged
         cut, rule = threshold, "from calibration data"
         flag_all = flag_score(score >= cut, c.lost)
-        flag_rep = flag_score(score[rep] >= cut, c.lost[rep])
+        cut_rep = expected_ba_threshold(score[rep])
+        flag_rep = flag_score(score[rep] >= cut_rep, c.lost[rep])
     return ScoreResult(
         name,
         score,
@@ -175,6 +211,7 @@ def _result(
         flag_all,
         flag_rep,
         cut,
+        cut_rep,
         rule,
         calibration_deciles(score, c.lost) if probability else [],
     )
@@ -190,7 +227,10 @@ def run_backtest(
     """Fit on the calibration period, score every customer at the cutoff, compare."""
     c = cohort_at(log, cutoff_day, horizon_days)
     mean_value = np.where(c.orders > 0, c.spend / np.maximum(c.orders, 1.0), 0.0)
-    model = fit_loss_model(c.stats, c.first_day, horizon_days, fitted_at, c.orders, mean_value)
+    kappa, how = learn_dormancy(log, cutoff_day, horizon_days, fitted_at)
+    model = fit_loss_model(
+        c.stats, c.first_day, horizon_days, fitted_at, c.orders, mean_value, dormant=kappa
+    )
     p_loss = model.score_all(c.stats, c.first_day, progress)
     base = fit_population(c.stats, fitted_at, model="bgnbd")
     p_base = model.score_with(base, c.stats)
@@ -200,4 +240,4 @@ def run_backtest(
         _result("RFM score", rfm_risk(c), c, None, False),
         _result("BG/NBD P(no purchase), fitted", p_base, c, None, True),
     ]
-    return Backtest(cutoff_day, horizon_days, c, model, base, results)
+    return Backtest(cutoff_day, horizon_days, c, model, base, results, how)

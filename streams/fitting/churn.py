@@ -15,7 +15,7 @@ import numpy as np
 
 from streams.btyd import p_no_purchase
 from streams.fitting.nbd import Array, CustomerStats
-from streams.fitting.record import ParamRecord, fit_segments
+from streams.fitting.record import ParamRecord, fit_segments, with_dormancy
 
 MIN_SEGMENT_CUSTOMERS = 500
 PROGRESS_EVERY = 5000
@@ -75,8 +75,10 @@ def fit_loss_model(
     fitted_at: str,
     orders: Array | None = None,
     mean_value: Array | None = None,
+    dormant: float = 0.0,
 ) -> LossModel:
-    """Population and per-cohort fits (BG/NBD or MBG/NBD, whichever the data favour)."""
+    """Population and per-cohort fits (BG/NBD or MBG/NBD, whichever the data favour), each
+    with the dormancy factor learned for the population."""
     labels = [cohort_label(float(d)) for d in first_day]
     records = fit_segments(
         stats,
@@ -86,4 +88,6 @@ def fit_loss_model(
         orders=orders,
         mean_value=mean_value,
     )
+    if dormant > 0.0:
+        records = {k: with_dormancy(r, dormant) for k, r in records.items()}
     return LossModel(horizon_days, records)

@@ -7,6 +7,7 @@ parameters it was judged with.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -32,7 +33,7 @@ class ParamRecord:
     n: int
     fitted_at: str  # ISO-8601 UTC, supplied by the caller (event time of the fit's data)
     time_unit_days: float
-    params: dict[str, float]  # r, alpha, a, b (alpha in time units)
+    params: dict[str, float]  # r, alpha, a, b (alpha in time units), dormant (kappa, optional)
     log_likelihood: float
     spend: dict[str, float] | None = None  # Gamma-Gamma p, q, gamma
     default_gap_days: float | None = None  # population median gap between purchase occasions
@@ -50,7 +51,9 @@ class ParamRecord:
     @property
     def nbd(self) -> BgNbdParams:
         p = self.params
-        return BgNbdParams(p["r"], p["alpha"], p["a"], p["b"], self.model == "mbgnbd")
+        return BgNbdParams(
+            p["r"], p["alpha"], p["a"], p["b"], self.model == "mbgnbd", p.get("dormant", 0.0)
+        )
 
     @property
     def gamma_gamma(self) -> GammaGammaParams | None:
@@ -90,6 +93,11 @@ class ParamRecord:
             else float(d["default_gap_days"]),
             version=str(d["version"]),
         )
+
+
+def with_dormancy(rec: ParamRecord, kappa: float) -> ParamRecord:
+    """The same fit with a learned dormancy factor (a new version)."""
+    return dataclasses.replace(rec, params={**rec.params, "dormant": kappa}, version="")
 
 
 def _median_gap_days(stats: CustomerStats, time_unit_days: float) -> float | None:

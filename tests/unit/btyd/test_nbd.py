@@ -23,7 +23,15 @@ CDNOW = BgNbdParams(r=0.243, alpha=4.414, a=0.793, b=2.426)  # Fader, Hardie & L
 CDNOW_M = BgNbdParams(r=0.525, alpha=6.183, a=0.891, b=1.614, modified=True)
 
 positive = st.floats(min_value=0.05, max_value=20.0)
-params = st.builds(BgNbdParams, positive, positive, positive, positive, st.booleans())
+params = st.builds(
+    BgNbdParams,
+    positive,
+    positive,
+    positive,
+    positive,
+    st.booleans(),
+    st.one_of(st.just(0.0), st.floats(min_value=0.0, max_value=1.0)),
+)
 history = st.tuples(
     st.integers(min_value=0, max_value=60),
     st.floats(min_value=0.0, max_value=1.0),
@@ -110,3 +118,13 @@ def test_gamma_gamma_shrinks_towards_population_mean() -> None:
     assert expected_spend(g, 0, 0.0) == pytest.approx(g.population_mean)
     few, many = expected_spend(g, 1, 100.0), expected_spend(g, 50, 100.0)
     assert g.population_mean < few < many < 100.0
+
+
+@given(params, history, st.floats(min_value=0.1, max_value=50.0))
+def test_dormancy_only_lowers_the_loss_probability(
+    p: BgNbdParams, h: tuple[float, float, float], H: float
+) -> None:
+    x, t_x, T = h
+    published = BgNbdParams(p.r, p.alpha, p.a, p.b, p.modified)
+    assert p_no_purchase(p, x, t_x, T, H) <= p_no_purchase(published, x, t_x, T, H) + 1e-12
+    assert expected_purchases(p, x, t_x, T, H) >= expected_purchases(published, x, t_x, T, H) - 1e-9
