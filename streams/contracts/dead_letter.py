@@ -52,7 +52,8 @@ MAX_CUT_HEADER_VALUE: Final = 1024
 #: When cutting: original headers beyond this many bytes in total are left out.
 MAX_CUT_HEADERS: Final = 64 * 1024
 MAX_DETAIL_BYTES: Final = 2048
-_MIN_BUDGET: Final = 16 * 1024
+#: The smallest budget that always fits the cut key and headers plus the dlq.* headers.
+_MIN_BUDGET: Final = 100_000
 
 HeaderList = list[tuple[str, bytes | None]]
 

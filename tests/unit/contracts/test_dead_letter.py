@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+import pytest
+
 from streams.contracts import (
     DEFAULT_DLQ_MAX_BYTES,
     DLQ_HEADERS,
@@ -138,16 +140,18 @@ def test_everything_oversized_at_once_still_fits_a_smaller_budget() -> None:
     key, value, headers = dead_letter(
         b"k" * MB,
         b"v" * MB,
-        [("h", b"h" * MB)],
-        rejected,
-        "t",
+        [("h", b"h" * MB)] + [(f"h{i}", b"x" * 2000) for i in range(100)],
+        processing_failure(ValueError("x" * MB)),
+        "t" * 5000,
         0,
         0,
         samples.NOW,
         max_bytes=100_000,
     )
-    assert message_size(key, value, headers) <= 100_000
-    assert value and len(value) > 50_000  # as much of the value as fits
+    assert message_size(key, value, headers) <= 100_000  # the smallest budget allowed
+    assert value and len(value) > 20_000  # as much of the value as fits
+    with pytest.raises(ValueError):
+        dead_letter(None, b"v", [], rejected, "t", 0, 0, samples.NOW, max_bytes=99_999)
 
 
 def test_a_message_within_budget_is_untouched() -> None:
