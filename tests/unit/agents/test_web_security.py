@@ -153,3 +153,16 @@ def test_tls_needs_both_files_and_says_which_are_bad(tmp_path: Path) -> None:
     (tmp_path / "cert.pem").write_text("not a certificate")
     with pytest.raises(ConfigError, match=r"cert\.pem"):
         server_ssl_context(tmp_path / "cert.pem", tmp_path / "key.pem")
+
+
+def test_help_names_the_token_settings_but_never_shows_a_token(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agents.cli import main
+
+    monkeypatch.setenv("CX_API_TOKEN", TOKEN)
+    for command in ("worker", "customer"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        out = capsys.readouterr().out
+        assert "--api-token-file" in out and "CX_API_TOKEN" in out and TOKEN not in out
