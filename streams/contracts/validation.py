@@ -61,7 +61,7 @@ _BOUNDED: Final[dict[type, tuple[tuple[str, ReasonCode, int, str], ...]]] = {
         (name, reason, limit, fix)
         for names, reason, limit, fix in _STRING_LIMITS
         for name in names
-        if name in {f.name for f in fields(cls)}
+        if name in {f.name for f in fields(cls)}  # a type's own fields only
     )
     for cls in (Purchase, TicketEvent, Feedback, CustomerProfile)
 }
@@ -82,8 +82,8 @@ def check_event(
 
     ``reference`` is the time ``window`` is relative to (the record's Kafka timestamp or
     the wall clock, named by ``reference_name`` in details); ``now``, the wall clock, also
-    caps the future. ``require_key=False`` is for
-    events that do not come from Kafka (files to replay): they have no key yet.
+    caps the future. ``require_key=False`` is for events that do not come from Kafka
+    (files to replay): they have no key yet.
     """
     if not event.customer_id:
         raise RejectError("empty_customer_id", "customer_id is empty", "customer_id")
