@@ -200,7 +200,7 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
 
 
 def test_tls_serves_https_and_a_worker_without_token_serves_no_customers(
-    kafka_bootstrap: str, tmp_path: Path
+    kafka_bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     topics = Topics(f"t{uuid.uuid4().hex[:10]}.")
     ensure_topics(KafkaSettings(bootstrap_servers=kafka_bootstrap), topics)
@@ -221,6 +221,9 @@ def test_tls_serves_https_and_a_worker_without_token_serves_no_customers(
         assert status == 200 and "cxstream_" in body
         status, _, body = get(f"{tls.url}/customers/c0000001", context=context)
         assert status == 403 and "--api-token-file" in strict(body)["detail"]
+        argv = ["customer", "c0000001", "--api", tls.url, "--api-cafile", str(cert)]
+        assert main([*argv, "--source", "api"]) == 2  # the CLI verifies and explains the 403
+        assert "serves no customer data" in capsys.readouterr().err
         with pytest.raises((OSError, http.client.HTTPException)):  # no plain HTTP there
             urllib.request.urlopen(f"http://localhost:{tls.web_port}/healthz", timeout=5)
     finally:
