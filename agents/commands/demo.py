@@ -165,7 +165,10 @@ class Demo:
         self.worker = WorkerProcess(
             settings.kafka, settings.redis_url, prefix, data_dir, free_port(a.web_port)
         )
-        self.say(f"starting a worker (topics {prefix}*, log {self.worker.log_path})…")
+        self.say(
+            f"starting a worker (topics {prefix}*, log {self.worker.log_path}, "
+            f"API token in {self.worker.api_token_file})…"
+        )
         self.worker.start().wait_ready(WORKER_READY_TIMEOUT, threading.Event())
         self.where = Where(
             kafka=settings.kafka.bootstrap_servers,
