@@ -18,6 +18,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicCollection
 from confluent_kafka.admin import AclOperation, AdminClient, NewTopic
 
 from agents.settings import KafkaSettings
+from agents.topic_admin import ensure_topics, topic_specs
 from streams.errors import StackError
 from streams.topics import Topics
 
@@ -25,6 +26,7 @@ DOCS = "see docs/security.md"
 FAUST_TABLES = ("customers", "survey-integrity")  # agents/wiring.py registers these tables
 R, W, D = AclOperation.READ, AclOperation.WRITE, AclOperation.DESCRIBE
 _AUTH_CODES = {KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED}
+log = logging.getLogger(__name__)
 _quiet = logging.getLogger("cxstream.preflight.librdkafka")
 _quiet.propagate = False  # librdkafka's own lines would repeat what the error message says
 _quiet.addHandler(logging.NullHandler())
@@ -114,6 +116,27 @@ def _raise_for_connection_errors(
         )
 
 
+def missing_topics(admin: AdminClient, topics: Topics, timeout: float = 10.0) -> list[str]:
+    """cxstream's topics this principal cannot see: absent, or not even DESCRIBE allowed."""
+    names = [spec.name for spec in topic_specs(topics)]
+    seen = _topic_operations(admin, names, timeout)
+    return [n for n in names if not seen.get(n)]
+
+
+def ensure_topics_or_explain(kafka: KafkaSettings, topics: Topics, absent: list[str]) -> None:
+    """Create missing topics; a principal without CREATE learns how to get them created."""
+    try:
+        ensure_topics(kafka, topics)
+    except StackError as exc:
+        if "AUTHORIZATION" not in str(exc).upper():
+            raise
+        raise PreflightError(
+            f"topics missing and {_who(kafka)} may not create them: {', '.join(absent)}. "
+            "Create them once as an administrator (`cxstream topics create` with admin "
+            f"credentials), or grant CREATE on topics with prefix {topics.prefix} ({DOCS})"
+        ) from exc
+
+
 def check_access(
     admin: AdminClient,
     topics: Topics,
@@ -165,6 +188,16 @@ def _topic_operations(
     return found
 
 
+#: A group that does not exist yet, or a coordinator still loading: nothing wrong with access.
+_COORDINATOR_BUSY = frozenset(
+    {
+        KafkaError.NOT_COORDINATOR,
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+    }
+)
+
+
 def _group_operations(
     admin: AdminClient, groups: list[str], timeout: float
 ) -> dict[str, set[AclOperation]]:
@@ -183,8 +216,13 @@ def _group_operations(
                 err = exc.args[0]
                 if err.code() == KafkaError.GROUP_AUTHORIZATION_FAILED:
                     found[name] = set()
-                elif err.retriable() and time.monotonic() < deadline:
+                elif (err.retriable() or err.code() in _COORDINATOR_BUSY) and (
+                    time.monotonic() < deadline
+                ):
                     pending.append(name)  # e.g. the group coordinator is still loading
+                elif err.code() in _COORDINATOR_BUSY:
+                    # No verdict on this group's ACLs: the consumer will say if it is refused.
+                    log.warning("could not check access to group %s: %s", name, err.str())
                 else:
                     raise PreflightError(f"cannot describe group {name}: {err}") from exc
         if pending:
