@@ -9,7 +9,17 @@ import sys
 from streams import __version__
 from streams.errors import CxStreamError
 
-COMMANDS = ("worker", "simulate", "replay", "customer", "alerts", "topics", "demo", "backtest")
+COMMANDS = (
+    "worker",
+    "simulate",
+    "replay",
+    "customer",
+    "alerts",
+    "topics",
+    "demo",
+    "backtest",
+    "fit",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,6 +10,7 @@ holdout*, an upper bound they could not reach in practice, so the comparison is 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -122,25 +123,12 @@ def _iso(day: float) -> str:
     return str(np.datetime64(int(day), "D"))
 
 
-def cohort_at(
-    log: PurchaseLog, cutoff_day: float, horizon_days: float, log_end: float | None = None
-) -> Cohort:
-    """Statistics from orders on or before the cutoff day; lost = no order in the horizon after.
-    ``log_end``: the day after the log's last covered day, when known (else its last order)."""
+def statistics_at(log: PurchaseLog, cutoff_day: float) -> Cohort:
+    """Every customer's statistics from orders on or before the cutoff day (no outcome yet)."""
     end = cutoff_day + 1.0  # the cutoff day is part of the calibration period
-    if len(log.day) == 0:
-        raise BacktestError("the log has no purchases")
-    last_seen = float(log.day.max()) if log_end is None else log_end - 1.0
-    if last_seen < end + horizon_days - 1.0:
-        have = max(0, int(last_seen - end + 1.0))
-        raise BacktestError(
-            f"holdout too short: the log ends {have} days after the cutoff but --horizon is "
-            f"{horizon_days:g} days; choose an earlier --cutoff or a --horizon of at most {have}"
-        )
     cal = log.day < end
     if not np.any(cal):
         raise BacktestError("no purchase on or before the cutoff: choose a later --cutoff")
-    hold = ~cal & (log.day < end + horizon_days)
     n = len(log.customer_ids)
     cust, day = log.customer[cal], np.floor(log.day[cal])
     first = np.full(n, np.inf)
@@ -152,8 +140,6 @@ def cohort_at(
     np.add.at(occasions, pairs[:, 0].astype(np.int64), 1.0)
     orders = np.bincount(cust, minlength=n).astype(np.float64)
     spend = np.bincount(cust, weights=log.amount[cal], minlength=n).astype(np.float64)
-    bought = np.zeros(n, dtype=bool)
-    bought[log.customer[hold]] = True
     keep = orders > 0
     if int(keep.sum()) < MIN_CUSTOMERS:
         raise BacktestError(
@@ -167,17 +153,41 @@ def cohort_at(
             "repeat rate can be learned; choose a later --cutoff or check the --map of the "
             "customer and date columns"
         )
-    lost = ~bought[keep]
+    ids = [cid for cid, k in zip(log.customer_ids, keep, strict=True) if k]
+    f, la = first[keep], last[keep]
+    stats = CustomerStats(x, (la - f) / WEEK_DAYS, (end - f) / WEEK_DAYS)
+    lost = np.zeros(len(ids), dtype=bool)
+    return Cohort(ids, stats, f, end - (la + 1.0), orders[keep], spend[keep], lost)
+
+
+def cohort_at(
+    log: PurchaseLog, cutoff_day: float, horizon_days: float, log_end: float | None = None
+) -> Cohort:
+    """Statistics at the cutoff; lost = no order in the horizon after it.
+    ``log_end``: the day after the log's last covered day, when known (else its last order)."""
+    end = cutoff_day + 1.0
+    if len(log.day) == 0:
+        raise BacktestError("the log has no purchases")
+    last_seen = float(log.day.max()) if log_end is None else log_end - 1.0
+    if last_seen < end + horizon_days - 1.0:
+        have = max(0, int(last_seen - end + 1.0))
+        raise BacktestError(
+            f"holdout too short: the log ends {have} days after the cutoff but --horizon is "
+            f"{horizon_days:g} days; choose an earlier --cutoff or a --horizon of at most {have}"
+        )
+    c = statistics_at(log, cutoff_day)
+    hold = (log.day >= end) & (log.day < end + horizon_days)
+    bought = np.zeros(len(log.customer_ids), dtype=bool)
+    bought[log.customer[hold]] = True
+    index = {cid: i for i, cid in enumerate(log.customer_ids)}
+    lost = ~bought[np.array([index[cid] for cid in c.ids], dtype=np.int64)]
     if lost.all() or not lost.any():
         word = "every" if lost.all() else "no"
         raise BacktestError(
             f"{word} customer was lost in the holdout, so nothing can be ranked; check the "
             "--cutoff and --horizon against the log's dates"
         )
-    ids = [cid for cid, k in zip(log.customer_ids, keep, strict=True) if k]
-    f, la = first[keep], last[keep]
-    stats = CustomerStats(x, (la - f) / WEEK_DAYS, (end - f) / WEEK_DAYS)
-    return Cohort(ids, stats, f, end - (la + 1.0), orders[keep], spend[keep], lost)
+    return dataclasses.replace(c, lost=lost)
 
 
 def rfm_risk(c: Cohort) -> Array:

@@ -88,6 +88,5 @@ def fit_loss_model(
         orders=orders,
         mean_value=mean_value,
     )
-    if dormant > 0.0:
-        records = {k: with_dormancy(r, dormant) for k, r in records.items()}
+    records = {k: with_dormancy(r, dormant) for k, r in records.items()}
     return LossModel(horizon_days, records)

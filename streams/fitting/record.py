@@ -151,7 +151,8 @@ def fit_segments(
     mean_value: Array | None = None,
 ) -> dict[str, ParamRecord]:
     """The population record under "all" plus one per segment with ≥ ``min_customers``
-    customers (smaller segments use "all": too few customers give unstable parameters)."""
+    customers (smaller segments use "all": too few customers give unstable parameters; a
+    segment holding everyone is "all" itself)."""
     labels = np.asarray(segments)
     out = {
         "all": fit_population(
@@ -165,7 +166,7 @@ def fit_segments(
     }
     for name in sorted(set(labels.tolist())):
         mask = labels == name
-        if int(mask.sum()) < min_customers or name == "all":
+        if int(mask.sum()) < min_customers or name == "all" or bool(mask.all()):
             continue
         sub = CustomerStats(stats.x[mask], stats.t_x[mask], stats.T[mask])
         out[name] = fit_population(

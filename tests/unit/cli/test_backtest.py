@@ -1,5 +1,5 @@
-"""``cxstream backtest``: reading exports, refusing unusable logs, the alert cut's independence
-from the holdout, and the scoring functions it reports."""
+"""``cxstream backtest`` and ``fit``: reading exports, refusing unusable logs, the alert cut's
+independence from the holdout, the scoring functions it reports, and the parameter records."""
 
 from __future__ import annotations
 
@@ -7,14 +7,18 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
 from agents.cli import main
 from agents.commands.backtest_log import read_purchase_log
+from streams.btyd import BgNbdParams
 from streams.evaluation.backtest import run_backtest
 from streams.evaluation.scoring import auc, expected_ba_threshold, flag_score
+from streams.fitting import ParamRecord
+from streams.fitting.synthetic import simulate_stats
 
 DATA = Path(__file__).parents[2] / "data" / "orders_small.csv"
 ARGS = ["--cutoff", "2024-09-30", "--horizon", "180"]
@@ -143,3 +147,33 @@ def test_scoring_functions_on_known_cases() -> None:
     assert (f.precision, f.recall, f.balanced_accuracy) == (0.5, 0.5, 0.5)
     # a model sure of who is lost puts its cut between the sure and the unsure
     assert 0.1 < expected_ba_threshold(np.array([0.95, 0.9, 0.1, 0.05])) <= 0.9
+
+
+def test_fit_writes_versioned_records_from_a_purchase_log(tmp_path: Path) -> None:
+    out = tmp_path / "params.json"
+    assert main(["fit", str(DATA), "--as-of", "2024-12-31", "--out", str(out)]) == 0
+    records = {k: ParamRecord.from_dict(v) for k, v in json.loads(out.read_text()).items()}
+    rec = records["all"]
+    assert rec.n == 400 and rec.model in ("bgnbd", "mbgnbd")
+    assert "dormant" in rec.params and rec.spend is not None and rec.default_gap_days
+    assert main(["fit", str(DATA), "--as-of", "2024-12-31", "--out", str(tmp_path / "b.json")]) == 0
+    again = json.loads((tmp_path / "b.json").read_text())["all"]
+    assert again["version"] == rec.version  # same data, same parameters, same version
+
+
+def test_fit_from_statistics_fits_large_segments_alone(tmp_path: Path) -> None:
+    stats = simulate_stats(BgNbdParams(0.5, 6.0, 0.9, 1.6, modified=True), 3000, 30.0, seed=4)
+    segment = ["web"] * 2500 + ["phone"] * 500
+    pq.write_table(
+        pa.table(
+            {"x": stats.x, "t_x_days": stats.t_x * 7, "T_days": stats.T * 7, "segment": segment}
+        ),
+        tmp_path / "stats.parquet",
+    )
+    out = tmp_path / "params.json"
+    args = ["fit", str(tmp_path / "stats.parquet"), "--stats", "--min-segment", "1000"]
+    assert main([*args, "--out", str(out)]) == 0
+    records = json.loads(out.read_text())
+    assert set(records) == {"all", "web"}
+    assert records["web"]["n"] == 2500
+    assert records["all"]["params"]["r"] == pytest.approx(0.5, rel=0.3)
