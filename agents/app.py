@@ -19,6 +19,7 @@ from agents.merge import EventTimeMerge, merge_scheduler
 from agents.settings import KafkaSettings, Settings
 from agents.web_router import GuardedRouter
 from agents.web_settings import advertised_url, peer_ssl_context, server_ssl_context
+from streams.contracts import LIVE_WINDOW, EventTimeWindow
 from streams.model import ModelConfig, load_config
 from streams.topics import INPUT_PARTITIONS, Topics
 
@@ -39,6 +40,7 @@ class WorkerOptions:
     web_tls_key: Path | None = None
     web_tls_ca: Path | None = None  # trust for peers' HTTPS when routing
     api_access: ApiAccess = field(default_factory=ApiAccess)  # token hidden from repr
+    event_time_window: EventTimeWindow = LIVE_WINDOW  # plausible event times, live
     batch_size: int = 1000
     batch_within: float = 0.05
     tick_interval: float = 1.0

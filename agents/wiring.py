@@ -59,7 +59,9 @@ def register(app: faust.App, options: WorkerOptions) -> None:
         OutputProducer(options.settings.kafka),
         customers,
         topics,
-        BatchProcessor(topics, config, registry=_registry(options)),
+        BatchProcessor(
+            topics, config, registry=_registry(options), window=options.event_time_window
+        ),
         deadlines,
         FaustIntegrity(integrity_table, config),
         health=app.cx_health,  # type: ignore[attr-defined]

@@ -14,9 +14,12 @@ from agents.commands.common import (
     api_token_from_args,
     settings_from_args,
 )
+from streams.contracts import LIVE_WINDOW, EventTimeWindow
+from streams.contracts.limits import DAY
 
 if TYPE_CHECKING:
     from agents.api_security import ApiAccess
+    from agents.app import WorkerOptions
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -62,6 +65,20 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         type=float,
         default=30.0,
         help="seconds before a silent worker's partitions move to others",
+    )
+    parser.add_argument(
+        "--max-event-delay-days",
+        type=float,
+        default=LIVE_WINDOW.max_delay / DAY if LIVE_WINDOW.max_delay else 0.0,
+        help="accept an event only if it occurred at most this long before its record's Kafka "
+        "timestamp; older ones are dead-lettered as event_time_out_of_range (0 = any age). "
+        "Replays keep this rule: cxstream's producers stamp records with the event time",
+    )
+    parser.add_argument(
+        "--max-event-ahead-hours",
+        type=float,
+        default=LIVE_WINDOW.max_ahead / 3600,
+        help="accept an event at most this far after its record timestamp and the wall clock",
     )
     parser.add_argument(
         "--no-redis", action="store_true", help="do not maintain the Redis read model"
@@ -122,9 +139,17 @@ def add_web_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from agents.runner import run_worker
+
+    options = options_from_args(args)
+    warn_about_api_access(options.api_access)
+    return run_worker(options, log_level=args.log_level)
+
+
+def options_from_args(args: argparse.Namespace) -> WorkerOptions:
+    """The worker's options from its flags (the environment was read by the flags' defaults)."""
     from agents.api_security import ApiAccess
     from agents.app import WorkerOptions
-    from agents.runner import run_worker
 
     routes = dict(item.split("=", 1) for item in args.webhook_route)
     options = WorkerOptions(
@@ -145,6 +170,9 @@ def run(args: argparse.Namespace) -> int:
             rate_per_second=args.api_rate,
             burst=args.api_burst,
         ),
+        event_time_window=EventTimeWindow.from_days(
+            args.max_event_delay_days or None, args.max_event_ahead_hours / 24
+        ),
         batch_size=args.batch_size,
         tick_interval=args.tick_interval,
         allowed_lateness=args.allowed_lateness,
@@ -155,8 +183,7 @@ def run(args: argparse.Namespace) -> int:
         webhook_url=args.webhook_url,
         webhook_routes=routes,
     )
-    warn_about_api_access(options.api_access)
-    return run_worker(options, log_level=args.log_level)
+    return options
 
 
 def warn_about_api_access(access: ApiAccess) -> None:
