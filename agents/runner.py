@@ -10,8 +10,12 @@ from mode.utils.logging import level_number
 
 from agents import log_limits
 from agents.app import WorkerOptions, create_app
-from agents.preflight import check_access, check_connection
-from agents.topic_admin import ensure_topics
+from agents.preflight import (
+    check_access,
+    check_connection,
+    ensure_topics_or_explain,
+    missing_topics,
+)
 
 log = logging.getLogger("cxstream")
 
@@ -32,7 +36,9 @@ def preflight(options: WorkerOptions) -> None:
     """Fail within seconds, naming the fix, when the broker refuses us (see agents.preflight)."""
     kafka = options.settings.kafka
     admin = check_connection(kafka)
-    ensure_topics(kafka, options.settings.topics)
+    absent = missing_topics(admin, options.settings.topics)
+    if absent:  # topics made by an admin beforehand need no CREATE grant for the worker
+        ensure_topics_or_explain(kafka, options.settings.topics, absent)
     check_access(
         admin,
         options.settings.topics,

@@ -298,26 +298,24 @@ def start_secure_stack() -> SecureStack:
 
 
 def worker_acls(user: str, topic_prefix: str, app_id: str) -> list[AclBinding]:
-    """The grants docs/security.md lists for a worker's principal, by prefix."""
+    """Exactly the grants docs/security.md lists for a worker's principal, by prefix.
+
+    No CREATE on cxstream's topics (an administrator creates them), no cluster-level grant:
+    the idempotent producer needs only WRITE on its topics since Kafka 3.0 (KIP-679).
+    """
     principal = f"User:{user}"
     prefixed = ResourcePatternType.PREFIXED
-    topic_ops = (
-        AclOperation.READ,
-        AclOperation.WRITE,
-        AclOperation.DESCRIBE,
-        AclOperation.CREATE,
-        AclOperation.DESCRIBE_CONFIGS,
-    )
-    bindings = [
-        AclBinding(ResourceType.TOPIC, prefix, prefixed, principal, "*", op, ALLOW)
-        for prefix in (topic_prefix, f"{app_id}-")
-        for op in topic_ops
+    read_write = (AclOperation.READ, AclOperation.WRITE, AclOperation.DESCRIBE)
+    grants = [
+        (ResourceType.TOPIC, topic_prefix, read_write),
+        (ResourceType.TOPIC, f"{app_id}-", (*read_write, AclOperation.CREATE)),  # Faust's own
+        (ResourceType.GROUP, app_id, (AclOperation.READ, AclOperation.DESCRIBE)),
     ]
-    bindings += [
-        AclBinding(ResourceType.GROUP, app_id, prefixed, principal, "*", op, ALLOW)
-        for op in (AclOperation.READ, AclOperation.DESCRIBE)
+    return [
+        AclBinding(kind, name, prefixed, principal, "*", op, ALLOW)
+        for kind, name, operations in grants
+        for op in operations
     ]
-    return bindings
 
 
 def deny(user: str, topic: str, operation: AclOperation) -> AclBinding:

@@ -32,10 +32,11 @@ class Tenant:
     app_id: str
 
 
-def tenant(stack: SecureStack, user: str = WORKER[0]) -> Tenant:
+def tenant(stack: SecureStack, user: str = WORKER[0], create_topics: bool = True) -> Tenant:
     tag = uuid.uuid4().hex[:8]
     topics, app_id = Topics(f"t{tag}."), f"t{tag}-app"
-    ensure_topics(stack.kafka_settings(ADMIN), topics, retention_ms=KEEP_FOREVER)
+    if create_topics:  # as an administrator: the worker's principal may not create them
+        ensure_topics(stack.kafka_settings(ADMIN), topics, retention_ms=KEEP_FOREVER)
     create_acls(stack, worker_acls(user, topics.prefix, app_id))
     return Tenant(topics, app_id)
 

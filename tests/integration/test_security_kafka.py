@@ -75,6 +75,18 @@ def test_missing_acl_names_the_topic_and_operation(secure: SecureStack, tmp_path
     assert f"topic {t.topics.alerts}" not in out  # only what is missing is named
 
 
+def test_missing_topics_without_create_say_how_to_get_them(
+    secure: SecureStack, tmp_path: Path
+) -> None:
+    t = tenant(secure, create_topics=False)
+    proc, _, log = run_worker(secure, WORKER, t, tmp_path, wait=40)
+    out = log.read_text()
+    assert proc.returncode not in (None, 0), out
+    assert f"topics missing and user {WORKER[0]}" in out and t.topics.purchases in out
+    assert "cxstream topics create" in out
+    assert f"CREATE on topics with prefix {t.topics.prefix}" in out
+
+
 def test_preflight_without_any_grant_lists_what_to_grant(secure: SecureStack) -> None:
     t = tenant(secure, user="somebody-else")
     admin = check_connection(secure.kafka_settings(WORKER))
