@@ -23,6 +23,7 @@ from streams.config.sections import (
     HealthConfig,
     IcpAttribute,
     IntegrityConfig,
+    LossConfig,
     LoyaltyConfig,
     ModelConfig,
     OrderingConfig,
@@ -198,6 +199,7 @@ def config_from_mapping(data: Mapping[str, Any]) -> ModelConfig:
             referral=_section(ReferralConfig, al.get("referral"), "alerts.referral"),
         ),
         integrity=_section(IntegrityConfig, raw["integrity"], "integrity"),
+        loss=_section(LossConfig, raw["loss"], "loss"),
     )
     _check_pairs(cfg)
     return cfg

@@ -75,6 +75,15 @@ class PAliveConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LossConfig:
+    """Loss probability (streams.btyd) over the p_alive section's r, alpha, a, b (weeks)."""
+
+    horizon_days: float = _rng(0.0, gt=True)
+    modified: int = _rng(0, 1)  # 0 = BG/NBD, 1 = MBG/NBD (one-time buyers may be gone)
+    dormant: float = _rng(0.0, 1.0)  # kappa: a dropped-out customer's remaining rate share
+
+
+@dataclass(frozen=True, slots=True)
 class SuccessConfig:
     half_life_days: float = _rng(0.0, gt=True)
     max_tickets: int = _rng(1, 1000)
@@ -248,3 +257,4 @@ class ModelConfig:
     stage: StageConfig
     alerts: AlertsConfig
     integrity: IntegrityConfig
+    loss: LossConfig

@@ -17,6 +17,7 @@ from streams.model.codec import (
 from streams.model.core import apply, is_late, new_state, snapshot, tick
 from streams.model.deadline import next_deadline
 from streams.model.integrity import IntegrityState, IntegrityVerdict, observe_feedback
+from streams.model.loss import LossOutlook, config_with_record, loss_outlook
 from streams.model.state import CustomerState
 
 __all__ = [
@@ -24,12 +25,15 @@ __all__ = [
     "CustomerState",
     "IntegrityState",
     "IntegrityVerdict",
+    "LossOutlook",
     "ModelConfig",
     "apply",
+    "config_with_record",
     "integrity_from_bytes",
     "integrity_to_bytes",
     "is_late",
     "load_config",
+    "loss_outlook",
     "new_state",
     "next_deadline",
     "observe_feedback",

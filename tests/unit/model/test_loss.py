@@ -1,0 +1,69 @@
+"""The model's loss outlook: from the state it already keeps, by the backtested formulas, with
+parameters a fit publishes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from streams.btyd import BgNbdParams, p_no_purchase
+from streams.config import config_from_mapping
+from streams.errors import ConfigError
+from streams.fitting import fit_population
+from streams.fitting.synthetic import simulate_stats
+from streams.model import ModelConfig, config_with_record, loss_outlook
+from streams.model.loss import params_of
+from tests.unit.model.conftest import DAY, T0, run, weekly_buyer
+
+
+def test_no_outlook_before_a_purchase(cfg: ModelConfig) -> None:
+    from streams.model import new_state
+
+    assert loss_outlook(new_state("c", T0), T0, cfg) is None
+
+
+def test_silence_raises_the_loss_probability_and_lowers_value(cfg: ModelConfig) -> None:
+    state, _ = run(weekly_buyer(8), cfg)
+    last = T0 + 7 * 7 * DAY
+    soon = loss_outlook(state, last + 7 * DAY, cfg)
+    late = loss_outlook(state, last + 120 * DAY, cfg)
+    assert soon is not None and late is not None
+    assert soon.p_loss < 0.2 < 0.5 < late.p_loss
+    assert late.p_alive < soon.p_alive
+    assert late.expected_value_minor < soon.expected_value_minor
+    # the same number the backtest scores, from the state's x, t_x, T in weeks
+    same = p_no_purchase(params_of(cfg), 7.0, 7.0, 7.0 + 120 / 7, cfg.loss.horizon_days / 7)
+    assert late.p_loss == pytest.approx(same, rel=1e-12)
+
+
+def test_one_time_buyer_has_a_loss_probability_too(cfg: ModelConfig) -> None:
+    state, _ = run(weekly_buyer(1), cfg)
+    early, later = loss_outlook(state, T0 + DAY, cfg), loss_outlook(state, T0 + 200 * DAY, cfg)
+    assert early is not None and later is not None
+    assert 0.0 < early.p_loss < later.p_loss < 1.0
+
+
+def test_a_fitted_record_replaces_the_cold_start_parameters(cfg: ModelConfig) -> None:
+    true = BgNbdParams(0.6, 8.0, 0.8, 1.3, modified=True)
+    rec = fit_population(simulate_stats(true, 5000, 40.0, seed=2), "2026-01-01T00:00:00Z")
+    fitted = config_with_record(cfg, json.loads(json.dumps(rec.to_dict())))
+    assert params_of(fitted) == rec.nbd
+    state, _ = run(weekly_buyer(3), cfg)
+    now = T0 + 200 * DAY
+    a, b = loss_outlook(state, now, cfg), loss_outlook(state, now, fitted)
+    assert a is not None and b is not None and a.p_loss != b.p_loss
+    # a record fitted in days is converted to the model's weeks
+    in_days = {
+        **rec.to_dict(),
+        "time_unit_days": 1.0,
+        "params": {**rec.params, "alpha": rec.params["alpha"] * 7},
+    }
+    assert config_with_record(cfg, in_days).p_alive.alpha == pytest.approx(rec.params["alpha"])
+
+
+def test_loss_config_is_validated() -> None:
+    with pytest.raises(ConfigError, match=r"loss\.dormant"):
+        config_from_mapping({"loss": {"dormant": 2.0}})
+    with pytest.raises(ConfigError, match=r"loss\.horizon_days"):
+        config_from_mapping({"loss": {"horizon_days": 0.0}})
