@@ -30,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     if args.horizon <= 0:
         raise BacktestError("--horizon must be a positive number of days")
+    if args.alert_at is not None and not 0.0 < args.alert_at < 1.0:
+        raise BacktestError("--alert-at must be a probability between 0 and 1")
     cutoff = _cutoff_day(args.cutoff)
     path = Path(args.log)
     with console.status(f"reading {path}", spinner="dots"):
@@ -49,7 +51,12 @@ def run(args: argparse.Namespace) -> int:
     ) as bar:
         task = bar.add_task("score", total=n)
         result = run_backtest(
-            log, cutoff, float(args.horizon), fitted_at, lambda k: bar.advance(task, k)
+            log,
+            cutoff,
+            float(args.horizon),
+            fitted_at,
+            lambda k: bar.advance(task, k),
+            alert_at=args.alert_at,
         )
     report = write_report(result, Path(args.out), path.name, currency)
     print(summary_tables(result))
@@ -80,6 +87,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "(repeatable; common names are found without it)",
     )
     parser.add_argument("--currency", help="the log's currency (refused if orders use others)")
+    parser.add_argument(
+        "--alert-at",
+        type=float,
+        help="alert when the loss probability reaches this (default: the cut the fitted model "
+        "expects to give the best balanced accuracy, from calibration data only)",
+    )
     parser.add_argument("--date-format", help="strptime format when dates are not ISO 8601")
     parser.add_argument(
         "--out", default="backtest-report", help="report directory (default backtest-report)"

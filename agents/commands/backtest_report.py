@@ -29,7 +29,18 @@ def _plots(b: Backtest, out: Path) -> list[str]:
     fig, ax = plt.subplots(figsize=(6, 6))
     for r in b.results:
         fpr, tpr = roc_curve(r.score, lost)
-        ax.plot(fpr, tpr, label=f"{r.name} (AUC {r.auc_all:.3f})")
+        (line,) = ax.plot(fpr, tpr, label=f"{r.name} (AUC {r.auc_all:.3f})")
+        if r is b.results[0]:  # where cxstream's alert cut operates
+            flag = r.score >= r.threshold
+            at = (float(flag[~lost].mean()), float(flag[lost].mean()))
+            ax.plot(
+                *at,
+                marker="o",
+                markersize=8,
+                color=line.get_color(),
+                linestyle="none",
+                label=f"cxstream alert cut {r.threshold:.3g}",
+            )
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance")
     ax.set(
         xlabel="false-positive rate (kept customers flagged)",

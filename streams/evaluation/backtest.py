@@ -201,10 +201,20 @@ def rfm_risk(c: Cohort) -> Array:
 
 
 def _result(
-    name: str, score: Array, c: Cohort, threshold: float | None, probability: bool
+    name: str,
+    score: Array,
+    c: Cohort,
+    threshold: float | None,
+    probability: bool,
+    fixed: bool = False,
 ) -> ScoreResult:
     rep = c.repeat
-    if threshold is None:  # a baseline: its best cut on the holdout (an oracle upper bound)
+    if threshold is not None and fixed:  # the operator's probability, for everyone
+        cut = cut_rep = threshold
+        rule = "set with --alert-at"
+        flag_all = flag_score(score >= cut, c.lost)
+        flag_rep = flag_score(score[rep] >= cut, c.lost[rep])
+    elif threshold is None:  # a baseline: its best cut on the holdout (an oracle upper bound)
         cut, flag_all = best_cut(score, c.lost)
         cut_rep, flag_rep = best_cut(score[rep], c.lost[rep])
         rule = "best cut on the holdout"
@@ -233,8 +243,10 @@ def run_backtest(
     horizon_days: float,
     fitted_at: str,
     progress: Callable[[int], None] | None = None,
+    alert_at: float | None = None,
 ) -> Backtest:
-    """Fit on the calibration period, score every customer at the cutoff, compare."""
+    """Fit on the calibration period, score every customer at the cutoff, compare.
+    ``alert_at``: the operator's loss-probability cut (default: chosen from calibration)."""
     c = cohort_at(log, cutoff_day, horizon_days)
     mean_value = np.where(c.orders > 0, c.spend / np.maximum(c.orders, 1.0), 0.0)
     kappa, how = learn_dormancy(log, cutoff_day, horizon_days, fitted_at)
@@ -245,7 +257,14 @@ def run_backtest(
     base = fit_population(c.stats, fitted_at, model="bgnbd")
     p_base = model.score_with(base, c.stats)
     results = [
-        _result("cxstream loss probability", p_loss, c, expected_ba_threshold(p_loss), True),
+        _result(
+            "cxstream loss probability",
+            p_loss,
+            c,
+            expected_ba_threshold(p_loss) if alert_at is None else alert_at,
+            True,
+            fixed=alert_at is not None,
+        ),
         _result("recency (days since last purchase)", c.recency_days, c, None, False),
         _result("RFM score", rfm_risk(c), c, None, False),
         _result("BG/NBD P(no purchase), fitted", p_base, c, None, True),

@@ -177,3 +177,22 @@ def test_fit_from_statistics_fits_large_segments_alone(tmp_path: Path) -> None:
     assert set(records) == {"all", "web"}
     assert records["web"]["n"] == 2500
     assert records["all"]["params"]["r"] == pytest.approx(0.5, rel=0.3)
+
+
+def _cxstream_row(out: Path) -> str:
+    lines = (out / "report.md").read_text().splitlines()
+    return next(line for line in lines if line.startswith("| cxstream"))
+
+
+def test_operator_sets_the_alert_probability(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r"
+    assert main(["backtest", str(DATA), *ARGS, "--alert-at", "0.95", "--out", str(out)]) == 0
+    strict = _cxstream_row(out)
+    assert main(["backtest", str(DATA), *ARGS, "--alert-at", "0.3", "--out", str(out)]) == 0
+    loose = _cxstream_row(out)
+    assert "set with --alert-at" in strict
+    assert int(strict.split("|")[7]) < int(loose.split("|")[7])  # fewer flagged at 0.95
+    assert main(["backtest", str(DATA), *ARGS, "--alert-at", "1.5", "--out", str(out)]) == 2
+    assert "--alert-at must be a probability" in capsys.readouterr().err
