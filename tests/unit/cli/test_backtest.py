@@ -196,3 +196,11 @@ def test_operator_sets_the_alert_probability(
     assert int(strict.split("|")[7]) < int(loose.split("|")[7])  # fewer flagged at 0.95
     assert main(["backtest", str(DATA), *ARGS, "--alert-at", "1.5", "--out", str(out)]) == 2
     assert "--alert-at must be a probability" in capsys.readouterr().err
+
+
+def test_scoring_reports_progress_for_every_customer() -> None:
+    log, _ = read_purchase_log(DATA, {}, "EUR")
+    cutoff = float(np.datetime64("2024-09-30", "D").astype(int))
+    seen: list[int] = []
+    result = run_backtest(log, cutoff, 180.0, "t", seen.append)
+    assert sum(seen) == len(result.cohort.ids)
