@@ -155,10 +155,28 @@ def _header(view: Mapping[str, Any]) -> Panel:
         "   ",
         ("team ", "dim"),
         str(h.get("cx_team") or "—"),
+        _outlook(h, view.get("currency")),
     )
     title = f"customer {view['customer_id']}"
     subtitle = f"as of {when(h.get('as_of'))} · from {view.get('source', '?')}"
     return Panel(body, title=title, subtitle=subtitle, title_align="left")
+
+
+def _outlook(h: Mapping[str, Any], currency: Any) -> Text:
+    """P(loss), P(alive) and expected value within the loss horizon, when known."""
+    if h.get("p_loss") is None:
+        return Text("")
+    return Text.assemble(
+        ("\nP(no purchase within horizon) ", "dim"),
+        f"{h['p_loss']:.2f}   ",
+        ("P(alive) ", "dim"),
+        f"{h.get('p_alive') or 0.0:.2f}   ",
+        ("expected value ", "dim"),
+        money(h.get("expected_value_minor"), currency),
+        "   ",
+        ("parameters ", "dim"),
+        str(h.get("params_version") or "—"),
+    )
 
 
 def _contributions(rows: Iterable[Mapping[str, Any]]) -> Table:

@@ -197,3 +197,8 @@ class HealthSnapshot:
     contributions: tuple[Contribution, ...] = field(default_factory=tuple)
     open_alerts: tuple[str, ...] = field(default_factory=tuple)  # alert ids
     cx_team: str | None = None
+    # Loss outlook (buy-till-you-die, streams.model.loss); None before the first purchase.
+    p_loss: float | None = None  # P(no purchase within the loss horizon), as alerts judge it
+    p_alive: float | None = None
+    expected_value_minor: int | None = None  # expected spend within the loss horizon
+    params_version: str | None = None  # parameter record the outlook was computed with

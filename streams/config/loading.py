@@ -55,6 +55,13 @@ def _number(value: Any, key: str, kind: str, meta: Mapping[str, Any]) -> float |
     return int(value) if kind == "int" else float(value)
 
 
+def _text(value: Any, key: str) -> str:
+    """One short text setting (a name or version, printable, 1-128 characters)."""
+    if not isinstance(value, str) or not 0 < len(value) <= 128 or not value.isprintable():
+        raise ConfigError(f"{key}: expected a printable text of 1-128 characters, got {value!r}")
+    return value
+
+
 def _section(cls: type[_T], raw: Any, prefix: str, **nested: Any) -> _T:
     """Build a numeric section dataclass from its TOML table, rejecting unknown/missing keys."""
     if not isinstance(raw, Mapping):
@@ -69,7 +76,10 @@ def _section(cls: type[_T], raw: Any, prefix: str, **nested: Any) -> _T:
             continue
         if name not in raw:
             raise ConfigError(f"{prefix}.{name}: missing setting")
-        values[name] = _number(raw[name], f"{prefix}.{name}", str(f.type), f.metadata)
+        if f.metadata.get("text"):
+            values[name] = _text(raw[name], f"{prefix}.{name}")
+        else:
+            values[name] = _number(raw[name], f"{prefix}.{name}", str(f.type), f.metadata)
     return cls(**values)
 
 

@@ -21,6 +21,11 @@ def _rng(lo: float | None = None, hi: float | None = None, *, gt: bool = False) 
     return field(metadata={"lo": lo, "hi": hi, "gt": gt})
 
 
+def _text() -> Any:
+    """Field metadata: a short text setting (a name or version), not a number."""
+    return field(metadata={"text": True})
+
+
 def _rate(half_life: float) -> float:
     return math.log(2.0) / half_life
 
@@ -81,6 +86,8 @@ class LossConfig:
     horizon_days: float = _rng(0.0, gt=True)
     modified: int = _rng(0, 1)  # 0 = BG/NBD, 1 = MBG/NBD (one-time buyers may be gone)
     dormant: float = _rng(0.0, 1.0)  # kappa: a dropped-out customer's remaining rate share
+    # Which parameters these are: a fitted record's version, or "packaged-defaults" (cold start).
+    params_version: str = _text()
 
 
 @dataclass(frozen=True, slots=True)

@@ -185,7 +185,15 @@ def snapshot_from_record(r: Record) -> HealthSnapshot:
         ),
         open_alerts=tuple(r["open_alerts"]),
         cx_team=r["cx_team"],
+        p_loss=_opt_float(r.get("p_loss")),
+        p_alive=_opt_float(r.get("p_alive")),
+        expected_value_minor=r.get("expected_value_minor"),
+        params_version=r.get("params_version"),
     )
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 #: Record -> domain object, by record kind.
@@ -306,4 +314,8 @@ def snapshot_to_record(s: HealthSnapshot) -> Record:
         ],
         "open_alerts": list(s.open_alerts),
         "cx_team": s.cx_team,
+        "p_loss": s.p_loss,
+        "p_alive": s.p_alive,
+        "expected_value_minor": s.expected_value_minor,
+        "params_version": s.params_version,
     }

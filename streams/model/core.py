@@ -33,6 +33,7 @@ from streams.model.fold import (
 )
 from streams.model.health import band, contributions, health
 from streams.model.lifecycle import moved, next_stage
+from streams.model.loss import loss_outlook
 from streams.model.measures import Measures
 from streams.model.positional import positional
 from streams.model.risk import assess, assess_cached, remember_measures
@@ -266,6 +267,7 @@ def snapshot(state: CustomerState, now: float, config: ModelConfig) -> HealthSna
     stage, h = judge(state, m, config)
     _, since, _ = moved(state, stage, at, config)
     baseline = state.health if at > state.as_of else state.prev_health
+    outlook = loss_outlook(state, at, config)
     return _SNAPSHOT(
         customer_id=state.customer_id,
         as_of=at,
@@ -281,6 +283,10 @@ def snapshot(state: CustomerState, now: float, config: ModelConfig) -> HealthSna
         contributions=contributions(m, config),
         open_alerts=tuple([a.alert_id for a in state.alerts]),
         cx_team=state.profile.cx_team,
+        p_loss=None if outlook is None else round(outlook.p_loss, 6),
+        p_alive=None if outlook is None else round(outlook.p_alive, 6),
+        expected_value_minor=None if outlook is None else outlook.expected_value_minor,
+        params_version=config.loss.params_version,
     )
 
 

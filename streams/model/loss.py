@@ -73,5 +73,6 @@ def config_with_record(cfg: ModelConfig, record: Mapping[str, Any]) -> ModelConf
         cfg.loss,
         modified=1 if record.get("model") == "mbgnbd" else 0,
         dormant=float(params.get("dormant", 0.0)),
+        params_version=str(record["version"]),
     )
     return dataclasses.replace(cfg, p_alive=p_alive_cfg, loss=loss)

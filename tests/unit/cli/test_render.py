@@ -64,6 +64,8 @@ def test_customer_from_redis_shows_contributions_and_alert_reasons() -> None:
         assert c.measure in out and c.detail in out
     assert alert.reasons[0].message in out and alert.alert_id in out
     assert "stage history" not in out
+    assert "P(no purchase within horizon) 0.81" in out and "P(alive) 0.34" in out
+    assert "expected value 420.00" in out and "mbgnbd-0123456789ab" in out
 
 
 def test_customer_without_alerts_says_so() -> None:

@@ -155,6 +155,10 @@ def snapshot(**changes: object) -> HealthSnapshot:
         ),
         open_alerts=("al-1",),
         cx_team="team-emea",
+        p_loss=0.8125,
+        p_alive=0.34,
+        expected_value_minor=42_000,
+        params_version="mbgnbd-0123456789ab",
     )
     return _replace(base, changes)
 

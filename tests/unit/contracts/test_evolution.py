@@ -98,3 +98,20 @@ def test_history_files_are_registered_as_writers(tmp_path: Any, monkeypatch: Any
     assert strip_logical_types({"type": "long", "logicalType": "timestamp-millis"}) == {
         "type": "long"
     }
+
+
+def test_snapshots_written_before_the_loss_outlook_still_decode() -> None:
+    """schemas/history keeps health_snapshot.v1: its single-object messages stay readable and
+    read the outlook fields as unknown (None)."""
+    from streams.contracts import decode_snapshot
+    from streams.contracts.mapping import snapshot_to_record
+
+    v1 = schemas.load_schema_file(schemas.HISTORY_DIR / "health_snapshot.v1.avsc")
+    new = samples.snapshot()
+    old_fields = {f["name"] for f in v1["fields"]}
+    record = {k: v for k, v in snapshot_to_record(new).items() if k in old_fields}
+    headers = [("content-type", AVRO_SINGLE_OBJECT.encode())]
+    decoded = decode_snapshot(_single_object(v1, record), headers)
+    assert decoded == samples.snapshot(
+        p_loss=None, p_alive=None, expected_value_minor=None, params_version=None
+    )

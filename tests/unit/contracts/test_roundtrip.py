@@ -78,6 +78,7 @@ def test_snapshot_round_trip(fmt: str) -> None:
     for snapshot in (
         samples.snapshot(),
         samples.snapshot(contributions=(), open_alerts=(), nps_category=None, cx_team=None),
+        samples.snapshot(p_loss=None, p_alive=None, expected_value_minor=None),
     ):
         key, value, headers = encode_snapshot(snapshot, fmt, registry=registry)
         assert key == b"cust-1"

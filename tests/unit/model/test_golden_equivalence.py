@@ -17,6 +17,9 @@ deadlines seen by the tick at them, evidence-based won_back, order-independent t
 the latest negative feedback, and the churn-precision defaults (rhythm gap = 80th percentile
 shrunk with 2 pseudo-gaps, one-time half-life 120 d, ticket-trouble ramp 90 -> 35, weekly
 open-alert recheck, min_burst 3). See docs/model.md.
+
+Snapshot digests regenerated (alerts and deadlines unchanged) when snapshots began to carry the
+loss outlook: p_loss, p_alive, expected value and the parameter version (issue 11).
 """
 
 from __future__ import annotations
@@ -50,9 +53,9 @@ GOLDEN: dict[str, tuple[int, int, str, str]] = {
         1214,
         1107,
         "ec7ab4ce05a28ad534402ef4fd9c743a",
-        "87dfab5e1f2690908bf71283f764d4ca",
+        "3f290c0a69a74f3d5afe0bccdad3025b",
     ),
-    "rich": (1989, 5088, "afdd639626b39d737e584763d9d196f2", "078b3483c7918af0157f24162b3ba114"),
+    "rich": (1989, 5088, "afdd639626b39d737e584763d9d196f2", "1fe04350476c1b70430dee6ebcd0b680"),
 }
 
 

@@ -12,15 +12,31 @@ from streams.config import config_from_mapping
 from streams.errors import ConfigError
 from streams.fitting import fit_population
 from streams.fitting.synthetic import simulate_stats
-from streams.model import ModelConfig, config_with_record, loss_outlook
+from streams.model import ModelConfig, config_with_record, loss_outlook, new_state, snapshot
 from streams.model.loss import params_of
 from tests.unit.model.conftest import DAY, T0, run, weekly_buyer
 
 
 def test_no_outlook_before_a_purchase(cfg: ModelConfig) -> None:
-    from streams.model import new_state
-
     assert loss_outlook(new_state("c", T0), T0, cfg) is None
+    snap = snapshot(new_state("c", T0), T0, cfg)
+    assert (snap.p_loss, snap.p_alive, snap.expected_value_minor) == (None, None, None)
+    assert snap.params_version == "packaged-defaults"
+
+
+def test_the_snapshot_shows_the_outlook_and_its_parameter_version(cfg: ModelConfig) -> None:
+    state, _ = run(weekly_buyer(8), cfg)
+    last = T0 + 7 * 7 * DAY
+    soon, late = snapshot(state, last + 7 * DAY, cfg), snapshot(state, last + 120 * DAY, cfg)
+    outlook = loss_outlook(state, last + 120 * DAY, cfg)
+    assert outlook is not None and late.p_loss == pytest.approx(outlook.p_loss, abs=1e-6)
+    assert soon.p_loss is not None and late.p_loss is not None and soon.p_loss < late.p_loss
+    assert soon.p_alive is not None and late.p_alive is not None and late.p_alive < soon.p_alive
+    assert late.expected_value_minor == outlook.expected_value_minor > 0
+    true = BgNbdParams(0.6, 8.0, 0.8, 1.3, modified=True)
+    rec = fit_population(simulate_stats(true, 3000, 40.0, seed=4), "2026-01-01T00:00:00Z")
+    fitted = config_with_record(cfg, rec.to_dict())
+    assert snapshot(state, last + 120 * DAY, fitted).params_version == rec.version
 
 
 def test_silence_raises_the_loss_probability_and_lowers_value(cfg: ModelConfig) -> None:
@@ -67,3 +83,6 @@ def test_loss_config_is_validated() -> None:
         config_from_mapping({"loss": {"dormant": 2.0}})
     with pytest.raises(ConfigError, match=r"loss\.horizon_days"):
         config_from_mapping({"loss": {"horizon_days": 0.0}})
+    with pytest.raises(ConfigError, match=r"loss\.params_version"):
+        config_from_mapping({"loss": {"params_version": ""}})
+    assert config_from_mapping({"loss": {"params_version": "v7"}}).loss.params_version == "v7"
