@@ -16,6 +16,7 @@ problem ``redis_read_model`` (``/healthz`` answers 503) until a write succeeds a
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -106,12 +107,24 @@ def describe_failure(exc: Exception, redis_url: str, key_prefix: str) -> str:
             f"Redis user {user} at {address} may not write the read model: grant it the keys "
             f"~{key_prefix}* and the string, sorted-set and keyspace commands (docs/security.md)"
         )
-    if isinstance(exc, RedisError | OSError):  # connection refused, TLS, timeouts
+    if _tls_refused(exc):
+        return (
+            f"TLS to Redis at {address} failed (the server's certificate is not trusted): give "
+            "the CA in REDIS_URL as ?ssl_ca_certs=/path/ca.pem, or check the host name"
+        )
+    if isinstance(exc, RedisError | OSError):  # connection refused, timeouts
         return (
             f"Redis at {address} unreachable ({type(exc).__name__}: {str(exc)[:160]}): check "
-            "REDIS_URL, that Redis runs, and for rediss:// the CA (?ssl_ca_certs=/path/ca.pem)"
+            "REDIS_URL, that Redis runs, and redis:// vs rediss:// (TLS) for its port"
         )
     return f"Redis read model write failed at {address}: {type(exc).__name__}"
+
+
+def _tls_refused(exc: BaseException) -> bool:
+    """A certificate that will not verify: a setting to fix, not an outage to wait out."""
+    cause = exc.__cause__ or exc.__context__
+    unverified = isinstance(cause, ssl.SSLCertVerificationError)
+    return unverified or "CERTIFICATE_VERIFY_FAILED" in str(exc)
 
 
 class HealthReport:
@@ -125,7 +138,7 @@ class HealthReport:
         metrics.REDIS_WRITE_FAILURES.inc()
         now = time.monotonic()
         self.failing_since = self.failing_since or now
-        refused = isinstance(exc, AuthenticationError | NoPermissionError)
+        refused = isinstance(exc, AuthenticationError | NoPermissionError) or _tls_refused(exc)
         if self.board and (refused or now - self.failing_since >= UNREACHABLE_GRACE):
             self.board.raise_problem(PROBLEM, describe_failure(exc, self.url, self.prefix))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,15 @@ def test_wrong_password_fails_fast_naming_the_user(secure: SecureStack, tmp_path
     )
     assert "KAFKA_SASL_PASSWORD" in out and "not-the-password" not in out
     assert elapsed < 20, f"took {elapsed:.1f}s to refuse a wrong password"
+
+
+def test_an_untrusted_broker_certificate_names_the_ca_setting(secure: SecureStack) -> None:
+    without_ca = replace(secure.kafka_settings(WORKER), ssl_cafile=None)  # system CAs only
+    with pytest.raises(PreflightError) as refused:
+        check_connection(without_ca, timeout=10)
+    text = str(refused.value)
+    assert f"TLS handshake with {secure.bootstrap} failed" in text
+    assert "certificate verify failed" in text and "KAFKA_SSL_CAFILE" in text
 
 
 def test_missing_acl_names_the_topic_and_operation(secure: SecureStack, tmp_path: Path) -> None:

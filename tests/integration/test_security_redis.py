@@ -103,3 +103,23 @@ def test_wrong_redis_password_turns_healthz_unhealthy_until_redis_accepts(
         admin.close()
         stop(proc)
     assert password not in log.read_text()
+
+
+def test_an_untrusted_redis_certificate_turns_healthz_unhealthy_naming_the_ca(
+    secure: SecureStack, tmp_path: Path
+) -> None:
+    t = tenant(secure)
+    url = secure.redis_url().split("?")[0]  # rediss:// without ssl_ca_certs: system CAs only
+    proc, port, log = run_worker(secure, WORKER, t, tmp_path, redis_url=url)
+    try:
+
+        def refused() -> dict[str, Any] | None:
+            status, body = healthz(port)
+            return body if status == 503 and body["problems"] else None
+
+        body = wait_for("/healthz 503 naming the CA", refused, 60, log)
+        [problem] = body["problems"]
+        assert problem["name"] == "redis_read_model"
+        assert "not trusted" in problem["detail"] and "ssl_ca_certs" in problem["detail"]
+    finally:
+        stop(proc)

@@ -55,6 +55,10 @@ def test_needs_follow_the_documented_grants() -> None:
         (AuthenticationError("WRONGPASS invalid"), "rejected the credentials of user cx"),
         (NoPermissionError("no permissions to access the 'cx:customer:c-42' key"), "~cx:*"),
         (RedisConnectionError("Error 111 connecting to redis.internal:6380."), "unreachable"),
+        (
+            RedisConnectionError("Error 1 connecting. [SSL: CERTIFICATE_VERIFY_FAILED] ..."),
+            "?ssl_ca_certs=",
+        ),
     ],
 )
 def test_redis_failures_name_the_fix_without_password_or_keys(
