@@ -272,7 +272,8 @@ class SecureStack:
         )
         return "\n".join(text.splitlines()[-lines:])
 
-    def stop(self) -> None:
+    def stop(self, remove: bool = False) -> None:
+        """Stop both servers; ``remove`` also deletes the directory (keys, data, logs)."""
         for proc in (self.kafka, self.redis):
             if proc is None or proc.poll() is not None:
                 continue
@@ -282,6 +283,8 @@ class SecureStack:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(10)
+        if remove:
+            shutil.rmtree(self.directory, ignore_errors=True)
 
 
 _quiet = logging.getLogger("tests.secure_stack.librdkafka")

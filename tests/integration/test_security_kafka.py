@@ -33,7 +33,7 @@ def secure() -> Iterator[SecureStack]:
     except RuntimeError as exc:
         pytest.fail(f"the SASL_SSL broker did not start (run ops/setup.sh): {exc}")
     yield stack
-    stack.stop()
+    stack.stop(remove=True)
 
 
 def test_worker_with_its_grants_folds_an_event_on_sasl_ssl(

@@ -27,7 +27,7 @@ def secure() -> Iterator[SecureStack]:
     except RuntimeError as exc:
         pytest.fail(f"the TLS Redis / SASL_SSL broker did not start (run ops/setup.sh): {exc}")
     yield stack
-    stack.stop()
+    stack.stop(remove=True)
 
 
 def healthz(port: int) -> tuple[int, dict[str, Any]]:
