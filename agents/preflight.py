@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, TopicCollection
 from confluent_kafka.admin import AclOperation, AdminClient, NewTopic
@@ -26,7 +27,6 @@ DOCS = "see docs/security.md"
 FAUST_TABLES = ("customers", "survey-integrity")  # agents/wiring.py registers these tables
 R, W, D = AclOperation.READ, AclOperation.WRITE, AclOperation.DESCRIBE
 _AUTH_CODES = {KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED}
-log = logging.getLogger(__name__)
 _quiet = logging.getLogger("cxstream.preflight.librdkafka")
 _quiet.propagate = False  # librdkafka's own lines would repeat what the error message says
 _quiet.addHandler(logging.NullHandler())
@@ -105,8 +105,9 @@ def _raise_for_connection_errors(
         if err.code() == KafkaError._SSL:
             raise PreflightError(
                 f"TLS handshake with {kafka.bootstrap_servers} failed ({err.str()}): check "
-                "KAFKA_SSL_CAFILE (the CA that signed the broker's certificate) and that the "
-                "broker's certificate names this host"
+                "KAFKA_SSL_CAFILE (the CA that signed the broker's certificate), that the "
+                "broker's certificate names this host, and that the listener speaks TLS "
+                "(KAFKA_SECURITY_PROTOCOL)"
             )
     if final:
         last = errors[-1].str() if errors else "no answer"
@@ -178,23 +179,21 @@ def _topic_operations(
     found: dict[str, set[AclOperation]] = {}
     for name, future in futures.items():
         try:
-            found[name] = set(future.result().authorized_operations or ())
+            operations = future.result().authorized_operations
         except KafkaException as exc:
             code = exc.args[0].code()
             if code == KafkaError.TOPIC_AUTHORIZATION_FAILED:
                 found[name] = set()  # not even DESCRIBE
             # else absent (UNKNOWN_TOPIC_OR_PART) or no answer: no verdict, left out
+        else:
+            _note(found, name, operations)
     return found
 
 
-#: A group that does not exist yet, or a coordinator still loading: nothing wrong with access.
-_COORDINATOR_BUSY = frozenset(
-    {
-        KafkaError.NOT_COORDINATOR,
-        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
-        KafkaError.COORDINATOR_NOT_AVAILABLE,
-    }
-)
+def _note(found: dict[str, set[AclOperation]], name: str, operations: Any) -> None:
+    """Record what the broker allows; a broker that does not say (None) gives no verdict."""
+    if operations is not None:
+        found[name] = set(operations)
 
 
 def _group_operations(
@@ -216,7 +215,7 @@ def _group_operations(
         pending = []
         for name, future in futures.items():
             try:
-                found[name] = set(future.result().authorized_operations or ())
+                _note(found, name, future.result().authorized_operations)
             except KafkaException as exc:
                 if exc.args[0].code() == KafkaError.GROUP_AUTHORIZATION_FAILED:
                     found[name] = set()
@@ -238,7 +237,7 @@ def _internal_topic_problems(admin: AdminClient, app_id: str, timeout: float) ->
         if lacking:
             problems.append(f"not authorized to {', '.join(lacking)} topic {name}: {fix}")
     absent = [n for n in names if n not in existing]
-    if absent:
+    if absent:  # validate_only: the broker checks CREATE without creating anything
         futures = admin.create_topics(
             [NewTopic(n, 1, 1) for n in absent], validate_only=True, request_timeout=timeout
         )
