@@ -33,7 +33,7 @@ from bench.chaos_faults import HOSTILE_KINDS, NO_EFFECT_KINDS, HostileMix, fault
 from bench.chaos_report import Report, markdown, write_docs
 from bench.chaos_traffic import Traffic
 from streams.domain import Event
-from streams.model import load_config
+from streams.model import ModelConfig, load_config
 from streams.simulator import simulate
 from streams.topics import Topics
 from tests.e2e.harness import Worker, reference_run, wait_drained
@@ -99,6 +99,7 @@ def run(args: argparse.Namespace) -> Report:
         raise SystemExit(f"unknown --hostile-kinds {sorted(unknown)}; known: {list(HOSTILE_KINDS)}")
     token = secrets.token_hex(32)  # the workers get it in CX_API_TOKEN; the checks send it
     backlog, live = _populations(args)
+    config = load_config()  # before the soak: a broken config fails fast
     stack: RunningStack | None = None
     group: Group | None = None
     stop = threading.Event()
@@ -113,7 +114,9 @@ def run(args: argparse.Namespace) -> Report:
             retention_ms=KEEP_FOREVER,
         )
         customers = sorted({e.customer_id for e in backlog})
-        traffic = Traffic(stack.kafka_bootstrap, topics, HostileMix(kinds, rng), customers)
+        big_every = args.hostile // args.big_records if args.big_records else 0
+        mix = HostileMix(kinds, rng, big_every)
+        traffic = Traffic(stack.kafka_bootstrap, topics, mix, customers)
         traffic.run(backlog, 0, args.hostile // 2)
         scratch = Path(tempfile.mkdtemp(prefix="cxchaos-"))
         app_id = f"{topics.prefix}app"
@@ -162,7 +165,7 @@ def run(args: argparse.Namespace) -> Report:
         wait_drained(stack.kafka_bootstrap, topics, app_id, limit=args.drain_limit)
         group.ensure_running()
         drained = time.monotonic()
-        report = verdict(args, stack, topics, group, traffic, backlog + live, token)
+        report = verdict(args, stack, topics, group, traffic, backlog + live, token, config)
         report.kills, report.broker_kills = group.kills, counts["broker_kill"]
         report.redis_restarts = counts["redis_restart"]
         report.kinds = kinds
@@ -185,9 +188,9 @@ def verdict(
     traffic: Traffic,
     events: list[Event],
     token: str,
+    config: ModelConfig,
 ) -> Report:
     accepted = [events[i] for i in sorted(traffic.good)]
-    config = load_config()
     expected = reference_run(accepted, config)
     bootstrap = stack.kafka_bootstrap
     alerts = chaos_check.read_topic(bootstrap, topics.alerts, quiet=6.0)
@@ -230,6 +233,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     add("--broker-kills", type=int, default=2, help="broker SIGKILLs (restarted on its data)")
     add("--redis-restarts", type=int, default=2)
     add("--hostile", type=int, default=100_000, help="hostile records, half in the backlog")
+    add("--big-records", type=int, default=20, help="1 MB hostile records among --hostile")
     add("--hostile-kinds", default="all", help="comma-separated: " + ",".join(HOSTILE_KINDS))
     add("--customers", type=int, default=2000, help="backlog customers (full simulator)")
     add("--days", type=int, default=365, help="backlog history")

@@ -107,6 +107,7 @@ class DeadLetterCheck:
     good_dead_lettered: Counter[str] = field(default_factory=Counter)  # reason -> good records
     unknown: int = 0  # dead letters naming a source this soak did not produce
     truncated: int = 0  # carrying dlq.original.size
+    examples: list[str] = field(default_factory=list)  # a few good records' dead letters
 
     def missing(self, kind: str) -> int:
         return 0 if kind in NO_EFFECT_KINDS else self.sent[kind] - self.dead_lettered[kind]
@@ -145,6 +146,9 @@ def check_dead_letters(
             check.reasons[hostile[src]][reason] += 1
         elif src in good:
             check.good_dead_lettered[reason] += 1
+            if check.good_dead_lettered[reason] <= 2:  # two examples per reason
+                detail = " ".join(h.get("dlq.detail", b"").decode(errors="replace").split())
+                check.examples.append(f"{src[0]}[{src[1]}]@{src[2]} {reason}: {detail[:300]}")
         else:
             check.unknown += 1
         seen.add(src)

@@ -136,7 +136,7 @@ def duplicate(ctx: Context) -> Outgoing:
 
 Builder = Callable[[Context], Outgoing]
 
-#: kind -> (builder, relative weight in the mix). The 1 MB kinds are rare (and capped).
+#: kind -> (builder, relative weight in the mix); the 1 MB kinds come at a fixed count instead.
 HOSTILE_KINDS: dict[str, tuple[Builder, float]] = {
     "malformed": (malformed, 20.0),
     "wrong_content_type": (wrong_content_type, 10.0),
@@ -144,8 +144,8 @@ HOSTILE_KINDS: dict[str, tuple[Builder, float]] = {
     "key_mismatch": (key_mismatch, 10.0),
     "huge_amount": (huge_amount, 5.0),
     "negative_amount": (negative_amount, 10.0),
-    "big_value": (big_value, 0.02),
-    "big_customer_id": (big_customer_id, 0.02),
+    "big_value": (big_value, 0.0),
+    "big_customer_id": (big_customer_id, 0.0),
     "seconds_as_ms": (seconds_as_ms, 10.0),
     "date_1970": (date_1970, 10.0),
     "duplicate": (duplicate, 10.0),
@@ -157,19 +157,22 @@ BIG_KINDS = frozenset({"big_value", "big_customer_id"})
 
 @dataclass
 class HostileMix:
-    """Draws hostile kinds by weight; at most ``max_big`` 1 MB records in all."""
+    """Draws hostile kinds by weight, except that every ``big_every``-th record is one of the
+    enabled 1 MB kinds (in turn), so that a run has a known number of them."""
 
     kinds: tuple[str, ...]
     rng: random.Random
-    max_big: int = 40
-    big_sent: int = 0
+    big_every: int = 0  # 0: no 1 MB records
     serial: int = 0
 
     def next(self, neighbour: Outgoing, customers: list[str]) -> Outgoing:
-        kinds = [k for k in self.kinds if k not in BIG_KINDS or self.big_sent < self.max_big]
-        kind = self.rng.choices(kinds, [HOSTILE_KINDS[k][1] for k in kinds])[0]
-        self.big_sent += kind in BIG_KINDS
         self.serial += 1
+        big = [k for k in self.kinds if k in BIG_KINDS]
+        small = [k for k in self.kinds if k not in BIG_KINDS]
+        if big and self.big_every and (self.serial % self.big_every == 0 or not small):
+            kind = big[(self.serial // self.big_every) % len(big)]
+        else:
+            kind = self.rng.choices(small, [HOSTILE_KINDS[k][1] for k in small])[0]
         victim, other = self.rng.sample(customers, 2)
         return HOSTILE_KINDS[kind][0](Context(neighbour, victim, other, self.serial, self.rng))
 

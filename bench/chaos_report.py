@@ -110,7 +110,8 @@ def markdown(r: Report) -> str:
             f"| {kind} | {d.sent[kind]:,} | {d.dead_lettered[kind]:,} | {missing} | {reasons} |"
         )
     if d.good_dead_lettered:
-        lines += ["", f"Good records dead-lettered: {dict(d.good_dead_lettered)}"]
+        lines += ["", f"Good records dead-lettered: {dict(d.good_dead_lettered)}, e.g.:", ""]
+        lines += [f"- `{example}`" for example in d.examples]
     if s.example:
         lines += ["", f"First differing customer: {s.example}"]
     return "\n".join(lines)
