@@ -117,7 +117,7 @@ def describe_failure(exc: Exception, redis_url: str, key_prefix: str) -> str:
             f"Redis at {address} unreachable ({type(exc).__name__}: {str(exc)[:160]}): check "
             "REDIS_URL, that Redis runs, and redis:// vs rediss:// (TLS) for its port"
         )
-    return f"Redis read model write failed at {address}: {type(exc).__name__}"
+    return f"Redis write failed at {address}: {type(exc).__name__}"
 
 
 def _tls_refused(exc: BaseException) -> bool:
@@ -128,24 +128,25 @@ def _tls_refused(exc: BaseException) -> bool:
 
 
 class HealthReport:
-    """Turns sink outcomes into the ``redis_read_model`` problem on the worker's board."""
+    """Turns a Redis sink's outcomes into a named problem (``redis_read_model``) on the board."""
 
-    def __init__(self, board: HealthBoard | None, redis_url: str, key_prefix: str) -> None:
-        self.board, self.url, self.prefix = board, redis_url, key_prefix
+    def __init__(
+        self, board: HealthBoard | None, redis_url: str, key_prefix: str, problem: str = PROBLEM
+    ) -> None:
+        self.board, self.url, self.prefix, self.problem = board, redis_url, key_prefix, problem
         self.failing_since: float | None = None
 
     def failed(self, exc: Exception) -> None:
-        metrics.REDIS_WRITE_FAILURES.inc()
         now = time.monotonic()
         self.failing_since = self.failing_since or now
         refused = isinstance(exc, AuthenticationError | NoPermissionError) or _tls_refused(exc)
         if self.board and (refused or now - self.failing_since >= UNREACHABLE_GRACE):
-            self.board.raise_problem(PROBLEM, describe_failure(exc, self.url, self.prefix))
+            self.board.raise_problem(self.problem, describe_failure(exc, self.url, self.prefix))
 
     def succeeded(self) -> None:
         self.failing_since = None
         if self.board:
-            self.board.clear(PROBLEM)
+            self.board.clear(self.problem)
 
 
 def redis_projection(
@@ -163,6 +164,10 @@ def redis_projection(
 
     async def probe() -> None:
         await client.ping()
+
+    def failed(exc: Exception) -> None:
+        metrics.REDIS_WRITE_FAILURES.inc()
+        report.failed(exc)
 
     async def handle(batch: Sequence[Any]) -> None:
         snapshots: dict[str, HealthSnapshot] = {}
@@ -184,7 +189,7 @@ def redis_projection(
         group,
         [topics.health, topics.alerts],
         handle,
-        on_failure=report.failed,
+        on_failure=failed,
         on_success=report.succeeded,
         probe=probe,
         describe=lambda exc: describe_failure(exc, redis_url, key_prefix),

@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 import faust
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from agents import metrics
 from agents.delivery import DeliveryStatus, WebhookDelivery
-from agents.redis_model import redis_projection
+from agents.redis_model import HealthReport, describe_failure, redis_projection
 from agents.side_consumer import SideConsumer, message_headers
 from streams.contracts import decode_alert, encode_alert
 from streams.delivery import InMemoryIdempotencyStore, RedisIdempotencyStore
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from agents.app import WorkerOptions
 
 DELIVERY_FAILURE_HEADER = "cx-delivery-failure"
+DELIVERY_PROBLEM = "redis_alert_delivery"  # the idempotency store of webhook delivery
 
 
 def register_side_services(app: faust.App, options: WorkerOptions) -> None:
@@ -58,11 +60,18 @@ def _run_as_task(app: faust.App, consumer: SideConsumer, name: str) -> None:
 def _delivery_consumer(app: faust.App, options: WorkerOptions) -> SideConsumer:
     settings = options.settings
     idempotency: Any = InMemoryIdempotencyStore()
+    key_prefix = settings.topic_prefix.replace(".", ":")
+    redis_health = HealthReport(
+        getattr(app, "cx_health", None), settings.redis_url or "", key_prefix, DELIVERY_PROBLEM
+    )
     if settings.redis_url:
         idempotency = RedisIdempotencyStore(
-            Redis.from_url(settings.redis_url),
-            prefix=f"{settings.topic_prefix.replace('.', ':')}delivered:",
+            Redis.from_url(settings.redis_url), prefix=f"{key_prefix}delivered:"
         )
+
+    def failed(exc: Exception) -> None:  # webhook failures are dead-lettered, not raised
+        if isinstance(exc, RedisError):
+            redis_health.failed(exc)
 
     async def dead_letter(alert: Alert, reason: str) -> None:
         key, value, headers = encode_alert(alert)
@@ -99,4 +108,11 @@ def _delivery_consumer(app: faust.App, options: WorkerOptions) -> SideConsumer:
         [settings.topics.alerts],
         handle,
         batch_size=100,
+        on_failure=failed,
+        on_success=redis_health.succeeded,
+        describe=lambda exc: (
+            describe_failure(exc, settings.redis_url or "", key_prefix)
+            if isinstance(exc, RedisError)
+            else repr(exc)
+        ),
     )

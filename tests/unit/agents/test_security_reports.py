@@ -130,3 +130,14 @@ def test_side_consumer_probe_reports_failure_then_recovery_without_any_batch(
 
     asyncio.run(run_briefly())
     assert outcomes == ["failed", "ok"]  # no more probes once healthy
+
+
+def test_webhook_delivery_reports_its_redis_under_its_own_name() -> None:
+    """Two sinks on one board: one recovering never clears the other's problem."""
+    board = HealthBoard()
+    read_model = HealthReport(board, URL, "cx:")
+    delivery = HealthReport(board, URL, "cx:", "redis_alert_delivery")
+    read_model.failed(AuthenticationError("WRONGPASS"))
+    delivery.failed(AuthenticationError("WRONGPASS"))
+    read_model.succeeded()
+    assert [p.name for p in board.problems()] == ["redis_alert_delivery"]
