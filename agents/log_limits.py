@@ -51,7 +51,11 @@ class RepeatLimiter(logging.Filter):
         return keep
 
     def _decide(self, record: logging.LogRecord) -> bool:
-        key = (record.name, record.levelno, _DIGITS.sub("#", record.getMessage())[:160])
+        try:
+            text = record.getMessage()
+        except Exception:  # a malformed call: let the handler report it, never raise here
+            text = str(record.msg)
+        key = (record.name, record.levelno, _DIGITS.sub("#", text)[:160])
         now = self.clock()
         with self._lock:
             if len(self._seen) > _MAX_KEYS:

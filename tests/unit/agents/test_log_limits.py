@@ -65,6 +65,12 @@ def test_distinct_messages_and_other_loggers_pass(
     assert sum("sink failed" in line for line in lines) == 5  # not a Kafka client: untouched
 
 
+def test_a_malformed_call_is_not_raised_by_the_filter() -> None:
+    limiter = RepeatLimiter(10.0, loggers=("aiokafka",))
+    record = logging.LogRecord("aiokafka", logging.ERROR, __file__, 1, "%d nodes", ("x",), None)
+    assert limiter.filter(record) is True
+
+
 def test_install_puts_one_shared_filter_on_each_handler_once() -> None:
     logger = logging.getLogger("limit-test-install")
     first, second = logging.StreamHandler(io.StringIO()), logging.StreamHandler(io.StringIO())
