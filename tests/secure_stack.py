@@ -21,14 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from confluent_kafka.admin import (
-    AclBinding,
-    AclOperation,
-    AclPermissionType,
-    AdminClient,
-    ResourcePatternType,
-    ResourceType,
-)
+from confluent_kafka.admin import AdminClient
 
 from agents.demo_stack import free_port
 from agents.settings import KafkaSettings
@@ -41,7 +34,6 @@ WORKER = ("cx-worker", "worker-secret")
 LIMITED = ("cx-limited", "limited-secret")  # granted everything except READ on purchases
 REDIS_USER = ("cx", "redis-secret")
 REDIS_ADMIN = ("ops", "ops-secret")  # manages ACL users in the tests
-ALLOW = AclPermissionType.ALLOW
 
 
 def _run(args: list[str], cwd: Path, what: str, timeout: float = 120) -> str:
@@ -298,43 +290,3 @@ def _read(path: Path) -> str:
 def start_secure_stack() -> SecureStack:
     """Start both servers in a fresh temporary directory (failing with the servers' logs)."""
     return SecureStack(Path(tempfile.mkdtemp(prefix="cxstream-secure-"))).start()
-
-
-def worker_acls(user: str, topic_prefix: str, app_id: str) -> list[AclBinding]:
-    """Exactly the grants docs/security.md lists for a worker's principal, by prefix.
-
-    No CREATE on cxstream's topics (an administrator creates them), no cluster-level grant:
-    the idempotent producer needs only WRITE on its topics since Kafka 3.0 (KIP-679).
-    """
-    principal = f"User:{user}"
-    prefixed = ResourcePatternType.PREFIXED
-    read_write = (AclOperation.READ, AclOperation.WRITE, AclOperation.DESCRIBE)
-    grants = [
-        (ResourceType.TOPIC, topic_prefix, read_write),
-        (ResourceType.TOPIC, f"{app_id}-", (*read_write, AclOperation.CREATE)),  # Faust's own
-        (ResourceType.GROUP, app_id, (AclOperation.READ, AclOperation.DESCRIBE)),
-    ]
-    return [
-        AclBinding(kind, name, prefixed, principal, "*", op, ALLOW)
-        for kind, name, operations in grants
-        for op in operations
-    ]
-
-
-def deny(user: str, topic: str, operation: AclOperation) -> AclBinding:
-    return AclBinding(
-        ResourceType.TOPIC,
-        topic,
-        ResourcePatternType.LITERAL,
-        f"User:{user}",
-        "*",
-        operation,
-        AclPermissionType.DENY,
-    )
-
-
-def create_acls(stack: SecureStack, bindings: list[AclBinding]) -> None:
-    """Create ACLs as the admin (a super user) through confluent-kafka's AdminClient."""
-    admin = AdminClient(stack.kafka_settings(ADMIN).confluent())
-    for future in admin.create_acls(bindings, request_timeout=15).values():
-        future.result()

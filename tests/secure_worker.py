@@ -1,4 +1,4 @@
-"""Run ``cxstream worker`` against :mod:`tests.secure_stack` and read what it publishes."""
+"""Grant ACLs on, run ``cxstream worker`` against, and read from :mod:`tests.secure_stack`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import (
+    AclBinding,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    ResourcePatternType,
+    ResourceType,
+)
 
 from agents.demo_stack import free_port
 from agents.side_consumer import message_headers
@@ -18,10 +26,11 @@ from agents.topic_admin import KEEP_FOREVER, ensure_topics
 from streams.contracts import decode_snapshot, encode_event
 from streams.domain import HealthSnapshot
 from streams.topics import Topics
-from tests.secure_stack import ADMIN, WORKER, SecureStack, create_acls, worker_acls
+from tests.secure_stack import ADMIN, WORKER, SecureStack
 from tests.unit.contracts import samples
 
 CLI = [sys.executable, "-m", "agents.cli", "worker"]
+ALLOW = AclPermissionType.ALLOW
 
 
 @dataclass(frozen=True)
@@ -122,3 +131,43 @@ def wait_snapshot(stack: SecureStack, t: Tenant, customer_id: str, limit: float)
     finally:
         consumer.close()
     raise AssertionError(f"no health snapshot for {customer_id} within {limit}s")
+
+
+def worker_acls(user: str, topic_prefix: str, app_id: str) -> list[AclBinding]:
+    """Exactly the grants docs/security.md lists for a worker's principal, by prefix.
+
+    No CREATE on cxstream's topics (an administrator creates them), no cluster-level grant:
+    the idempotent producer needs only WRITE on its topics since Kafka 3.0 (KIP-679).
+    """
+    principal = f"User:{user}"
+    prefixed = ResourcePatternType.PREFIXED
+    read_write = (AclOperation.READ, AclOperation.WRITE, AclOperation.DESCRIBE)
+    grants = [
+        (ResourceType.TOPIC, topic_prefix, read_write),
+        (ResourceType.TOPIC, f"{app_id}-", (*read_write, AclOperation.CREATE)),  # Faust's own
+        (ResourceType.GROUP, app_id, (AclOperation.READ, AclOperation.DESCRIBE)),
+    ]
+    return [
+        AclBinding(kind, name, prefixed, principal, "*", op, ALLOW)
+        for kind, name, operations in grants
+        for op in operations
+    ]
+
+
+def deny(user: str, topic: str, operation: AclOperation) -> AclBinding:
+    return AclBinding(
+        ResourceType.TOPIC,
+        topic,
+        ResourcePatternType.LITERAL,
+        f"User:{user}",
+        "*",
+        operation,
+        AclPermissionType.DENY,
+    )
+
+
+def create_acls(stack: SecureStack, bindings: list[AclBinding]) -> None:
+    """Create ACLs as the admin (a super user) through confluent-kafka's AdminClient."""
+    admin = AdminClient(stack.kafka_settings(ADMIN).confluent())
+    for future in admin.create_acls(bindings, request_timeout=15).values():
+        future.result()

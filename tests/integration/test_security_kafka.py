@@ -12,15 +12,16 @@ import pytest
 from confluent_kafka.admin import AclOperation
 
 from agents.preflight import PreflightError, check_access, check_connection
-from tests.secure_stack import (
-    LIMITED,
-    WORKER,
-    SecureStack,
+from tests.secure_stack import LIMITED, WORKER, SecureStack, start_secure_stack
+from tests.secure_worker import (
     create_acls,
     deny,
-    start_secure_stack,
+    produce_purchase,
+    run_worker,
+    stop,
+    tenant,
+    wait_snapshot,
 )
-from tests.secure_worker import produce_purchase, run_worker, stop, tenant, wait_snapshot
 
 pytestmark = pytest.mark.integration
 OUTAGE = 16.0  # seconds; ~63,000 aiokafka ERROR lines were measured in such an outage before
@@ -130,3 +131,4 @@ def test_a_broker_outage_logs_a_few_lines_not_thousands(
     errors = [line for line in during if "ERROR" in line or "%3|" in line]
     print(f"{len(during)} log lines, {len(errors)} errors in a {OUTAGE}s outage")
     assert len(during) < 100, "\n".join(during[:50])
+    assert WORKER[1] not in log.read_text()  # not even at INFO level
