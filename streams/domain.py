@@ -167,6 +167,9 @@ class Alert:
     occurred_at: float  # event time of this action (open, update or resolve)
     cx_team: str | None = None
     lifetime_value_minor: int = 0
+    p_loss: float | None = None  # churn: P(no purchase within the horizon) it was judged with
+    value_at_risk_minor: int = 0  # churn: p_loss x expected value within the horizon
+    params_version: str | None = None  # the model parameters it was judged with
 
 
 @dataclass(frozen=True, slots=True)

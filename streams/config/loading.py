@@ -121,6 +121,8 @@ _ORDERED_PAIRS = (
     ("alerts.churn_risk.close_below", "alerts.churn_risk.open_at"),
     ("alerts.churn_risk.medium_from", "alerts.churn_risk.high_from"),
     ("alerts.referral.close_below", "alerts.referral.open_at"),
+    ("loss.value_medium_from", "loss.value_high_from"),
+    ("loss.value_high_from", "loss.value_critical_from"),
 )
 
 
@@ -153,6 +155,11 @@ def _check_pairs(cfg: ModelConfig) -> None:
     )
     if total <= 0:
         raise ConfigError("health.weight_*: at least one health weight must be positive")
+    if not cfg.loss.close_margin < cfg.loss.alert_at:
+        raise ConfigError(
+            f"loss.close_margin: must be below loss.alert_at ({cfg.loss.alert_at}), "
+            f"got {cfg.loss.close_margin}"
+        )
 
 
 def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

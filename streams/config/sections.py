@@ -88,6 +88,19 @@ class LossConfig:
     dormant: float = _rng(0.0, 1.0)  # kappa: a dropped-out customer's remaining rate share
     # Which parameters these are: a fitted record's version, or "packaged-defaults" (cold start).
     params_version: str = _text()
+    # Churn alert: opens at p_loss >= alert_at (learned by the fit), resolves below
+    # alert_at - close_margin (hysteresis).
+    alert_at: float = _rng(0.0, 1.0, gt=True)
+    close_margin: float = _rng(0.0, 1.0)
+    # Trouble signals raise the loss hazard: p = 1 - (1 - p_purchases)^h,
+    # h = min(hazard_max, 1 + hazard_scale * sum of their risk contributions).
+    hazard_scale: float = _rng(0.0)
+    hazard_max: float = _rng(1.0)
+    # Priority = value at risk (p_loss x expected value, minor units) banded at these cuts
+    # (learned by the fit as quantiles over the customers it would alert).
+    value_medium_from: float = _rng(0.0)
+    value_high_from: float = _rng(0.0)
+    value_critical_from: float = _rng(0.0)
 
 
 @dataclass(frozen=True, slots=True)

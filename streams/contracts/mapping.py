@@ -158,6 +158,9 @@ def alert_from_record(r: Record) -> Alert:
         occurred_at=r["occurred_at"] / 1000.0,
         cx_team=r["cx_team"],
         lifetime_value_minor=r["lifetime_value_minor"],
+        p_loss=_opt_float(r.get("p_loss")),
+        value_at_risk_minor=r.get("value_at_risk_minor", 0),
+        params_version=r.get("params_version"),
     )
 
 
@@ -292,6 +295,9 @@ def alert_to_record(a: Alert) -> Record:
         "occurred_at": to_millis(a.occurred_at),
         "cx_team": a.cx_team,
         "lifetime_value_minor": a.lifetime_value_minor,
+        "p_loss": a.p_loss,
+        "value_at_risk_minor": a.value_at_risk_minor,
+        "params_version": a.params_version,
     }
 
 

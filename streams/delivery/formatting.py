@@ -69,9 +69,20 @@ def validate_customer_url_template(template: str | None) -> None:
 
 
 def headline(alert: Alert) -> str:
-    """One line naming what happened, e.g. ``Churn risk opened (critical, score 82)``."""
+    """One line naming what happened, e.g. ``Churn risk opened (critical, P(loss) 0.82, value
+    at risk 1,234.00)`` or ``Referral opportunity opened (medium, score 82)``."""
     title = _TYPE_TITLES.get(alert.type, str(alert.type))
+    if alert.p_loss is not None:
+        return (
+            f"{title} {alert.action} ({alert.priority}, P(loss) {alert.p_loss:.2f}, "
+            f"value at risk {_money(alert.value_at_risk_minor)})"
+        )
     return f"{title} {alert.action} ({alert.priority}, score {alert.score:.0f})"
+
+
+def _money(minor: int) -> str:
+    """Minor units as a plain amount (the currency is the shop's own)."""
+    return f"{minor / 100:,.2f}"
 
 
 def fallback_text(alert: Alert) -> str:
@@ -96,6 +107,8 @@ def _context_text(alert: Alert) -> str:
     text = f"alert `{escape_mrkdwn(alert.alert_id)}` · opened {_iso(alert.opened_at)}"
     if alert.occurred_at != alert.opened_at:
         text += f" · {alert.action} {_iso(alert.occurred_at)}"
+    if alert.params_version:
+        text += f" · parameters `{escape_mrkdwn(alert.params_version)}`"
     return text
 
 
@@ -109,6 +122,9 @@ def format_slack_message(alert: Alert, customer_url_template: str | None = None)
         ("Action", str(alert.action)),
         ("CX team", escape_mrkdwn(alert.cx_team or _UNASSIGNED)),
     ]
+    if alert.p_loss is not None:
+        fields[1] = ("P(loss)", f"{alert.p_loss:.2f}")
+        fields.insert(2, ("Value at risk", _money(alert.value_at_risk_minor)))
     who = f"{icon} {title} for customer {customer_link(alert, customer_url_template)}".strip()
     playbook = escape_mrkdwn(alert.playbook) if alert.playbook else "_none_"
     blocks: list[dict[str, Any]] = [

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from streams.evaluation import PopulationResult, evaluate_population
+from streams.evaluation.learned import fit_events
 from streams.evaluation.report import render, write_docs
-from streams.model import load_config
-from streams.simulator import DAY, simulate
+from streams.model import ModelConfig, config_with_record, load_config
+from streams.simulator import DAY, Population, simulate
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "model.md"
 
@@ -28,6 +30,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="also tick each customer at least this often (cross-checks next_deadline)",
     )
+    p.add_argument(
+        "--packaged",
+        action="store_true",
+        help="judge with the packaged cold-start parameters instead of fitting them (by default "
+        "they are fitted, as `cxstream fit` does, on each population's orders up to the "
+        "holdout cutoff)",
+    )
     p.add_argument("--write-docs", action="store_true", help=f"write the report into {DOCS}")
     return p
 
@@ -42,7 +51,18 @@ def command_line(args: argparse.Namespace) -> str:
         parts.append(f"--config {args.config}")
     if args.tick_every_days is not None:
         parts.append(f"--tick-every-days {args.tick_every_days:g}")
+    if args.packaged:
+        parts.append("--packaged")
     return " ".join(parts)
+
+
+def learned_config(population: Population, config: ModelConfig) -> tuple[ModelConfig, str]:
+    """``config`` with parameters fitted on the population's orders up to the holdout cutoff
+    (the evaluation's 90 days before the end), as a periodic ``cxstream fit`` would have."""
+    as_of = population.end - 90.0 * DAY
+    fitted_at = datetime.fromtimestamp(as_of, UTC).isoformat(timespec="seconds")
+    rec = fit_events(population.events, as_of, config.loss.horizon_days, fitted_at)
+    return config_with_record(config, rec.to_dict()), rec.version
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,7 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     for purchase_only in modes:
         population = simulate(args.customers, args.days, args.seed, purchase_only=purchase_only)
         label = "purchase-only" if purchase_only else "rich"
-        result = evaluate_population(population, config, label=label, tick_every=tick_every)
+        judged = config
+        if not args.packaged:
+            judged, version = learned_config(population, config)
+            print(f"{label}: parameters {version} fitted on orders up to the holdout cutoff",
+                  file=sys.stderr)  # fmt: skip
+        result = evaluate_population(population, judged, label=label, tick_every=tick_every)
         results.append(result)
         run = result.replay
         print(f"{label}: {result.events} events, {run.ticks} ticks, {len(run.alerts)} alert "

@@ -126,6 +126,13 @@ PERSONA_HEADER = (
 def render(results: Sequence[PopulationResult], command: str) -> str:
     """The whole report: command line, four tables, definitions."""
     lines = [f"Produced by `{command}` (deterministic: same command, same figures).", ""]
+    if "--packaged" not in command:
+        lines[-1:] = [
+            "Parameters (purchase model, churn-alert cut, value bands) fitted as `cxstream fit`",
+            "does on each population's orders up to the holdout cutoff; `--packaged` judges",
+            "with the cold-start defaults instead.",
+            "",
+        ]
     personas = [row for r in results for row in _persona_rows(r)]
     lines += ["Churn-risk alerts:", "", *_table(CHURN_HEADER, [_churn_row(r) for r in results])]
     lines += ["Holdout check:", "", *_table(HOLDOUT_HEADER, [_holdout_row(r) for r in results])]

@@ -37,6 +37,9 @@ class ParamRecord:
     log_likelihood: float
     spend: dict[str, float] | None = None  # Gamma-Gamma p, q, gamma
     default_gap_days: float | None = None  # population median gap between purchase occasions
+    # Churn alerting learned with the fit (streams.fitting.alerting): alert_at, horizon_days,
+    # value_bands_minor (medium, high, critical cuts of the value at risk).
+    alerting: dict[str, Any] | None = None
     version: str = field(default="")
 
     def __post_init__(self) -> None:
@@ -73,6 +76,7 @@ class ParamRecord:
             "log_likelihood": self.log_likelihood,
             "spend": None if self.spend is None else dict(self.spend),
             "default_gap_days": self.default_gap_days,
+            "alerting": None if self.alerting is None else dict(self.alerting),
         }
 
     @classmethod
@@ -91,6 +95,7 @@ class ParamRecord:
             default_gap_days=None
             if d.get("default_gap_days") is None
             else float(d["default_gap_days"]),
+            alerting=None if d.get("alerting") is None else dict(d["alerting"]),
             version=str(d["version"]),
         )
 

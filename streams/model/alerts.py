@@ -1,10 +1,12 @@
 """Alert life cycle: one open alert per customer and type, opened / updated / resolved.
 
-Churn risk opens at ``open_at`` and resolves only below ``close_below`` (hysteresis), with a
-short reopen cooldown; a public detractor bypasses the cooldown. Referral opportunities need
-a well-served, engaged, well-fitting promoter and respect a long cooldown. An open alert is
-re-emitted only when something material changed: score moved by ``update_min_delta``,
-priority changed, or the set of reason codes changed.
+Churn risk opens when the loss probability (streams.model.loss, raised by trouble signals)
+reaches ``loss.alert_at`` and resolves only below ``alert_at - close_margin`` (hysteresis),
+with a short reopen cooldown; a public detractor bypasses the cooldown. Its priority is the
+value at risk, p_loss x expected value, banded at the learned ``loss.value_*_from`` cuts.
+Referral opportunities need a well-served, engaged, well-fitting promoter and respect a long
+cooldown. An open alert is re-emitted only when something material changed: score moved by
+``update_min_delta``, priority changed, or the set of reason codes changed.
 """
 
 from __future__ import annotations
@@ -13,13 +15,20 @@ import hashlib
 
 from streams.config import ModelConfig
 from streams.domain import Alert, AlertAction, AlertType, Priority, Reason
-from streams.model.measures import Measures, clamp01
-from streams.model.risk import PUBLIC_DETRACTOR, reason
+from streams.model.churn_reasons import (
+    LOSS,
+    churn_priority,
+    churn_reasons,
+    material_codes,
+    value_at_risk,
+)
+from streams.model.measures import Measures, clamp01, typical_gap_days
+from streams.model.risk import PUBLIC_DETRACTOR
 from streams.model.state import DAY_S, CustomerState, OpenAlert
 
 CHURN = AlertType.CHURN_RISK.value
 REFERRAL = AlertType.REFERRAL_OPPORTUNITY.value
-_LEVELS = (Priority.LOW, Priority.MEDIUM, Priority.HIGH)
+__all__ = ["LOSS", "churn_reasons", "material_codes", "step_alerts"]
 
 PLAYBOOKS = {
     PUBLIC_DETRACTOR: "Close the loop within {sla}h: a senior CX lead contacts the customer "
@@ -49,30 +58,6 @@ REFERRAL_PLAYBOOK = (
 def alert_id(customer_id: str, type_: str, evidence: str) -> str:
     """Deterministic id: same customer, type and opening evidence -> same id (replay-safe)."""
     return hashlib.sha1(f"{customer_id}|{type_}|{evidence}".encode()).hexdigest()[:32]
-
-
-def churn_reasons(m: Measures, cfg: ModelConfig) -> tuple[Reason, ...]:
-    """Reasons for the material signals, most urgent first."""
-    values = {code: value for code, _, value in m.components}
-    return tuple(reason(code, values[code], m, cfg) for code in material_codes(m, cfg))
-
-
-def material_codes(m: Measures, cfg: ModelConfig) -> tuple[str, ...]:
-    """Codes of the signals that would be listed as reasons (at least the strongest one)."""
-    floor = cfg.risk.min_reason_contribution
-    codes = [c[0] for c in m.components if c[1] >= floor] or [c[0] for c in m.components[:1]]
-    return tuple(codes)
-
-
-def churn_priority(m: Measures, cfg: ModelConfig) -> Priority:
-    """Score sets the base; high value and good fit raise it; a public detractor is critical."""
-    if m.components and m.components[0][0] == PUBLIC_DETRACTOR:
-        return Priority.CRITICAL
-    ac = cfg.alerts.churn_risk
-    level = 0 if m.risk < ac.medium_from else 1 if m.risk < ac.high_from else 2
-    level += m.value_at_stake >= ac.high_value_minor > 0
-    level += m.fit is not None and m.fit >= ac.good_fit
-    return _LEVELS[min(level, 2)]
 
 
 def referral_score(m: Measures) -> float:
@@ -158,7 +143,9 @@ class AlertBook:
         reasons: tuple[Reason, ...],
         priority: Priority,
         playbook: str,
+        var: int = 0,
     ) -> None:
+        churn = a.type == CHURN and self.m.p_loss is not None
         self.emitted.append(
             Alert(
                 alert_id=a.alert_id,
@@ -173,6 +160,9 @@ class AlertBook:
                 occurred_at=self.m.now,
                 cx_team=self.state.profile.cx_team,
                 lifetime_value_minor=int(self.m.ltv),
+                p_loss=round(self.m.p_loss or 0.0, 6) if churn else None,
+                value_at_risk_minor=var,
+                params_version=self.cfg.loss.params_version,
             )
         )
 
@@ -181,57 +171,59 @@ class AlertBook:
 
 
 def _playbook(reasons: tuple[Reason, ...], cfg: ModelConfig) -> str:
-    top = reasons[0].code if reasons else ""
+    """The playbook of the most urgent trouble listed; win-back when silence alone explains."""
+    top = next((r.code for r in reasons if r.code in PLAYBOOKS), "")
     return PLAYBOOKS.get(top, WIN_BACK).format(sla=f"{cfg.alerts.follow_up_sla_hours:.0f}")
 
 
 def churn_step(book: AlertBook, evidence: str, cfg: ModelConfig) -> None:
-    """Open, update or resolve the churn-risk alert for the current measures."""
-    m, ac = book.m, cfg.alerts.churn_risk
+    """Open, update or resolve the churn-risk alert for the current loss probability."""
+    m, ac, lc = book.m, cfg.alerts.churn_risk, cfg.loss
     cur = book.open.get(CHURN)
+    if m.p_loss is None:
+        return  # no purchase yet: nothing to lose (an open alert waits for one)
+    score = round(100.0 * m.p_loss, 4)
+    typical = typical_gap_days(book.state.purchases, cfg)[1]
     if cur is None:
         urgent = bool(m.components) and m.components[0][0] == PUBLIC_DETRACTOR
         cooled = m.now >= book.churn_resolved_at + ac.reopen_cooldown_days * DAY_S
-        if m.risk < ac.open_at or not m.components or not (cooled or urgent):
+        if m.p_loss < lc.alert_at or not (cooled or urgent):
             return
-        reasons = churn_reasons(m, cfg)
-        prio = churn_priority(m, cfg)
+        reasons = churn_reasons(m, cfg, typical)
+        var = value_at_risk(book.state, m, cfg)
+        prio = churn_priority(m, var, cfg)
         cur = OpenAlert(
             CHURN,
             alert_id(book.state.customer_id, CHURN, evidence),
             m.now,
-            m.risk,
+            score,
             prio.value,
-            tuple(sorted(r.code for r in reasons)),
+            material_codes(m, cfg),
         )
         book.open[CHURN] = cur
-        book.emit(cur, AlertAction.OPENED, m.risk, reasons, prio, _playbook(reasons, cfg))
+        book.emit(cur, AlertAction.OPENED, score, reasons, prio, _playbook(reasons, cfg), var)
         return
-    if m.risk < ac.close_below:
+    if m.p_loss < lc.alert_at - lc.close_margin:
         del book.open[CHURN]
         book.churn_resolved_at = m.now
+        low = lc.alert_at - lc.close_margin
         why = Reason(
-            "recovered", f"churn risk fell to {m.risk:.0f}, below {ac.close_below:.0f}", m.risk
+            "recovered",
+            f"P(no purchase in {lc.horizon_days:.0f} days) fell to {m.p_loss:.2f}, below {low:.2f}",
+            round(m.p_loss, 4),
         )
-        book.emit(
-            cur,
-            AlertAction.RESOLVED,
-            m.risk,
-            (why,),
-            Priority(cur.priority),
-            "No action needed: the customer recovered.",
-        )
+        var = value_at_risk(book.state, m, cfg)
+        done = "No action needed: the customer recovered."
+        book.emit(cur, AlertAction.RESOLVED, score, (why,), Priority(cur.priority), done, var)
         return
-    prio = churn_priority(m, cfg)
-    codes = tuple(sorted(material_codes(m, cfg)))
-    if (
-        abs(m.risk - cur.score) >= cfg.alerts.update_min_delta
-        or prio.value != cur.priority
-        or codes != cur.codes
-    ):
-        book.open[CHURN] = OpenAlert(CHURN, cur.alert_id, cur.opened_at, m.risk, prio.value, codes)
-        reasons = churn_reasons(m, cfg)
-        book.emit(cur, AlertAction.UPDATED, m.risk, reasons, prio, _playbook(reasons, cfg))
+    codes = material_codes(m, cfg)
+    moved = abs(score - cur.score) >= cfg.alerts.update_min_delta or codes != cur.codes
+    var = value_at_risk(book.state, m, cfg)
+    prio = churn_priority(m, var, cfg)
+    if moved or prio.value != cur.priority:
+        book.open[CHURN] = OpenAlert(CHURN, cur.alert_id, cur.opened_at, score, prio.value, codes)
+        reasons = churn_reasons(m, cfg, typical)
+        book.emit(cur, AlertAction.UPDATED, score, reasons, prio, _playbook(reasons, cfg), var)
 
 
 def referral_step(book: AlertBook, evidence: str, cfg: ModelConfig) -> None:

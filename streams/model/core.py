@@ -283,7 +283,7 @@ def snapshot(state: CustomerState, now: float, config: ModelConfig) -> HealthSna
         contributions=contributions(m, config),
         open_alerts=tuple([a.alert_id for a in state.alerts]),
         cx_team=state.profile.cx_team,
-        p_loss=None if outlook is None else round(outlook.p_loss, 6),
+        p_loss=None if m.p_loss is None else round(m.p_loss, 6),  # as the churn alert judges
         p_alive=None if outlook is None else round(outlook.p_alive, 6),
         expected_value_minor=None if outlook is None else outlook.expected_value_minor,
         params_version=config.loss.params_version,

@@ -4,22 +4,41 @@ Computed from what the state already keeps (purchase occasions, first and last p
 spend) by the same per-customer formulas the backtest scores (:mod:`streams.btyd`): one
 implementation. Parameters come from the config, which :func:`config_with_record` fills from a
 fitted parameter record (``cxstream fit``); until then the packaged defaults bridge a cold start.
-Not yet used by churn alerts or snapshots (see docs/model.md).
+
+The churn alert judges the loss probability *adjusted* for trouble the purchases cannot show:
+support tickets, detractor feedback, falling engagement, poor feedback, refunds and a
+cancellation raise the loss hazard, ``p = 1 - (1 - p_purchases)^h`` with
+``h = min(hazard_max, 1 + hazard_scale * sum of their risk contributions)``: 1 when none is
+present (the backtested number unchanged), bounded, and monotone in each signal.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from streams.btyd import BgNbdParams, expected_purchases, p_alive, p_no_purchase
 from streams.config import ModelConfig
-from streams.model.state import CustomerState
+from streams.model.state import CustomerState, Purchases
 
 WEEK_S = 7 * 86400.0
 DAY_S = 86400.0
+# Signals that adjust the loss hazard; silence (overdue, P(alive)) is already in p_loss.
+TROUBLE = frozenset(
+    {
+        "public_detractor",
+        "detractor",
+        "ticket_trouble",
+        "engagement_drop",
+        "poor_feedback",
+        "refunds",
+        "cancelled",
+    }
+)
+_PARAMS: list[tuple[ModelConfig, BgNbdParams]] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,18 +50,50 @@ class LossOutlook:
 
 
 def params_of(cfg: ModelConfig) -> BgNbdParams:
+    if _PARAMS and _PARAMS[0][0] is cfg:
+        return _PARAMS[0][1]
     pa, lc = cfg.p_alive, cfg.loss
-    return BgNbdParams(pa.r, pa.alpha, pa.a, pa.b, lc.modified == 1, lc.dormant)
+    params = BgNbdParams(pa.r, pa.alpha, pa.a, pa.b, lc.modified == 1, lc.dormant)
+    _PARAMS[:] = [(cfg, params)]
+    return params
+
+
+def _stats(p: Purchases, now: float) -> tuple[float, float, float]:
+    """(x, t_x, T) in weeks."""
+    t_x = max(0.0, p.last_at - p.first_at) / WEEK_S
+    return float(p.occasions - 1), t_x, max(now - p.first_at, p.last_at - p.first_at) / WEEK_S
+
+
+def purchase_loss(p: Purchases, now: float, cfg: ModelConfig) -> float | None:
+    """P(no purchase within the horizon) from the purchases alone; None before the first."""
+    if p.occasions <= 0:
+        return None
+    x, t_x, big_t = _stats(p, now)
+    return p_no_purchase(params_of(cfg), x, t_x, big_t, cfg.loss.horizon_days * DAY_S / WEEK_S)
+
+
+def hazard(components: tuple[tuple[str, float, float], ...], cfg: ModelConfig) -> float:
+    """The bounded hazard multiplier of the trouble signals present (1 when none)."""
+    total = 0.0
+    for code, c, _ in components:
+        if code in TROUBLE:
+            total += c
+    return min(cfg.loss.hazard_max, 1.0 + cfg.loss.hazard_scale * total)
+
+
+def adjusted(p_purchases: float, h: float) -> float:
+    """``1 - (1 - p)^h``: the loss probability with the hazard multiplied by ``h``."""
+    if h == 1.0 or p_purchases >= 1.0:
+        return p_purchases
+    return -math.expm1(h * math.log1p(-p_purchases))
 
 
 def loss_outlook(state: CustomerState, now: float, cfg: ModelConfig) -> LossOutlook | None:
-    """The outlook at ``now`` (event time); None before the first purchase."""
+    """The outlook at ``now`` (event time) from the purchases alone; None before the first."""
     p = state.purchases
     if p.occasions <= 0:
         return None
-    x = float(p.occasions - 1)
-    t_x = max(0.0, p.last_at - p.first_at) / WEEK_S
-    big_t = max(now - p.first_at, p.last_at - p.first_at) / WEEK_S
+    x, t_x, big_t = _stats(p, now)
     horizon = cfg.loss.horizon_days * DAY_S / WEEK_S
     params = params_of(cfg)
     expected = expected_purchases(params, x, t_x, big_t, horizon)
@@ -56,7 +107,8 @@ def loss_outlook(state: CustomerState, now: float, cfg: ModelConfig) -> LossOutl
 
 
 def config_with_record(cfg: ModelConfig, record: Mapping[str, Any]) -> ModelConfig:
-    """``cfg`` with the purchase-model parameters of a fitted record (its ``to_dict`` form).
+    """``cfg`` with the parameters of a fitted record (its ``to_dict`` form): the purchase
+    model, its version, and, when the record has them, the alert cut and the value bands.
 
     Records in another time unit are converted: alpha is a rate parameter in time units.
     """
@@ -69,10 +121,21 @@ def config_with_record(cfg: ModelConfig, record: Mapping[str, Any]) -> ModelConf
         a=float(params["a"]),
         b=float(params["b"]),
     )
-    loss = dataclasses.replace(
-        cfg.loss,
-        modified=1 if record.get("model") == "mbgnbd" else 0,
-        dormant=float(params.get("dormant", 0.0)),
-        params_version=str(record["version"]),
-    )
+    changes: dict[str, Any] = {
+        "modified": 1 if record.get("model") == "mbgnbd" else 0,
+        "dormant": float(params.get("dormant", 0.0)),
+        "params_version": str(record["version"]),
+    }
+    alerting = record.get("alerting") or {}
+    if "horizon_days" in alerting:  # the cut was learned for this horizon
+        changes["horizon_days"] = float(alerting["horizon_days"])
+    if "alert_at" in alerting:
+        changes["alert_at"] = float(alerting["alert_at"])
+        changes["close_margin"] = min(cfg.loss.close_margin, 0.5 * changes["alert_at"])
+    bands = alerting.get("value_bands_minor")
+    if bands is not None and len(bands) == 3:
+        medium, high, critical = sorted(float(v) for v in bands)
+        high, critical = max(high, medium + 1.0), max(critical, high + 2.0)
+        changes.update(value_medium_from=medium, value_high_from=high, value_critical_from=critical)
+    loss = dataclasses.replace(cfg.loss, **changes)
     return dataclasses.replace(cfg, p_alive=p_alive_cfg, loss=loss)

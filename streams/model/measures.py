@@ -84,6 +84,11 @@ class Measures:
     # evidence supports at ``now`` (lifecycle.next_stage).
     health: float | None = None
     stage: str | None = None
+    # Loss probability within loss.horizon_days (streams.model.loss, filled by assess): from the
+    # purchases alone, and as the churn alert judges it (raised by trouble signals, bounded).
+    p_loss_purchases: float | None = None
+    p_loss: float | None = None
+    hazard: float = 1.0
 
 
 def typical_gap_days(p: Purchases, cfg: ModelConfig) -> tuple[float, float, bool]:

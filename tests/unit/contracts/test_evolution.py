@@ -115,3 +115,16 @@ def test_snapshots_written_before_the_loss_outlook_still_decode() -> None:
     assert decoded == samples.snapshot(
         p_loss=None, p_alive=None, expected_value_minor=None, params_version=None
     )
+
+
+def test_alerts_written_before_the_loss_probability_still_decode() -> None:
+    from streams.contracts import decode_alert
+    from streams.contracts.mapping import alert_to_record
+
+    v1 = schemas.load_schema_file(schemas.HISTORY_DIR / "alert.v1.avsc")
+    old_fields = {f["name"] for f in v1["fields"]}
+    record = {k: v for k, v in alert_to_record(samples.alert()).items() if k in old_fields}
+    headers = [("content-type", AVRO_SINGLE_OBJECT.encode())]
+    decoded = decode_alert(_single_object(v1, record), headers)
+    assert decoded == samples.alert()
+    assert decoded.p_loss is None and decoded.params_version is None  # type: ignore[union-attr]

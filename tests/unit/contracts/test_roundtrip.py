@@ -66,6 +66,9 @@ def test_alert_round_trip(fmt: str) -> None:
     key, value, headers = encode_alert(alert, fmt, registry=registry)
     assert key == b"cust-1"
     assert decode_alert(value, headers, registry=registry) == alert
+    judged = samples.alert(p_loss=0.8125, value_at_risk_minor=9_000, params_version="v-1")
+    _, judged_value, judged_headers = encode_alert(judged, fmt, registry=registry)
+    assert decode_alert(judged_value, judged_headers, registry=registry) == judged
     ce = dict(headers)
     assert ce["ce_id"] == b"al-1:opened:1699996459751"
     assert ce["ce_source"] == b"/cxstream/alerts"

@@ -129,3 +129,28 @@ def test_customer_url_template_is_validated_up_front() -> None:
     for bad in ("https://crm/{id}", "https://crm/{0}", "crm/{customer_id}"):
         with pytest.raises(ConfigError):
             validate_customer_url_template(bad)
+
+
+def test_churn_message_shows_the_loss_probability_value_at_risk_and_parameters() -> None:
+    alert = replace(
+        ALERT,
+        reasons=(
+            Reason(
+                "loss",
+                "usually buys every 3 weeks, silent for 11 weeks; P(no purchase in 90 days) 0.82",
+                0.82,
+            ),
+        ),
+        p_loss=0.8237,
+        value_at_risk_minor=123_456,
+        params_version="mbgnbd-0123456789ab",
+    )
+    message = format_slack_message(alert)
+    assert message["blocks"][0]["text"]["text"] == (
+        "Churn risk opened (critical, P(loss) 0.82, value at risk 1,234.56)"
+    )
+    text = all_text(message)
+    for expected in ("*P(loss)*\\n0.82", "*Value at risk*\\n1,234.56", "mbgnbd-0123456789ab"):
+        assert expected in text, expected
+    assert "silent for 11 weeks; P(no purchase in 90 days) 0.82" in fallback_text(alert)
+    assert "P(loss) 0.82, value at risk 1,234.56" in fallback_text(alert)

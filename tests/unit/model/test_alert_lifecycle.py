@@ -1,7 +1,14 @@
-"""Alert bookkeeping driven by controlled risk values: hysteresis, cooldown, dedupe."""
+"""Alert bookkeeping driven by controlled loss probabilities: hysteresis, cooldown, dedupe.
+
+The churn alert opens at p_loss >= loss.alert_at and resolves below alert_at - close_margin;
+here 0.60 and 0.40, so the percentages below read as alert scores.
+"""
 
 from __future__ import annotations
 
+import pytest
+
+from streams.config import ModelConfig, config_from_mapping
 from streams.domain import AlertAction
 from streams.model.alerts import step_alerts
 from streams.model.core import evaluate
@@ -10,8 +17,13 @@ from streams.model.risk import assess
 from .conftest import DAY, HOUR, T0, run, weekly_buyer
 
 
+@pytest.fixture(scope="module")
+def cfg() -> ModelConfig:
+    return config_from_mapping({"loss": {"alert_at": 0.6, "close_margin": 0.2}})
+
+
 def drive(cfg, risks, step=HOUR):  # type: ignore[no-untyped-def]
-    """Feed a sequence of churn-risk values through the alert book; return emitted actions."""
+    """Feed a sequence of loss probabilities (in %) through the alert book; return actions."""
     state, _ = run(weekly_buyer(4), cfg)
     actions = []
     t = state.as_of
@@ -19,6 +31,7 @@ def drive(cfg, risks, step=HOUR):  # type: ignore[no-untyped-def]
         t += step
         m = assess(state, t, cfg)
         m.risk, m.components = r, (("overdue", r / 100.0, 3.0),) if r > 0 else ()
+        m.p_loss = m.p_loss_purchases = r / 100.0
         book = step_alerts(state, m, f"e{t}", cfg)
         actions += [(a.action, a.alert_id) for a in book.emitted]
         new, _ = evaluate(state, t, "x", cfg)
@@ -54,6 +67,6 @@ def test_small_score_moves_do_not_emit_updates(cfg):
     actions = drive(cfg, [65, 66, 68, 67, 69, 73, 76])
     kinds = [a for a, _ in actions]
     assert kinds.count(AlertAction.OPENED) == 1
-    # 65 -> 76 crosses the update delta (10) once; priority also rises at 70.
+    # 65 -> 76 crosses the update delta (10) once; the value at risk may also change priority.
     assert 1 <= kinds.count(AlertAction.UPDATED) <= 2
     assert T0 > 0

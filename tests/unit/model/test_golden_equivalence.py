@@ -19,7 +19,10 @@ shrunk with 2 pseudo-gaps, one-time half-life 120 d, ticket-trouble ramp 90 -> 3
 open-alert recheck, min_burst 3). See docs/model.md.
 
 Snapshot digests regenerated (alerts and deadlines unchanged) when snapshots began to carry the
-loss outlook: p_loss, p_alive, expected value and the parameter version (issue 11).
+loss outlook: p_loss, p_alive, expected value and the parameter version (issue 11); and
+everything regenerated when the churn alert moved from the noisy-OR risk to the loss probability
+(opens at loss.alert_at, priority = value at risk, p_loss / value at risk / parameter version on
+every alert, churn deadlines from the loss crossing).
 """
 
 from __future__ import annotations
@@ -50,12 +53,12 @@ POPULATIONS: dict[str, dict[str, Any]] = {
 # population -> (alerts, deadlines set, alerts+deadlines digest, snapshots digest)
 GOLDEN: dict[str, tuple[int, int, str, str]] = {
     "purchase_only": (
-        1214,
-        1107,
-        "ec7ab4ce05a28ad534402ef4fd9c743a",
-        "3f290c0a69a74f3d5afe0bccdad3025b",
+        910,
+        1239,
+        "0e0e87fee7fe52e9fa8ad01a63b1b4c8",
+        "ba2974a86dffd494a60c365681d57d4a",
     ),
-    "rich": (1989, 5088, "afdd639626b39d737e584763d9d196f2", "1fe04350476c1b70430dee6ebcd0b680"),
+    "rich": (2104, 5110, "ae683b150d12b60e7a8512f37bbd7108", "febdc6a07f5de25e12acd27492f64752"),
 }
 
 

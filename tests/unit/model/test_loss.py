@@ -29,7 +29,11 @@ def test_the_snapshot_shows_the_outlook_and_its_parameter_version(cfg: ModelConf
     last = T0 + 7 * 7 * DAY
     soon, late = snapshot(state, last + 7 * DAY, cfg), snapshot(state, last + 120 * DAY, cfg)
     outlook = loss_outlook(state, last + 120 * DAY, cfg)
-    assert outlook is not None and late.p_loss == pytest.approx(outlook.p_loss, abs=1e-6)
+    from streams.model.risk import assess
+
+    judged = assess(state, last + 120 * DAY, cfg).p_loss  # as the churn alert judges it
+    assert outlook is not None and judged is not None
+    assert late.p_loss == pytest.approx(judged, abs=1e-6) and judged >= outlook.p_loss
     assert soon.p_loss is not None and late.p_loss is not None and soon.p_loss < late.p_loss
     assert soon.p_alive is not None and late.p_alive is not None and late.p_alive < soon.p_alive
     assert late.expected_value_minor == outlook.expected_value_minor > 0
@@ -86,3 +90,46 @@ def test_loss_config_is_validated() -> None:
     with pytest.raises(ConfigError, match=r"loss\.params_version"):
         config_from_mapping({"loss": {"params_version": ""}})
     assert config_from_mapping({"loss": {"params_version": "v7"}}).loss.params_version == "v7"
+
+
+def test_trouble_raises_the_loss_probability_boundedly_and_only_when_present(
+    cfg: ModelConfig,
+) -> None:
+    from streams.domain import TicketAction
+    from streams.model.risk import assess
+    from tests.unit.model.conftest import HOUR, ticket
+
+    state, _ = run(weekly_buyer(6), cfg)
+    t = T0 + 40 * DAY
+    calm = assess(state, t, cfg)
+    assert calm.hazard == 1.0 and calm.p_loss == calm.p_loss_purchases  # the backtested number
+    trouble = [
+        ticket(t - 3 * HOUR, 1, "T1", TicketAction.OPENED, sla=t - 2 * HOUR),
+        ticket(t - 2 * HOUR, 2, "T1", TicketAction.ESCALATED),
+        ticket(t - HOUR, 3, "T1", TicketAction.REOPENED),
+    ]
+    troubled, _ = run(trouble, cfg, state)
+    m = assess(troubled, t, cfg)
+    assert m.p_loss_purchases == pytest.approx(calm.p_loss_purchases)
+    assert 1.0 < m.hazard <= cfg.loss.hazard_max
+    assert m.p_loss is not None and calm.p_loss is not None and m.p_loss > calm.p_loss
+    base = calm.p_loss
+    assert m.p_loss == pytest.approx(1 - (1 - base) ** m.hazard)
+    assert m.p_loss <= 1 - (1 - base) ** cfg.loss.hazard_max
+
+
+def test_a_record_with_alerting_sets_the_cut_bands_and_horizon(cfg: ModelConfig) -> None:
+    true = BgNbdParams(0.6, 8.0, 0.8, 1.3, modified=True)
+    rec = fit_population(simulate_stats(true, 2000, 40.0, seed=3), "2026-01-01T00:00:00Z")
+    d = rec.to_dict() | {
+        "alerting": {
+            "alert_at": 0.66,
+            "horizon_days": 120.0,
+            "value_bands_minor": [500.0, 2000.0, 9000.0],
+        }
+    }
+    fitted = config_with_record(cfg, d)
+    lc = fitted.loss
+    assert (lc.alert_at, lc.horizon_days) == (0.66, 120.0)
+    assert (lc.value_medium_from, lc.value_high_from, lc.value_critical_from) == (500, 2000, 9000)
+    assert 0 <= lc.close_margin < lc.alert_at

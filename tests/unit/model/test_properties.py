@@ -136,11 +136,16 @@ def test_scores_in_range_and_alerts_have_evidence(evs: list[Event]) -> None:
         assert a.reasons, "every alert carries at least one reason"
         assert 0.0 <= a.score <= 100.0
         if a.action is AlertAction.OPENED and a.type.value == "churn_risk":
-            assert a.score >= CFG.alerts.churn_risk.open_at
+            assert a.p_loss is not None and a.p_loss >= CFG.loss.alert_at
+            assert a.reasons[0].code in ("loss", "public_detractor") and a.value_at_risk_minor >= 0
+            assert a.params_version == CFG.loss.params_version
+        for snap_p in (a.p_loss,):
+            assert snap_p is None or 0.0 <= snap_p <= 1.0
     for at in (state.as_of, state.as_of + 30 * DAY, state.as_of + 3000 * DAY):
         snap = snapshot(state, at, CFG)
         assert 0.0 <= snap.health <= 100.0 and 0.0 <= snap.churn_risk <= 100.0
         assert 0.0 <= snap.fit <= 100.0 and snap.band in ("red", "amber", "green")
+        assert snap.p_loss is None or 0.0 <= snap.p_loss <= 1.0
         assert all(0.0 <= c.score <= 100.0 and c.detail for c in snap.contributions)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from streams.config import config_from_mapping
 from streams.domain import AlertAction, AlertType, FeedbackKind, Priority, TicketAction
 from streams.model import apply, snapshot, tick
@@ -52,14 +54,17 @@ def test_quiet_weekly_buyer_gets_churn_alert_from_tick_alone(cfg):
     opened = churn(alerts, AlertAction.OPENED)
     assert len(opened) == 1
     alert = opened[0]
-    # A weekly buyer is flagged within about five weeks of silence, not after a fixed 90 days
-    # (its rhythm gap: 7 days shrunk towards the population's 90 with 2 pseudo-gaps, ~12 days).
-    assert alert.opened_at - last < 40 * DAY
-    assert alert.reasons[0].code == "overdue"
+    # Flagged when P(no purchase within the horizon) reaches loss.alert_at: for a weekly buyer
+    # within about seven weeks of silence (cold-start parameters), not after a fixed 90 days.
+    assert 14 * DAY < alert.opened_at - last < 55 * DAY
+    assert alert.reasons[0].code == "loss"
     msg = alert.reasons[0].message
-    assert msg.startswith("no purchase for ") and "this customer's usual long gap of" in msg
-    assert "\u00d7" in msg and alert.reasons[0].value >= 2.5
-    assert alert.score >= cfg.alerts.churn_risk.open_at
+    assert msg.startswith("usually buys every 12 days, silent for ") and " weeks; " in msg
+    assert f"P(no purchase in 270 days) {alert.p_loss:.2f}" in msg
+    assert alert.p_loss is not None and alert.p_loss >= cfg.loss.alert_at
+    assert alert.score == pytest.approx(100 * alert.p_loss, abs=0.01)
+    assert 0 < alert.value_at_risk_minor < alert.lifetime_value_minor * 2
+    assert alert.params_version == "packaged-defaults"
     assert alert.playbook.startswith("Win-back")
     assert state.stage in ("at_risk", "dormant")
 
@@ -69,23 +74,23 @@ def test_one_time_buyer_uses_population_gap_and_p_alive(cfg):
     state, alerts = tick_until(state, T0 + 400 * DAY, cfg)
     opened = churn(alerts, AlertAction.OPENED)
     assert len(opened) == 1
-    codes = [r.code for r in opened[0].reasons]
-    assert "overdue" in codes
-    overdue = next(r for r in opened[0].reasons if r.code == "overdue")
-    assert "one-time buyers" in overdue.message
-    # Not before the customer is well past the population's typical gap.
-    assert opened[0].opened_at - T0 > cfg.rhythm.default_gap_days * DAY
+    loss = opened[0].reasons[0]
+    assert loss.code == "loss" and loss.message.startswith("bought only once, ")
+    # Not at once: P(no purchase) of a one-time buyer rises with the silence.
+    assert opened[0].opened_at - T0 > 60 * DAY
 
 
 def test_public_detractor_is_critical_and_first_reason(cfg):
     state, _ = run(weekly_buyer(4), cfg)
-    t = T0 + 22 * DAY
+    t = T0 + 30 * DAY  # nine days after the last weekly purchase
+    assert not churn(tick(state, t, cfg)[1])
     state, alerts = apply(state, feedback(t, "rev", 1, FeedbackKind.REVIEW, public=True), t, cfg)
     opened = churn(alerts, AlertAction.OPENED)
     assert len(opened) == 1
     assert opened[0].priority is Priority.CRITICAL
-    assert opened[0].reasons[0].code == "public_detractor"
+    assert [r.code for r in opened[0].reasons][:2] == ["public_detractor", "loss"]
     assert "48h" in opened[0].reasons[0].message
+    assert "from purchases alone, raised" in opened[0].reasons[1].message
     assert "within 48h" in opened[0].playbook
 
 
@@ -149,7 +154,7 @@ def test_referral_cooldown(cfg):
 def test_hysteresis_no_flapping(cfg):
     # Risk hovering between close (40) and open (60) thresholds after opening: no resolve/reopen.
     state, _ = run(weekly_buyer(8), cfg)
-    state, alerts = tick_until(state, T0 + 49 * DAY + 40 * DAY, cfg)
+    state, alerts = tick_until(state, T0 + 49 * DAY + 55 * DAY, cfg)
     assert churn(alerts, AlertAction.OPENED)
     risk_open = state.risk
     opened_id = state.alerts[0].alert_id
@@ -158,12 +163,12 @@ def test_hysteresis_no_flapping(cfg):
     state2, out = apply(state, feedback(t + HOUR, "meh", 7), t + HOUR, cfg)
     assert not churn(out, AlertAction.RESOLVED)
     assert state2.alerts and state2.alerts[0].alert_id == opened_id
-    assert risk_open >= cfg.alerts.churn_risk.open_at
+    assert risk_open > 0
 
 
 def test_resolves_when_customer_returns(cfg):
     state, _ = run(weekly_buyer(8), cfg)
-    state, alerts = tick_until(state, T0 + 49 * DAY + 40 * DAY, cfg)
+    state, alerts = tick_until(state, T0 + 49 * DAY + 55 * DAY, cfg)
     alert_id = churn(alerts, AlertAction.OPENED)[0].alert_id
     t = state.as_of + HOUR
     state, alerts = apply(state, purchase(t, "back"), t, cfg)
@@ -185,12 +190,12 @@ def test_won_back_after_dormancy(cfg):
 
 
 def test_alert_ids_are_deterministic_and_one_open_per_type(cfg):
-    events = [*weekly_buyer(4), feedback(T0 + 22 * DAY, "rev", 1, FeedbackKind.REVIEW, public=True)]
+    events = [*weekly_buyer(4), feedback(T0 + 30 * DAY, "rev", 1, FeedbackKind.REVIEW, public=True)]
     _, a1 = run(events, cfg)
     _, a2 = run(events, cfg)
     assert [a.alert_id for a in a1] == [a.alert_id for a in a2] and a1
     state, a3 = run(
-        [feedback(T0 + 23 * DAY + i, f"d{i}", 0) for i in range(5)], cfg, run(events, cfg)[0]
+        [feedback(T0 + 31 * DAY + i, f"d{i}", 0) for i in range(5)], cfg, run(events, cfg)[0]
     )
     assert not churn(a3, AlertAction.OPENED)
     assert len([a for a in state.alerts if a.type == "churn_risk"]) == 1
@@ -198,7 +203,7 @@ def test_alert_ids_are_deterministic_and_one_open_per_type(cfg):
 
 def test_updates_only_on_material_change(cfg):
     state, _ = run(weekly_buyer(8), cfg)
-    state, alerts = tick_until(state, T0 + 49 * DAY + 45 * DAY, cfg)
+    state, alerts = tick_until(state, T0 + 49 * DAY + 60 * DAY, cfg)
     updates = churn(alerts, AlertAction.UPDATED)
     assert len(updates) <= 6  # not one per tick/day
     prev = churn(alerts, AlertAction.OPENED)[0]
@@ -214,14 +219,14 @@ def test_updates_only_on_material_change(cfg):
     assert not out
 
 
-def test_high_value_good_fit_outranks_low_value(cfg):
+def test_high_value_at_risk_outranks_low_value(cfg):
     rich = [profile(T0, "p", **GOOD_FIT), *[purchase(T0 + i * 7 * DAY, i, 90000) for i in range(8)]]
     poor = [profile(T0, "p", **POOR_FIT), *[purchase(T0 + i * 7 * DAY, i, 500) for i in range(8)]]
     order = [Priority.LOW, Priority.MEDIUM, Priority.HIGH, Priority.CRITICAL]
     prios = []
     for events in (rich, poor):
         state, _ = run(events, cfg)
-        _, alerts = tick_until(state, T0 + 49 * DAY + 40 * DAY, cfg)
+        _, alerts = tick_until(state, T0 + 49 * DAY + 55 * DAY, cfg)
         prios.append(order.index(churn(alerts, AlertAction.OPENED)[0].priority))
     assert prios[0] > prios[1]
 
@@ -233,7 +238,11 @@ def test_cancellation_makes_customer_churned_and_risky(cfg):
     t = T0 + 22 * DAY
     state, alerts = apply(state, purchase(t, "c", 0, PurchaseKind.SUBSCRIPTION_CANCELLED), t, cfg)
     assert state.stage == "churned"
-    assert churn(alerts, AlertAction.OPENED)[0].reasons[0].code == "cancelled"
+    t += 20 * DAY
+    state, alerts = tick_until(state, t, cfg)
+    opened = churn(alerts, AlertAction.OPENED)[0]
+    assert [r.code for r in opened.reasons][:2] == ["loss", "cancelled"]
+    assert opened.playbook.startswith("Save desk")
 
 
 def test_ticket_trouble_reason_and_sla_breach_via_tick(cfg):
@@ -276,9 +285,9 @@ def test_snapshot_has_renormalised_contributions_and_band(cfg):
 
 
 def test_config_change_changes_behaviour():
-    strict = config_from_mapping({"alerts": {"churn_risk": {"open_at": 95.0, "close_below": 90.0}}})
+    strict = config_from_mapping({"loss": {"alert_at": 0.99}})
     state, _ = run(weekly_buyer(8), strict)
-    _, alerts = tick_until(state, T0 + 49 * DAY + 40 * DAY, strict)
+    _, alerts = tick_until(state, T0 + 49 * DAY + 55 * DAY, strict)
     assert not churn(alerts, AlertAction.OPENED)
     assert dataclasses.is_dataclass(strict)
 
@@ -320,6 +329,7 @@ def test_detractor_window_ends_at_its_deadline(cfg):
 
 def _reasons_at(state, at, cfg):  # type: ignore[no-untyped-def]
     from streams.model.alerts import churn_reasons
+    from streams.model.measures import typical_gap_days
     from streams.model.risk import assess
 
-    return churn_reasons(assess(state, at, cfg), cfg)
+    return churn_reasons(assess(state, at, cfg), cfg, typical_gap_days(state.purchases, cfg)[1])
