@@ -111,34 +111,25 @@ def test_poison_records_are_dead_lettered_and_cost_no_customer_an_event(
     )
     offsets: dict[str, str] = {}
 
-    def remember(name: str) -> Callable[[object, object], None]:
+    def send(name: str, key: bytes | None, value: bytes, headers: list, ts: float) -> None:  # type: ignore[type-arg]
         def on_delivery(err: object, msg: object) -> None:
             assert err is None, err
             offsets[name] = f"{msg.offset()}{msg.topic()}"  # type: ignore[attr-defined]
 
-        return on_delivery
-
-    for name, key, value, headers, ts, _ in hostile[:-1]:
         producer.produce(
             topics.purchases,
             value,
             key,
             headers=headers,
             timestamp=round(ts * 1000),
-            on_delivery=remember(name),
+            on_delivery=on_delivery,
         )
         assert producer.flush(30) == 0  # one record per batch: the broker takes ~1 MB a batch
+
+    for name, key, value, headers, ts, _ in hostile[:-1]:
+        send(name, key, value, headers, ts)
     produce(kafka_bootstrap, topics, scenario[half:])
-    name, key, value, headers, ts, _ = hostile[-1]  # late: published after the newer events
-    producer.produce(
-        topics.purchases,
-        value,
-        key,
-        headers=headers,
-        timestamp=round(ts * 1000),
-        on_delivery=remember(name),
-    )
-    assert producer.flush(30) == 0
+    send(*hostile[-1][:5])  # the late event: published after the customer's newer events
 
     worker = make_worker().start()
     published = read_outputs(kafka_bootstrap, topics)
