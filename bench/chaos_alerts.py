@@ -1,10 +1,11 @@
 """Why ``cxstream_alerts_total`` read 8,005-10,351 over catch-ups where the model makes 8,018.
 
-    python -m bench.chaos_alerts [--runs 5 --customers 2000 --days 365 --seed 1]
+    python -m bench.chaos_alerts [--runs 5 --workers 1 --customers 2000 --days 365 --seed 1]
 
-Each run replays the same backlog with a fresh group (one worker, no faults) and reads the
-worker's alert counter twice: when its processed-events counter reaches the backlog (where
-``bench.pipeline`` stops the clock) and once the group drained and the alert topic was quiet.
+Each run replays the same backlog with a fresh group (``--workers`` started together, no
+faults) and reads the workers' summed alert counter twice: when their processed-events
+counters reach the backlog (where ``bench.pipeline`` stops the clock) and once the group
+drained and the alert topic was quiet.
 It also reads what that run appended to the alert topic: records, distinct (id, action, time)
 and whether they equal the pure model's. Counter > distinct means re-published alerts (same
 ids); distinct ≠ model would mean different alerts.
@@ -23,7 +24,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from agents.settings import KafkaSettings
 from agents.topic_admin import KEEP_FOREVER, ensure_topics
-from bench.loads import encoded_population, produce_backlog, wait_processed
+from bench.loads import encoded_population, first_processed, produce_backlog
 from streams.contracts import decode_alert
 from streams.domain import Alert
 from streams.model import load_config
@@ -70,6 +71,10 @@ def _appended(bootstrap: str, topic: str, since: dict[int, int]) -> list[Alert]:
     return out
 
 
+def _sum(workers: list[Worker], prefix: str, containing: str = "") -> float:
+    return sum(metric(w, prefix, containing) for w in workers)
+
+
 def run(args: argparse.Namespace) -> list[dict[str, float]]:
     events = simulate(args.customers, args.days, args.seed).events
     want = alert_actions(
@@ -88,17 +93,25 @@ def run(args: argparse.Namespace) -> list[dict[str, float]]:
         for i in range(args.runs):
             since = _ends(stack.kafka_bootstrap, topics.alerts)
             app_id = f"{topics.prefix}run{i}"
-            worker = Worker(stack.kafka_bootstrap, topics, app_id, scratch / f"r{i}")
+            workers = [
+                Worker(stack.kafka_bootstrap, topics, app_id, scratch / f"r{i}w{w}")
+                for w in range(args.workers)
+            ]
             try:
-                worker.start()
-                wait_processed(worker, len(records))
-                at_processed = metric(worker, "cxstream_alerts_total")
+                for worker in workers:  # together, as bench.pipeline's pair: a rebalance early on
+                    worker.launch()
+                for worker in workers:
+                    worker.wait_healthy(120.0)
+                while first_processed(workers) < len(records):
+                    time.sleep(0.1)
+                at_processed = _sum(workers, "cxstream_alerts_total")
                 wait_drained(stack.kafka_bootstrap, topics, app_id, limit=600)
                 time.sleep(args.settle)  # the end-of-stream ticks
-                settled = metric(worker, "cxstream_alerts_total")
-                duplicates = metric(worker, "cxstream_events_total{", 'outcome="duplicate"')
+                settled = _sum(workers, "cxstream_alerts_total")
+                duplicates = _sum(workers, "cxstream_events_total{", 'outcome="duplicate"')
             finally:
-                worker.kill()
+                for worker in workers:
+                    worker.kill()
             appended = _appended(stack.kafka_bootstrap, topics.alerts, since)
             got = without_repeats(alert_actions(appended))
             distinct = sum(len(v) for v in got.values())
@@ -122,6 +135,7 @@ def run(args: argparse.Namespace) -> list[dict[str, float]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=1, help="workers in each run's group")
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--seed", type=int, default=1)

@@ -113,7 +113,13 @@ def markdown(r: Report) -> str:
         lines += ["", f"Good records dead-lettered: {dict(d.good_dead_lettered)}, e.g.:", ""]
         lines += [f"- `{example}`" for example in d.examples]
     if s.example:
-        lines += ["", f"First differing customer: {s.example}"]
+        wrong = [*s.lost, *s.double_counted, *s.differs]
+        live = sum(c.startswith("live-") for c in wrong)
+        lines += [
+            "",
+            f"First differing customer: {s.example}; of the {len(wrong)} differing, "
+            f"{live} are live (purchase-only) customers, {len(wrong) - live} backlog ones.",
+        ]
     return "\n".join(lines)
 
 

@@ -1,0 +1,44 @@
+"""The chaos soak, small: kills of workers, the broker and Redis under hostile traffic lose
+nothing, count nothing twice and dead-letter every rejected record (``bench.chaos``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.chaos import parse, run
+from bench.chaos_faults import BIG_KINDS, HOSTILE_KINDS, NO_EFFECT_KINDS
+
+pytestmark = pytest.mark.e2e
+
+#: Not yet: a few 1 MB records (big_value, big_customer_id) are dead-lettered correctly, but
+#: while the worker catches up past them other customers' purchases are folded after their
+#: later tickets/feedback and are dead-lettered as late_event (lost; docs/reliability.md).
+KINDS = tuple(k for k in HOSTILE_KINDS if k not in BIG_KINDS)
+
+
+def test_a_short_chaos_soak_loses_nothing_and_dead_letters_every_rejected_record() -> None:
+    report = run(
+        parse(
+            [
+                "--workers", "2", "--kills", "3", "--broker-kills", "1", "--redis-restarts", "1",
+                "--hostile", "300", "--big-records", "0", "--hostile-kinds", ",".join(KINDS),
+                "--customers", "60", "--days", "240", "--live-customers", "40",
+                "--live-days", "30", "--seconds", "40", "--drain-limit", "240", "--seed", "7",
+            ]
+        )
+    )  # fmt: skip
+    assert report.kills == 3 and report.broker_kills == 1 and report.redis_restarts == 1
+    assert report.lost == 0, (report.states.lost[:5], report.alerts, report.dead_letters)
+    assert report.double_counted == 0, (report.states.double_counted[:5], report.alerts)
+    assert not report.states.differs, report.states.example
+    assert report.alerts.same_id_different_content == 0
+    dead = report.dead_letters
+    for kind in KINDS:  # every hostile kind was sent, and each rejected one dead-lettered
+        assert dead.sent[kind] > 0, kind
+        assert dead.missing(kind) == 0, (kind, dead.sent[kind], dead.dead_lettered[kind])
+    assert dead.matched == dead.rejected and dead.unknown == 0
+    assert all(dead.dead_lettered[k] == 0 for k in NO_EFFECT_KINDS)
+    health = report.health
+    assert health.missing == 0 and health.equal_to_model == report.states.customers
+    assert health.redis_equal == report.states.customers, health
+    assert report.ok
