@@ -30,6 +30,7 @@ class WorkerOptions:
 
     settings: Settings = field(default_factory=Settings)
     model_config_path: Path | None = None
+    params_version: str | None = None  # judge only with this parameter record (waits for it)
     app_id: str = "cxstream"
     data_dir: Path = Path(".cxstream-data")
     store: str = "rocksdb://"

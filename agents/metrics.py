@@ -78,3 +78,9 @@ AGENT_FAILURES = Counter(
     ["exception"],
     registry=REGISTRY,
 )
+MODEL_PARAMETERS_DEFAULT = Gauge(
+    "cxstream_model_parameters_default",
+    "1 while the worker judges customers with the packaged cold-start parameters (no fitted "
+    "record read from the model-parameters topic yet), else 0.",
+    registry=REGISTRY,
+)

@@ -49,6 +49,7 @@ def topic_specs(
         TopicSpec(topics.profiles, partitions, COMPACTED),
         TopicSpec(topics.alerts, partitions, retained),
         TopicSpec(topics.health, partitions, COMPACTED),
+        TopicSpec(topics.model_parameters, 1, COMPACTED),
         TopicSpec(topics.ticks, partitions, ticks),
         TopicSpec(topics.dead_letter, 1, retained),
         TopicSpec(topics.delivery_dead_letter, 1, retained),

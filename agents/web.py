@@ -59,7 +59,8 @@ def register_views(
         raw = customers.get(customer_id)
         if not raw:  # generic: the body never confirms or echoes which ids exist
             return web.json(NOT_FOUND, status=404)
-        return web.bytes(dumps(customer_view(raw, config)).encode(), content_type=JSON)
+        view = customer_view(raw, pipeline.processor.config)  # the parameters in use now
+        return web.bytes(dumps(view).encode(), content_type=JSON)
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:

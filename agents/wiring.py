@@ -21,6 +21,7 @@ import faust
 from agents import metrics
 from agents.integrity import FaustIntegrity
 from agents.merge import EventTimeMerge
+from agents.model_params import ModelParameters, ParametersReader
 from agents.outputs import OutputProducer
 from agents.pipeline import CustomerPipeline
 from agents.processor import BatchProcessor
@@ -42,7 +43,8 @@ def _topic(app: faust.App, name: str, partitions: int = INPUT_PARTITIONS) -> Any
 
 def register(app: faust.App, options: WorkerOptions) -> None:
     topics = options.settings.topics
-    config = options.model_config()
+    params = ModelParameters(options.model_config(), options.params_version)
+    config = params.config
     # bytes/bytes: the "raw" codec; cxstream encodes envelopes itself (compact, versioned).
     customers = app.Table(
         "customers", default=None, partitions=INPUT_PARTITIONS, key_type=bytes, value_type=bytes
@@ -67,6 +69,7 @@ def register(app: faust.App, options: WorkerOptions) -> None:
         health=app.cx_health,  # type: ignore[attr-defined]
     )
     app.cx_pipeline = pipeline  # type: ignore[attr-defined]  # for the web views and tests
+    _follow_model_parameters(app, options, params, pipeline)
     customer_inputs = app.topic(
         topics.purchases,
         topics.tickets,
@@ -78,6 +81,7 @@ def register(app: faust.App, options: WorkerOptions) -> None:
     @app.agent(customer_inputs, name="customers")
     async def customer_agent(stream: Any) -> None:
         async for events in stream.take_events(options.batch_size, options.batch_within):
+            await params.ready()  # the parameters to judge with (pinned: until they arrive)
             await finish_before_ack(pipeline.handle_safely([event.message for event in events]))
 
     indexed: set[int] | None = None
@@ -111,6 +115,33 @@ def register(app: faust.App, options: WorkerOptions) -> None:
 
     register_views(app, customers, pipeline, config)
     register_side_services(app, options)
+
+
+def _follow_model_parameters(
+    app: faust.App, options: WorkerOptions, params: ModelParameters, pipeline: CustomerPipeline
+) -> None:
+    """Judge with the latest record on the model-parameters topic (see agents.model_params)."""
+
+    def use(config: Any) -> None:  # between batches: a fold never mixes two configs
+        pipeline.processor.config = config
+        pipeline.processor.fold.config = config
+
+    params.listeners.append(use)
+    reader = ParametersReader(
+        options.settings.kafka,
+        options.settings.topics.model_parameters,
+        f"{options.app_id}-model-parameters",
+        params,
+    )
+
+    async def model_parameters() -> None:
+        await reader.run()
+
+    app.task(model_parameters)
+
+    @app.on_before_shutdown.connect
+    async def stop_model_parameters(app: Any, **kwargs: Any) -> None:
+        reader.stop()
 
 
 async def finish_before_ack(batch: Coroutine[Any, Any, None], grace: float = 30.0) -> None:

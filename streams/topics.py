@@ -44,6 +44,11 @@ class Topics:
         return f"{self.prefix}alert-delivery-dead-letter"
 
     @property
+    def model_parameters(self) -> str:
+        """Compacted: the versioned parameter records ``cxstream fit --publish`` writes."""
+        return f"{self.prefix}model-parameters"
+
+    @property
     def ticks(self) -> str:
         """Internal: timer ticks for customers whose inactivity deadline passed."""
         return f"{self.prefix}internal.ticks"

@@ -95,7 +95,7 @@ def _parse_date(text: str, fmt: str | None) -> float:
 
 def _days(column: pa.ChunkedArray, name: str, fmt: str | None) -> np.ndarray:
     if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
-        seconds = pc.cast(pc.cast(column, pa.timestamp("s")), pa.int64()).to_numpy()
+        seconds = pc.cast(pc.cast(column, pa.timestamp("s"), safe=False), pa.int64()).to_numpy()
         return np.asarray(seconds, dtype=np.float64) / 86400.0
     texts = pc.cast(column, pa.string()).to_numpy(zero_copy_only=False)
     uniq, inverse = np.unique(texts.astype(str), return_inverse=True)

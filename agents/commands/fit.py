@@ -5,12 +5,15 @@ From a purchase log (the same exports ``backtest`` reads): every customer's stat
 spend and the dormancy factor (learned on an inner split). From ``--stats`` (one row per
 customer: ``x``, ``t_x_days``, ``T_days``, optional ``orders``, ``mean_value``, ``segment``):
 the same fits without dormancy, which needs order dates. Writes the versioned parameter records
-as JSON (``--out``); publishing them to a Kafka topic for workers is not built yet.
+as JSON (``--out``); ``--publish`` also puts them on the compacted ``cx.model-parameters``
+topic, where every worker picks up the latest (see agents.model_params). The population record
+("all") also carries the churn alerting learned with it (cut and value-at-risk bands).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import time
@@ -24,9 +27,13 @@ from rich.table import Table
 
 from agents.commands.backtest import _cutoff_day
 from agents.commands.backtest_log import _read_table, parse_mapping, read_purchase_log
-from streams.evaluation.backtest import WEEK_DAYS, BacktestError, learn_dormancy, statistics_at
+from agents.commands.common import add_connection_flags, settings_from_args
+from agents.commands.fit_publish import publish
+from streams.evaluation.backtest import WEEK_DAYS, BacktestError
+from streams.evaluation.learned import fit_log
 from streams.fitting import CustomerStats, ParamRecord
-from streams.fitting.churn import MIN_SEGMENT_CUSTOMERS, cohort_label, fit_loss_model
+from streams.fitting.alerting import learn_alerting
+from streams.fitting.churn import MIN_SEGMENT_CUSTOMERS, cohort_label
 from streams.fitting.record import fit_segments
 
 STATS_COLUMNS = ("x", "t_x_days", "T_days")
@@ -36,7 +43,9 @@ def _column(table: pa.Table, name: str) -> np.ndarray:
     return np.asarray(pc.cast(table[name], pa.float64()).to_numpy(zero_copy_only=False))
 
 
-def fit_from_stats(path: Path, fitted_at: str, min_segment: int) -> dict[str, ParamRecord]:
+def fit_from_stats(
+    path: Path, fitted_at: str, min_segment: int, horizon_days: float = 270.0
+) -> dict[str, ParamRecord]:
     table = _read_table(path)
     missing = [c for c in STATS_COLUMNS if c not in table.column_names]
     if missing:
@@ -51,7 +60,7 @@ def fit_from_stats(path: Path, fitted_at: str, min_segment: int) -> dict[str, Pa
         if "segment" in has
         else np.full(len(stats), "all")
     )
-    return fit_segments(
+    records = fit_segments(
         stats,
         list(segments),
         fitted_at,
@@ -59,6 +68,10 @@ def fit_from_stats(path: Path, fitted_at: str, min_segment: int) -> dict[str, Pa
         orders=orders,
         mean_value=mean_value,
     )
+    pop = records["all"]
+    alerting = learn_alerting(pop, stats, horizon_days, mean_value)  # mean_value: minor units
+    records["all"] = dataclasses.replace(pop, alerting=alerting, version="")
+    return records
 
 
 def fit_from_log(args: argparse.Namespace, fitted_at: str) -> dict[str, ParamRecord]:
@@ -66,21 +79,16 @@ def fit_from_log(args: argparse.Namespace, fitted_at: str) -> dict[str, ParamRec
         Path(args.file), parse_mapping(args.map or []), args.currency, args.date_format
     )
     as_of = _cutoff_day(args.as_of) if args.as_of else float(np.floor(log.day.max()))
-    c = statistics_at(log, as_of)
-    kappa, how = learn_dormancy(log, as_of, float(args.horizon), fitted_at)
+    records, how = fit_log(log, as_of, float(args.horizon), fitted_at, args.minor_per_unit)
     Console(stderr=True).print(f"dormancy: {how}")
-    mean_value = np.where(c.orders > 0, c.spend / np.maximum(c.orders, 1.0), 0.0)
-    model = fit_loss_model(
-        c.stats, c.first_day, float(args.horizon), fitted_at, c.orders, mean_value, kappa
-    )
-    return model.records
+    return records
 
 
 def run(args: argparse.Namespace) -> int:
     fitted_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     started = time.perf_counter()
     if args.stats:
-        records = fit_from_stats(Path(args.file), fitted_at, args.min_segment)
+        records = fit_from_stats(Path(args.file), fitted_at, args.min_segment, args.horizon)
     else:
         records = fit_from_log(args, fitted_at)
     elapsed = time.perf_counter() - started
@@ -100,6 +108,16 @@ def run(args: argparse.Namespace) -> int:
             rec.version,
         )
     Console().print(table)
+    alerting = records["all"].alerting or {}
+    Console().print(
+        f"churn alert at P(loss) >= {alerting.get('alert_at', float('nan')):.3f} over "
+        f"{alerting.get('horizon_days', args.horizon):g} days; value-at-risk bands (minor units) "
+        f"{alerting.get('value_bands_minor')}"
+    )
+    if args.publish:
+        topic = publish(settings_from_args(args), records)
+        Console().print(f"published {len(records)} record(s) to {topic}: workers now judge with "
+                        f"{records['all'].version}")  # fmt: skip
     return 0
 
 
@@ -125,6 +143,19 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help=f"fit a segment alone from this many customers (default {MIN_SEGMENT_CUSTOMERS})",
     )
     parser.add_argument("--out", default="params.json", help="where to write the records")
+    parser.add_argument(
+        "--minor-per-unit",
+        type=float,
+        default=100.0,
+        help="minor units per unit of the log's amounts, for the value-at-risk bands (default "
+        "100; --stats mean_value is already in minor units)",
+    )
+    parser.add_argument(
+        "--publish",
+        action="store_true",
+        help="also publish the records to the compacted model-parameters topic for the workers",
+    )
+    add_connection_flags(parser)
     parser.set_defaults(run=run)
 
 

@@ -31,6 +31,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     add_connection_flags(parser)
     parser.add_argument("--config", type=Path, help="model config TOML (defaults are packaged)")
+    parser.add_argument(
+        "--params-version",
+        default=os.environ.get("CX_PARAMS_VERSION") or None,
+        metavar="V",
+        help="judge only with parameter record V from the model-parameters topic, waiting for "
+        "it (reproduces the alerts judged with V; default: the latest record, packaged "
+        "cold-start defaults until one is published) [env CX_PARAMS_VERSION]",
+    )
     parser.add_argument("--app-id", default="cxstream", help="consumer group / app id")
     parser.add_argument(
         "--data-dir", type=Path, default=Path(".cxstream-data"), help="local table state (RocksDB)"
@@ -155,6 +163,7 @@ def options_from_args(args: argparse.Namespace) -> WorkerOptions:
     options = WorkerOptions(
         settings=settings_from_args(args),
         model_config_path=args.config,
+        params_version=args.params_version,
         app_id=args.app_id,
         data_dir=args.data_dir,
         store=args.store,
