@@ -205,3 +205,9 @@ class HealthSnapshot:
     p_alive: float | None = None
     expected_value_minor: int | None = None  # expected spend within the loss horizon
     params_version: str | None = None  # parameter record the outlook was computed with
+    # Purchase statistics (what `cxstream fit` reads from the health topic)
+    purchase_days: int = 0  # distinct days with an order
+    first_purchase_at: float | None = None
+    last_purchase_at: float | None = None
+    orders: int = 0
+    net_spend_minor: int = 0

@@ -28,6 +28,7 @@ from rich.table import Table
 from agents.commands.backtest import _cutoff_day
 from agents.commands.backtest_log import _read_table, parse_mapping, read_purchase_log
 from agents.commands.common import add_connection_flags, settings_from_args
+from agents.commands.fit_health import latest_snapshots, stats_from_snapshots
 from agents.commands.fit_publish import publish
 from streams.evaluation.backtest import WEEK_DAYS, BacktestError
 from streams.evaluation.learned import fit_log
@@ -43,9 +44,38 @@ def _column(table: pa.Table, name: str) -> np.ndarray:
     return np.asarray(pc.cast(table[name], pa.float64()).to_numpy(zero_copy_only=False))
 
 
-def fit_from_stats(
-    path: Path, fitted_at: str, min_segment: int, horizon_days: float = 270.0
+def fit_from_health(args: argparse.Namespace, fitted_at: str) -> dict[str, ParamRecord]:
+    """Every customer's latest snapshot on the health topic: the statistics a worker keeps."""
+    snapshots = latest_snapshots(settings_from_args(args))
+    as_of = _cutoff_day(args.as_of) * 86400.0 + 86400.0 if args.as_of else None
+    stats, orders, mean_value, _ = stats_from_snapshots(snapshots, as_of)
+    return fit_stats(stats, ["all"] * len(stats), fitted_at, args, orders, mean_value)
+
+
+def fit_stats(
+    stats: CustomerStats,
+    segments: list[str],
+    fitted_at: str,
+    args: argparse.Namespace,
+    orders: np.ndarray | None,
+    mean_value: np.ndarray | None,
 ) -> dict[str, ParamRecord]:
+    """Segment fits plus the churn alerting learned on the population (values: minor units)."""
+    records = fit_segments(
+        stats,
+        segments,
+        fitted_at,
+        min_customers=args.min_segment,
+        orders=orders,
+        mean_value=mean_value,
+    )
+    pop = records["all"]
+    alerting = learn_alerting(pop, stats, float(args.horizon), mean_value)
+    records["all"] = dataclasses.replace(pop, alerting=alerting, version="")
+    return records
+
+
+def fit_from_stats(path: Path, fitted_at: str, args: argparse.Namespace) -> dict[str, ParamRecord]:
     table = _read_table(path)
     missing = [c for c in STATS_COLUMNS if c not in table.column_names]
     if missing:
@@ -54,24 +84,13 @@ def fit_from_stats(
     stats = CustomerStats(days[0], days[1] / WEEK_DAYS, days[2] / WEEK_DAYS)
     has = set(table.column_names)
     orders = _column(table, "orders") if "orders" in has else None
-    mean_value = _column(table, "mean_value") if "mean_value" in has else None
+    mean_value = _column(table, "mean_value") if "mean_value" in has else None  # minor units
     segments = (
         pc.cast(table["segment"], pa.string()).to_numpy(zero_copy_only=False).astype(str)
         if "segment" in has
         else np.full(len(stats), "all")
     )
-    records = fit_segments(
-        stats,
-        list(segments),
-        fitted_at,
-        min_customers=min_segment,
-        orders=orders,
-        mean_value=mean_value,
-    )
-    pop = records["all"]
-    alerting = learn_alerting(pop, stats, horizon_days, mean_value)  # mean_value: minor units
-    records["all"] = dataclasses.replace(pop, alerting=alerting, version="")
-    return records
+    return fit_stats(stats, list(segments), fitted_at, args, orders, mean_value)
 
 
 def fit_from_log(args: argparse.Namespace, fitted_at: str) -> dict[str, ParamRecord]:
@@ -87,8 +106,12 @@ def fit_from_log(args: argparse.Namespace, fitted_at: str) -> dict[str, ParamRec
 def run(args: argparse.Namespace) -> int:
     fitted_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     started = time.perf_counter()
-    if args.stats:
-        records = fit_from_stats(Path(args.file), fitted_at, args.min_segment, args.horizon)
+    if args.from_health:
+        records = fit_from_health(args, fitted_at)
+    elif args.file is None:
+        raise BacktestError("give a FILE (orders, or statistics with --stats) or --from-health")
+    elif args.stats:
+        records = fit_from_stats(Path(args.file), fitted_at, args)
     else:
         records = fit_from_log(args, fitted_at)
     elapsed = time.perf_counter() - started
@@ -127,7 +150,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="fit the churn model's parameters on a purchase log or customers' statistics",
         description=__doc__,
     )
-    parser.add_argument("file", metavar="FILE", help="orders (or statistics with --stats)")
+    parser.add_argument(
+        "file", metavar="FILE", nargs="?", help="orders (or statistics with --stats)"
+    )
+    parser.add_argument(
+        "--from-health",
+        action="store_true",
+        help="read every customer's statistics from the compacted health topic instead of FILE",
+    )
     parser.add_argument("--stats", action="store_true", help="FILE holds per-customer statistics")
     parser.add_argument("--as-of", help="date the statistics are taken at (default: last order)")
     parser.add_argument(

@@ -192,6 +192,11 @@ def snapshot_from_record(r: Record) -> HealthSnapshot:
         p_alive=_opt_float(r.get("p_alive")),
         expected_value_minor=r.get("expected_value_minor"),
         params_version=r.get("params_version"),
+        purchase_days=r.get("purchase_days", 0),
+        first_purchase_at=_opt_seconds(r.get("first_purchase_at")),
+        last_purchase_at=_opt_seconds(r.get("last_purchase_at")),
+        orders=r.get("orders", 0),
+        net_spend_minor=r.get("net_spend_minor", 0),
     )
 
 
@@ -324,4 +329,9 @@ def snapshot_to_record(s: HealthSnapshot) -> Record:
         "p_alive": s.p_alive,
         "expected_value_minor": s.expected_value_minor,
         "params_version": s.params_version,
+        "purchase_days": s.purchase_days,
+        "first_purchase_at": _opt_millis(s.first_purchase_at),
+        "last_purchase_at": _opt_millis(s.last_purchase_at),
+        "orders": s.orders,
+        "net_spend_minor": s.net_spend_minor,
     }

@@ -268,6 +268,7 @@ def snapshot(state: CustomerState, now: float, config: ModelConfig) -> HealthSna
     _, since, _ = moved(state, stage, at, config)
     baseline = state.health if at > state.as_of else state.prev_health
     outlook = loss_outlook(state, at, config)
+    p = state.purchases
     return _SNAPSHOT(
         customer_id=state.customer_id,
         as_of=at,
@@ -287,6 +288,11 @@ def snapshot(state: CustomerState, now: float, config: ModelConfig) -> HealthSna
         p_alive=None if outlook is None else round(outlook.p_alive, 6),
         expected_value_minor=None if outlook is None else outlook.expected_value_minor,
         params_version=config.loss.params_version,
+        purchase_days=p.occasions,
+        first_purchase_at=p.first_at if p.occasions > 0 else None,
+        last_purchase_at=p.last_at if p.occasions > 0 else None,
+        orders=p.orders,
+        net_spend_minor=max(0, p.gross_minor - p.refund_minor),
     )
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from streams.domain import Event, Purchase, PurchaseKind
 from streams.model import config_with_record, load_config
@@ -40,13 +40,22 @@ def write_orders(events: list[Event], path: Path) -> None:
 
 
 def records_on_topic(bootstrap: str, topic: str) -> dict[bytes, dict[str, object]]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"p-{time.time_ns()}"})
+    """The latest record per key, read from the beginning to the end of the topic."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"p-{time.time_ns()}",
+            "enable.partition.eof": True,
+        }
+    )
     consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
     found: dict[bytes, dict[str, object]] = {}
-    deadline = time.monotonic() + 20
-    while not found and time.monotonic() < deadline:
+    deadline, at_end = time.monotonic() + 20, False
+    while not at_end and time.monotonic() < deadline:
         for msg in consumer.consume(10, 0.5):
-            if msg.error() is None:
+            if msg.error() is not None:
+                at_end = at_end or msg.error().code() == KafkaError._PARTITION_EOF
+            else:
                 assert dict(msg.headers() or [])["content-type"] == b"application/json"
                 found[msg.key()] = json.loads(msg.value())
     consumer.close()
@@ -95,3 +104,17 @@ def test_a_published_fit_is_what_the_worker_judges_with(
     assert alert_actions(a for alerts in packaged.alerts.values() for a in alerts) != (
         alert_actions(published.alerts)
     ), "the fitted parameters must change something, or this test shows nothing"
+
+    # The loop closes: a fit from the compacted health topic (the statistics the worker keeps)
+    # publishes a new version for the workers, over every customer who bought.
+    again = subprocess.run(
+        [*CLI, "fit", "--from-health", "--out", str(tmp_path / "live.json"), "--publish", *connect],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert again.returncode == 0, again.stderr
+    live = json.loads((tmp_path / "live.json").read_text())["all"]
+    buyers = {e.customer_id for e in scenario if isinstance(e, Purchase)}
+    assert live["n"] == len(buyers) and live["version"] != version
+    assert records_on_topic(kafka_bootstrap, topics.model_parameters)[b"all"] == live

@@ -159,6 +159,11 @@ def snapshot(**changes: object) -> HealthSnapshot:
         p_alive=0.34,
         expected_value_minor=42_000,
         params_version="mbgnbd-0123456789ab",
+        purchase_days=6,
+        first_purchase_at=T - 86_400 * 200,
+        last_purchase_at=T - 86_400 * 40,
+        orders=7,
+        net_spend_minor=84_000,
     )
     return _replace(base, changes)
 

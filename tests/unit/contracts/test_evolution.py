@@ -113,7 +113,15 @@ def test_snapshots_written_before_the_loss_outlook_still_decode() -> None:
     headers = [("content-type", AVRO_SINGLE_OBJECT.encode())]
     decoded = decode_snapshot(_single_object(v1, record), headers)
     assert decoded == samples.snapshot(
-        p_loss=None, p_alive=None, expected_value_minor=None, params_version=None
+        p_loss=None,
+        p_alive=None,
+        expected_value_minor=None,
+        params_version=None,
+        purchase_days=0,
+        first_purchase_at=None,
+        last_purchase_at=None,
+        orders=0,
+        net_spend_minor=0,
     )
 
 

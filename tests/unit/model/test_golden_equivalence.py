@@ -22,7 +22,8 @@ Snapshot digests regenerated (alerts and deadlines unchanged) when snapshots beg
 loss outlook: p_loss, p_alive, expected value and the parameter version (issue 11); and
 everything regenerated when the churn alert moved from the noisy-OR risk to the loss probability
 (opens at loss.alert_at, priority = value at risk, p_loss / value at risk / parameter version on
-every alert, churn deadlines from the loss crossing).
+every alert, churn deadlines from the loss crossing); snapshot digests again when snapshots
+began to carry the purchase statistics `cxstream fit --from-health` reads.
 """
 
 from __future__ import annotations
@@ -56,9 +57,9 @@ GOLDEN: dict[str, tuple[int, int, str, str]] = {
         910,
         1239,
         "0e0e87fee7fe52e9fa8ad01a63b1b4c8",
-        "ba2974a86dffd494a60c365681d57d4a",
+        "89d20ea9b748959203c3c02e67982f8b",
     ),
-    "rich": (2104, 5110, "ae683b150d12b60e7a8512f37bbd7108", "febdc6a07f5de25e12acd27492f64752"),
+    "rich": (2104, 5110, "ae683b150d12b60e7a8512f37bbd7108", "59384d473e3b333a784cb1c921bff745"),
 }
 
 

@@ -59,7 +59,7 @@ def test_builder_takes_names_and_requires_every_field() -> None:
         build("fit", 1.0, 0.5)
     snap = positional(HealthSnapshot)
     args = ("c", 1.0, 50.0, "amber", 0.0, "new", 1.0, 0.0, 50.0, 0, None, (), (), None)
-    args += (0.5, 0.9, 1200, "v1")
+    args += (0.5, 0.9, 1200, "v1", 3, 0.5, 0.9, 4, 5000)
     assert snap(*args) == HealthSnapshot(*args)
 
 
