@@ -45,6 +45,14 @@ class Record(Protocol):
     headers: Sequence[tuple[str, bytes]] | None
 
 
+class RecordFault(CxStreamError):
+    """A record's own content made processing fail (its ``__cause__`` says how).
+
+    Only such failures are dead-lettered; anything else (a table, the broker, the network) is
+    retried for as long as it lasts, since dead-lettering would blame good records for it.
+    """
+
+
 class OutputTooLarge(CxStreamError):
     """An encoded output would exceed :data:`MAX_OUTPUT_BYTES`."""
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from agents.customer_fold import Record
+from agents.customer_fold import Record, RecordFault
 from agents.faust_compat import event_context
 from streams.domain import Feedback
 from streams.model import (
@@ -53,14 +53,17 @@ class FaustIntegrity:
         if key is None:
             return 1.0
         raw = self._staged[key][1] if key in self._staged else self._read(key, record)
-        state = None
-        if raw:
-            last_offset, weight = _HEADER.unpack_from(raw)
-            if record.offset <= last_offset:  # already folded in before a crash: same verdict
-                return float(weight)
-            state = integrity_from_bytes(raw[_HEADER.size :])
-        state, verdict = observe_feedback(state, feedback, feedback.occurred_at, self.config)
-        value = _HEADER.pack(record.offset, verdict.weight) + integrity_to_bytes(state)
+        try:
+            state = None
+            if raw:
+                last_offset, weight = _HEADER.unpack_from(raw)
+                if record.offset <= last_offset:  # folded in before a crash: same verdict
+                    return float(weight)
+                state = integrity_from_bytes(raw[_HEADER.size :])
+            state, verdict = observe_feedback(state, feedback, feedback.occurred_at, self.config)
+            value = _HEADER.pack(record.offset, verdict.weight) + integrity_to_bytes(state)
+        except Exception as exc:  # the table read above is not the record's fault
+            raise RecordFault(f"survey integrity of {key}") from exc
         self._staged[key] = (record, value)
         return float(verdict.weight)
 

@@ -21,8 +21,6 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from confluent_kafka import KafkaException
-
 from agents import metrics
 from agents.customer_fold import Record
 from agents.envelope import Envelope, decode_envelope
@@ -45,11 +43,14 @@ AGENT_PROBLEM = "customer_agent"
 MAX_RETRY_PAUSE = 30.0
 
 
-def infrastructure_failure(exc: BaseException) -> bool:
-    """True for failures no record causes: retried, never dead-lettered."""
-    if isinstance(exc, OutputRejected):
-        return not exc.caused_by_record
-    return isinstance(exc, OSError | TimeoutError | KafkaException)
+def caused_by_record(exc: BaseException) -> bool:
+    """Only a broker refusing a record's own output (its size) is blamed on a batch's record.
+
+    Everything else that escapes a batch (the broker, a table, the network, a bug outside the
+    per-customer fold) is retried for as long as it lasts: dead-lettering would lose good
+    records for it, while a stalled partition raises the lag and agent-failing alerts.
+    """
+    return isinstance(exc, OutputRejected) and exc.caused_by_record
 
 
 class FaustStates:
@@ -119,11 +120,8 @@ class CustomerPipeline:
         self.health.clear(AGENT_PROBLEM)
 
     async def _attempt(self, records: Sequence[Record], attempts: int) -> Exception | None:
-        """None once ``records`` are handled, or the error they still raise after ``attempts``.
-
-        A failure of the infrastructure (broker, network, credentials) is retried for as long
-        as it lasts: dead-lettering would blame good records for it.
-        """
+        """None once ``records`` are handled, or the record fault they still raise after
+        ``attempts``; any other failure is retried for as long as it lasts."""
         attempt = 0
         while True:
             attempt += 1
@@ -137,7 +135,7 @@ class CustomerPipeline:
                     "retrying; see the worker log and docs/runbooks/customer-agent-failing.md",
                 )
                 log.exception("batch of %d records failed (attempt %d)", len(records), attempt)
-                if attempt >= attempts and not infrastructure_failure(exc):
+                if attempt >= attempts and caused_by_record(exc):
                     return exc
                 await asyncio.sleep(min(MAX_RETRY_PAUSE, self.retry_pause * attempt))
             else:

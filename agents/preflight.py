@@ -19,12 +19,11 @@ from confluent_kafka import KafkaError, KafkaException, TopicCollection
 from confluent_kafka.admin import AclOperation, AdminClient, NewTopic
 
 from agents.settings import KafkaSettings
-from agents.topic_admin import ensure_topics, topic_specs
+from agents.topic_admin import ensure_topics, faust_changelogs, topic_specs
 from streams.errors import StackError
 from streams.topics import Topics
 
 DOCS = "see docs/security.md"
-FAUST_TABLES = ("customers", "survey-integrity")  # agents/wiring.py registers these tables
 R, W, D = AclOperation.READ, AclOperation.WRITE, AclOperation.DESCRIBE
 _AUTH_CODES = {KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED}
 _quiet = logging.getLogger("cxstream.preflight.librdkafka")
@@ -56,8 +55,8 @@ def needs(topics: Topics, app_id: str, redis: bool = True, webhooks: bool = Fals
 
 
 def faust_internal_topics(app_id: str) -> list[str]:
-    """Topics Faust creates itself (changelogs, leader election) under the app id."""
-    return [f"{app_id}-{t}-changelog" for t in FAUST_TABLES] + [f"{app_id}-__assignor-__leader"]
+    """Topics Faust uses under the app id (changelogs, leader election)."""
+    return [*faust_changelogs(app_id), f"{app_id}-__assignor-__leader"]
 
 
 def _admin(kafka: KafkaSettings, errors: list[KafkaError]) -> AdminClient:

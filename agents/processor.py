@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from agents import metrics
-from agents.customer_fold import CustomerFold, Item, Message, Record
+from agents.customer_fold import CustomerFold, Item, Message, Record, RecordFault
 from agents.envelope import TOPIC_KINDS, Envelope
 from streams.contracts import (
     LIVE_WINDOW,
@@ -133,8 +133,8 @@ class BatchProcessor:
         for record in records:
             try:
                 item = self._item(record, now, out, integrity)
-            except Exception as exc:  # e.g. a survey-integrity state that fails to decode
-                self._failed(record, exc, now, out)
+            except RecordFault as fault:  # table or broker errors propagate: retried
+                self._failed(record, fault.__cause__ or fault, now, out)
                 continue
             if item is not None:
                 key = item.event.customer_id if item.event else _text(record.key)
@@ -233,12 +233,7 @@ class BatchProcessor:
         out: BatchOutput,
         now: float,
     ) -> None:
-        try:
-            before = states.get(customer_id, items[0].record)
-        except Exception as exc:  # a stored state that no longer decodes
-            for item in items:
-                self._failed(item.record, exc, now, out)
-            return
+        before = states.get(customer_id, items[0].record)  # errors: retried, not blamed
         fresh = [i for i in items if not self._redelivered(before, i)]
         if not fresh:
             return

@@ -16,6 +16,7 @@ from agents.preflight import (
     ensure_topics_or_explain,
     missing_topics,
 )
+from agents.topic_admin import ensure_changelogs
 
 log = logging.getLogger("cxstream")
 
@@ -46,6 +47,7 @@ def preflight(options: WorkerOptions) -> None:
         redis=options.redis_projection and bool(options.settings.redis_url),
         webhooks=bool(options.webhook_url or options.webhook_routes),
     )
+    ensure_changelogs(kafka, options.app_id)
 
 
 def run_worker(options: WorkerOptions, log_level: str = "info") -> int:

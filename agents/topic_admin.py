@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
@@ -72,6 +73,43 @@ def ensure_topics(
         operation_timeout=timeout,
         request_timeout=timeout,
     )
+    return _outcomes(futures)
+
+
+#: The worker's Faust tables (agents/wiring.py registers them); Faust names their changelogs.
+FAUST_TABLES = ("customers", "survey-integrity")
+
+
+def faust_changelogs(app_id: str) -> list[str]:
+    return [f"{app_id}-{table}-changelog" for table in FAUST_TABLES]
+
+
+def ensure_changelogs(
+    kafka: KafkaSettings,
+    app_id: str,
+    partitions: int = INPUT_PARTITIONS,
+    replication_factor: int = 1,
+    timeout: float = 30.0,
+) -> dict[str, str]:
+    """Create the tables' changelog topics before Faust starts, compacted and co-partitioned.
+
+    Faust declares them itself, but lazily: when several workers start at once, a worker's
+    consumer could miss the new topic in its metadata ("Ignoring missing topic") and then
+    refuse every table write with PartitionsMismatch (0 partitions) for good.
+    """
+    admin = AdminClient(kafka.confluent())
+    futures = admin.create_topics(
+        [
+            NewTopic(name, partitions, replication_factor, config=COMPACTED)
+            for name in faust_changelogs(app_id)
+        ],
+        operation_timeout=timeout,
+        request_timeout=timeout,
+    )
+    return _outcomes(futures)
+
+
+def _outcomes(futures: dict[str, Any]) -> dict[str, str]:
     outcome: dict[str, str] = {}
     for name, future in futures.items():
         try:

@@ -12,6 +12,7 @@ import pytest
 import agents.customer_fold as customer_fold
 from agents.customer_fold import MAX_OUTPUT_BYTES
 from agents.health import HealthBoard
+from agents.outputs import OutputRejected
 from agents.pipeline import AGENT_PROBLEM, BATCH_ATTEMPTS, RECORD_ATTEMPTS, CustomerPipeline
 from agents.processor import FULL_WEIGHT, BatchProcessor
 from agents.ticker import DeadlineIndex
@@ -145,24 +146,51 @@ def test_an_outage_longer_than_the_retries_is_waited_out_never_blamed_on_records
     assert not [topic for topic, _ in outputs.sent if topic == TOPICS.dead_letter]
 
 
-def test_a_record_that_fails_even_alone_is_dead_lettered_and_its_neighbours_stored(
+def test_a_table_error_is_retried_until_it_clears_and_never_blamed_on_records(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     outputs, table = FakeOutputs(), {}
     pipe = pipeline(outputs, table)
-    real_put = pipe.states.put
+    real_put, failures = pipe.states.put, [BATCH_ATTEMPTS + RECORD_ATTEMPTS + 2]
 
     def put(customer_id: str, *args: Any) -> None:
-        if customer_id == "cursed":
-            raise RuntimeError("table refused the write")
+        if failures[0]:
+            failures[0] -= 1
+            raise RuntimeError("PartitionsMismatch: changelog has 0 partitions")
         real_put(customer_id, *args)
 
     monkeypatch.setattr(pipe.states, "put", put)
+    asyncio.run(pipe.handle_safely([rec(purchase(1, T0, "a"), 1), rec(purchase(2, T0, "b"), 2)]))
+    assert {"a", "b"} <= set(table)
+    assert not [topic for topic, _ in outputs.sent if topic == TOPICS.dead_letter]
+
+
+class RefusingOutputs(FakeOutputs):
+    """A broker that refuses the outputs of one customer's record for their size."""
+
+    def produce(
+        self, topic: str, key: bytes | None, value: bytes | None, *_: Any, **__: Any
+    ) -> None:
+        super().produce(topic, key, value)
+        if key == b"cursed" and topic != TOPICS.dead_letter:
+            self.refused = True
+
+    async def flush(self) -> None:
+        if getattr(self, "refused", False):
+            self.refused = False
+            raise OutputRejected("MSG_SIZE_TOO_LARGE", caused_by_record=True)
+
+
+def test_a_record_the_broker_refuses_even_alone_is_dead_lettered_and_its_neighbours_stored() -> (
+    None
+):
+    outputs, table = RefusingOutputs(), {}
+    pipe = pipeline(outputs, table)
     batch = [rec(purchase(1, T0, "cursed"), 1), rec(purchase(2, T0, "fine"), 2)]
     asyncio.run(pipe.handle_safely(batch))
     assert "fine" in table and "cursed" not in table
     dead = [value for topic, value in outputs.sent if topic == TOPICS.dead_letter]
-    assert dead == [batch[0].value], "the failing record is dead-lettered byte for byte"
+    assert dead == [batch[0].value], "the refused record is dead-lettered byte for byte"
     assert pipe.health.healthy, "the worker moved on"
     assert AGENT_PROBLEM == "customer_agent"
 
