@@ -39,6 +39,7 @@ KNOWN_METRICS = {
     "cxstream_redis_write_failures_total",
     "cxstream_alert_deliveries_total",
     "cxstream_agent_failures_total",
+    "cxstream_model_parameters_default",
 } | {
     f"{hist}{suffix}"
     for hist in ("cxstream_event_latency_seconds", "cxstream_processing_latency_seconds")
