@@ -36,7 +36,7 @@ from streams.domain import Event
 from streams.model import ModelConfig, load_config
 from streams.simulator import simulate
 from streams.topics import Topics
-from tests.e2e.harness import Worker, reference_run, wait_drained
+from tests.e2e.harness import Worker, metric, reference_run, wait_drained
 from tests.stack import RunningStack, stack_command, start_stack, stop_stack
 
 
@@ -217,8 +217,6 @@ def verdict(
 
 
 def _alert_counter(worker: Worker) -> float:
-    from tests.e2e.harness import metric
-
     try:
         return metric(worker, "cxstream_alerts_total")
     except OSError:

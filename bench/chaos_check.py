@@ -163,6 +163,7 @@ class AlertCheck:
     missing: int = 0  # expected, never published
     extra: int = 0  # published, not expected
     same_id_different_content: int = 0  # a repeat of an id whose record differs
+    examples: list[str] = field(default_factory=list)  # a few missing or extra actions
 
 
 def check_alerts(messages: Iterable[Message], expected: Reference) -> AlertCheck:
@@ -184,8 +185,12 @@ def check_alerts(messages: Iterable[Message], expected: Reference) -> AlertCheck
     check.expected = sum(len(v) for v in want.values())
     for customer in set(got) | set(want):
         mine, theirs = Counter(got.get(customer, [])), Counter(want.get(customer, []))
-        check.missing += sum((theirs - mine).values())
-        check.extra += sum((mine - theirs).values())
+        missing, extra = theirs - mine, mine - theirs
+        check.missing += sum(missing.values())
+        check.extra += sum(extra.values())
+        for label, items in (("missing", missing), ("extra", extra)):
+            if items and len(check.examples) < 4:
+                check.examples.append(f"{label} {customer}: {sorted(items)[:2]}")
     return check
 
 
@@ -197,25 +202,27 @@ class StateCheck:
     double_counted: list[str] = field(default_factory=list)  # more of them
     differs: list[str] = field(default_factory=list)  # other differences
     example: str = ""
+    examples: list[str] = field(default_factory=list)  # first differences, with their path
 
 
 _COUNTED = ("orders", "gross_minor", "refunds", "refund_minor")
 
 
-def _classify(got: dict[str, Any] | None, want: dict[str, Any]) -> str:
+def _classify(got: dict[str, Any] | None, want: dict[str, Any]) -> tuple[str, str]:
+    """The verdict and the first difference (path, got, want)."""
     if got is None:
-        return "lost"
+        return "lost", "no state"
     try:
         same_state(got, want)
-        return "equal"
-    except AssertionError:
-        pass
+        return "equal", ""
+    except AssertionError as exc:
+        first = " ".join(str(exc).split())[:240]
     g, w = got.get("purchases", {}), want["purchases"]
     if any(g.get(k, 0) < w[k] for k in _COUNTED):
-        return "lost"
+        return "lost", first
     if any(g.get(k, 0) > w[k] for k in _COUNTED):
-        return "double_counted"
-    return "differs"
+        return "double_counted", first
+    return "differs", first
 
 
 def api_get(url: str, token: str) -> dict[str, Any] | None:
@@ -244,18 +251,20 @@ def check_states(workers: list[Worker], expected: Reference, token: str) -> Stat
     check = StateCheck(customers=len(expected.states))
     ids = sorted(expected.states)
 
-    def one(i: int) -> tuple[str, str]:
+    def one(i: int) -> tuple[str, tuple[str, str]]:
         body = api_get(f"{workers[i % len(workers)].url}/customers/{ids[i]}", token)
         got = strict(body["state"]) if body else None
         want = strict(_jsonable_state(expected.states[ids[i]]))
         return ids[i], _classify(got, want)
 
     with ThreadPoolExecutor(4) as pool:
-        for customer, verdict in pool.map(one, range(len(ids))):
+        for customer, (verdict, first) in pool.map(one, range(len(ids))):
             if verdict == "equal":
                 check.equal += 1
-            else:
-                getattr(check, verdict).append(customer)
+                continue
+            getattr(check, verdict).append(customer)
+            if len(check.examples) < 4:
+                check.examples.append(f"{customer} ({verdict}): {first}")
                 check.example = check.example or f"{customer}: {verdict}"
     return check
 

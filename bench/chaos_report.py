@@ -109,6 +109,9 @@ def markdown(r: Report) -> str:
         lines.append(
             f"| {kind} | {d.sent[kind]:,} | {d.dead_lettered[kind]:,} | {missing} | {reasons} |"
         )
+    if a.examples:
+        lines += ["", "Alert actions (id, action, time in ms) that differ from the model:", ""]
+        lines += [f"- `{example}`" for example in a.examples]
     if d.good_dead_lettered:
         lines += ["", f"Good records dead-lettered: {dict(d.good_dead_lettered)}, e.g.:", ""]
         lines += [f"- `{example}`" for example in d.examples]
