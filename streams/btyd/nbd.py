@@ -58,15 +58,46 @@ def p_alive(p: BgNbdParams, x: float, t_x: float, T: float) -> float:
 
 def p_no_purchase(p: BgNbdParams, x: float, t_x: float, T: float, horizon: float) -> float:
     """Loss probability: P(no purchase within ``horizon`` after T | history)."""
-    alive = p_alive(p, x, t_x, T)
-    silent = math.exp((p.r + x) * (math.log(p.alpha + T) - math.log(p.alpha + T + horizon)))
-    dead_silent = 1.0
-    if p.dormant > 0.0:
-        scale = p.alpha + T
-        dead_silent = math.exp(
-            (p.r + x) * (math.log(scale) - math.log(scale + p.dormant * horizon))
-        )
-    return min(1.0, max(0.0, (1.0 - alive) * dead_silent + alive * silent))
+    return LossCurve(p, x, t_x, horizon).at(T)
+
+
+class LossCurve:
+    """:func:`p_no_purchase` of one history as a function of the age T, its constants computed
+    once (a deadline search evaluates it many times)."""
+
+    __slots__ = ("_dead", "_dormant_h", "_horizon", "_log_shape", "_shape")
+
+    def __init__(self, p: BgNbdParams, x: float, t_x: float, horizon: float) -> None:
+        self._shape = p.r + x
+        self._horizon = horizon
+        self._dormant_h = p.dormant * horizon
+        if p.modified:
+            base = math.log(p.a) - math.log(p.b + x)
+        elif x > 0:
+            base = math.log(p.a) - math.log(p.b + x - 1.0)
+        else:
+            base = -math.inf  # BG/NBD: no dropout before the first repeat purchase
+        # log dead odds at T: base + shape·(log(alpha+T) - log(alpha+t_x))
+        self._dead = base - self._shape * math.log(p.alpha + t_x)
+        self._log_shape = p.alpha  # alpha, kept for T -> alpha + T
+
+    def at(self, T: float) -> float:
+        shape, scale = self._shape, self._log_shape + T
+        log_scale = math.log(scale)
+        if self._dead == -math.inf:
+            alive = 1.0
+        else:
+            odds = self._dead + shape * log_scale
+            if odds > 0:  # stable logistic
+                e = math.exp(-odds)
+                alive = e / (1.0 + e)
+            else:
+                alive = 1.0 / (1.0 + math.exp(odds))
+        silent = math.exp(shape * (log_scale - math.log(scale + self._horizon)))
+        dead_silent = 1.0
+        if self._dormant_h > 0.0:
+            dead_silent = math.exp(shape * (log_scale - math.log(scale + self._dormant_h)))
+        return min(1.0, max(0.0, (1.0 - alive) * dead_silent + alive * silent))
 
 
 def log_likelihood(p: BgNbdParams, x: float, t_x: float, T: float) -> float:

@@ -23,14 +23,14 @@ import math
 
 from streams.config import ModelConfig
 from streams.model.alerts import CHURN, REFERRAL
-from streams.model.loss import TROUBLE, adjusted, purchase_loss
+from streams.model.loss_deadline import HORIZON as _HORIZON
+from streams.model.loss_deadline import INCREASING as _INCREASING
+from streams.model.loss_deadline import TOLERANCE as _TOLERANCE
+from streams.model.loss_deadline import loss_deadline
 from streams.model.measures import Measures, p_alive, returned_at
 from streams.model.risk import assess_cached
 from streams.model.state import DAY_S, HOUR_S, WEEK_S, CustomerState, Purchases, remember
 
-_INCREASING = ("overdue", "p_alive_low", "engagement_drop")
-_HORIZON = 3 * 365 * DAY_S  # search no further: beyond this, a tick at the horizon re-plans
-_TOLERANCE = HOUR_S
 # Closed-form crossings of overdue and P(alive) are computed in floating point and may land a
 # rounding error *before* the crossing, where tick would see nothing and the instant would be
 # lost (deadlines must lie after as_of). They are returned this much later, so the tick at the
@@ -115,62 +115,6 @@ def crossing(
     return hi
 
 
-def _held_trouble(m: Measures) -> float:
-    """Sum of the trouble contributions that cannot grow without events (hazard, held)."""
-    return sum([c for code, c, _ in m.components if code in TROUBLE and code not in _INCREASING])
-
-
-def upper_loss(state: CustomerState, m: Measures, t: float, held: float, cfg: ModelConfig) -> float:
-    """Upper bound of the adjusted loss probability at ``t``: the purchase-only loss grows with
-    silence, falling engagement is projected, the other trouble held (``held``); never
-    decreases with ``t``."""
-    base = purchase_loss(state.purchases, t, cfg)
-    if base is None:
-        return 0.0
-    total = held
-    if m.eng_ratio is not None:
-        ec = cfg.engagement
-        ratio = m.eng_ratio * math.exp(-(ec.lam_short - ec.lam_long) * (t - m.now))
-        v = (ratio - ec.drop_start_ratio) / (ec.drop_full_ratio - ec.drop_start_ratio)
-        total += cfg.risk.weight_engagement_drop * (0.0 if v <= 0.0 else 1.0 if v >= 1.0 else v)
-    lc = cfg.loss
-    return adjusted(base, min(lc.hazard_max, 1.0 + lc.hazard_scale * total))
-
-
-def loss_crossing(
-    state: CustomerState, m: Measures, held: float, theta: float, cfg: ModelConfig
-) -> float:
-    """Earliest time (within tolerance) the loss upper bound reaches ``theta``; inf if not
-    within the horizon."""
-    t0 = m.now
-    lo, step = t0, DAY_S
-    while upper_loss(state, m, t0 + step, held, cfg) < theta:
-        lo = t0 + step
-        step *= 2.0
-        if step > _HORIZON:
-            return math.inf
-    hi = t0 + step
-    while hi - lo > _TOLERANCE:
-        mid = 0.5 * (lo + hi)
-        if upper_loss(state, m, mid, held, cfg) >= theta:
-            hi = mid
-        else:
-            lo = mid
-    return hi
-
-
-def _loss_thresholds(state: CustomerState, m: Measures, cfg: ModelConfig) -> list[float]:
-    """Loss probabilities whose crossing would open or update the churn alert."""
-    if m.p_loss is None:
-        return []
-    churn = {a.type: a for a in state.alerts}.get(CHURN)
-    if churn is None:
-        theta = cfg.loss.alert_at
-    else:
-        theta = (churn.score + cfg.alerts.update_min_delta) / 100.0
-    return [theta] if m.p_loss < theta <= 1.0 else []
-
-
 def risk_crossing(state: CustomerState, m: Measures, theta: float, cfg: ModelConfig) -> float:
     """Earliest time (within tolerance) the risk upper bound reaches ``theta``; inf if never."""
     if m.risk >= theta:
@@ -242,11 +186,7 @@ def _compute(state: CustomerState, config: ModelConfig) -> float | None:
         for theta in thetas:
             if not at_best < theta:
                 best = min(best, crossing(state, m, held, theta, config))
-    for theta in _loss_thresholds(state, m, config):
-        trouble = _held_trouble(m)
-        at_best = upper_loss(state, m, best, trouble, config) if best < math.inf else math.inf
-        if not at_best < theta:
-            best = min(best, loss_crossing(state, m, trouble, theta, config))
+    best = loss_deadline(state, m, best, config)  # churn alert: the adjusted loss crossings
     return best if best < math.inf else None
 
 

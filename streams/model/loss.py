@@ -58,7 +58,7 @@ def params_of(cfg: ModelConfig) -> BgNbdParams:
     return params
 
 
-def _stats(p: Purchases, now: float) -> tuple[float, float, float]:
+def loss_stats(p: Purchases, now: float) -> tuple[float, float, float]:
     """(x, t_x, T) in weeks."""
     t_x = max(0.0, p.last_at - p.first_at) / WEEK_S
     return float(p.occasions - 1), t_x, max(now - p.first_at, p.last_at - p.first_at) / WEEK_S
@@ -68,7 +68,7 @@ def purchase_loss(p: Purchases, now: float, cfg: ModelConfig) -> float | None:
     """P(no purchase within the horizon) from the purchases alone; None before the first."""
     if p.occasions <= 0:
         return None
-    x, t_x, big_t = _stats(p, now)
+    x, t_x, big_t = loss_stats(p, now)
     return p_no_purchase(params_of(cfg), x, t_x, big_t, cfg.loss.horizon_days * DAY_S / WEEK_S)
 
 
@@ -93,7 +93,7 @@ def loss_outlook(state: CustomerState, now: float, cfg: ModelConfig) -> LossOutl
     p = state.purchases
     if p.occasions <= 0:
         return None
-    x, t_x, big_t = _stats(p, now)
+    x, t_x, big_t = loss_stats(p, now)
     horizon = cfg.loss.horizon_days * DAY_S / WEEK_S
     params = params_of(cfg)
     expected = expected_purchases(params, x, t_x, big_t, horizon)
