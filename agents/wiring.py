@@ -86,6 +86,12 @@ def register(app: faust.App, options: WorkerOptions) -> None:
 
     indexed: set[int] | None = None
 
+    def replan(_: Any) -> None:  # deadlines were planned with the old parameters
+        nonlocal indexed
+        indexed = None  # the next timer run rebuilds the deadline index from the table
+
+    params.listeners.append(replan)
+
     @app.on_rebalance_complete.connect
     async def mark_assigned(sender: Any, *args: Any, **kwargs: Any) -> None:
         pipeline.has_assignment = True
