@@ -121,8 +121,11 @@ def markdown(r: Report) -> str:
         lines += [
             "",
             f"First differing customer: {s.example}; of the {len(wrong)} differing, "
-            f"{live} are live (purchase-only) customers, {len(wrong) - live} backlog ones.",
+            f"{live} are live (purchase-only) customers, {len(wrong) - live} backlog ones; "
+            "first differences:",
+            "",
         ]
+        lines += [f"- `{example}`" for example in s.examples]
     return "\n".join(lines)
 
 
