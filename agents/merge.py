@@ -46,8 +46,10 @@ class EventTimeMerge(DefaultSchedulingStrategy):
         # partition number -> topic partition -> FIFO of (held since, record)
         self._groups: dict[int, dict[TP, deque[tuple[float, Any]]]] = {}
         self._next_offset: dict[TP, int] = {}
+        self._generation = 0  # bumped by forget_all: queues from before a rebalance are void
 
     def iterate(self, records: Mapping[TP, list[Any]]) -> Iterator[tuple[TP, Any]]:
+        generation = self._generation
         passthrough: dict[TP, list[Any]] = {}
         now = time.monotonic()
         for tp, batch in records.items():
@@ -61,14 +63,20 @@ class EventTimeMerge(DefaultSchedulingStrategy):
                 self._next_offset[TP(tp.topic, tp.partition)] = batch[-1].offset + 1
         if passthrough:
             yield from super().iterate(passthrough)
-        for partition, group in self._groups.items():
-            yield from self._release(partition, group, now)
+        for partition, group in list(self._groups.items()):
+            if self._generation != generation:
+                return
+            yield from self._release(partition, group, now, generation)
 
     def _release(
-        self, partition: int, group: dict[TP, deque[tuple[float, Any]]], now: float
+        self,
+        partition: int,
+        group: dict[TP, deque[tuple[float, Any]]],
+        now: float,
+        generation: int,
     ) -> Iterator[tuple[TP, Any]]:
         members = [TP(t, partition) for t in self.merge_topics - self.never_wait]
-        while True:
+        while self._generation == generation:
             heads = [(q[0][1].timestamp, tp) for tp, q in group.items() if q]
             if not heads:
                 return
@@ -87,6 +95,12 @@ class EventTimeMerge(DefaultSchedulingStrategy):
                     ", ".join(f"{m.topic}-{m.partition}" for m in waiting),
                 )
             yield tp, record
+            if self._generation != generation:
+                # A rebalance ran while the record was out: Faust seeked back to committed
+                # offsets. A queued record released now could lie ahead of that position,
+                # and its commit would skip the records between (seen in the chaos soak as
+                # lost and late events), so everything queued before it is dropped.
+                return
             # Faust may skip what it was handed (the partition was not active when the fetch
             # began, or the generation changed): a record stays queued until Faust's read
             # offset shows it was delivered, or Faust would never process nor commit it.
@@ -99,7 +113,12 @@ class EventTimeMerge(DefaultSchedulingStrategy):
         return self.caught_up(tp, self._next_offset.get(tp))
 
     def forget_all(self) -> None:
-        """On a rebalance: Faust seeks back to committed offsets and fetches again."""
+        """On a rebalance: Faust seeks back to committed offsets and fetches again.
+
+        Runs while :meth:`iterate` may be suspended at a ``yield``: the generation tells it
+        to stop instead of releasing what it still holds.
+        """
+        self._generation += 1
         self._groups.clear()
         self._next_offset.clear()
 
