@@ -19,7 +19,7 @@ a later last purchase. kappa is learned from the data (:mod:`streams.fitting.dor
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +135,21 @@ def hyp2f1(a: float, b: float, c: float, z: float, tol: float = 1e-12) -> float:
     return total
 
 
+_NEAR_ONE = 1e-4
+
+
 def expected_purchases(p: BgNbdParams, x: float, t_x: float, T: float, horizon: float) -> float:
     """E[number of purchases in (T, T+horizon] | history] (FHL 2005 eq. 10; Batislam 2007)."""
+    if abs(p.a - 1.0) < _NEAR_ONE / 2:
+        # a = 1 is a removable singularity: (a-1) divides a difference that cancels there, so
+        # a tiny nudge amplifies rounding (a 1e-6 nudge turned 2e-9 purchases into 0 when the
+        # horizon grew). Average two points a little way off instead: the formula is smooth
+        # in a, so the bias is O(_NEAR_ONE^2) and the rounding error ~1e-12 of the value.
+        lo = replace(p, a=1.0 - _NEAR_ONE)
+        hi = replace(p, a=1.0 + _NEAR_ONE)
+        return 0.5 * (
+            expected_purchases(lo, x, t_x, T, horizon) + expected_purchases(hi, x, t_x, T, horizon)
+        )
     r, alpha, a, b = p.r, p.alpha, p.a, p.b
     shift = 1.0 if p.modified else 0.0
     z = horizon / (alpha + T + horizon)
@@ -145,8 +158,6 @@ def expected_purchases(p: BgNbdParams, x: float, t_x: float, T: float, horizon: 
     hp, hq, hc = r + x, b + x + shift, a + b + x - 1.0 + shift
     hyp = math.exp((hc - hp - hq) * math.log1p(-z)) * hyp2f1(hc - hp, hc - hq, hc, z)
     ratio = math.exp((r + x) * (math.log(alpha + T) - math.log(alpha + T + horizon)))
-    if abs(a - 1.0) < 1e-9:  # removable singularity: nudge (the formula is continuous in a)
-        a += 1e-6
     first = (a + b + x - 1.0 + shift) / (a - 1.0)
     alive = p_alive(p, x, t_x, T)
     dormant = 0.0
