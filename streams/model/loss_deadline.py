@@ -11,6 +11,7 @@ earliest other deadline. Same rules as the churn-risk crossings in :mod:`streams
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from streams.btyd.nbd import LossCurve
 from streams.config import ModelConfig
@@ -77,9 +78,15 @@ def loss_crossing(
 ) -> float:
     """Earliest time (within tolerance) the loss upper bound reaches ``theta``; inf if not
     within the horizon."""
-    t0 = m.now
+    return first_crossing(lambda t: upper_loss(state, m, t, held, cfg, curve), m.now, theta)
+
+
+def first_crossing(bound: Callable[[float], float], t0: float, theta: float) -> float:
+    """Earliest time after ``t0`` (at most TOLERANCE late) at which the non-decreasing
+    ``bound`` reaches ``theta``; inf if not within HORIZON. Doubling steps bracket it, then
+    bisection."""
     lo, step = t0, DAY_S
-    while upper_loss(state, m, t0 + step, held, cfg, curve) < theta:
+    while bound(t0 + step) < theta:
         lo = t0 + step
         step *= 2.0
         if step > HORIZON:
@@ -87,7 +94,7 @@ def loss_crossing(
     hi = t0 + step
     while hi - lo > TOLERANCE:
         mid = 0.5 * (lo + hi)
-        if upper_loss(state, m, mid, held, cfg, curve) >= theta:
+        if bound(mid) >= theta:
             hi = mid
         else:
             lo = mid
