@@ -5,10 +5,10 @@ silence grows. Known instants (SLA due, window ends, cooldown ends, threshold cr
 overdue and P(alive)) are computed in closed form. Churn-risk threshold crossings are found by
 bisection on a cheap *upper bound* of future risk (time-increasing signals projected, all
 other signals held at today's value, which can only fall without events), so the deadline is
-at most ``loss_deadline.TOLERANCE`` late and never skips a crossing. Open alerts are rechecked at least every
-``alerts.open_alert_recheck_hours`` while a decaying signal (refunds, tickets, feedback) is
-part of their risk, so its decay can resolve them; risk made only of growing silence cannot fall
-without an event, so such alerts need no recheck.
+at most ``loss_deadline.TOLERANCE`` late and never skips a crossing. Open alerts are rechecked
+at least every ``alerts.open_alert_recheck_hours`` while a decaying signal (refunds, tickets,
+feedback) is part of their risk, so its decay can resolve them; risk made only of growing
+silence cannot fall without an event, so such alerts need no recheck.
 
 Speed: the upper bound never decreases with time (the config rules guarantee it), so when it
 is still below a threshold at the earliest closed-form instant, the crossing cannot be the
