@@ -5,10 +5,10 @@ silence grows. Known instants (SLA due, window ends, cooldown ends, threshold cr
 overdue and P(alive)) are computed in closed form. Churn-risk threshold crossings are found by
 bisection on a cheap *upper bound* of future risk (time-increasing signals projected, all
 other signals held at today's value, which can only fall without events), so the deadline is
-at most ``loss_deadline.TOLERANCE`` late and never skips a crossing. Open alerts are rechecked
-at least every ``alerts.open_alert_recheck_hours`` while a decaying signal (refunds, tickets,
-feedback) is part of their risk, so its decay can resolve them; risk made only of growing
-silence cannot fall without an event, so such alerts need no recheck.
+at most ``_TOLERANCE`` late and never skips a crossing. Open alerts are rechecked at least every
+``alerts.open_alert_recheck_hours`` while a decaying signal (refunds, tickets, feedback) is
+part of their risk, so its decay can resolve them; risk made only of growing silence cannot fall
+without an event, so such alerts need no recheck.
 
 Speed: the upper bound never decreases with time (the config rules guarantee it), so when it
 is still below a threshold at the earliest closed-form instant, the crossing cannot be the
@@ -23,8 +23,10 @@ import math
 
 from streams.config import ModelConfig
 from streams.model.alerts import CHURN, REFERRAL
+from streams.model.loss_deadline import HORIZON as _HORIZON
 from streams.model.loss_deadline import INCREASING as _INCREASING
-from streams.model.loss_deadline import first_crossing, loss_deadline
+from streams.model.loss_deadline import TOLERANCE as _TOLERANCE
+from streams.model.loss_deadline import loss_deadline
 from streams.model.measures import Measures, p_alive, returned_at
 from streams.model.risk import assess_cached
 from streams.model.state import DAY_S, HOUR_S, WEEK_S, CustomerState, Purchases, remember
@@ -95,8 +97,22 @@ def crossing(
     state: CustomerState, m: Measures, held: float, theta: float, cfg: ModelConfig
 ) -> float:
     """Earliest time (within tolerance) the upper bound reaches ``theta`` after ``m.now``;
-    inf if not within the horizon."""
-    return first_crossing(lambda t: upper_risk(state, m, t, held, cfg), m.now, theta)
+    inf if not within the horizon. Doubling steps bracket it, then bisection."""
+    t0 = m.now
+    lo, step = t0, DAY_S
+    while upper_risk(state, m, t0 + step, held, cfg) < theta:
+        lo = t0 + step
+        step *= 2.0
+        if step > _HORIZON:
+            return math.inf
+    hi = t0 + step
+    while hi - lo > _TOLERANCE:
+        mid = 0.5 * (lo + hi)
+        if upper_risk(state, m, mid, held, cfg) >= theta:
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def risk_crossing(state: CustomerState, m: Measures, theta: float, cfg: ModelConfig) -> float:

@@ -11,7 +11,6 @@ earliest other deadline. Same rules as the churn-risk crossings in :mod:`streams
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 from streams.btyd.nbd import LossCurve
 from streams.config import ModelConfig
@@ -78,15 +77,9 @@ def loss_crossing(
 ) -> float:
     """Earliest time (within tolerance) the loss upper bound reaches ``theta``; inf if not
     within the horizon."""
-    return first_crossing(lambda t: upper_loss(state, m, t, held, cfg, curve), m.now, theta)
-
-
-def first_crossing(bound: Callable[[float], float], t0: float, theta: float) -> float:
-    """Earliest time after ``t0`` (at most TOLERANCE late) at which the non-decreasing
-    ``bound`` reaches ``theta``; inf if not within HORIZON. Doubling steps bracket it, then
-    bisection."""
+    t0 = m.now
     lo, step = t0, DAY_S
-    while bound(t0 + step) < theta:
+    while upper_loss(state, m, t0 + step, held, cfg, curve) < theta:
         lo = t0 + step
         step *= 2.0
         if step > HORIZON:
@@ -94,7 +87,7 @@ def first_crossing(bound: Callable[[float], float], t0: float, theta: float) -> 
     hi = t0 + step
     while hi - lo > TOLERANCE:
         mid = 0.5 * (lo + hi)
-        if bound(mid) >= theta:
+        if upper_loss(state, m, mid, held, cfg, curve) >= theta:
             hi = mid
         else:
             lo = mid
