@@ -116,8 +116,6 @@ class CustomerFold:
                 failed.append((item, exc))
             else:
                 accepted.append(item)
-        if not accepted:
-            result = CustomerResult()
         result.failed = failed
         return result
 
