@@ -19,6 +19,7 @@ COMMANDS = (
     "demo",
     "backtest",
     "fit",
+    "schemas",
 )
 
 

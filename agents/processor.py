@@ -35,6 +35,7 @@ from streams.contracts import (
     decode_event,
     processing_failure,
 )
+from streams.contracts.confluent import RegistryUnavailable
 from streams.domain import Alert, Feedback, HealthSnapshot
 from streams.model import ModelConfig
 from streams.topics import Topics
@@ -103,7 +104,7 @@ class BatchProcessor:
         *,
         clock: Callable[[], float] = time.time,
         registry: ConfluentRegistry | None = None,
-        retry_delays: Sequence[float] = (0.5, 1.0, 2.0, 4.0),
+        retry_delays: Sequence[float] = (0.5,),
         window: EventTimeWindow = LIVE_WINDOW,
     ) -> None:
         self.config = config
@@ -170,13 +171,20 @@ class BatchProcessor:
     def _decode(
         self, kind: str, record: Record, headers: Headers, now: float
     ) -> Decoded | Rejected:
-        """Decode; an unreachable schema registry is waited for, not blamed on the message."""
+        """Decode; an unreachable schema registry is waited for, not blamed on the message.
+
+        A blip is retried here; a longer outage raises :class:`RegistryUnavailable`, so the
+        pipeline retries the whole batch (without blocking the event loop) for as long as the
+        outage lasts, with ``/healthz`` saying so.
+        """
         result = self._decode_once(kind, record, headers, now)
         for delay in self.retry_delays:
             if not (isinstance(result, Rejected) and result.reason in RETRIABLE_REASONS):
                 break
             time.sleep(delay)  # blocks the batch: nothing downstream may overtake this record
             result = self._decode_once(kind, record, headers, now)
+        if isinstance(result, Rejected) and result.reason in RETRIABLE_REASONS:
+            raise RegistryUnavailable(f"{record.topic}[{record.partition}]: {result.detail}")
         return result
 
     def _decode_once(

@@ -149,6 +149,7 @@ stop_pidfile() { # $1 name, $2 pid file, $3 signal (TERM, or KILL for fault test
 print_env() {
   [[ -f "$STACK_DIR/kafka.bootstrap" ]] && echo "KAFKA_BOOTSTRAP_SERVERS=$(cat "$STACK_DIR/kafka.bootstrap")"
   [[ -f "$STACK_DIR/redis.url" ]] && echo "REDIS_URL=$(cat "$STACK_DIR/redis.url")"
+  print_registry_env
   return 0
 }
 
@@ -156,8 +157,74 @@ status() {
   local rc=0
   if is_running "$STACK_DIR/kafka.pid"; then echo "kafka: running at $(cat "$STACK_DIR/kafka.bootstrap") (pid $(cat "$STACK_DIR/kafka.pid"))"; else echo "kafka: stopped"; rc=1; fi
   if is_running "$STACK_DIR/redis.pid"; then echo "redis: running at $(cat "$STACK_DIR/redis.url") (pid $(cat "$STACK_DIR/redis.pid"))"; else echo "redis: stopped"; rc=1; fi
+  registry_status
   return $rc
 }
+
+# --- schema registry (optional): Apicurio Registry 3.x, Confluent-compatible API -------------
+# `up --registry` (or CX_REGISTRY=1) starts it; start|stop|kill|restart registry as for Kafka.
+# REGISTRY_PORT (default 8081, or "auto"), REGISTRY_MANAGEMENT_PORT (health; default auto).
+# Schemas live in an H2 file under the stack dir, so a stop/start (an outage drill) keeps them
+# and the schema ids that records on the topics carry.
+REGISTRY_HEAP=${REGISTRY_HEAP:-384m}
+
+registry_wanted() { # the arguments of `up`
+  [[ "${CX_REGISTRY:-0}" == 1 ]] && return 0
+  local arg
+  for arg in "$@"; do [[ "$arg" == --registry ]] && return 0; done
+  return 1
+}
+
+start_registry() {
+  local java app port mgmt
+  is_running "$STACK_DIR/registry.pid" && { log "registry already running"; return; }
+  java=$(PYTHON="$PYTHON" "$ROOT/ops/registry/registry.sh" java) || exit 1
+  app=$("$ROOT/ops/registry/registry.sh" app) || exit 1
+  port=$(remembered_port "$STACK_DIR/registry.port" "${REGISTRY_PORT:-8081}")
+  mgmt=$(remembered_port "$STACK_DIR/registry-management.port" "${REGISTRY_MANAGEMENT_PORT:-auto}")
+  mkdir -p "$STACK_DIR/registry-data"
+  # Loopback only; Confluent's default global compatibility (BACKWARD; Apicurio's is NONE);
+  # schemas matched by canonical form, as Confluent does, so formatting differs harmlessly.
+  (cd "$STACK_DIR/registry-data" && exec setsid "$java" -Xms64m "-Xmx$REGISTRY_HEAP" \
+    -Dquarkus.http.host=127.0.0.1 "-Dquarkus.http.port=$port" \
+    -Dquarkus.management.host=127.0.0.1 "-Dquarkus.management.port=$mgmt" \
+    "-Dapicurio.datasource.url=jdbc:h2:file:$STACK_DIR/registry-data/registry" \
+    -Dapicurio.datasource.jdbc.initial-size=2 -Dapicurio.datasource.jdbc.min-size=2 \
+    -Dapicurio.rules.global.compatibility=BACKWARD -Dapicurio.ccompat.use-canonical-hash=true \
+    "-Dapicurio.storage.snapshot.location=$STACK_DIR/registry-data" \
+    -jar "$app/quarkus-run.jar" >>"$STACK_DIR/registry.out" 2>&1 </dev/null) &
+  echo $! >"$STACK_DIR/registry.pid"
+  echo "http://127.0.0.1:$port/apis/ccompat/v7" >"$STACK_DIR/registry.url"
+  log "registry starting on 127.0.0.1:$port (pid $(cat "$STACK_DIR/registry.pid"))"
+}
+
+wait_registry() {
+  local deadline=$((SECONDS + READY_TIMEOUT)) health
+  health="http://127.0.0.1:$(cat "$STACK_DIR/registry-management.port")/health/ready"
+  until "$PYTHON" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
+    "$health" 2>/dev/null; do
+    is_running "$STACK_DIR/registry.pid" \
+      || die "registry exited during start-up: $(tail -n 20 "$STACK_DIR/registry.out" 2>/dev/null)"
+    ((SECONDS < deadline)) || die "registry not ready after ${READY_TIMEOUT}s (log: $STACK_DIR/registry.out)"
+    sleep 0.3
+  done
+  log "registry ready at $(cat "$STACK_DIR/registry.url")"
+}
+
+print_registry_env() {
+  is_running "$STACK_DIR/registry.pid" && echo "SCHEMA_REGISTRY_URL=$(cat "$STACK_DIR/registry.url")"
+  return 0
+}
+
+registry_status() { # only once it has been started here: the registry is optional
+  [[ -f "$STACK_DIR/registry.url" ]] || return 0
+  if is_running "$STACK_DIR/registry.pid"; then
+    echo "registry: running at $(cat "$STACK_DIR/registry.url") (pid $(cat "$STACK_DIR/registry.pid"))"
+  else
+    echo "registry: stopped"
+  fi
+}
+# ----------------------------------------------------------------------------------------------
 
 service() { # $1 = command, $2 = kafka|redis
   case "$1:${2:-}" in
@@ -166,6 +233,10 @@ service() { # $1 = command, $2 = kafka|redis
     stop:kafka | stop:redis) stop_pidfile "$2" "$STACK_DIR/$2.pid" ;;
     kill:kafka | kill:redis) stop_pidfile "$2" "$STACK_DIR/$2.pid" KILL ;;
     restart:kafka | restart:redis) service stop "$2"; service start "$2" ;;
+    start:registry) start_registry; wait_registry ;;
+    stop:registry) stop_pidfile registry "$STACK_DIR/registry.pid" ;;
+    kill:registry) stop_pidfile registry "$STACK_DIR/registry.pid" KILL ;;
+    restart:registry) service stop registry; service start registry ;;
     *) die "usage: ops/stack.sh $1 kafka|redis" ;;
   esac
 }
@@ -173,8 +244,11 @@ service() { # $1 = command, $2 = kafka|redis
 main() {
   mkdir -p "$STACK_DIR"
   case "${1:-}" in
-    up) start_redis; start_kafka; wait_ready; print_env ;;
-    down) stop_pidfile kafka "$STACK_DIR/kafka.pid"; stop_pidfile redis "$STACK_DIR/redis.pid" ;;
+    up) start_redis; start_kafka; wait_ready
+      if registry_wanted "${@:2}"; then start_registry; wait_registry; fi
+      print_env ;;
+    down) stop_pidfile kafka "$STACK_DIR/kafka.pid"; stop_pidfile redis "$STACK_DIR/redis.pid"
+      stop_pidfile registry "$STACK_DIR/registry.pid" ;;
     start | stop | kill | restart) service "$1" "${2:-}" ;;
     status) status ;;
     env) print_env ;;

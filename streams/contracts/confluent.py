@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from streams.contracts.results import RejectError
 from streams.contracts.store import ReaderSchema, WriterSchema, make_writer
-from streams.errors import ContractError
+from streams.errors import ContractError, CxStreamError
 
 MAGIC_BYTE = 0
 HEADER_LEN = 5
@@ -54,9 +54,10 @@ class ConfluentRegistry:
         try:
             schema_str = self.client.get_schema(schema_id).schema_str
         except Exception as exc:
-            status = getattr(exc, "http_status_code", None)
-            if isinstance(status, int) and 400 <= status < 500:
+            if _not_found(exc):
                 raise RejectError("unknown_schema", f"schema id {schema_id}: {exc}") from exc
+            # Down, 5xx, auth refused, or a 404 without a registry error code (a wrong URL
+            # path): none is the record's fault, so it is retried, never dead-lettered.
             raise RejectError("registry_unavailable", f"schema id {schema_id}: {exc}") from exc
         try:
             writer = make_writer(json.loads(schema_str))
@@ -83,6 +84,16 @@ class ConfluentRegistry:
             self._ids[cache_key] = schema_id
             self._by_id.setdefault(schema_id, reader.writer)
         return schema_id
+
+
+class RegistryUnavailable(CxStreamError):
+    """The registry could not be asked for a record's schema: the batch must be retried."""
+
+
+def _not_found(exc: BaseException) -> bool:
+    """The registry itself answered that the schema id does not exist (HTTP 404, 404xx)."""
+    code = getattr(exc, "error_code", None)
+    return getattr(exc, "http_status_code", None) == 404 and isinstance(code, int) and code >= 40400
 
 
 def split_frame(value: bytes) -> tuple[int, int]:
