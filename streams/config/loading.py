@@ -23,6 +23,7 @@ from streams.config.sections import (
     HealthConfig,
     IcpAttribute,
     IntegrityConfig,
+    LoopConfig,
     LossConfig,
     LoyaltyConfig,
     ModelConfig,
@@ -217,6 +218,7 @@ def config_from_mapping(data: Mapping[str, Any]) -> ModelConfig:
         ),
         integrity=_section(IntegrityConfig, raw["integrity"], "integrity"),
         loss=_section(LossConfig, raw["loss"], "loss"),
+        loop=_section(LoopConfig, raw["loop"], "loop"),
     )
     _check_pairs(cfg)
     return cfg

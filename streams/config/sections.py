@@ -262,6 +262,18 @@ class IntegrityConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LoopConfig:
+    """Feedback loop (issue 16): alert actions, outcomes and the randomised holdout."""
+
+    churn_window_days: float = _rng(0.0, gt=True)
+    referral_window_days: float = _rng(0.0, gt=True)
+    not_a_risk_cooldown_days: float = _rng(0.0)
+    holdout_fraction: float = _rng(0.0, 1.0)
+    max_actions_per_alert: int = _rng(1, 1000)
+    max_alerts: int = _rng(1, 1000)
+
+
+@dataclass(frozen=True, slots=True)
 class ModelConfig:
     """Everything the customer-lifecycle model needs; build it with :func:`load_config`."""
 
@@ -278,3 +290,4 @@ class ModelConfig:
     alerts: AlertsConfig
     integrity: IntegrityConfig
     loss: LossConfig
+    loop: LoopConfig

@@ -1,5 +1,9 @@
 """Compact, versioned bytes for model states (Faust table values and their changelog).
 
+Version 3 is version 2 plus the feedback-loop part (tracked alerts, actions, outcomes) as one
+more tuple; a state whose loop is empty is still written as version 2, byte for byte as before,
+so states stored by older builds and states without actions keep their exact encoding.
+
 Customer state, version 2: one version byte, then a :mod:`marshal` (format 2) tuple of the
 state's fields in declaration order, records as positional tuples in field order, then the
 cached next deadline tagged with a fingerprint of the config and deadline rules it was
@@ -18,6 +22,7 @@ from typing import Any
 from streams.errors import ContractError
 from streams.model.deadline import export_deadline, import_deadline
 from streams.model.integrity import IntegrityState
+from streams.model.loop_state import NO_LOOP, Loop, TrackedAlert
 from streams.model.state import (
     NO_FEEDBACK,
     NO_PROFILE,
@@ -41,7 +46,8 @@ from streams.model.state import (
     build_ticket,
 )
 
-STATE_VERSION = 2
+STATE_VERSION = 3
+_V2 = 2
 INTEGRITY_VERSION = 1
 _V1 = 1
 # Format 2: binary floats and no object references (formats 3+ mark objects whose reference
@@ -54,7 +60,7 @@ if (
     *("customer_id", "created_at", "watermark", "as_of", "seen_at", "seen_ids", "id_floor"),
     *("engagement", "purchases", "tickets", "ticket_history", "feedback", "profile", "stage"),
     *("stage_since", "stage_history", "alerts", "churn_resolved_at", "referral_opened_at"),
-    *("health", "prev_health", "risk"),
+    *("health", "prev_health", "risk", "loop"),
 ) != _FIELDS:
     raise RuntimeError("CustomerState fields changed: update the codec and bump STATE_VERSION")
 
@@ -66,6 +72,7 @@ def _getter(cls: type) -> Any:
 _ENGAGEMENT, _PURCHASES, _TICKET = _getter(Engagement), _getter(Purchases), _getter(TicketRecord)
 _HISTORY, _FEEDBACK, _PROFILE = _getter(TicketHistory), _getter(FeedbackAgg), _getter(Profile)
 _ALERT = _getter(OpenAlert)
+_TRACKED = _getter(TrackedAlert)
 # Empty parts decode to the shared constants (cheaper, and their caches are shared).
 _NO_PURCHASES, _NO_TICKET_HISTORY = _PURCHASES(NO_PURCHASES), _HISTORY(NO_TICKET_HISTORY)
 _NO_FEEDBACK, _NO_PROFILE = _FEEDBACK(NO_FEEDBACK), _PROFILE(NO_PROFILE)
@@ -86,7 +93,10 @@ def state_to_bytes(state: CustomerState) -> bytes:
         *(s.churn_resolved_at, s.referral_opened_at, s.health, s.prev_health, s.risk),
         export_deadline(s),
     )
-    return bytes((STATE_VERSION,)) + marshal.dumps(payload, _MARSHAL_FORMAT)
+    if not s.loop.alerts:
+        return bytes((_V2,)) + marshal.dumps(payload, _MARSHAL_FORMAT)
+    loop = tuple(map(_TRACKED, s.loop.alerts))
+    return bytes((STATE_VERSION,)) + marshal.dumps((*payload, loop), _MARSHAL_FORMAT)
 
 
 def state_from_bytes(data: bytes) -> CustomerState:
@@ -94,21 +104,25 @@ def state_from_bytes(data: bytes) -> CustomerState:
     head = data[:1]
     if head == b"\x02":
         return _from_v2(data)
+    if head == b"\x03":
+        return _from_v2(data, with_loop=True)
     if head == b"[":
         return _from_v1(data)
     if head and head[0] < 0x20:
         raise ContractError(
             f"customer state: unsupported state version {head[0]} (this build reads versions "
-            f"{_V1} and {STATE_VERSION}); migrate or rebuild the table from its input topics"
+            f"{_V1} to {STATE_VERSION}); migrate or rebuild the table from its input topics"
         )
     raise ContractError("customer state: bytes are not a valid encoded state")
 
 
-def _from_v2(data: bytes) -> CustomerState:
+def _from_v2(data: bytes, with_loop: bool = False) -> CustomerState:
     try:
+        payload = marshal.loads(memoryview(data)[1:])
+        loop = Loop(tuple([TrackedAlert(*a) for a in payload[-1]])) if with_loop else NO_LOOP
         (cid, created, wm, as_of, seen_at, seen_ids, floor, eng, pur, tickets, hist, fb, prof,
          stage, since, history, alerts, resolved, referred, health, prev, risk, memo) = (
-            marshal.loads(memoryview(data)[1:])
+            payload[:-1] if with_loop else payload
         )  # fmt: skip
         state = build_state(
             *(cid, created, wm, as_of, seen_at, seen_ids, floor),
@@ -119,10 +133,11 @@ def _from_v2(data: bytes) -> CustomerState:
             NO_FEEDBACK if fb == _NO_FEEDBACK else build_feedback(*fb),
             NO_PROFILE if prof == _NO_PROFILE else build_profile(*prof),
             *(stage, since, history, tuple([build_alert(*a) for a in alerts])),
-            *(resolved, referred, health, prev, risk),
+            *(resolved, referred, health, prev, risk, loop),
         )
-    except (ValueError, EOFError, TypeError) as exc:
-        raise ContractError(f"customer state: malformed version 2 payload ({exc})") from exc
+    except (ValueError, EOFError, TypeError, IndexError) as exc:
+        version = 3 if with_loop else 2
+        raise ContractError(f"customer state: malformed version {version} payload ({exc})") from exc
     import_deadline(state, memo)
     return state
 
@@ -163,10 +178,10 @@ def _load(data: bytes, what: str, version: int, width: int) -> list[Any]:
 
 
 def _from_v1(data: bytes) -> CustomerState:
-    payload = _load(data, "customer state", _V1, len(_FIELDS))
-    values: dict[str, Any] = {}
+    payload = _load(data, "customer state", _V1, len(_FIELDS) - 1)  # v1 predates the loop
+    values: dict[str, Any] = {"loop": NO_LOOP}
     try:
-        for name, raw in zip(_FIELDS, payload[1:], strict=True):
+        for name, raw in zip(_FIELDS[:-1], payload[1:], strict=True):
             if name in _RECORDS:
                 values[name] = _RECORDS[name](*_tuples(raw))
             elif name in _LISTS:

@@ -33,6 +33,7 @@ from streams.model.fold import (
 )
 from streams.model.health import band, contributions, health
 from streams.model.lifecycle import moved, next_stage
+from streams.model.loop_state import NO_LOOP
 from streams.model.loss import loss_outlook
 from streams.model.measures import Measures
 from streams.model.positional import positional
@@ -76,6 +77,7 @@ def new_state(customer_id: str, at: float) -> CustomerState:
         health=50.0,
         prev_health=50.0,
         risk=0.0,
+        loop=NO_LOOP,
     )
 
 
@@ -192,6 +194,7 @@ def _fold(
         s.health,
         s.prev_health,
         s.risk,
+        s.loop,
     )
 
 
@@ -232,7 +235,7 @@ def _evaluated(
         *(s.engagement, s.purchases, s.tickets, s.ticket_history, s.feedback, s.profile),
         *staged,
         *(book.alerts(), book.churn_resolved_at, book.referral_opened_at),
-        *(health_now, s.health, m.risk),
+        *(health_now, s.health, m.risk, s.loop),
     )
     remember_measures(new, m, book.cfg)
     return new
@@ -253,7 +256,7 @@ def tick(
             *(s.customer_id, s.created_at, s.watermark, now, s.seen_at, s.seen_ids, s.id_floor),
             *(s.engagement, s.purchases, s.tickets, s.ticket_history, s.feedback, s.profile),
             *(s.stage, s.stage_since, s.stage_history, s.alerts, s.churn_resolved_at),
-            *(s.referral_opened_at, s.health, s.prev_health, s.risk),
+            *(s.referral_opened_at, s.health, s.prev_health, s.risk, s.loop),
         )
         remember_measures(same, m, config)
         return same, []

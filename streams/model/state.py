@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from streams.domain import Channel
+from streams.model.loop_state import Loop
 from streams.model.positional import positional
 
 CHANNELS: tuple[Channel, ...] = tuple(Channel)
@@ -218,6 +219,7 @@ class CustomerState(Memo):
     health: float  # health after the latest update
     prev_health: float  # health after the update before it
     risk: float  # churn risk after the latest update
+    loop: Loop  # alert actions and outcomes (streams.model.loop_state); NO_LOOP when none
 
 
 # Positional constructors for the hot paths (fold, evaluate, codec): see positional.py.

@@ -55,8 +55,8 @@ def test_unknown_state_version_is_rejected_clearly(cfg) -> None:
     with pytest.raises(ContractError):
         state_from_bytes(b"not json")
     data = state_to_bytes(state)  # the binary layout (version byte first)
-    with pytest.raises(ContractError, match="unsupported state version 3"):
-        state_from_bytes(b"\x03" + data[1:])
+    with pytest.raises(ContractError, match="unsupported state version 4"):
+        state_from_bytes(b"\x04" + data[1:])  # 3 is the loop layout (issue 16)
     for bad in (data[:-5], data[:1], data[:1] + b"\x00garbage", b""):
         with pytest.raises(ContractError):
             state_from_bytes(bad)
