@@ -67,7 +67,11 @@ def _section(cls: type[_T], raw: Any, prefix: str, **nested: Any) -> _T:
     """Build a numeric section dataclass from its TOML table, rejecting unknown/missing keys."""
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{prefix}: expected a table, got {raw!r}")
-    known = {f.name: f for f in fields(cls) if f.init}  # type: ignore[arg-type]
+    known = {  # learned fields come from a fitted record, never from TOML
+        f.name: f
+        for f in fields(cls)  # type: ignore[arg-type]
+        if f.init and not f.metadata.get("learned")
+    }
     for key in raw:
         if key not in known:
             raise ConfigError(f"{prefix}.{key}: unknown setting")

@@ -26,6 +26,15 @@ def _text() -> Any:
     return field(metadata={"text": True})
 
 
+# A learned trouble effect: (code, knots, multiplier weights, excess weights), one per knot.
+Effect = tuple[str, tuple[float, ...], tuple[float, ...], tuple[float, ...]]
+
+
+def _learned(default: Any) -> Any:
+    """Field metadata: a value a fitted record sets (``config_with_record``), never from TOML."""
+    return field(default=default, metadata={"learned": True})
+
+
 def _rate(half_life: float) -> float:
     return math.log(2.0) / half_life
 
@@ -101,6 +110,9 @@ class LossConfig:
     value_medium_from: float = _rng(0.0)
     value_high_from: float = _rng(0.0)
     value_critical_from: float = _rng(0.0)
+    # Learned trouble effects (streams.fitting.trouble): per signal (code, knots, multiplier
+    # weights, excess-hazard weights); empty = the hazard_scale formula (cold start).
+    trouble: tuple[Effect, ...] = _learned(())
 
 
 @dataclass(frozen=True, slots=True)

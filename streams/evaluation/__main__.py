@@ -61,7 +61,9 @@ def learned_config(population: Population, config: ModelConfig) -> tuple[ModelCo
     (the evaluation's 90 days before the end), as a periodic ``cxstream fit`` would have."""
     as_of = population.end - 90.0 * DAY
     fitted_at = datetime.fromtimestamp(as_of, UTC).isoformat(timespec="seconds")
-    rec = fit_events(population.events, as_of, config.loss.horizon_days, fitted_at)
+    rec = fit_events(population.events, as_of, config.loss.horizon_days, fitted_at, config)
+    if rec.trouble is not None:
+        print(f"trouble effects: {rec.trouble}", file=sys.stderr)
     return config_with_record(config, rec.to_dict()), rec.version
 
 

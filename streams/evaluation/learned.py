@@ -8,15 +8,17 @@ churn alerting (cut and value bands, :mod:`streams.fitting.alerting`).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
 from streams.domain import Event, Purchase, PurchaseKind
 from streams.evaluation.backtest import PurchaseLog, learn_dormancy, statistics_at
+from streams.evaluation.trouble import learn_trouble
 from streams.fitting.alerting import TARGET_PRECISION, learn_alerting
 from streams.fitting.churn import fit_loss_model
 from streams.fitting.record import ParamRecord
+from streams.model import ModelConfig
 
 DAY_S = 86400.0
 
@@ -66,8 +68,17 @@ def purchase_log(events: Iterable[Event]) -> PurchaseLog:
 
 
 def fit_events(
-    events: Iterable[Event], as_of: float, horizon_days: float, fitted_at: str
+    events: Sequence[Event],
+    as_of: float,
+    horizon_days: float,
+    fitted_at: str,
+    cfg: ModelConfig | None = None,
 ) -> ParamRecord:
-    """The population record (with alerting) learned from ``events`` up to ``as_of``."""
+    """The population record (with alerting) learned from ``events`` up to ``as_of``; with a
+    model config, also the trouble signals' effect on the loss hazard."""
     records, _ = fit_log(purchase_log(events), np.floor(as_of / DAY_S), horizon_days, fitted_at)
-    return records["all"]
+    pop = records["all"]
+    if cfg is None:
+        return pop
+    trouble = learn_trouble(events, as_of, horizon_days, pop, cfg)
+    return dataclasses.replace(pop, trouble=trouble, version="")

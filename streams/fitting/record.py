@@ -40,6 +40,9 @@ class ParamRecord:
     # Churn alerting learned with the fit (streams.fitting.alerting): alert_at, horizon_days,
     # value_bands_minor (medium, high, critical cuts of the value at risk).
     alerting: dict[str, Any] | None = None
+    # How much each trouble signal raises the loss hazard (streams.fitting.trouble): multiplier
+    # and excess per learned code, learned from outcomes; None when not learned.
+    trouble: dict[str, Any] | None = None
     version: str = field(default="")
 
     def __post_init__(self) -> None:
@@ -77,6 +80,7 @@ class ParamRecord:
             "spend": None if self.spend is None else dict(self.spend),
             "default_gap_days": self.default_gap_days,
             "alerting": None if self.alerting is None else dict(self.alerting),
+            **({} if self.trouble is None else {"trouble": dict(self.trouble)}),
         }
 
     @classmethod
@@ -96,6 +100,7 @@ class ParamRecord:
             if d.get("default_gap_days") is None
             else float(d["default_gap_days"]),
             alerting=None if d.get("alerting") is None else dict(d["alerting"]),
+            trouble=None if d.get("trouble") is None else dict(d["trouble"]),
             version=str(d["version"]),
         )
 

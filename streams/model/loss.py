@@ -7,9 +7,12 @@ fitted parameter record (``cxstream fit``); until then the packaged defaults bri
 
 The churn alert judges the loss probability *adjusted* for trouble the purchases cannot show:
 support tickets, detractor feedback, falling engagement, poor feedback, refunds and a
-cancellation raise the loss hazard, ``p = 1 - (1 - p_purchases)^h`` with
-``h = min(hazard_max, 1 + hazard_scale * sum of their risk contributions)``: 1 when none is
-present (the backtested number unchanged), bounded, and monotone in each signal.
+cancellation raise the loss hazard. With learned effects (``loss.trouble``, from ``cxstream
+fit``, see :mod:`streams.fitting.trouble`): ``p = 1 - exp(-(B*m + e))``,
+``B = -log(1 - p_purchases)``, ``m = min(hazard_max, 1 + sum w_i c_i)``, ``e = sum v_i c_i``.
+Cold start (no fit yet):
+``p = 1 - (1 - p_purchases)^h``, ``h = min(hazard_max, 1 + hazard_scale * sum c_i)``. Either way
+the purchase-only (backtested) number when no signal is present, bounded, monotone in each.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ TROUBLE = frozenset(
     }
 )
 _PARAMS: list[tuple[ModelConfig, BgNbdParams]] = []
+_TROUBLE: list[tuple[ModelConfig, dict[str, Weights]]] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +77,7 @@ def purchase_loss(p: Purchases, now: float, cfg: ModelConfig) -> float | None:
 
 
 def hazard(components: tuple[tuple[str, float, float], ...], cfg: ModelConfig) -> float:
-    """The bounded hazard multiplier of the trouble signals present (1 when none)."""
+    """The bounded cold-start hazard multiplier of the trouble signals present (1 when none)."""
     total = 0.0
     for code, c, _ in components:
         if code in TROUBLE:
@@ -86,6 +90,60 @@ def adjusted(p_purchases: float, h: float) -> float:
     if h == 1.0 or p_purchases >= 1.0:
         return p_purchases
     return -math.expm1(h * math.log1p(-p_purchases))
+
+
+Weights = tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]
+
+
+def trouble_table(cfg: ModelConfig) -> dict[str, Weights]:
+    """code -> learned (knots, multiplier weights, excess weights); empty before a fit."""
+    if _TROUBLE and _TROUBLE[0][0] is cfg:
+        return _TROUBLE[0][1]
+    table = {code: (k, w, v) for code, k, w, v in cfg.loss.trouble}
+    _TROUBLE[:] = [(cfg, table)]
+    return table
+
+
+def trouble_effect(code: str, c: float, cfg: ModelConfig) -> tuple[float, float]:
+    """(multiplier term, excess hazard) of one learned signal with contribution ``c``:
+    ``sum_k w_k max(0, c - knot_k)``, increasing in ``c``; (0, 0) for an unknown code."""
+    weights = trouble_table(cfg).get(code)
+    if weights is None:
+        return 0.0, 0.0
+    mult = excess = 0.0
+    for knot, w, v in zip(*weights, strict=True):
+        if c > knot:
+            mult += w * (c - knot)
+            excess += v * (c - knot)
+    return mult, excess
+
+
+def adjust_learned(
+    p_purchases: float, mult_sum: float, excess: float, cfg: ModelConfig
+) -> tuple[float, float]:
+    """(adjusted loss, effective hazard multiplier) from the summed multiplier terms and
+    excess hazards of the signals present."""
+    if (mult_sum == 0.0 and excess == 0.0) or p_purchases >= 1.0:
+        return p_purchases, 1.0
+    base = -math.log1p(-p_purchases)
+    total = base * min(cfg.loss.hazard_max, 1.0 + mult_sum) + excess
+    return -math.expm1(-total), (total / base if base > 1e-12 else 1e3)
+
+
+def adjust(
+    p_purchases: float, components: tuple[tuple[str, float, float], ...], cfg: ModelConfig
+) -> tuple[float, float]:
+    """(loss probability as the churn alert judges it, the hazard multiplier applied)."""
+    if not cfg.loss.trouble:
+        h = hazard(components, cfg)
+        return adjusted(p_purchases, h), h
+    mult = excess = 0.0
+    for code, c, _ in components:
+        if code in TROUBLE:
+            dm, de = trouble_effect(code, c, cfg)
+            mult += dm
+            excess += de
+    return adjust_learned(p_purchases, mult, excess, cfg)
 
 
 def loss_outlook(state: CustomerState, now: float, cfg: ModelConfig) -> LossOutlook | None:
@@ -137,5 +195,14 @@ def config_with_record(cfg: ModelConfig, record: Mapping[str, Any]) -> ModelConf
         medium, high, critical = sorted(float(v) for v in bands)
         high, critical = max(high, medium + 1.0), max(critical, high + 2.0)
         changes.update(value_medium_from=medium, value_high_from=high, value_critical_from=critical)
+    trouble = record.get("trouble") or {}
+    if trouble.get("multiplier"):  # learned codes; the others keep the packaged multiplier
+        knots, w, v = trouble["knots"], trouble["multiplier"], trouble.get("excess", {})
+        changes["trouble"] = tuple(
+            (code, *(tuple(float(x) for x in k[code]) for k in (knots, w, v)))
+            if code in w
+            else (code, (0.0,), (cfg.loss.hazard_scale,), (0.0,))
+            for code in sorted(TROUBLE)
+        )
     loss = dataclasses.replace(cfg.loss, **changes)
     return dataclasses.replace(cfg, p_alive=p_alive_cfg, loss=loss)

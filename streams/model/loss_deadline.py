@@ -15,11 +15,19 @@ import math
 from streams.btyd.nbd import LossCurve
 from streams.config import ModelConfig
 from streams.model.alerts import CHURN
-from streams.model.loss import TROUBLE, adjusted, loss_stats, params_of
+from streams.model.loss import (
+    TROUBLE,
+    adjust_learned,
+    adjusted,
+    loss_stats,
+    params_of,
+    trouble_effect,
+)
 from streams.model.measures import Measures
 from streams.model.state import DAY_S, HOUR_S, WEEK_S, CustomerState
 
 INCREASING = ("overdue", "p_alive_low", "engagement_drop")
+Held = float | tuple[float, float]  # cold-start sum, or learned (sum w c, sum v c)
 HORIZON = 3 * 365 * DAY_S  # search no further: beyond this, a tick at the horizon re-plans
 TOLERANCE = HOUR_S
 
@@ -27,7 +35,7 @@ TOLERANCE = HOUR_S
 def loss_deadline(state: CustomerState, m: Measures, best: float, cfg: ModelConfig) -> float:
     """``best`` or an earlier crossing of a churn-alert loss threshold."""
     for theta in _loss_thresholds(state, m, cfg):
-        trouble, curve = _held_trouble(m), loss_curve(state, cfg)
+        trouble, curve = _held_trouble(m, cfg), loss_curve(state, cfg)
         at_best = math.inf
         if best < math.inf:
             at_best = upper_loss(state, m, best, trouble, cfg, curve)
@@ -36,9 +44,14 @@ def loss_deadline(state: CustomerState, m: Measures, best: float, cfg: ModelConf
     return best
 
 
-def _held_trouble(m: Measures) -> float:
-    """Sum of the trouble contributions that cannot grow without events (hazard, held)."""
-    return sum([c for code, c, _ in m.components if code in TROUBLE and code not in INCREASING])
+def _held_trouble(m: Measures, cfg: ModelConfig) -> Held:
+    """The trouble contributions that cannot grow without events (held): their sum (cold
+    start), or their learned ``(sum w_i c_i, sum v_i c_i)``."""
+    held = [(code, c) for code, c, _ in m.components if code in TROUBLE and code not in INCREASING]
+    if not cfg.loss.trouble:
+        return sum([c for _, c in held])
+    effects = [trouble_effect(code, c, cfg) for code, c in held]
+    return sum([e[0] for e in effects]), sum([e[1] for e in effects])
 
 
 def loss_curve(state: CustomerState, cfg: ModelConfig) -> LossCurve:
@@ -49,7 +62,7 @@ def loss_curve(state: CustomerState, cfg: ModelConfig) -> LossCurve:
 
 
 def upper_loss(
-    state: CustomerState, m: Measures, t: float, held: float, cfg: ModelConfig, curve: LossCurve
+    state: CustomerState, m: Measures, t: float, held: Held, cfg: ModelConfig, curve: LossCurve
 ) -> float:
     """Upper bound of the adjusted loss probability at ``t``: the purchase-only loss grows with
     silence, falling engagement is projected, the other trouble held (``held``); never
@@ -57,20 +70,23 @@ def upper_loss(
     :func:`streams.model.loss.purchase_loss`, its constants computed once)."""
     p = state.purchases
     base = curve.at(max(t - p.first_at, p.last_at - p.first_at) / WEEK_S)
-    total = held
+    drop = 0.0
     if m.eng_ratio is not None:
         ec = cfg.engagement
         ratio = m.eng_ratio * math.exp(-(ec.lam_short - ec.lam_long) * (t - m.now))
         v = (ratio - ec.drop_start_ratio) / (ec.drop_full_ratio - ec.drop_start_ratio)
-        total += cfg.risk.weight_engagement_drop * (0.0 if v <= 0.0 else 1.0 if v >= 1.0 else v)
-    lc = cfg.loss
-    return adjusted(base, min(lc.hazard_max, 1.0 + lc.hazard_scale * total))
+        drop = cfg.risk.weight_engagement_drop * (0.0 if v <= 0.0 else 1.0 if v >= 1.0 else v)
+    if not isinstance(held, tuple):  # cold start
+        lc = cfg.loss
+        return adjusted(base, min(lc.hazard_max, 1.0 + lc.hazard_scale * (held + drop)))
+    dm, de = trouble_effect("engagement_drop", drop, cfg)
+    return adjust_learned(base, held[0] + dm, held[1] + de, cfg)[0]
 
 
 def loss_crossing(
     state: CustomerState,
     m: Measures,
-    held: float,
+    held: Held,
     theta: float,
     cfg: ModelConfig,
     curve: LossCurve,

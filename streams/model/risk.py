@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from streams.config import ModelConfig
 from streams.domain import Reason
-from streams.model.loss import adjusted, hazard, purchase_loss
+from streams.model.loss import adjust, purchase_loss
 from streams.model.measures import Measures, clamp01, measure
 from streams.model.state import DAY_S, HOUR_S, CustomerState, memoized, remember
 
@@ -21,8 +21,8 @@ def assess(state: CustomerState, now: float, cfg: ModelConfig) -> Measures:
     m.risk, m.components = churn_risk(m, cfg)
     base = purchase_loss(state.purchases, now, cfg)
     if base is not None:
-        m.hazard = hazard(m.components, cfg)
-        m.p_loss_purchases, m.p_loss = base, adjusted(base, m.hazard)
+        m.p_loss, m.hazard = adjust(base, m.components, cfg)
+        m.p_loss_purchases = base
     return m
 
 
