@@ -13,6 +13,7 @@ COMMANDS = (
     "worker",
     "simulate",
     "replay",
+    "import",
     "customer",
     "alerts",
     "topics",
@@ -21,6 +22,8 @@ COMMANDS = (
     "fit",
     "schemas",
 )
+#: Commands whose module is not named after them (``import`` is a Python keyword).
+MODULES = {"import": "import_history"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cxstream {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        module = importlib.import_module(f"agents.commands.{name.replace('-', '_')}")
+        module_name = MODULES.get(name, name.replace("-", "_"))
+        module = importlib.import_module(f"agents.commands.{module_name}")
         module.add_parser(subparsers)
     return parser
 

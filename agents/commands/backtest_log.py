@@ -7,6 +7,7 @@ parsed once per distinct value, so a million orders over a few years cost a few 
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,32 +31,53 @@ CANDIDATES = {
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-def parse_mapping(pairs: Sequence[str]) -> dict[str, str]:
-    """``column=field`` pairs to {field: column}."""
+def parse_mapping(pairs: Sequence[str], fields: Sequence[str] = FIELDS) -> dict[str, str]:
+    """``column=field`` pairs to {field: column} (``cxstream import`` passes its own fields)."""
     out: dict[str, str] = {}
     for pair in pairs:
-        column, sep, name = pair.partition("=")
-        if not sep or name not in FIELDS or not column:
-            raise BacktestError(f"--map {pair!r}: expected COLUMN=FIELD, FIELD one of {FIELDS}")
+        column, sep, name = pair.rpartition("=")
+        if not sep or name not in fields or not column:
+            raise BacktestError(
+                f"--map {pair!r}: expected COLUMN=FIELD, FIELD one of {', '.join(fields)}"
+            )
         out[name] = column
     return out
 
 
-def _read_table(path: Path) -> pa.Table:
+def _read_table(path: Path, *, text: bool = False) -> pa.Table:
+    """The export as a table. ``text=True`` (for ``cxstream import``) keeps every CSV cell a
+    string (ids keep leading zeros, amounts their exact decimals) and blank lines as empty
+    rows, so that row i is the file's (a spreadsheet's) row i + 2."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
             return pq.read_table(path)
         if suffix in (".jsonl", ".ndjson", ".json"):
             return pajson.read_json(path)
-        with path.open(encoding="utf-8", errors="replace") as fh:
+        with path.open(encoding="utf-8-sig", errors="replace") as fh:
             header = fh.readline()
         for delimiter in (",", "\t", ";", "|"):
             if delimiter in header:
-                return pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter))
+                return pacsv.read_csv(
+                    path,
+                    parse_options=pacsv.ParseOptions(
+                        delimiter=delimiter, ignore_empty_lines=not text
+                    ),
+                    convert_options=_as_text(header, delimiter) if text else None,
+                )
         return _read_whitespace(path)
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
         raise BacktestError(f"{path}: cannot read it as {suffix or 'text'}: {exc}") from exc
+
+
+def _as_text(header: str, delimiter: str) -> pacsv.ConvertOptions:
+    """Read every column of the CSV whose first line is ``header`` as strings."""
+    names = next(csv.reader([header], delimiter=delimiter))
+    return pacsv.ConvertOptions(
+        column_types={name: pa.string() for name in names},
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
 
 
 def _read_whitespace(path: Path) -> pa.Table:

@@ -16,7 +16,7 @@ import json
 import math
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,7 +51,16 @@ from streams.contracts import (
 from streams.contracts.validation import SECONDS_AS_MS_HINT
 from streams.errors import CxStreamError
 
-__all__ = ["Item", "Outcome", "check", "read_items", "replay", "split_kind"]
+__all__ = [
+    "Item",
+    "Outcome",
+    "check",
+    "history_fits",
+    "print_summary",
+    "read_items",
+    "replay",
+    "split_kind",
+]
 
 JSON_HEADERS = [(CONTENT_TYPE_HEADER, JSON.encode())]
 
@@ -170,23 +179,34 @@ def replay(
     return outcome
 
 
-def _history_fits(settings: Settings, paths: Sequence[Path], default: str | None) -> bool:
-    """True when the input topics keep every valid record of ``paths``; else say so.
+def history_fits(
+    settings: Settings, command: str, oldest_event: Callable[[], float], fix: str
+) -> bool:
+    """True when the input topics keep events as old as ``oldest_event()``; else say so.
 
-    The files are read twice only when some input topic deletes by time at all.
+    ``oldest_event`` (inf when there is nothing to produce) is called only when some input
+    topic deletes by time at all: replay reads its files twice only then.
     """
     now_ms = round(time.time() * 1000)
     states, auto_created = input_retentions(settings.kafka, settings.topics)
     if not retention_problems(states, 0, now_ms, auto_created):
         return True  # every input topic keeps records of any age
-    oldest = replay(paths, default, None, show=False).oldest
+    oldest = oldest_event()
     if math.isinf(oldest):
         return True  # nothing valid to produce
     problems = retention_problems(states, round(oldest * 1000), now_ms, auto_created)
     if problems:
-        fix = "produce only recent events"
-        refuse_expiring_history("replay", oldest, problems, fix)
+        refuse_expiring_history(command, oldest, problems, fix)
     return not problems
+
+
+def _history_fits(settings: Settings, paths: Sequence[Path], default: str | None) -> bool:
+    """True when the input topics keep every valid record of ``paths``; else say so."""
+
+    def oldest() -> float:
+        return replay(paths, default, None, show=False).oldest
+
+    return history_fits(settings, "replay", oldest, "produce only recent events")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -222,12 +242,23 @@ def run(args: argparse.Namespace) -> int:
             )
         )
     else:
-        _print_summary(Console(), outcome, report)
+        print_summary(Console(), outcome, report)
     failed = bool(outcome.rejections) or bool(report and report.total_failed)
     return 1 if failed else 0
 
 
-def _print_summary(out: Console, outcome: Outcome, report: DeliveryReport | None) -> None:
+def print_summary(
+    out: Console,
+    outcome: Outcome,
+    report: DeliveryReport | None,
+    title: str = "replay: sent",
+    rejected: Table | None = None,
+) -> None:
+    """Valid or sent records, event-time range, rejections by line and by field, warnings.
+
+    ``rejected`` replaces the table of rejections by file and line (``cxstream import``
+    lists them by row and field).
+    """
     if report is None:
         out.print("dry run: valid records (nothing sent)", style="italic")
         table = Table()
@@ -237,22 +268,22 @@ def _print_summary(out: Console, outcome: Outcome, report: DeliveryReport | None
             table.add_row(kind, str(count))
         out.print(table)
     else:
-        out.print(delivery_table(report, "replay: sent"))
+        out.print(delivery_table(report, title))
         if report.errors:
             out.print(error_lines(report.errors))
     span = outcome.time_range()
     if span is not None:
         out.print(f"event time of the valid records: {span['min']} .. {span['max']}")
     if outcome.rejections:
-        out.print(rejections_table(outcome.rejections))
-        out.print(_errors_table(outcome.errors))
+        out.print(rejected if rejected is not None else rejections_table(outcome.rejections))
+        out.print(errors_table(outcome.errors))
     else:
         out.print("no records rejected", style="green")
     for warning in outcome.warnings():
         out.print(f"warning: {warning}", style="bold yellow")
 
 
-def _errors_table(errors: Counter[tuple[str, str]]) -> Table:
+def errors_table(errors: Counter[tuple[str, str]]) -> Table:
     """Rejections counted per field and reason, most frequent first."""
     table = Table(title="rejected, by field and reason", title_justify="left")
     table.add_column("field")
