@@ -93,15 +93,15 @@ def _track(loop: Loop, alert: Alert, cfg: ModelConfig) -> Loop:
     if alert.action is AlertAction.OPENED and (rec is None or not rec.known):
         t = alert.opened_at
         group = holdout_group(alert.alert_id, alert.type.value, cfg.loop.holdout_fraction)
-        fields = {
-            "type": alert.type.value,
-            "opened_at": t,
-            "priority": alert.priority.value,
-            "playbook": playbook_key(alert),
-            "group": group.value,
-            "anchor": t,
-        }
-        new = dataclasses.replace(rec or unknown_alert(alert.alert_id, t), **fields)
+        new = dataclasses.replace(
+            rec or unknown_alert(alert.alert_id, t),
+            type=alert.type.value,
+            opened_at=t,
+            priority=alert.priority.value,
+            playbook=playbook_key(alert),
+            group=group.value,
+            anchor=t,
+        )
         return loop.put(new, cfg.loop.max_alerts)
     recovered = any(r.code == "recovered" for r in alert.reasons)
     if rec is not None and alert.action is AlertAction.RESOLVED and recovered:

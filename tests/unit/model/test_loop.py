@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import random
+from collections.abc import Sequence
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.alert_loop import ActionKind, AlertActionEvent, Group, OutcomeKind
+from streams.alert_loop import ActionKind, AlertActionEvent, AlertOutcome, Group, OutcomeKind
 from streams.config import ModelConfig, config_from_mapping
 from streams.domain import Alert, AlertAction
 from streams.loop_processing import LoopInput, loop_deadline, process_loop_event, process_loop_tick
@@ -20,9 +22,10 @@ CFG = config_from_mapping({"loop": {"not_a_risk_cooldown_days": 60.0, "max_actio
 
 
 def fold(
-    events: list[LoopInput], cfg: ModelConfig = CFG, state: CustomerState | None = None
-) -> tuple[CustomerState, list[Alert], list]:
-    alerts, outcomes = [], []
+    events: Sequence[LoopInput], cfg: ModelConfig = CFG, state: CustomerState | None = None
+) -> tuple[CustomerState, list[Alert], list[AlertOutcome]]:
+    alerts: list[Alert] = []
+    outcomes: list[AlertOutcome] = []
     for e in events:
         state, a, o = process_loop_event(state, e, cfg)
         alerts += a
@@ -31,8 +34,11 @@ def fold(
     return state, alerts, outcomes
 
 
-def until(state: CustomerState, end: float, cfg: ModelConfig = CFG):
-    alerts, outcomes = [], []
+def until(
+    state: CustomerState, end: float, cfg: ModelConfig = CFG
+) -> tuple[CustomerState, list[Alert], list[AlertOutcome]]:
+    alerts: list[Alert] = []
+    outcomes: list[AlertOutcome] = []
     while (d := loop_deadline(state, cfg)) is not None and d <= end:
         state, a, o = process_loop_tick(state, d, cfg)
         alerts += a
@@ -167,7 +173,9 @@ def _actions(spec: list[tuple[int, ActionKind, str | None, int]]) -> list[AlertA
 
 @settings(max_examples=60, deadline=None)
 @given(action_lists, st.randoms(use_true_random=False))
-def test_actions_fold_is_order_independent_idempotent_and_bounded(spec, rnd) -> None:
+def test_actions_fold_is_order_independent_idempotent_and_bounded(
+    spec: list[tuple[int, ActionKind, str | None, int]], rnd: random.Random
+) -> None:
     events = _actions(spec)
     in_time = sorted(events, key=lambda e: (e.occurred_at, e.event_id))
     shuffled = list(in_time)
