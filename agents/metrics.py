@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from streams.contracts import REASON_CODES, SKIP_REASONS
+from streams.domain import AlertAction, AlertType, Priority
+
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -84,3 +87,21 @@ MODEL_PARAMETERS_DEFAULT = Gauge(
     "record read from the model-parameters topic yet), else 0.",
     registry=REGISTRY,
 )
+
+
+def _expose_known_label_values() -> None:
+    """Every known label value is exposed at 0 from the start: a series that first appears with
+    a burst already counted hides that burst from rate() and increase() (the churn-volume
+    alert missed the first burst after a worker start), and dashboards show 0, not "No data"."""
+    for kind in AlertType:
+        for action in AlertAction:
+            for priority in Priority:
+                ALERTS.labels(kind.value, action.value, priority.value)
+    for outcome in ("delivered", "retried", "failed"):
+        DELIVERIES.labels(outcome)
+    for reason in REASON_CODES:
+        if reason not in SKIP_REASONS:
+            DEAD_LETTERS.labels(reason)
+
+
+_expose_known_label_values()

@@ -240,6 +240,10 @@ def _set_gauges(stages: Counter[str], bands: Counter[str]) -> None:
 
 def _record_metrics(out: BatchOutput) -> None:
     wall = time.time()
+    for topic, outcome in out.outcomes:
+        metrics.EVENTS.labels(topic, outcome).inc()
+    for reason in out.dead_letter_reasons:
+        metrics.DEAD_LETTERS.labels(reason).inc()
     for alert in out.alerts:
         metrics.ALERTS.labels(alert.type.value, alert.action.value, alert.priority.value).inc()
     if out.snapshots:

@@ -20,7 +20,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from agents import metrics
 from agents.customer_fold import CustomerFold, Item, Message, Record, RecordFault
 from agents.envelope import TOPIC_KINDS, Envelope
 from streams.contracts import (
@@ -92,6 +91,9 @@ class BatchOutput:
     stage_moves: list[tuple[str | None, str | None, str, str]] = field(default_factory=list)
     stream_times: dict[int, float] = field(default_factory=dict)
     first_consumed: float = 0.0
+    # Counted by the pipeline once the batch is durable: a retried batch must not count twice.
+    outcomes: list[tuple[str, str]] = field(default_factory=list)  # (topic, outcome)
+    dead_letter_reasons: list[str] = field(default_factory=list)
 
 
 class BatchProcessor:
@@ -206,8 +208,8 @@ class BatchProcessor:
     ) -> None:
         if rejected.reason in SKIP_REASONS:
             return
-        metrics.EVENTS.labels(record.topic, "dead_letter").inc()
-        metrics.DEAD_LETTERS.labels(rejected.reason).inc()
+        out.outcomes.append((record.topic, "dead_letter"))
+        out.dead_letter_reasons.append(rejected.reason)
         out.dead_letters.append(
             dead_letter(
                 record.key,
@@ -242,7 +244,7 @@ class BatchProcessor:
         now: float,
     ) -> None:
         before = states.get(customer_id, items[0].record)  # errors: retried, not blamed
-        fresh = [i for i in items if not self._redelivered(before, i)]
+        fresh = [i for i in items if not self._redelivered(before, i, out)]
         if not fresh:
             return
         result = self.fold.fold(before, fresh)
@@ -252,10 +254,8 @@ class BatchProcessor:
             record = item.record
             late = Rejected("late_event", detail)
             self._reject(record, list(record.headers or ()), late, now, out)
-        for item in result.processed:
-            metrics.EVENTS.labels(item.record.topic, "processed").inc()
-        for item in result.duplicates:
-            metrics.EVENTS.labels(item.record.topic, "duplicate").inc()
+        out.outcomes.extend((item.record.topic, "processed") for item in result.processed)
+        out.outcomes.extend((item.record.topic, "duplicate") for item in result.duplicates)
         envelope, snap = result.envelope, result.snapshot
         if envelope is None or snap is None:
             return
@@ -270,12 +270,12 @@ class BatchProcessor:
         if result.deadline is not None:
             out.deadlines.append((customer_id, envelope.partition, result.deadline))
 
-    def _redelivered(self, envelope: Envelope | None, item: Item) -> bool:
+    def _redelivered(self, envelope: Envelope | None, item: Item, out: BatchOutput) -> bool:
         """Judged against the state as loaded, before this batch moved any offset mark."""
         if envelope is None or item.event is None:
             return False
         if envelope.seen(item.kind_index, item.offset):
-            metrics.EVENTS.labels(item.record.topic, "duplicate").inc()
+            out.outcomes.append((item.record.topic, "duplicate"))
             return True
         return False
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import faust
 
 from agents import metrics
+from agents.consumer_lag import register_consumer_lag
 from agents.integrity import FaustIntegrity
 from agents.merge import EventTimeMerge
 from agents.model_params import ModelParameters, ParametersReader
@@ -117,10 +118,10 @@ def register(app: faust.App, options: WorkerOptions) -> None:
         await pipeline.send_ticks()
         for partition, stream_time in deadlines.stream_times().items():
             metrics.STREAM_TIME_LAG.labels(str(partition)).set(max(0.0, time.time() - stream_time))
-        _update_consumer_lag(app)
 
     register_views(app, customers, pipeline, config)
     register_side_services(app, options)
+    register_consumer_lag(app, options)
 
 
 def _follow_model_parameters(
@@ -175,21 +176,3 @@ def _registry(options: WorkerOptions) -> ConfluentRegistry | None:
     if settings.schema_registry_auth:
         conf["basic.auth.user.info"] = settings.schema_registry_auth
     return ConfluentRegistry.from_url(settings.schema_registry_url, **conf)
-
-
-def _update_consumer_lag(app: faust.App) -> None:
-    consumer = app.consumer
-    try:
-        assigned = consumer.assignment()
-    except Exception:  # not started yet
-        return
-    for tp in assigned:
-        try:
-            highwater = consumer.highwater(tp)
-            position = consumer._read_offset.get(tp)
-        except Exception:
-            continue
-        if highwater is None:
-            continue
-        lag = highwater - (position + 1 if position is not None else 0)
-        metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, lag))
