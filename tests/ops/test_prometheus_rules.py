@@ -40,6 +40,13 @@ KNOWN_METRICS = {
     "cxstream_alert_deliveries_total",
     "cxstream_agent_failures_total",
     "cxstream_model_parameters_default",
+    # feedback loop (agents/loop_metrics.py, issue 16)
+    "cxstream_alert_outcomes_total",
+    "cxstream_churn_alert_precision",
+    "cxstream_churn_alert_judged",
+    "cxstream_churn_alerts_actioned_ratio",
+    "cxstream_holdout_retained_ratio",
+    "cxstream_holdout_uplift",
 } | {
     f"{hist}{suffix}"
     for hist in ("cxstream_event_latency_seconds", "cxstream_processing_latency_seconds")
