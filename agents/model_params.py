@@ -3,8 +3,10 @@
 ``cxstream fit --publish`` writes versioned parameter records (JSON, key = segment) to
 ``cx.model-parameters``. Every worker reads that topic from the beginning (no consumer group
 offsets: a small task like the side consumers) and judges customers with the latest record of
-the population segment ``all``; until one arrives it runs on the packaged cold-start defaults,
-says so in its log and sets ``cxstream_model_parameters_default`` to 1.
+the population segment ``all`` (and, for customers of a segment the same fit has a record
+for, that record: see ``streams.model.loss.params_for``); until one arrives it runs on the
+packaged cold-start defaults, says so in its log and sets ``cxstream_model_parameters_default``
+to 1.
 
 ``--params-version V`` pins a record: the worker ignores every other version and holds its
 first batch until V has been read, so its alerts equal the pure fold given that record (each
@@ -41,19 +43,32 @@ class ModelParameters:
         self.config = base
         self.version = base.loss.params_version
         self.is_default = True
+        self.population: dict[str, Any] | None = None  # the "all" record in use
+        self.segments: dict[str, dict[str, Any]] = {}  # latest record of every other segment
+        self.used: list[dict[str, Any]] = []  # the segment records in use
         self.listeners: list[Callable[[ModelConfig], None]] = []
         self._caught_up = asyncio.Event()
         metrics.MODEL_PARAMETERS_DEFAULT.set(1)
 
     def offer(self, record: dict[str, Any]) -> bool:
         """Use ``record`` (a ``ParamRecord.to_dict``) if it is for segment "all" and, when a
-        version is pinned, that version. True when the config changed."""
+        version is pinned, that version; a segment's record is used with the "all" record of
+        the same fit (same ``fitted_at``), for that segment's customers. True when the config
+        changed."""
         version = str(record.get("version", ""))
-        if record.get("segment") != SEGMENT or (self.pinned and version != self.pinned):
+        if record.get("segment") != SEGMENT:
+            self.segments[str(record.get("segment"))] = record
+            if self.population is None or record.get("fitted_at") != self.population["fitted_at"]:
+                return False
+            record = self.population
+            version = self.version
+        elif self.pinned and version != self.pinned:
             return False
-        if not self.is_default and version == self.version:
+        same_fit = [r for r in self.segments.values() if r.get("fitted_at") == record["fitted_at"]]
+        if not self.is_default and version == self.version and same_fit == self.used:
             return False
-        config = config_with_record(self.base, record)
+        config = config_with_record(self.base, record, same_fit)
+        self.population, self.used = record, same_fit
         self.config, self.version, self.is_default = config, version, False
         metrics.MODEL_PARAMETERS_DEFAULT.set(0)
         log.info("model parameters %s in use (fitted at %s)", version, record.get("fitted_at"))

@@ -28,6 +28,8 @@ def _text() -> Any:
 
 # A learned trouble effect: (code, knots, multiplier weights, excess weights), one per knot.
 Effect = tuple[str, tuple[float, ...], tuple[float, ...], tuple[float, ...]]
+# A segment's purchase model: (segment, version, r, alpha in weeks, a, b, modified, dormant).
+Segment = tuple[str, str, float, float, float, float, int, float]
 
 
 def _learned(default: Any) -> Any:
@@ -113,6 +115,9 @@ class LossConfig:
     # Learned trouble effects (streams.fitting.trouble): per signal (code, knots, multiplier
     # weights, excess-hazard weights); empty = the hazard_scale formula (cold start).
     trouble: tuple[Effect, ...] = _learned(())
+    # Per-segment purchase models (cxstream fit, segments with enough customers): (segment,
+    # version, r, alpha in weeks, a, b, modified 0/1, dormant); empty = the population's only.
+    segments: tuple[Segment, ...] = _learned(())
 
 
 @dataclass(frozen=True, slots=True)

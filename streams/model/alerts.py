@@ -22,6 +22,7 @@ from streams.model.churn_reasons import (
     material_codes,
     value_at_risk,
 )
+from streams.model.loss import params_for
 from streams.model.measures import Measures, clamp01, typical_gap_days
 from streams.model.risk import PUBLIC_DETRACTOR
 from streams.model.state import DAY_S, CustomerState, OpenAlert
@@ -162,7 +163,7 @@ class AlertBook:
                 lifetime_value_minor=int(self.m.ltv),
                 p_loss=round(self.m.p_loss or 0.0, 6) if churn else None,
                 value_at_risk_minor=var,
-                params_version=self.cfg.loss.params_version,
+                params_version=params_for(self.state, self.cfg)[1],
             )
         )
 

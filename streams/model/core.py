@@ -34,7 +34,7 @@ from streams.model.fold import (
 from streams.model.health import band, contributions, health
 from streams.model.lifecycle import moved, next_stage
 from streams.model.loop_state import NO_LOOP
-from streams.model.loss import loss_outlook
+from streams.model.loss import loss_outlook, params_for
 from streams.model.measures import Measures
 from streams.model.positional import positional
 from streams.model.risk import assess, assess_cached, remember_measures
@@ -290,7 +290,7 @@ def snapshot(state: CustomerState, now: float, config: ModelConfig) -> HealthSna
         p_loss=None if m.p_loss is None else round(m.p_loss, 6),  # as the churn alert judges
         p_alive=None if outlook is None else round(outlook.p_alive, 6),
         expected_value_minor=None if outlook is None else outlook.expected_value_minor,
-        params_version=config.loss.params_version,
+        params_version=params_for(state, config)[1],
         purchase_days=p.occasions,
         first_purchase_at=p.first_at if p.occasions > 0 else None,
         last_purchase_at=p.last_at if p.occasions > 0 else None,

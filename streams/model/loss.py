@@ -18,13 +18,14 @@ the purchase-only (backtested) number when no signal is present, bounded, monoto
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from streams.btyd import BgNbdParams, expected_purchases, p_alive, p_no_purchase
-from streams.config import ModelConfig
+from streams.config import ICP_ATTRIBUTES, ModelConfig
 from streams.model.state import CustomerState, Purchases
 
 WEEK_S = 7 * 86400.0
@@ -43,6 +44,8 @@ TROUBLE = frozenset(
 )
 _PARAMS: list[tuple[ModelConfig, BgNbdParams]] = []
 _TROUBLE: list[tuple[ModelConfig, dict[str, Weights]]] = []
+_SEGMENTS: list[tuple[ModelConfig, dict[str, tuple[BgNbdParams, str]]]] = []
+CHANNEL = ICP_ATTRIBUTES.index("acquisition_channel")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,7 @@ class LossOutlook:
 
 
 def params_of(cfg: ModelConfig) -> BgNbdParams:
+    """The population's purchase model."""
     if _PARAMS and _PARAMS[0][0] is cfg:
         return _PARAMS[0][1]
     pa, lc = cfg.p_alive, cfg.loss
@@ -62,18 +66,48 @@ def params_of(cfg: ModelConfig) -> BgNbdParams:
     return params
 
 
+def segment_of(state: CustomerState) -> tuple[str, str]:
+    """The segment keys a fit may have a record for: ``channel:<acquisition channel>`` and
+    the acquisition cohort (calendar quarter of the first purchase, e.g. ``2024Q3``)."""
+    channel = state.profile.attrs[CHANNEL]
+    first = dt.datetime.fromtimestamp(state.purchases.first_at, dt.UTC)
+    return f"channel:{channel}", f"{first.year}Q{(first.month - 1) // 3 + 1}"
+
+
+def params_for(state: CustomerState, cfg: ModelConfig) -> tuple[BgNbdParams, str]:
+    """(purchase model, its version) for this customer: its acquisition channel's record, else
+    its cohort's, else the population's (segments too small to fit have no record)."""
+    if not cfg.loss.segments or state.purchases.occasions <= 0:
+        return params_of(cfg), cfg.loss.params_version
+    if not (_SEGMENTS and _SEGMENTS[0][0] is cfg):
+        table = {
+            name: (BgNbdParams(r, alpha, a, b, modified == 1, dormant), version)
+            for name, version, r, alpha, a, b, modified, dormant in cfg.loss.segments
+        }
+        _SEGMENTS[:] = [(cfg, table)]
+    table = _SEGMENTS[0][1]
+    for key in segment_of(state):
+        if key in table:
+            return table[key]
+    return params_of(cfg), cfg.loss.params_version
+
+
 def loss_stats(p: Purchases, now: float) -> tuple[float, float, float]:
     """(x, t_x, T) in weeks."""
     t_x = max(0.0, p.last_at - p.first_at) / WEEK_S
     return float(p.occasions - 1), t_x, max(now - p.first_at, p.last_at - p.first_at) / WEEK_S
 
 
-def purchase_loss(p: Purchases, now: float, cfg: ModelConfig) -> float | None:
-    """P(no purchase within the horizon) from the purchases alone; None before the first."""
+def purchase_loss(
+    p: Purchases, now: float, cfg: ModelConfig, params: BgNbdParams | None = None
+) -> float | None:
+    """P(no purchase within the horizon) from the purchases alone (the population's model
+    unless ``params``); None before the first."""
     if p.occasions <= 0:
         return None
     x, t_x, big_t = loss_stats(p, now)
-    return p_no_purchase(params_of(cfg), x, t_x, big_t, cfg.loss.horizon_days * DAY_S / WEEK_S)
+    params = params_of(cfg) if params is None else params
+    return p_no_purchase(params, x, t_x, big_t, cfg.loss.horizon_days * DAY_S / WEEK_S)
 
 
 def hazard(components: tuple[tuple[str, float, float], ...], cfg: ModelConfig) -> float:
@@ -153,7 +187,7 @@ def loss_outlook(state: CustomerState, now: float, cfg: ModelConfig) -> LossOutl
         return None
     x, t_x, big_t = loss_stats(p, now)
     horizon = cfg.loss.horizon_days * DAY_S / WEEK_S
-    params = params_of(cfg)
+    params = params_for(state, cfg)[0]
     expected = expected_purchases(params, x, t_x, big_t, horizon)
     aov = max(0, p.gross_minor - p.refund_minor) / max(1, p.orders)
     return LossOutlook(
@@ -164,9 +198,30 @@ def loss_outlook(state: CustomerState, now: float, cfg: ModelConfig) -> LossOutl
     )
 
 
-def config_with_record(cfg: ModelConfig, record: Mapping[str, Any]) -> ModelConfig:
+def _segment(record: Mapping[str, Any]) -> tuple[str, str, float, float, float, float, int, float]:
+    params = record["params"]
+    unit_in_weeks = float(record.get("time_unit_days", 7.0)) / 7.0
+    return (
+        str(record["segment"]),
+        str(record["version"]),
+        float(params["r"]),
+        float(params["alpha"]) * unit_in_weeks,
+        float(params["a"]),
+        float(params["b"]),
+        1 if record.get("model") == "mbgnbd" else 0,
+        float(params.get("dormant", 0.0)),
+    )
+
+
+def config_with_record(
+    cfg: ModelConfig,
+    record: Mapping[str, Any],
+    segments: Sequence[Mapping[str, Any]] = (),
+) -> ModelConfig:
     """``cfg`` with the parameters of a fitted record (its ``to_dict`` form): the purchase
-    model, its version, and, when the record has them, the alert cut and the value bands.
+    model, its version, and, when the record has them, the alert cut, the value bands and the
+    learned trouble effects; ``segments``: records of the same fit for single segments
+    (acquisition channel ``channel:<value>`` or cohort ``YYYYQn``), judged by their own model.
 
     Records in another time unit are converted: alpha is a rate parameter in time units.
     """
@@ -204,5 +259,6 @@ def config_with_record(cfg: ModelConfig, record: Mapping[str, Any]) -> ModelConf
             else (code, (0.0,), (cfg.loss.hazard_scale,), (0.0,))
             for code in sorted(TROUBLE)
         )
+    changes["segments"] = tuple(sorted(_segment(r) for r in segments if r["segment"] != "all"))
     loss = dataclasses.replace(cfg.loss, **changes)
     return dataclasses.replace(cfg, p_alive=p_alive_cfg, loss=loss)

@@ -20,7 +20,7 @@ from streams.model.loss import (
     adjust_learned,
     adjusted,
     loss_stats,
-    params_of,
+    params_for,
     trouble_effect,
 )
 from streams.model.measures import Measures
@@ -58,7 +58,7 @@ def loss_curve(state: CustomerState, cfg: ModelConfig) -> LossCurve:
     """The purchase-only loss probability of this history as a function of the age T."""
     p = state.purchases
     x, t_x, _ = loss_stats(p, p.last_at)
-    return LossCurve(params_of(cfg), x, t_x, cfg.loss.horizon_days * DAY_S / WEEK_S)
+    return LossCurve(params_for(state, cfg)[0], x, t_x, cfg.loss.horizon_days * DAY_S / WEEK_S)
 
 
 def upper_loss(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from streams.config import ModelConfig
 from streams.domain import Reason
-from streams.model.loss import adjust, purchase_loss
+from streams.model.loss import adjust, params_for, purchase_loss
 from streams.model.measures import Measures, clamp01, measure
 from streams.model.state import DAY_S, HOUR_S, CustomerState, memoized, remember
 
@@ -19,7 +19,7 @@ def assess(state: CustomerState, now: float, cfg: ModelConfig) -> Measures:
     """Measures at ``now`` with churn risk and its components filled in."""
     m = measure(state, now, cfg)
     m.risk, m.components = churn_risk(m, cfg)
-    base = purchase_loss(state.purchases, now, cfg)
+    base = purchase_loss(state.purchases, now, cfg, params_for(state, cfg)[0])
     if base is not None:
         m.p_loss, m.hazard = adjust(base, m.components, cfg)
         m.p_loss_purchases = base

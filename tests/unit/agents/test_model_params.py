@@ -13,7 +13,8 @@ from agents.model_params import ModelParameters, decode_record
 from streams.btyd import BgNbdParams
 from streams.fitting import fit_population
 from streams.fitting.synthetic import simulate_stats
-from streams.model import ModelConfig, load_config
+from streams.model import ModelConfig, config_with_record, load_config, snapshot
+from tests.unit.model.conftest import DAY, T0, run, weekly_buyer
 
 
 def record(seed: int) -> dict[str, object]:
@@ -39,8 +40,27 @@ def test_cold_start_warns_and_sets_the_metric_until_a_record_arrives(
     assert params.offer(first) and params.version == first["version"] and default_gauge() == 0
     assert params.config.loss.params_version == first["version"] and seen == [params.config]
     assert not params.offer(first)  # the same record again changes nothing
-    assert not params.offer({**second, "segment": "2024Q1"})  # workers use segment "all"
+    other_fit = {**second, "segment": "2024Q1", "fitted_at": "2026-02-01T00:00:00+00:00"}
+    assert not params.offer(other_fit)  # a segment of another fit is not used
     assert params.offer(second) and params.version == second["version"]  # the latest wins
+    assert params.config.loss.segments == ()
+
+
+def test_a_segment_record_of_the_same_fit_judges_that_segments_customers() -> None:
+    params = ModelParameters(load_config())
+    population, cohort = record(5), record(6)
+    cohort = {**cohort, "segment": "2023Q4", "fitted_at": population["fitted_at"]}
+    assert params.offer(population) and params.offer(cohort)
+    assert params.version == population["version"]  # the population record stays in use
+    cfg = params.config
+    in_q4, _ = run(weekly_buyer(3), cfg)  # T0 is 2023-11-14
+    in_q1, _ = run(weekly_buyer(3, start=T0 + 60 * DAY), cfg)
+    now = T0 + 120 * DAY
+    assert snapshot(in_q4, now, cfg).params_version == cohort["version"]
+    assert snapshot(in_q1, now, cfg).params_version == population["version"]
+    alone = config_with_record(load_config(), population)
+    assert snapshot(in_q1, now, cfg).p_loss == snapshot(in_q1, now, alone).p_loss
+    assert snapshot(in_q4, now, cfg).p_loss != snapshot(in_q4, now, alone).p_loss
 
 
 def test_a_pinned_version_ignores_others_and_holds_processing_until_it_arrives() -> None:
