@@ -112,6 +112,9 @@ class LossConfig:
     value_medium_from: float = _rng(0.0)
     value_high_from: float = _rng(0.0)
     value_critical_from: float = _rng(0.0)
+    # Alert cut as a budget (streams.model.budget): at most this many new churn alerts per
+    # team per event-time day, the most at risk; 0 = every alert at p_loss >= alert_at.
+    alert_budget_per_day: int = _rng(0, 100_000)
     # Learned trouble effects (streams.fitting.trouble): per signal (code, knots, multiplier
     # weights, excess-hazard weights); empty = the hazard_scale formula (cold start).
     trouble: tuple[Effect, ...] = _learned(())
