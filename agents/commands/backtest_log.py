@@ -44,10 +44,17 @@ def parse_mapping(pairs: Sequence[str], fields: Sequence[str] = FIELDS) -> dict[
     return out
 
 
-def _read_table(path: Path, *, text: bool = False) -> pa.Table:
-    """The export as a table. ``text=True`` (for ``cxstream import``) keeps every CSV cell a
-    string (ids keep leading zeros, amounts their exact decimals) and blank lines as empty
-    rows, so that row i is the file's (a spreadsheet's) row i + 2."""
+def _read_table(
+    path: Path, *, text: bool = False, ragged: list[tuple[int, str]] | None = None
+) -> pa.Table:
+    """The export as a table.
+
+    ``text=True`` (for ``cxstream import``) keeps every CSV cell a string (ids keep leading
+    zeros, amounts their exact decimals), a quoted line break inside its cell and a blank line
+    as an empty row, so rows are numbered as a spreadsheet shows them; given ``ragged``, a row
+    with the wrong number of cells is skipped into it as ``(line, why)`` instead of failing
+    the whole file.
+    """
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
@@ -58,16 +65,35 @@ def _read_table(path: Path, *, text: bool = False) -> pa.Table:
             header = fh.readline()
         for delimiter in (",", "\t", ";", "|"):
             if delimiter in header:
-                return pacsv.read_csv(
-                    path,
-                    parse_options=pacsv.ParseOptions(
-                        delimiter=delimiter, ignore_empty_lines=not text
-                    ),
-                    convert_options=_as_text(header, delimiter) if text else None,
-                )
+                if text:
+                    return _read_text_csv(path, header, delimiter, ragged)
+                return pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter))
         return _read_whitespace(path)
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
         raise BacktestError(f"{path}: cannot read it as {suffix or 'text'}: {exc}") from exc
+
+
+def _read_text_csv(
+    path: Path, header: str, delimiter: str, ragged: list[tuple[int, str]] | None
+) -> pa.Table:
+    def skip(row: pacsv.InvalidRow) -> str:
+        if ragged is None:
+            return "error"
+        cells = f"{row.actual_columns} cells where the header has {row.expected_columns}"
+        ragged.append((row.number or 0, f"{cells}: {row.text[:60]!r}"))
+        return "skip"
+
+    return pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(use_threads=False),  # invalid rows know their line
+        parse_options=pacsv.ParseOptions(
+            delimiter=delimiter,
+            ignore_empty_lines=False,
+            newlines_in_values=True,
+            invalid_row_handler=skip,
+        ),
+        convert_options=_as_text(header, delimiter),
+    )
 
 
 def _as_text(header: str, delimiter: str) -> pacsv.ConvertOptions:

@@ -11,6 +11,8 @@ accounted for: produced, rejected (row, field, reason) or a blank line skipped.
 from __future__ import annotations
 
 import argparse
+import io
+import itertools
 import json
 import math
 import time
@@ -75,30 +77,38 @@ class ImportOutcome(Outcome):
 def read_export(path: Path) -> Export:
     """Rows of a CSV/TSV, Parquet or JSON Lines export, numbered as the user sees them."""
     if path.suffix.lower() in JSON_LINES:
-        export = Export([], [])
-        with path.open("rb") as fh:
-            items = list(read_jsonl(str(path), fh, None, 0))
-        lines = path.read_bytes().count(b"\n") + (not path.read_bytes().endswith(b"\n"))
-        export.blank = lines - len(items)
-        seen: dict[str, None] = {}
-        for item in items:
-            if item.refused is not None:
-                export.refused.append((item.line, *item.refused))
-                continue
-            record = json.loads(item.value)
-            seen.update(dict.fromkeys(record))
-            export.rows.append((item.line, record))
-        export.columns = list(seen)
-        return export
-    text = path.suffix.lower() != ".parquet"
-    table = _read_table(path, text=True)
-    first = 2 if text else 1  # a CSV's header is row 1, as in a spreadsheet
+        return _read_json_lines(path)
+    ragged: list[tuple[int, str]] = []
+    table = _read_table(path, text=True, ragged=ragged)
+    skipped = {line for line, _ in ragged}
+    first = 1 if path.suffix.lower() == ".parquet" else 2  # a CSV's header is row 1
+    numbers = (n for n in itertools.count(first) if n not in skipped)
     export = Export(table.column_names, [])
-    for number, row in enumerate(table.to_pylist(), first):
+    export.refused = [(line, "wrong_column_count", why) for line, why in ragged]
+    for number, row in zip(numbers, table.to_pylist(), strict=False):
         if all(v is None or (isinstance(v, str) and not v.strip()) for v in row.values()):
             export.blank += 1
         else:
             export.rows.append((number, row))
+    return export
+
+
+def _read_json_lines(path: Path) -> Export:
+    """Replay's line reader: line numbers, blank lines skipped, bad lines refused."""
+    data = path.read_bytes()
+    items = list(read_jsonl(str(path), io.BytesIO(data), None, 0))
+    export = Export([], [])
+    lines = data.count(b"\n") + (bool(data) and not data.endswith(b"\n"))
+    export.blank = lines - len(items)
+    columns: dict[str, None] = {}
+    for item in items:
+        if item.refused is not None:
+            export.refused.append((item.line, *item.refused))
+            continue
+        record = json.loads(item.value)
+        columns.update(dict.fromkeys(record))
+        export.rows.append((item.line, record))
+    export.columns = list(columns)
     return export
 
 

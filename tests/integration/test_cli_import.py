@@ -72,11 +72,12 @@ def test_messy_csv_each_row_produced_or_rejected_and_reimport_repeats_the_same_i
         (12, "occurred_at", "nonexistent_local_time"),
         (13, "currency", "currency_mismatch"),
         (14, "amount", "invalid_amount"),
+        (15, "-", "wrong_column_count"),
     ]
-    assert report["summary"]["read"] == 12 and report["summary"]["blank_skipped"] == 2
-    assert report["summary"]["produced"] == 6 and report["delivery"]["total_failed"] == 0
+    assert report["summary"]["read"] == 14 and report["summary"]["blank_skipped"] == 2
+    assert report["summary"]["produced"] == 7 and report["delivery"]["total_failed"] == 0
 
-    got = read_purchases(make_consumer(), topics, 6)
+    got = read_purchases(make_consumer(), topics, 7)
     by_order = {event.order_id: event for _, event in got}
     expected = {  # order: (customer, event time, kind, amount in cents)
         "A-1001": ("c-001", at("2024-03-05T14:22+01:00"), PurchaseKind.ORDER_PLACED, 123450),
@@ -85,6 +86,7 @@ def test_messy_csv_each_row_produced_or_rejected_and_reimport_repeats_the_same_i
         "A-1003-R": ("c-001", at("2024-03-15T10:00+01:00"), PurchaseKind.REFUND, -1250),
         "A-1005": ("c-003", 1710928800.0, PurchaseKind.ORDER_PLACED, 200000),
         "A-1008": ("c-002", 1711101600.0, PurchaseKind.ORDER_PLACED, 9999),
+        "A-1013": ("c-009", at("2024-03-25T09:00+01:00"), PurchaseKind.ORDER_PLACED, 350000),
     }
     assert {
         order: (e.customer_id, e.occurred_at, e.kind, e.amount_minor)
@@ -101,7 +103,7 @@ def test_messy_csv_each_row_produced_or_rejected_and_reimport_repeats_the_same_i
 
     # importing the same export again repeats the same event ids: the worker skips them
     assert run_import(topics, kafka_bootstrap, messy, capsys, *CSV_ARGS)[0] == 1
-    again = read_purchases(make_consumer(), topics, 12)
+    again = read_purchases(make_consumer(), topics, 14)
     ids = sorted(event.event_id for _, event in again)
     assert ids == sorted([event.event_id for event in by_order.values()] * 2)
 

@@ -45,21 +45,25 @@ def test_every_row_of_the_messy_csv_is_mapped_or_rejected_with_row_field_and_rea
         (12, "occurred_at", "nonexistent_local_time"),  # 02:30 on the night clocks spring
         (13, "currency", "currency_mismatch"),  # "$10.00" in a EUR row
         (14, "amount", "invalid_amount"),  # 1.005 EUR: a tenth of a cent
+        (15, "-", "wrong_column_count"),  # 1,234.00 unquoted: one cell too many
     ]
     assert report["summary"] == {
-        "read": 12,
+        "read": 14,
         "blank_skipped": 2,
         "produced": 0,
-        "rejected": 6,
+        "rejected": 7,
         "rejected_by_reason": {
             "empty_customer_id": 1,
             "invalid_time": 1,
             "invalid_amount": 2,
             "nonexistent_local_time": 1,
             "currency_mismatch": 1,
+            "wrong_column_count": 1,
         },
     }
-    assert report["valid"] == 6 and report["delivery"] is None
+    assert (
+        report["valid"] == 7
+    )  # row 16's quoted line break stays inside its cell and report["delivery"] is None
     events = {s["event"]["order_id"]: s["event"] for s in report["sample"]}
     # the first five valid rows, in file order, as the contract's JSON records
     assert list(events) == ["A-1001", "A-1002", "A-1003", "A-1003-R", "A-1005"]
@@ -77,7 +81,7 @@ def test_every_row_of_the_messy_csv_is_mapped_or_rejected_with_row_field_and_rea
     assert forms["DD/MM/YYYY"] == 2 and forms["Month D, YYYY"] == 1
     assert report["event_time"] == {
         "min": "2024-03-05T13:22:00.000Z",
-        "max": "2024-03-22T10:00:00.000Z",
+        "max": "2024-03-25T08:00:00.000Z",
     }
     errors = {(e["field"], e["reason"]): e["count"] for e in report["errors"]}
     assert errors[("amount", "invalid_amount")] == 2
@@ -98,14 +102,14 @@ def test_the_terminal_report_shows_sample_formats_errors_by_field_and_a_summary(
         "nonexistent_local_time",
     ):
         assert expected in out, expected
-    assert "read 12 rows (2 blank skipped): 6 valid (dry run: nothing sent), 6 rejected" in out
+    assert "read 14 rows (2 blank skipped): 7 valid (dry run: nothing sent), 7 rejected" in out
 
 
 def test_re_running_gives_the_same_event_ids(capsys: pytest.CaptureFixture[str]) -> None:
     first = dry_run(capsys, MESSY, *CSV_ARGS, "--sample", "10")[1]["sample"]
     again = dry_run(capsys, MESSY, *CSV_ARGS, "--sample", "10")[1]["sample"]
     assert [s["event"]["event_id"] for s in first] == [s["event"]["event_id"] for s in again]
-    assert len({s["event"]["event_id"] for s in first}) == 6
+    assert len({s["event"]["event_id"] for s in first}) == 7
 
 
 def test_json_lines_export(capsys: pytest.CaptureFixture[str]) -> None:
