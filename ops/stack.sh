@@ -4,6 +4,7 @@
 # and a real redis-server, both on loopback. No Docker.
 #
 #   ops/stack.sh up       start both (idempotent), wait until Kafka answers metadata requests
+#   ops/stack.sh up --monitoring   also Prometheus (:9090) and Alertmanager (:9093), see below
 #   ops/stack.sh down     stop both cleanly (SIGTERM, then SIGKILL after STOP_TIMEOUT seconds)
 #   ops/stack.sh start|stop|restart kafka|redis   one service, keeping its data and port
 #   ops/stack.sh kill kafka|redis                  SIGKILL one service (fault tests); start resumes
@@ -150,6 +151,7 @@ print_env() {
   [[ -f "$STACK_DIR/kafka.bootstrap" ]] && echo "KAFKA_BOOTSTRAP_SERVERS=$(cat "$STACK_DIR/kafka.bootstrap")"
   [[ -f "$STACK_DIR/redis.url" ]] && echo "REDIS_URL=$(cat "$STACK_DIR/redis.url")"
   print_registry_env
+  print_monitoring_env
   return 0
 }
 
@@ -158,6 +160,7 @@ status() {
   if is_running "$STACK_DIR/kafka.pid"; then echo "kafka: running at $(cat "$STACK_DIR/kafka.bootstrap") (pid $(cat "$STACK_DIR/kafka.pid"))"; else echo "kafka: stopped"; rc=1; fi
   if is_running "$STACK_DIR/redis.pid"; then echo "redis: running at $(cat "$STACK_DIR/redis.url") (pid $(cat "$STACK_DIR/redis.pid"))"; else echo "redis: stopped"; rc=1; fi
   registry_status
+  monitoring_status
   return $rc
 }
 
@@ -226,6 +229,89 @@ registry_status() { # only once it has been started here: the registry is option
 }
 # ----------------------------------------------------------------------------------------------
 
+# --- monitoring (optional): Debian's Prometheus and Alertmanager with the project's configs ---
+# `up --monitoring` (or CX_MONITORING=1) starts them, `down` stops them. Prometheus runs
+# ops/prometheus/prometheus.yml and its rules with only the addresses made local: it scrapes a
+# worker at CX_WORKER_METRICS (default 127.0.0.1:6066, `cxstream worker`'s default --web-port)
+# and alerts the Alertmanager, which runs ops/alertmanager/alertmanager.yml as it is.
+# PROMETHEUS_PORT (default 9090, or "auto"), ALERTMANAGER_PORT (default 9093, or "auto").
+
+monitoring_wanted() { # the arguments of `up`
+  [[ "${CX_MONITORING:-0}" == 1 ]] && return 0
+  local arg
+  for arg in "$@"; do [[ "$arg" == --monitoring ]] && return 0; done
+  return 1
+}
+
+monitoring_binary() { # names to look for; prints the first found, or dies naming the fix
+  local name
+  for name in "$@"; do command -v "$name" && return 0; done
+  die "$1 not found: run ops/setup.sh (Debian packages prometheus, prometheus-alertmanager)"
+}
+
+wait_http() { # $1 name, $2 url, $3 pid file
+  local deadline=$((SECONDS + READY_TIMEOUT))
+  until "$PYTHON" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$2" 2>/dev/null; do
+    is_running "$3" || die "$1 exited during start-up: $(tail -n 20 "$STACK_DIR/$1.log" 2>/dev/null)"
+    ((SECONDS < deadline)) || die "$1 not ready after ${READY_TIMEOUT}s (log: $STACK_DIR/$1.log)"
+    sleep 0.3
+  done
+}
+
+start_monitoring() {
+  local am prom am_port prom_port worker=${CX_WORKER_METRICS:-127.0.0.1:6066}
+  am=$(monitoring_binary prometheus-alertmanager alertmanager) || exit 1
+  prom=$(monitoring_binary prometheus) || exit 1
+  am_port=$(remembered_port "$STACK_DIR/alertmanager.port" "${ALERTMANAGER_PORT:-9093}")
+  prom_port=$(remembered_port "$STACK_DIR/prometheus.port" "${PROMETHEUS_PORT:-9090}")
+  mkdir -p "$STACK_DIR/alertmanager-data" "$STACK_DIR/prometheus-data"
+  if ! is_running "$STACK_DIR/alertmanager.pid"; then
+    setsid "$am" "--config.file=$ROOT/ops/alertmanager/alertmanager.yml" \
+      "--storage.path=$STACK_DIR/alertmanager-data" "--web.listen-address=127.0.0.1:$am_port" \
+      --cluster.listen-address= >>"$STACK_DIR/alertmanager.log" 2>&1 </dev/null &
+    echo $! >"$STACK_DIR/alertmanager.pid"
+  fi
+  if ! is_running "$STACK_DIR/prometheus.pid"; then
+    sed -e "s|\"worker:6066\"|\"$worker\"|" -e "s|\"alertmanager:9093\"|\"127.0.0.1:$am_port\"|" \
+      -e "s|\"localhost:9090\"|\"127.0.0.1:$prom_port\"|" \
+      -e "s|- rules/|- $ROOT/ops/prometheus/rules/|" \
+      "$ROOT/ops/prometheus/prometheus.yml" >"$STACK_DIR/prometheus.yml"
+    setsid "$prom" "--config.file=$STACK_DIR/prometheus.yml" \
+      "--storage.tsdb.path=$STACK_DIR/prometheus-data" "--web.listen-address=127.0.0.1:$prom_port" \
+      >>"$STACK_DIR/prometheus.log" 2>&1 </dev/null &
+    echo $! >"$STACK_DIR/prometheus.pid"
+  fi
+  wait_http alertmanager "http://127.0.0.1:$am_port/-/ready" "$STACK_DIR/alertmanager.pid"
+  wait_http prometheus "http://127.0.0.1:$prom_port/-/ready" "$STACK_DIR/prometheus.pid"
+  echo "http://127.0.0.1:$prom_port" >"$STACK_DIR/prometheus.url"
+  echo "http://127.0.0.1:$am_port" >"$STACK_DIR/alertmanager.url"
+  log "prometheus at http://127.0.0.1:$prom_port (scraping a worker at $worker), alertmanager at http://127.0.0.1:$am_port"
+}
+
+stop_monitoring() {
+  stop_pidfile prometheus "$STACK_DIR/prometheus.pid"
+  stop_pidfile alertmanager "$STACK_DIR/alertmanager.pid"
+}
+
+print_monitoring_env() {
+  is_running "$STACK_DIR/prometheus.pid" && echo "PROMETHEUS_URL=$(cat "$STACK_DIR/prometheus.url")"
+  is_running "$STACK_DIR/alertmanager.pid" && echo "ALERTMANAGER_URL=$(cat "$STACK_DIR/alertmanager.url")"
+  return 0
+}
+
+monitoring_status() { # only once it has been started here: monitoring is optional
+  local name
+  for name in prometheus alertmanager; do
+    [[ -f "$STACK_DIR/$name.url" ]] || continue
+    if is_running "$STACK_DIR/$name.pid"; then
+      echo "$name: running at $(cat "$STACK_DIR/$name.url") (pid $(cat "$STACK_DIR/$name.pid"))"
+    else
+      echo "$name: stopped"
+    fi
+  done
+}
+# ----------------------------------------------------------------------------------------------
+
 service() { # $1 = command, $2 = kafka|redis
   case "$1:${2:-}" in
     start:kafka) start_kafka; wait_ready ;;
@@ -246,13 +332,14 @@ main() {
   case "${1:-}" in
     up) start_redis; start_kafka; wait_ready
       if registry_wanted "${@:2}"; then start_registry; wait_registry; fi
+      if monitoring_wanted "${@:2}"; then start_monitoring; fi
       print_env ;;
     down) stop_pidfile kafka "$STACK_DIR/kafka.pid"; stop_pidfile redis "$STACK_DIR/redis.pid"
-      stop_pidfile registry "$STACK_DIR/registry.pid" ;;
+      stop_pidfile registry "$STACK_DIR/registry.pid"; stop_monitoring ;;
     start | stop | kill | restart) service "$1" "${2:-}" ;;
     status) status ;;
     env) print_env ;;
-    *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
   esac
 }
 
