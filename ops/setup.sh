@@ -15,7 +15,8 @@ apt_install() {
   local missing=() pkg cmd
   # command -> Debian package
   for pair in java:default-jre-headless mvn:maven redis-server:redis-server promtool:prometheus \
-              amtool:prometheus-alertmanager docker-compose:docker-compose openssl:openssl; do
+              amtool:prometheus-alertmanager docker-compose:docker-compose openssl:openssl \
+              prometheus:prometheus prometheus-alertmanager:prometheus-alertmanager; do
     cmd=${pair%%:*}; pkg=${pair#*:}
     command -v "$cmd" >/dev/null || missing+=("$pkg")
   done
