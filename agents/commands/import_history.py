@@ -1,9 +1,8 @@
 """``cxstream import FILE --kind K --map COLUMN=FIELD``: a shop or CRM export as input events.
 
-CSV (and TSV) exports are read by backtest's reader with every cell kept as text, JSON Lines
-by replay's line reader; Parquet keeps its types. Each row is mapped onto the contract
-(:mod:`streams.contracts.import_rows`) and validated exactly as replay and the worker do, so
-a row the import accepts is a row the pipeline accepts. Valid events are produced in event-
+The export is read by :mod:`agents.commands.import_files`; each row is mapped onto the
+contract (:mod:`streams.contracts.import_rows`) and validated exactly as replay and the
+worker do, so a row the import accepts is a row the pipeline accepts. Valid events are produced in event-
 time order through replay's producer path, after replay's retention check; every row is
 accounted for: produced, rejected (row, field, reason) or a blank line skipped.
 """
@@ -11,24 +10,23 @@ accounted for: produced, rejected (row, field, reason) or a blank line skipped.
 from __future__ import annotations
 
 import argparse
-import io
-import itertools
+import heapq
 import json
 import math
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from agents.commands.backtest_log import _read_table, parse_mapping
+from agents.commands.backtest_log import parse_mapping
 from agents.commands.common import add_connection_flags, settings_from_args
+from agents.commands.import_files import Export, is_blank, read_export
 from agents.commands.import_report import print_import, report_json
 from agents.commands.replay import Item, Outcome, check, history_fits
-from agents.commands.replay_files import read_jsonl
 from agents.producing import DeliveryReport, add_producing_flags, producer_from_settings
 from agents.render import progress
 from streams.contracts import INPUT_KINDS
@@ -41,19 +39,6 @@ from streams.contracts.import_rows import (
 )
 from streams.contracts.import_times import ImportSetupError, TimeReader, zone
 from streams.domain import Event
-
-JSON_LINES = (".jsonl", ".ndjson", ".json")
-Row = tuple[int, Mapping[str, Any]]  # (row number as the user sees it, cells by column)
-
-
-@dataclass(slots=True)
-class Export:
-    """The rows of an export file and what reading them skipped or refused."""
-
-    columns: list[str]
-    rows: list[Row]
-    blank: int = 0  # blank lines / empty rows, skipped
-    refused: list[tuple[int, str, str]] = field(default_factory=list)  # row, reason, detail
 
 
 @dataclass(slots=True)
@@ -72,44 +57,6 @@ class ImportOutcome(Outcome):
     def add_rejected(self, item: Item, reason: str, detail: str, field: str | None) -> None:
         Outcome.add_rejected(self, item, reason, detail, field)
         self.fields.append(field or "-")
-
-
-def read_export(path: Path) -> Export:
-    """Rows of a CSV/TSV, Parquet or JSON Lines export, numbered as the user sees them."""
-    if path.suffix.lower() in JSON_LINES:
-        return _read_json_lines(path)
-    ragged: list[tuple[int, str]] = []
-    table = _read_table(path, text=True, ragged=ragged)
-    skipped = {line for line, _ in ragged}
-    first = 1 if path.suffix.lower() == ".parquet" else 2  # a CSV's header is row 1
-    numbers = (n for n in itertools.count(first) if n not in skipped)
-    export = Export(table.column_names, [])
-    export.refused = [(line, "wrong_column_count", why) for line, why in ragged]
-    for number, row in zip(numbers, table.to_pylist(), strict=False):
-        if all(v is None or (isinstance(v, str) and not v.strip()) for v in row.values()):
-            export.blank += 1
-        else:
-            export.rows.append((number, row))
-    return export
-
-
-def _read_json_lines(path: Path) -> Export:
-    """Replay's line reader: line numbers, blank lines skipped, bad lines refused."""
-    data = path.read_bytes()
-    items = list(read_jsonl(str(path), io.BytesIO(data), None, 0))
-    export = Export([], [])
-    lines = data.count(b"\n") + (bool(data) and not data.endswith(b"\n"))
-    export.blank = lines - len(items)
-    columns: dict[str, None] = {}
-    for item in items:
-        if item.refused is not None:
-            export.refused.append((item.line, *item.refused))
-            continue
-        record = json.loads(item.value)
-        columns.update(dict.fromkeys(record))
-        export.rows.append((item.line, record))
-    export.columns = list(columns)
-    return export
 
 
 def parse_constants(pairs: Sequence[str], fields: Sequence[str]) -> dict[str, str]:
@@ -137,27 +84,24 @@ def map_rows(path: Path, export: Export, args: argparse.Namespace, show: bool) -
         args.source,
     )
     times = TimeReader(zone(args.timezone), args.date_format)
-    mapper = learn_mapper(plan, export.rows, times)
+    mapper = learn_mapper(plan, export.values, times)
     outcome = ImportOutcome(
-        read=len(export.rows) + len(export.refused),
-        blank=export.blank,
-        columns=dict(plan.columns),
-        forms=times.forms,
-        ambiguous=times.ambiguous,
+        blank=export.blank, columns=dict(plan.columns), forms=times.forms, ambiguous=times.ambiguous
     )
-    entries: list[tuple[int, Mapping[str, Any] | tuple[str, str]]] = [
-        *export.rows,
-        *((number, (reason, detail)) for number, reason, detail in export.refused),
-    ]
-    entries.sort(key=lambda entry: entry[0])
     now = time.time()
+    total = len(export.numbers) + len(export.refused)
     with progress(Console(stderr=True), enabled=show, unit="rows") as bar:
-        task = bar.add_task("mapping rows", total=len(entries), count=0)
-        for done, (number, row) in enumerate(entries, 1):
+        task = bar.add_task("mapping rows", total=total, count=0)
+        for done, (number, row) in enumerate(_in_file_order(export), 1):
             bar.update(task, completed=done, count=done)
-            if isinstance(row, tuple):  # a line that is not a JSON object
+            if isinstance(row, tuple):  # a line reading refused
+                outcome.read += 1
                 outcome.add_rejected(Item(str(path), number, 0), *row, None)
                 continue
+            if is_blank(row):
+                outcome.blank += 1
+                continue
+            outcome.read += 1
             try:
                 record = mapper.record(row, number)
             except RowError as exc:
@@ -174,6 +118,13 @@ def map_rows(path: Path, export: Export, args: argparse.Namespace, show: bool) -
                 outcome.sample.append((number, record))
     outcome.events.sort(key=lambda event: (event[0], event[1]))
     return outcome
+
+
+def _in_file_order(export: Export) -> Iterator[tuple[int, dict[str, Any] | tuple[str, str]]]:
+    """The export's rows and the lines reading refused (``(reason, detail)``), by row."""
+    refused = sorted((number, (reason, detail)) for number, reason, detail in export.refused)
+    rows: Iterator[tuple[int, dict[str, Any] | tuple[str, str]]] = iter(export.rows())
+    return heapq.merge(rows, refused, key=lambda entry: entry[0])
 
 
 def produce(outcome: ImportOutcome, args: argparse.Namespace) -> DeliveryReport | None:

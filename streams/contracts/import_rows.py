@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -278,17 +278,17 @@ class RowMapper:
 
 
 def learn_mapper(
-    plan: ImportPlan,
-    rows: Sequence[tuple[int, Mapping[str, Any]]],
-    times: TimeReader,
+    plan: ImportPlan, values: Callable[[str], Iterable[tuple[int, Any]]], times: TimeReader
 ) -> RowMapper:
-    """A mapper whose day/month order (per time column) and decimal mark fit the whole file."""
+    """A mapper whose day/month order (per time column) and decimal mark fit the whole file.
+
+    ``values(column)`` gives every ``(row, cell)`` of a column.
+    """
     fields = contract_fields(plan.kind)
     for name, column in plan.columns.items():
         if name in fields and fields[name].type == "time" and times.date_format is None:
-            times.day_first[column] = learn_day_first(((n, r.get(column)) for n, r in rows), column)
+            times.day_first[column] = learn_day_first(values(column), column)
     mark = "."
     if AMOUNT in plan.columns:
-        column = plan.columns[AMOUNT]
-        mark = learn_decimal_mark(((n, r.get(column)) for n, r in rows), column)
+        mark = learn_decimal_mark(values(plan.columns[AMOUNT]), plan.columns[AMOUNT])
     return RowMapper(plan, times, mark)

@@ -37,7 +37,7 @@ def row(**cells: Any) -> dict[str, Any]:
 
 def mapper(plan: ImportPlan, rows: Sequence[Mapping[str, Any]] | None = None) -> RowMapper:
     numbered = list(enumerate(rows or [row()], 2))
-    return learn_mapper(plan, numbered, TimeReader(UTC))
+    return learn_mapper(plan, lambda c: ((n, r.get(c)) for n, r in numbered), TimeReader(UTC))
 
 
 def record(plan: ImportPlan, **cells: Any) -> dict[str, Any]:
