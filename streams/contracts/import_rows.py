@@ -63,6 +63,7 @@ class FieldType:
     type: str  # string, int, bool, time or enum
     optional: bool  # a union with null: empty cells become null
     default: str | None = None  # an enum's default symbol
+    symbols: tuple[str, ...] = ()  # an enum's symbols
 
 
 @cache
@@ -73,13 +74,14 @@ def contract_fields(kind: str) -> dict[str, FieldType]:
         t, optional = spec["type"], isinstance(spec["type"], list) and "null" in spec["type"]
         if isinstance(t, list):
             t = next(x for x in t if x != "null")
+        default, symbols = None, ()
         if isinstance(t, dict) and t.get("logicalType") == "timestamp-millis":
-            name, default = "time", None
+            name = "time"
         elif isinstance(t, dict) and t.get("type") == "enum":
-            name, default = "enum", t.get("default")
+            name, default, symbols = "enum", t.get("default"), tuple(t["symbols"])
         else:
-            name, default = {"int": "int", "long": "int", "boolean": "bool"}.get(t, "string"), None
-        out[spec["name"]] = FieldType(spec["name"], name, optional, default)
+            name = {"int": "int", "long": "int", "boolean": "bool"}.get(t, "string")
+        out[spec["name"]] = FieldType(spec["name"], name, optional, default, symbols)
     return out
 
 
@@ -211,7 +213,11 @@ class RowMapper:
                 raise RowError("invalid_boolean", spec.name, detail)
             return text in _TRUE
         if spec.type == "enum":
-            return _text(value).lower().replace(" ", "_").replace("-", "_")
+            symbol = _text(value).lower().replace(" ", "_").replace("-", "_")
+            if symbol not in spec.symbols and spec.default is None:  # no safe meaning
+                detail = f"{where}: {_text(value)[:40]!r} is not one of {', '.join(spec.symbols)}"
+                raise RowError("unknown_symbol", spec.name, detail)
+            return symbol  # an unknown one of an enum with a default reads as the default
         return _text(value)
 
     def record(self, row: Mapping[str, Any], number: int) -> dict[str, Any]:

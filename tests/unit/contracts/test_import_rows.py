@@ -79,6 +79,9 @@ def test_a_kind_column_wins_over_the_sign() -> None:
     plan = make_plan("purchases", [*COLUMNS, "type"], {**MAPPING, "kind": "type"}, currency="EUR")
     rec = mapper(plan).record(row(type="Subscription Renewed"), 2)
     assert rec["kind"] == "subscription_renewed"
+    with pytest.raises(RowError, match="'Sale' is not one of order_placed, refund") as caught:
+        mapper(plan).record(row(type="Sale"), 2)
+    assert (caught.value.reason, caught.value.field) == ("unknown_symbol", "kind")
     negative_order = mapper(plan).record(row(type="order_placed", total="-3"), 2)
     assert not decodes("purchases", negative_order)  # the contract: only refunds are negative
 
