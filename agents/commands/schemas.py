@@ -15,7 +15,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from rich.console import Console
 from rich.markup import escape
@@ -171,7 +171,7 @@ def register_one(client: Any, subject: str, kind: str, text: str, level: str) ->
         return Outcome(subject, kind, "registered", int(schema_id), found.version)
     except SchemaRegistryError as exc:
         status = _status(exc)
-        if status is not None and status in (409, 422):  # incompatible / invalid schema
+        if status in (409, 422):  # incompatible / invalid schema
             return Outcome(subject, kind, "refused", message=f"{exc.error_message} (HTTP {status})")
         raise
 
@@ -187,7 +187,7 @@ def _report(args: argparse.Namespace, url: str, outcomes: list[Outcome]) -> None
     for o in outcomes:
         status = {"registered": "[green]registered[/]", "refused": "[red]refused[/]"}
         table.add_row(
-            o.subject,
+            escape(o.subject),
             o.kind,
             "" if o.schema_id is None else str(o.schema_id),
             "" if o.version is None else str(o.version),
@@ -211,7 +211,8 @@ def run_register(args: argparse.Namespace) -> int:
     if urlsplit(url).scheme not in ("http", "https"):
         raise ConfigError(f"--registry-url {redacted(url)}: must start with http:// or https://")
     auth = settings.schema_registry_auth
-    secrets = [urlsplit(url).password or "", auth.split(":", 1)[-1] if auth else ""]
+    password = urlsplit(url).password or ""
+    secrets = [password, unquote(password), auth.split(":", 1)[-1] if auth else ""]
     shown = redacted(url)
     topics = Topics(args.topic_prefix or settings.topic_prefix)
     texts = load_schema_texts(args.schemas_dir)
