@@ -2,9 +2,9 @@
 
 The export is read by :mod:`agents.commands.import_files`; each row is mapped onto the
 contract (:mod:`streams.contracts.import_rows`) and validated exactly as replay and the
-worker do, so a row the import accepts is a row the pipeline accepts. Valid events are produced in event-
-time order through replay's producer path, after replay's retention check; every row is
-accounted for: produced, rejected (row, field, reason) or a blank line skipped.
+worker do, so a row the import accepts is a row the pipeline accepts. Valid events are
+produced in event-time order through replay's producer path, after replay's retention check;
+every row is accounted for: produced, rejected (row, field, reason) or a blank line skipped.
 """
 
 from __future__ import annotations
