@@ -61,7 +61,8 @@ STREAM_TIME_LAG = Gauge(
 )
 CONSUMER_LAG = Gauge(
     "cxstream_consumer_lag_messages",
-    "High watermark minus consumer position, per input topic partition.",
+    "End offset minus the group's committed offset, per input partition this worker owns "
+    "(read from the broker, as kafka-consumer-groups shows it; see agents/consumer_lag.py).",
     ["topic", "partition"],
     registry=REGISTRY,
 )
