@@ -8,7 +8,16 @@ partitions with the same number, always releases the head with the oldest timest
 partition whose queue is empty is waited for unless it has nothing more to fetch (caught up
 to its high watermark), exactly Kafka Streams' rule. Records of one partition always leave in
 offset order (Faust drops, and commits past, anything delivered behind its read offset), and
-held records are not yet acknowledged, so offsets are never committed past them. A record held
+held records are not yet acknowledged, so offsets are never committed past them.
+
+A record that cannot be an event (no key, or larger than any event the contract allows) does
+not take part in the timestamp order: it leaves as soon as it is at the head of its queue and
+will be dead-lettered. Its timestamp is whatever its producer chose, and a partition is only
+as ordered as its producers: a 1 MB junk record appended by a second producer ahead of a
+bulk producer's older records would otherwise hold that partition back while the other topics
+ran ahead, and the older records of every customer behind it would arrive late.
+
+A record held
 longer than ``max_idle`` seconds is released regardless, with a warning: a safety net for a
 partition whose high watermark is never reported.
 
@@ -27,6 +36,8 @@ from typing import Any
 from aiokafka.structs import TopicPartition as AIOKafkaTP
 from faust.transport.utils import DefaultSchedulingStrategy
 from faust.types import TP
+
+from streams.contracts.limits import MAX_EVENT_BYTES
 
 Caught = Callable[[TP, int | None], bool]
 log = logging.getLogger(__name__)
@@ -77,7 +88,7 @@ class EventTimeMerge(DefaultSchedulingStrategy):
     ) -> Iterator[tuple[TP, Any]]:
         members = [TP(t, partition) for t in self.merge_topics - self.never_wait]
         while self._generation == generation:
-            heads = [(q[0][1].timestamp, tp) for tp, q in group.items() if q]
+            heads = [(_order_time(q[0][1]), tp) for tp, q in group.items() if q]
             if not heads:
                 return
             _, tp = min(heads)
@@ -121,6 +132,15 @@ class EventTimeMerge(DefaultSchedulingStrategy):
         self._generation += 1
         self._groups.clear()
         self._next_offset.clear()
+
+
+def _order_time(record: Any) -> float:
+    """The record's timestamp, or -inf for a record that cannot be an event (it goes first)."""
+    key, value = record.key, record.value
+    if not key or value is None or len(value) > MAX_EVENT_BYTES:
+        return float("-inf")
+    timestamp: float = record.timestamp
+    return timestamp
 
 
 def merge_scheduler(

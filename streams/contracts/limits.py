@@ -48,6 +48,10 @@ ATTRIBUTE_FIELDS: Final = (
 )
 TEXT_FIELDS: Final = ("comment",)
 
+#: No event within the field limits above encodes larger (10,000 characters of text escaped as
+#: ``\uXXXX`` take 60 KB; every identifier and attribute at its limit adds under 20 KB).
+MAX_EVENT_BYTES: Final = 256 * 1024
+
 #: 2000-01-01T00:00:00Z: no customer event of this system predates it; everything before is
 #: a unit mistake (seconds sent as milliseconds land in January 1970) or a zero default.
 NOT_BEFORE: Final = 946_684_800.0

@@ -8,6 +8,7 @@ from faust.types import TP
 
 from agents.app import worker_merge
 from agents.merge import EventTimeMerge
+from streams.contracts.limits import MAX_EVENT_BYTES
 from streams.topics import Topics
 
 
@@ -15,6 +16,8 @@ from streams.topics import Topics
 class Rec:
     timestamp: int
     offset: int
+    key: bytes | None = b"c1"
+    value: bytes | None = b"{}"
 
 
 def merge(caught_up: set[str]) -> EventTimeMerge:
@@ -119,3 +122,22 @@ def test_a_rebalance_during_a_release_stops_it_and_voids_what_was_held() -> None
         ("purchases", 50),
         ("tickets", 20),
     ]
+
+
+def test_a_record_that_cannot_be_an_event_does_not_hold_its_partition_back() -> None:
+    """A 1 MB junk record (or a keyless one) appended ahead of older records, by a second
+    producer with a later timestamp, leaves at once: the older purchases behind it are not
+    overtaken by the tickets, so no customer's purchases arrive late."""
+    for junk in (Rec(50, 0, value=bytes(MAX_EVENT_BYTES + 1)), Rec(50, 0, key=None)):
+        scheduler = merge(caught_up=set())
+        purchases, tickets = TP("purchases", 0), TP("tickets", 0)
+        released = list(
+            scheduler.iterate({purchases: [junk, Rec(10, 1)], tickets: [Rec(20, 0), Rec(40, 1)]})
+        )
+        # the tickets now wait for purchases, which may still hold records older than 20
+        assert [(tp.topic, rec.offset) for tp, rec in released] == [
+            ("purchases", 0),
+            ("purchases", 1),
+        ]
+        released = list(scheduler.iterate({purchases: [Rec(30, 2)]}))
+        assert order(released) == [("tickets", 20), ("purchases", 30)]
