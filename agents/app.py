@@ -52,6 +52,7 @@ class WorkerOptions:
     redis_projection: bool = True
     webhook_url: str | None = None
     webhook_routes: dict[str, str] = field(default_factory=dict)
+    webhook_escalations: bool = False  # also post escalations of alerts nobody acted on
     customer_url_template: str = "http://127.0.0.1:6066/customers/{customer_id}"
 
     def model_config(self) -> ModelConfig:
@@ -88,7 +89,9 @@ def worker_merge(topics: Topics, app_ref: Callable[[], Any]) -> type[EventTimeMe
     after ``max_idle``. A tick the inputs do not wait for loses nothing: each event runs its
     own due ticks first.
     """
-    return merge_scheduler([*topics.inputs, topics.ticks], app_ref, never_wait=[topics.ticks])
+    return merge_scheduler(
+        [*topics.customer_inputs, topics.ticks], app_ref, never_wait=[topics.ticks]
+    )
 
 
 def create_app(options: WorkerOptions) -> faust.App:

@@ -20,11 +20,14 @@ from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from agents.envelope import Envelope, encode_envelope, new_envelope
+from streams.alert_loop import AlertActionEvent, AlertOutcome
+from streams.alert_notify import notify_headers
 from streams.contracts import encode_alert, encode_snapshot, iso_utc
-from streams.domain import Alert, Event, HealthSnapshot
+from streams.contracts.actions import encode_outcome
+from streams.domain import Alert, HealthSnapshot
 from streams.errors import CxStreamError
-from streams.model import ModelConfig, is_late, next_deadline, snapshot
-from streams.processing import process_event, process_tick
+from streams.loop_processing import LoopInput, loop_deadline, process_loop_event, process_loop_tick
+from streams.model import CustomerState, ModelConfig, is_late, snapshot
 
 #: Largest output message (key + value + headers) the worker publishes: librdkafka refuses
 #: messages over 1,000,000 bytes, and an output that cannot be published must be caught here.
@@ -65,7 +68,7 @@ class Item:
     kind_index: int  # index into TOPIC_KINDS, or -1 for a timer tick
     offset: int
     partition: int
-    event: Event | None
+    event: LoopInput | None  # an input event or an alert action
     tick_until: float
     weight: float
 
@@ -81,6 +84,8 @@ class CustomerResult:
     envelope: Envelope | None = None  # None: the state did not change
     state_bytes: bytes = b""
     alerts: list[Alert] = field(default_factory=list)
+    alert_headers: list[list[tuple[str, bytes]]] = field(default_factory=list)  # per alert
+    outcomes: list[AlertOutcome] = field(default_factory=list)
     snapshot: HealthSnapshot | None = None
     messages: list[Message] = field(default_factory=list)  # (topic, key, value, headers)
     deadline: float | None = None
@@ -93,10 +98,13 @@ class CustomerResult:
 class CustomerFold:
     """Folds, checks and encodes one customer's items; pure apart from the encoders."""
 
-    def __init__(self, config: ModelConfig, alerts_topic: str, health_topic: str) -> None:
+    def __init__(
+        self, config: ModelConfig, alerts_topic: str, health_topic: str, outcomes_topic: str
+    ) -> None:
         self.config = config
         self.alerts_topic = alerts_topic
         self.health_topic = health_topic
+        self.outcomes_topic = outcomes_topic
 
     def fold(self, before: Envelope | None, items: Sequence[Item]) -> CustomerResult:
         """All items folded, or, if that fails, every item that can be folded, one by one."""
@@ -130,12 +138,27 @@ class CustomerFold:
         envelope = envelope.with_labels(snap.stage, snap.band)
         result.envelope = envelope
         result.snapshot = snap
-        for alert in result.alerts:
-            result.messages.append(_checked(self.alerts_topic, *encode_alert(alert)))
+        for alert, extra in zip(result.alerts, result.alert_headers, strict=True):
+            key, value, headers = encode_alert(alert)
+            result.messages.append(_checked(self.alerts_topic, key, value, headers + extra))
+        for outcome in result.outcomes:
+            result.messages.append(_checked(self.outcomes_topic, *encode_outcome(outcome)))
         result.messages.append(_checked(self.health_topic, *encode_snapshot(snap)))
         result.state_bytes = encode_envelope(envelope)
-        result.deadline = next_deadline(envelope.state, self.config)
+        result.deadline = loop_deadline(envelope.state, self.config)
         return result
+
+    def _emitted(
+        self,
+        result: CustomerResult,
+        before: CustomerState | None,
+        after: CustomerState,
+        alerts: list[Alert],
+        outcomes: list[AlertOutcome],
+    ) -> None:
+        result.alerts.extend(alerts)
+        result.alert_headers.extend(notify_headers(alerts, before, after))
+        result.outcomes.extend(outcomes)
 
     def _fold_one(
         self, envelope: Envelope | None, item: Item, result: CustomerResult
@@ -143,26 +166,31 @@ class CustomerFold:
         if item.event is None:  # timer tick
             if envelope is None:
                 return None
-            state, alerts = process_tick(envelope.state, item.tick_until, self.config)
-            result.alerts.extend(alerts)
+            state, alerts, outcomes = process_loop_tick(
+                envelope.state, item.tick_until, self.config
+            )
+            self._emitted(result, envelope.state, state, alerts, outcomes)
             return envelope.with_state(state) if state is not envelope.state else envelope
         event = item.event
-        if envelope is not None and is_late(envelope.state, event, self.config):
+        if (  # actions de-duplicate by event id for good, so they are never too late
+            not isinstance(event, AlertActionEvent)
+            and envelope is not None
+            and is_late(envelope.state, event, self.config)
+        ):
             result.late.append((item, self._late_detail(envelope, event)))
             return envelope
-        state, alerts = process_event(
-            envelope.state if envelope else None, event, self.config, item.weight
-        )
+        before = envelope.state if envelope else None
+        state, alerts, outcomes = process_loop_event(before, event, self.config, item.weight)
         if envelope is not None and state is envelope.state:
             result.duplicates.append(item)
         else:
             result.processed.append(item)
-        result.alerts.extend(alerts)
+        self._emitted(result, before, state, alerts, outcomes)
         if envelope is None:
             envelope = new_envelope(item.partition, state)
         return envelope.advanced(item.kind_index, item.offset, state, event.occurred_at)
 
-    def _late_detail(self, envelope: Envelope, event: Event) -> str:
+    def _late_detail(self, envelope: Envelope, event: LoopInput) -> str:
         grace_h = self.config.ordering.grace_s / 3600
         return (
             f"occurred_at {iso_utc(event.occurred_at)} is more than {grace_h:g} h behind this "

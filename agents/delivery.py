@@ -34,6 +34,7 @@ from streams.delivery import (
     validate_customer_url_template,
     validate_routes,
 )
+from streams.delivery.action_links import validate_actions_url_template, with_action_links
 from streams.domain import Alert, AlertAction, AlertType
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ class WebhookDelivery:
         actions: Collection[AlertAction] = DEFAULT_ACTIONS,
         types: Collection[AlertType] = DEFAULT_TYPES,
         customer_url_template: str | None = None,
+        actions_url_template: str | None = None,
         max_retry_after: float = 60.0,
         session: aiohttp.ClientSession | None = None,
         sleep: Sleep = asyncio.sleep,
@@ -121,6 +123,7 @@ class WebhookDelivery:
     ) -> None:
         validate_routes(routes, default_url)
         validate_customer_url_template(customer_url_template)
+        validate_actions_url_template(actions_url_template)
         if max_attempts < 1 or base_backoff < 0 or max_backoff < base_backoff or timeout <= 0:
             raise ValueError(
                 "need max_attempts >= 1, 0 <= base_backoff <= max_backoff, timeout > 0"
@@ -136,6 +139,7 @@ class WebhookDelivery:
         self._actions = frozenset(actions)
         self._types = frozenset(types)
         self._customer_url_template = customer_url_template
+        self._actions_url_template = actions_url_template
         self._max_retry_after = max_retry_after
         self._session = session
         self._owns_session = session is None
@@ -167,6 +171,8 @@ class WebhookDelivery:
         track of alerts silently is worse than a visible crash and restart.
         """
         key = idempotency_key(alert)
+        if alert.action is AlertAction.UPDATED:  # an escalation: once per priority reached
+            key = f"{key}:{alert.priority.value}"
         if alert.action not in self._actions or alert.type not in self._types:
             return DeliveryOutcome(DeliveryStatus.SKIPPED, key)
         if key in self._in_flight or await self._idempotency.seen(key):
@@ -180,6 +186,8 @@ class WebhookDelivery:
     async def _deliver_new(self, alert: Alert, key: str) -> DeliveryOutcome:
         url = route(alert, self._routes, self._default_url)
         body = format_slack_message(alert, self._customer_url_template)
+        if self._actions_url_template:
+            body = with_action_links(body, alert, self._actions_url_template)
         attempts, error = await self._send(url, body, key)
         team = alert.cx_team or "<default>"
         if error is not None:

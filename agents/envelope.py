@@ -6,6 +6,11 @@ this customer's state. A record redelivered after a crash or rebalance, or re-re
 over existing state, has an offset at or below that mark and is skipped exactly, however long
 ago it was processed. All of a customer's topics share one partition number (co-partitioned),
 so one offset per topic is enough; the partition is kept so timer ticks can be routed back.
+
+Version 2 adds a fifth mark, for the alert-actions topic. An envelope whose actions mark is
+unset is still written as version 1, byte for byte, and version 1 decodes with that mark unset:
+stored states survive the upgrade, and a worker not yet upgraded reads what a new one wrote
+for every customer nobody acted on.
 """
 
 from __future__ import annotations
@@ -16,16 +21,18 @@ from dataclasses import dataclass, replace
 from streams.errors import CxStreamError
 from streams.model import CustomerState, state_from_bytes, state_to_bytes
 
-TOPIC_KINDS = ("purchases", "tickets", "feedback", "profiles")
-_HEADER = struct.Struct(">BH4q16s8sd")
-_VERSION = 1
+TOPIC_KINDS = ("purchases", "tickets", "feedback", "profiles", "alert_actions")
+ACTIONS_INDEX = TOPIC_KINDS.index("alert_actions")
+_HEADER_V1 = struct.Struct(">BH4q16s8sd")
+_HEADER_V2 = struct.Struct(">BH5q16s8sd")
 NO_OFFSET = -1
+Offsets = tuple[int, int, int, int, int]
 
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
     partition: int
-    offsets: tuple[int, int, int, int]  # highest folded offset per TOPIC_KINDS entry
+    offsets: Offsets  # highest folded offset per TOPIC_KINDS entry
     state: CustomerState
     stage: str = ""  # life-cycle stage and health band of the last snapshot, so the worker
     band: str = ""  # can keep its per-stage/per-band gauges without decoding old snapshots
@@ -42,7 +49,7 @@ class Envelope:
         offsets[kind_index] = max(offsets[kind_index], offset)
         return replace(
             self,
-            offsets=(offsets[0], offsets[1], offsets[2], offsets[3]),
+            offsets=(offsets[0], offsets[1], offsets[2], offsets[3], offsets[4]),
             state=state,
             event_time=max(self.event_time, event_time),
         )
@@ -55,14 +62,16 @@ class Envelope:
 
 
 def new_envelope(partition: int, state: CustomerState) -> Envelope:
-    return Envelope(partition, (NO_OFFSET, NO_OFFSET, NO_OFFSET, NO_OFFSET), state)
+    return Envelope(partition, (NO_OFFSET, NO_OFFSET, NO_OFFSET, NO_OFFSET, NO_OFFSET), state)
 
 
 def encode_envelope(envelope: Envelope) -> bytes:
-    header = _HEADER.pack(
-        _VERSION,
+    offsets = envelope.offsets
+    v1 = offsets[ACTIONS_INDEX] == NO_OFFSET
+    header = (_HEADER_V1 if v1 else _HEADER_V2).pack(
+        1 if v1 else 2,
         envelope.partition,
-        *envelope.offsets,
+        *(offsets[:ACTIONS_INDEX] if v1 else offsets),
         envelope.stage.encode(),
         envelope.band.encode(),
         envelope.event_time,
@@ -71,13 +80,20 @@ def encode_envelope(envelope: Envelope) -> bytes:
 
 
 def decode_envelope(data: bytes) -> Envelope:
-    version, partition, a, b, c, d, stage, band, event_time = _HEADER.unpack_from(data)
-    if version != _VERSION:
+    version = data[0] if data else 0
+    if version == 1:
+        _, partition, a, b, c, d, stage, band, event_time = _HEADER_V1.unpack_from(data)
+        offsets: Offsets = (a, b, c, d, NO_OFFSET)
+        size = _HEADER_V1.size
+    elif version == 2:
+        _, partition, a, b, c, d, e, stage, band, event_time = _HEADER_V2.unpack_from(data)
+        offsets, size = (a, b, c, d, e), _HEADER_V2.size
+    else:
         raise CxStreamError(f"unknown customer-state envelope version {version}")
     return Envelope(
         partition,
-        (a, b, c, d),
-        state_from_bytes(data[_HEADER.size :]),
+        offsets,
+        state_from_bytes(data[size:]),
         stage.rstrip(b"\0").decode(),
         band.rstrip(b"\0").decode(),
         event_time,

@@ -56,6 +56,16 @@ UPLIFT = Gauge(
     registry=REGISTRY,
 )
 
+SUPPRESSED = Counter(
+    "cxstream_alert_notifications_suppressed",
+    "Alert messages not posted to a CX team's webhook: control (the holdout) or handled "
+    "(a re-notification of an alert a team already acted on).",
+    ["reason"],
+    registry=REGISTRY,
+)
+for _reason in ("control", "handled"):
+    SUPPRESSED.labels(_reason)
+
 ROLLING = RollingPrecision()
 _ARMS: dict[str, list[int]] = {"treated": [0, 0], "delivered": [0, 0], "control": [0, 0]}
 

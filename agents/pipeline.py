@@ -21,7 +21,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from agents import metrics
+from agents import loop_metrics, metrics
 from agents.customer_fold import Record
 from agents.envelope import Envelope, decode_envelope
 from agents.faust_compat import event_context
@@ -30,7 +30,7 @@ from agents.outputs import OutputProducer, OutputRejected
 from agents.processor import TICK_VALUE, BatchOutput, BatchProcessor, IntegrityAccess
 from agents.ticker import DeadlineIndex
 from streams.contracts import dead_letter, processing_failure
-from streams.model import next_deadline
+from streams.loop_processing import loop_deadline
 from streams.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -204,7 +204,7 @@ class CustomerPipeline:
             )
             stages[envelope.stage] += 1
             bands[envelope.band] += 1
-            deadline = next_deadline(envelope.state, self.processor.config)
+            deadline = loop_deadline(envelope.state, self.processor.config)
             if deadline is not None:
                 customer_id = key.decode() if isinstance(key, bytes) else str(key)
                 entries.append((customer_id, envelope.partition, deadline))
@@ -246,6 +246,7 @@ def _record_metrics(out: BatchOutput) -> None:
         metrics.DEAD_LETTERS.labels(reason).inc()
     for alert in out.alerts:
         metrics.ALERTS.labels(alert.type.value, alert.action.value, alert.priority.value).inc()
+    loop_metrics.record_outcomes(out.alert_outcomes)
     if out.snapshots:
         metrics.PROCESSING_LATENCY.observe(max(0.0, wall - out.first_consumed))
         for snap in out.snapshots:

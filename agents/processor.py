@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from agents.customer_fold import CustomerFold, Item, Message, Record, RecordFault
-from agents.envelope import TOPIC_KINDS, Envelope
+from agents.envelope import ACTIONS_INDEX, TOPIC_KINDS, Envelope
+from streams.alert_loop import AlertOutcome
 from streams.contracts import (
     LIVE_WINDOW,
     RETRIABLE_REASONS,
@@ -34,6 +35,7 @@ from streams.contracts import (
     decode_event,
     processing_failure,
 )
+from streams.contracts.actions import DecodedAction, decode_action
 from streams.contracts.confluent import RegistryUnavailable
 from streams.domain import Alert, Feedback, HealthSnapshot
 from streams.model import ModelConfig
@@ -93,6 +95,7 @@ class BatchOutput:
     first_consumed: float = 0.0
     # Counted by the pipeline once the batch is durable: a retried batch must not count twice.
     outcomes: list[tuple[str, str]] = field(default_factory=list)  # (topic, outcome)
+    alert_outcomes: list[AlertOutcome] = field(default_factory=list)
     dead_letter_reasons: list[str] = field(default_factory=list)
 
 
@@ -115,9 +118,9 @@ class BatchProcessor:
         self.retry_delays = retry_delays
         self.window = window
         self.topics = topics
-        self.kind_by_topic = {topic: i for i, topic in enumerate(topics.inputs)}
+        self.kind_by_topic = {topic: i for i, topic in enumerate(topics.customer_inputs)}
         self.kind_by_topic[topics.ticks] = -1
-        self.fold = CustomerFold(config, topics.alerts, topics.health)
+        self.fold = CustomerFold(config, topics.alerts, topics.health, topics.alert_outcomes)
 
     def process(
         self,
@@ -172,7 +175,7 @@ class BatchProcessor:
 
     def _decode(
         self, kind: str, record: Record, headers: Headers, now: float
-    ) -> Decoded | Rejected:
+    ) -> Decoded | DecodedAction | Rejected:
         """Decode; an unreachable schema registry is waited for, not blamed on the message.
 
         A blip is retried here; a longer outage raises :class:`RegistryUnavailable`, so the
@@ -191,7 +194,17 @@ class BatchProcessor:
 
     def _decode_once(
         self, kind: str, record: Record, headers: Headers, now: float
-    ) -> Decoded | Rejected:
+    ) -> Decoded | DecodedAction | Rejected:
+        if kind == TOPIC_KINDS[ACTIONS_INDEX]:
+            return decode_action(
+                record.key,
+                record.value,
+                headers,
+                now=now,
+                registry=self.registry,
+                record_time=record.timestamp or None,
+                window=self.window,
+            )
         return decode_event(
             kind,
             record.key,
@@ -260,6 +273,7 @@ class BatchProcessor:
         if envelope is None or snap is None:
             return
         out.alerts.extend(result.alerts)
+        out.alert_outcomes.extend(result.outcomes)
         out.snapshots.append(snap)
         out.messages.extend(result.messages)
         old_stage = before.stage if before else None

@@ -6,9 +6,10 @@ Keys (``{p}`` is the Redis key prefix, ``cx:`` by default):
 - ``{p}alert:{type}:{id}``        JSON of the customer's open alert of that type (with reasons)
 - ``{p}open:churn_risk``          sorted set of customer ids, most urgent first with ZREVRANGE
 - ``{p}open:referral_opportunity``  the same for referral opportunities
+- ``{p}outcome:{alert_id}``        JSON of the alert's outcome once decided (cx.alert-outcomes)
 
-It is a projection of the alert and customer-health topics, written in pipelined batches by a
-side consumer that commits only after Redis accepted the batch. When Redis refuses the
+It is a projection of the alert, customer-health and alert-outcome topics, written in pipelined
+batches by a side consumer that commits only after Redis accepted the batch. When Redis refuses the
 credentials, denies a command or stays unreachable, the worker's health board carries the
 problem ``redis_read_model`` (``/healthz`` answers 503) until a write succeeds again.
 """
@@ -30,7 +31,9 @@ from agents.health import HealthBoard
 from agents.settings import KafkaSettings
 from agents.side_consumer import SideConsumer, message_headers
 from agents.web import to_jsonable
+from streams.alert_loop import AlertOutcome
 from streams.contracts import decode_alert, decode_snapshot
+from streams.contracts.actions import decode_outcome
 from streams.domain import Alert, AlertAction, HealthSnapshot, Priority
 from streams.topics import Topics
 
@@ -58,9 +61,19 @@ class RedisReadModel:
     def ranking_key(self, alert_type: str) -> str:
         return f"{self.prefix}open:{alert_type}"
 
-    async def write(self, snapshots: Sequence[HealthSnapshot], alerts: Sequence[Alert]) -> None:
+    def outcome_key(self, alert_id: str) -> str:
+        return f"{self.prefix}outcome:{alert_id}"
+
+    async def write(
+        self,
+        snapshots: Sequence[HealthSnapshot],
+        alerts: Sequence[Alert],
+        outcomes: Sequence[AlertOutcome] = (),
+    ) -> None:
         """One pipelined round trip for a whole batch; idempotent, so retries are safe."""
         pipe = self.client.pipeline(transaction=False)
+        for outcome in outcomes:
+            pipe.set(self.outcome_key(outcome.alert_id), json.dumps(to_jsonable(outcome)))
         for snap in snapshots:
             pipe.set(self.customer_key(snap.customer_id), json.dumps(to_jsonable(snap)))
         for alert in alerts:
@@ -172,9 +185,14 @@ def redis_projection(
     async def handle(batch: Sequence[Any]) -> None:
         snapshots: dict[str, HealthSnapshot] = {}
         alerts: list[Alert] = []
+        outcomes: list[AlertOutcome] = []
         for message in batch:
             headers = message_headers(message)
-            if message.topic() == topics.health:
+            if message.topic() == topics.alert_outcomes:
+                outcome = decode_outcome(message.value(), headers)
+                if isinstance(outcome, AlertOutcome):
+                    outcomes.append(outcome)
+            elif message.topic() == topics.health:
                 snap = decode_snapshot(message.value(), headers)
                 if isinstance(snap, HealthSnapshot):
                     snapshots[snap.customer_id] = snap  # coalesce: only the latest matters
@@ -182,12 +200,12 @@ def redis_projection(
                 alert = decode_alert(message.value(), headers)
                 if isinstance(alert, Alert):
                     alerts.append(alert)
-        await model.write(list(snapshots.values()), alerts)
+        await model.write(list(snapshots.values()), alerts, outcomes)
 
     return SideConsumer(
         kafka,
         group,
-        [topics.health, topics.alerts],
+        [topics.health, topics.alerts, topics.alert_outcomes],
         handle,
         on_failure=failed,
         on_success=report.succeeded,

@@ -14,13 +14,14 @@ import faust
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from agents import metrics
-from agents.delivery import DeliveryStatus, WebhookDelivery
+from agents import loop_metrics, metrics
+from agents.delivery import DEFAULT_ACTIONS, DeliveryStatus, WebhookDelivery
 from agents.redis_model import HealthReport, describe_failure, redis_projection
 from agents.side_consumer import SideConsumer, message_headers
+from streams.alert_notify import GROUP_HEADER, wants_notification
 from streams.contracts import decode_alert, encode_alert
 from streams.delivery import InMemoryIdempotencyStore, RedisIdempotencyStore
-from streams.domain import Alert
+from streams.domain import Alert, AlertAction
 
 if TYPE_CHECKING:
     from agents.app import WorkerOptions
@@ -87,13 +88,12 @@ def _delivery_consumer(app: faust.App, options: WorkerOptions) -> SideConsumer:
         idempotency=idempotency,
         dead_letter=dead_letter,
         customer_url_template=options.customer_url_template,
+        actions_url_template=f"{str(app.conf.canonical_url).rstrip('/')}/alerts/{{alert_id}}/actions",
+        actions=DEFAULT_ACTIONS | ({AlertAction.UPDATED} if options.webhook_escalations else set()),
     )
 
     async def handle(batch: Sequence[Any]) -> None:
-        alerts = [decode_alert(m.value(), message_headers(m)) for m in batch]
-        outcomes = await asyncio.gather(
-            *(delivery.deliver(a) for a in alerts if isinstance(a, Alert))
-        )
+        outcomes = await asyncio.gather(*(delivery.deliver(a) for a in _to_notify(batch)))
         for outcome in outcomes:
             if outcome.status is DeliveryStatus.DELIVERED:
                 metrics.DELIVERIES.labels("delivered").inc()
@@ -116,3 +116,24 @@ def _delivery_consumer(app: faust.App, options: WorkerOptions) -> SideConsumer:
             else repr(exc)
         ),
     )
+
+
+def _to_notify(batch: Sequence[Any]) -> list[Alert]:
+    """The batch's alerts the worker marked for the team (see streams.alert_notify).
+
+    Control-group alerts and re-notifications of handled alerts are counted, not posted; an
+    alert from a worker that wrote no verdict is posted only when it opens.
+    """
+    out: list[Alert] = []
+    for message in batch:
+        headers = message_headers(message)
+        alert = decode_alert(message.value(), headers)
+        if not isinstance(alert, Alert):
+            continue
+        verdict = wants_notification(headers)
+        if verdict is False:
+            group = dict(headers).get(GROUP_HEADER) or b""
+            loop_metrics.SUPPRESSED.labels("control" if group == b"control" else "handled").inc()
+        elif verdict or alert.action is AlertAction.OPENED:
+            out.append(alert)
+    return out

@@ -2,10 +2,11 @@
 
 Data flow (all keyed by customer id unless said otherwise):
 
-    purchases, support-tickets, customer-profiles ──────────────┐
+    purchases, support-tickets, customer-profiles, alert-actions ┐
     feedback (weighed by the survey-integrity table) ───────────┤→ customer agent
     timer (deadline index) → internal.ticks ────────────────────┘   (customers table)
-    customer agent → alerts, customer-health (compacted), dead-letter
+    customer agent → alerts, customer-health (compacted), alert-outcomes (compacted),
+                     dead-letter
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def register(app: faust.App, options: WorkerOptions) -> None:
         topics.tickets,
         topics.feedback,
         topics.profiles,
+        topics.alert_actions,
         topics.ticks,
     )
 

@@ -22,6 +22,8 @@ SCHEMA_FILES: dict[str, str] = {
     "profiles": "customer_profile.avsc",
     "alerts": "alert.avsc",
     "health": "health_snapshot.avsc",
+    "alert_actions": "alert_action.avsc",
+    "alert_outcomes": "alert_outcome.avsc",
 }
 
 

@@ -28,6 +28,16 @@ class Topics:
         return f"{self.prefix}customer-profiles"
 
     @property
+    def alert_actions(self) -> str:
+        """Input: what CX teams did with alerts; keyed and co-partitioned by customer id."""
+        return f"{self.prefix}alert-actions"
+
+    @property
+    def alert_outcomes(self) -> str:
+        """Compacted, keyed by alert id: each alert's outcome once its window passed."""
+        return f"{self.prefix}alert-outcomes"
+
+    @property
     def alerts(self) -> str:
         return f"{self.prefix}alerts"
 
@@ -56,6 +66,11 @@ class Topics:
     @property
     def inputs(self) -> tuple[str, str, str, str]:
         return (self.purchases, self.tickets, self.feedback, self.profiles)
+
+    @property
+    def customer_inputs(self) -> tuple[str, str, str, str, str]:
+        """What the customer agent folds: the event inputs, then the alert actions."""
+        return (*self.inputs, self.alert_actions)
 
 
 DEFAULT_TOPICS = Topics()

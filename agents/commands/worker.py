@@ -99,6 +99,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="TEAM=URL",
         help="webhook per CX team routing key (repeatable)",
     )
+    parser.add_argument(
+        "--webhook-escalations",
+        action="store_true",
+        help="also post an open alert's escalation to a higher priority, unless a CX team has "
+        "acted on it already (default: openings only)",
+    )
     parser.add_argument("--log-level", default="info")
     parser.set_defaults(run=run)
 
@@ -191,6 +197,7 @@ def options_from_args(args: argparse.Namespace) -> WorkerOptions:
         redis_projection=not args.no_redis,
         webhook_url=args.webhook_url,
         webhook_routes=routes,
+        webhook_escalations=args.webhook_escalations,
     )
     return options
 

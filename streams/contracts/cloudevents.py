@@ -30,6 +30,8 @@ CE_TYPES: Final[dict[str, str]] = {
     "profiles": "io.cxstream.v1.profile",
     "alerts": "io.cxstream.v1.alert",
     "health": "io.cxstream.v1.health",
+    "alert_actions": "io.cxstream.v1.alert-action",
+    "alert_outcomes": "io.cxstream.v1.alert-outcome",
 }
 
 Headers = Sequence[tuple[str, bytes | None]]

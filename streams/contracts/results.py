@@ -38,6 +38,8 @@ ReasonCode = Literal[
     "csat_out_of_range",
     "ces_out_of_range",
     "rating_out_of_range",
+    "missing_action_detail",
+    "unexpected_action_detail",
     # the worker, after decoding
     "late_event",
     "processing_failed",

@@ -23,8 +23,8 @@ from agents.side_consumer import message_headers
 from agents.web import to_jsonable
 from streams.contracts import Decoded, decode_alert, decode_event, decode_snapshot, encode_event
 from streams.domain import Alert, CustomerProfile, Event, Feedback, HealthSnapshot, Purchase
-from streams.model import CustomerState, ModelConfig, next_deadline, observe_feedback
-from streams.processing import process_event, process_tick
+from streams.loop_processing import loop_deadline, process_loop_event, process_loop_tick
+from streams.model import CustomerState, ModelConfig, observe_feedback
 from streams.topics import INPUT_PARTITIONS, Topics
 
 CLI = [sys.executable, "-m", "agents.cli"]
@@ -282,7 +282,8 @@ class Reference:
 
 def reference_run(events: Sequence[Event], config: ModelConfig) -> Reference:
     """What the pure model says for the same events: per customer in event-time order, then
-    the inactivity ticks the pipeline's watermark reaches at the end of the stream."""
+    the inactivity ticks the pipeline's watermark reaches at the end of the stream. Folded
+    like the worker folds, with the feedback loop (alerts tracked, outcomes decided)."""
     events = [as_on_the_wire(e) for e in events]
     weights = integrity_weights(events, config)
     per_customer: dict[str, list[Event]] = defaultdict(list)
@@ -295,12 +296,13 @@ def reference_run(events: Sequence[Event], config: ModelConfig) -> Reference:
     for customer_id, mine in per_customer.items():
         state, emitted = None, []
         for event in sorted(mine, key=lambda e: e.occurred_at):
-            state, new = process_event(state, event, config, weights.get(event.event_id, 1.0))
+            weight = weights.get(event.event_id, 1.0)
+            state, new, _ = process_loop_event(state, event, config, weight)
             emitted += new
         until = stream_time[murmur2_partition(customer_id.encode())] - LATENESS
-        deadline = next_deadline(state, config) if state else None
+        deadline = loop_deadline(state, config) if state else None
         if state is not None and deadline is not None and deadline <= until:
-            state, new = process_tick(state, until, config)
+            state, new, _ = process_loop_tick(state, until, config)
             emitted += new
         ref.alerts[customer_id] = emitted
         assert state is not None

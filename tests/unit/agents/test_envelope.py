@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 
-from agents.envelope import decode_envelope, encode_envelope, new_envelope
+from agents.envelope import ACTIONS_INDEX, decode_envelope, encode_envelope, new_envelope
 from streams.domain import Channel, Purchase, PurchaseKind
 from streams.errors import CxStreamError
-from streams.model import load_config
+from streams.model import load_config, state_to_bytes
 from streams.processing import process_event
 
 
@@ -33,7 +35,7 @@ def test_round_trip_keeps_offsets_labels_and_state() -> None:
     envelope = envelope.with_labels("onboarding", "amber")
     back = decode_envelope(encode_envelope(envelope))
     assert back.partition == 3
-    assert back.offsets == (41, -1, -1, -1)
+    assert back.offsets == (41, -1, -1, -1, -1)
     assert (back.stage, back.band, back.event_time) == ("onboarding", "amber", 1_700_000_000.0)
     assert encode_envelope(back) == encode_envelope(envelope)
 
@@ -50,3 +52,28 @@ def test_unknown_version_is_a_clear_error() -> None:
     data[0] = 99
     with pytest.raises(CxStreamError, match="version 99"):
         decode_envelope(bytes(data))
+
+
+def _version_1(partition: int, offsets: tuple[int, ...], state: object) -> bytes:
+    """An envelope as workers before the alert-actions topic wrote it (four offset marks)."""
+    header = struct.pack(">BH4q16s8sd", 1, partition, *offsets, b"active", b"green", 1.5e9)
+    return header + state_to_bytes(state)  # type: ignore[arg-type]
+
+
+def test_a_version_1_envelope_decodes_with_no_action_folded() -> None:
+    old = _version_1(2, (7, 8, 9, 10), a_state())
+    back = decode_envelope(old)
+    assert back.offsets == (7, 8, 9, 10, -1)
+    assert (back.partition, back.stage, back.band, back.event_time) == (2, "active", "green", 1.5e9)
+    assert back.state == a_state()
+    assert not back.seen(ACTIONS_INDEX, 0)  # the first action is folded, not skipped
+    assert encode_envelope(back) == old  # nobody acted: written exactly as before
+
+
+def test_an_action_mark_moves_to_version_2_and_round_trips() -> None:
+    envelope = new_envelope(1, a_state()).advanced(ACTIONS_INDEX, 5, a_state(), 0.0)
+    raw = encode_envelope(envelope)
+    assert raw[0] == 2
+    back = decode_envelope(raw)
+    assert back.offsets == (-1, -1, -1, -1, 5) and back.seen(ACTIONS_INDEX, 5)
+    assert encode_envelope(back) == raw

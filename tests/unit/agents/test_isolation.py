@@ -18,8 +18,8 @@ from agents.processor import FULL_WEIGHT, BatchProcessor
 from agents.ticker import DeadlineIndex
 from agents.wiring import finish_before_ack
 from streams.domain import Event
+from streams.loop_processing import process_loop_event
 from streams.model import load_config
-from streams.processing import process_event
 from tests.unit.agents.test_processor import DAY, T0, TOPICS, DictStates, Rec, purchase, rec
 
 CONFIG = load_config()
@@ -37,9 +37,9 @@ def poisoned_model(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     def flaky(state: Any, event: Event, config: Any, weight: float = 1.0) -> Any:
         if event.event_id == poison:
             raise OverflowError("int too large to convert")
-        return process_event(state, event, config, weight)
+        return process_loop_event(state, event, config, weight)
 
-    monkeypatch.setattr(customer_fold, "process_event", flaky)
+    monkeypatch.setattr(customer_fold, "process_loop_event", flaky)
     yield poison
 
 
@@ -67,7 +67,7 @@ def test_a_record_the_model_cannot_fold_is_dead_lettered_and_the_rest_of_the_bat
     assert len(stored) == 40, "every customer, the poisoned one included, keeps its events"
     expected = None
     for event in (purchase(100, T0, "victim"), purchase(101, T0 + DAY, "victim")):
-        expected, _ = process_event(expected, event, CONFIG)
+        expected, _, _ = process_loop_event(expected, event, CONFIG)
     assert stored["victim"].state == expected
 
 

@@ -19,8 +19,8 @@ from streams.domain import (
     PurchaseKind,
     Touchpoint,
 )
+from streams.loop_processing import process_loop_event
 from streams.model import load_config
-from streams.processing import process_event
 from streams.topics import Topics
 
 TOPICS = Topics("u.")
@@ -112,8 +112,8 @@ def test_a_batch_is_folded_in_event_time_order_like_the_pure_model() -> None:
     shuffled = [rec(events[2], 0), rec(events[0], 0), rec(events[1], 1)]  # across topics
     states, _ = run([shuffled])
     expected = None
-    for event in events:
-        expected, _ = process_event(expected, event, load_config())
+    for event in events:  # the worker's fold: the model plus the feedback loop
+        expected, _, _ = process_loop_event(expected, event, load_config())
     assert states.data["c1"].state == expected
 
 

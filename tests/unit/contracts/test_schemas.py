@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import schemas
-from streams import domain
+from streams import alert_loop, domain
 from streams.contracts.store import SINGLE_OBJECT_MARKER, SchemaStore, schema_fingerprint
 
 DATACLASSES = {
@@ -21,6 +21,8 @@ DATACLASSES = {
     "profiles": domain.CustomerProfile,
     "alerts": domain.Alert,
     "health": domain.HealthSnapshot,
+    "alert_actions": alert_loop.AlertActionEvent,
+    "alert_outcomes": alert_loop.AlertOutcome,
 }
 NESTED = {"Reason": domain.Reason, "Contribution": domain.Contribution}
 ENUMS = {
@@ -33,6 +35,9 @@ ENUMS = {
     "AlertType": domain.AlertType,
     "AlertAction": domain.AlertAction,
     "Priority": domain.Priority,
+    "AlertActionKind": alert_loop.ActionKind,
+    "OutcomeKind": alert_loop.OutcomeKind,
+    "HoldoutGroup": alert_loop.Group,
 }
 
 

@@ -166,6 +166,8 @@ CASES: dict[str, list[Callable[[], Msg]]] = {
     "ces_out_of_range": [lambda: _msg(samples.feedback(kind=FeedbackKind.CES, score=8))],
     "rating_out_of_range": [lambda: _msg(samples.feedback(kind=FeedbackKind.REVIEW, score=6))],
     "registry_unavailable": [],  # covered in test_confluent.py (needs a failing registry)
+    "missing_action_detail": [],  # alert actions: tests/unit/contracts/test_actions.py
+    "unexpected_action_detail": [],  # alert actions: tests/unit/contracts/test_actions.py
     "late_event": [],  # made by the worker: test_worker_reasons below
     "processing_failed": [],  # made by the worker: test_worker_reasons below
 }
