@@ -243,4 +243,28 @@ def customer_renderable(view: Mapping[str, Any]) -> RenderableType:
     if view.get("stage_history"):
         parts.append(_stages(view["stage_history"]))
     parts.append(_alerts(view.get("alerts", [])))
+    if view.get("actions"):
+        parts.append(_action_history(view["actions"]))
     return Group(*parts)
+
+
+def _action_history(rows: Sequence[Mapping[str, Any]]) -> Table:
+    """What CX teams did with the customer's alerts (streams.alert_history), and outcomes."""
+    table = Table(title="alert actions", title_justify="left")
+    for column in ("alert", "when", "action", "by", "detail"):
+        table.add_column(column)
+    for row in rows:
+        alert = f"{row.get('type') or '?'} {str(row.get('alert_id', ''))[:12]}"
+        if row.get("group") == "control":
+            alert += " (control)"
+        if row.get("outcome"):
+            alert += f" → {row['outcome']}"
+        for i, a in enumerate(row.get("actions") or [{}]):
+            table.add_row(
+                alert if i == 0 else "",
+                when(a.get("at")) if a else "",
+                str(a.get("action", "")),
+                str(a.get("actor", "")),
+                str(a.get("detail") or ""),
+            )
+    return table

@@ -20,6 +20,7 @@ from agents.jsonable import dumps
 from agents.jsonable import to_jsonable as to_jsonable  # re-exported for older callers
 from agents.metrics import REGISTRY
 from agents.pipeline import CustomerPipeline
+from streams.alert_history import action_history
 from streams.model import ModelConfig, snapshot
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4"  # aiohttp refuses a charset here
@@ -38,6 +39,7 @@ def customer_view(raw: bytes, config: ModelConfig) -> dict[str, Any]:
         "health": to_jsonable(snap),
         "state": to_jsonable(state),
         "open_alerts": list(snap.open_alerts),
+        "actions": action_history(state),  # what CX teams did with its alerts, and outcomes
         "partition": envelope.partition,
     }
 

@@ -7,6 +7,7 @@ system CAs, and the owner would count every forwarded request against the forwar
 address. This router forwards to the owner's advertised scheme, verifies its certificate with
 the configured peer SSL context, adds a peer proof so the owner does not rate-limit a request
 the entry worker already counted, and answers 503 (never 500) when the owner is unreachable.
+A request with a body (``POST /alerts/{id}/actions``) is forwarded with its method and body.
 """
 
 from __future__ import annotations
@@ -39,11 +40,13 @@ class GuardedRouter(Router):  # type: ignore[misc]
         scheme = dest_url.scheme or request.url.scheme
         url = request.url.with_scheme(scheme).with_host(host).with_port(int(port))
         peer_ssl = getattr(app, "cx_peer_ssl", None)
+        body = None if request.method in ("GET", "HEAD") else await request.read()
         try:
             async with app.http_client.request(
                 method=request.method,
                 headers=headers,
                 url=url,
+                data=body,
                 ssl=peer_ssl if peer_ssl is not None else True,
                 timeout=aiohttp.ClientTimeout(total=30),
             ) as response:

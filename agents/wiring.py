@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import faust
 
 from agents import metrics
+from agents.action_api import register_action_view
 from agents.consumer_lag import register_consumer_lag
 from agents.integrity import FaustIntegrity
 from agents.merge import EventTimeMerge
@@ -122,6 +123,7 @@ def register(app: faust.App, options: WorkerOptions) -> None:
             metrics.STREAM_TIME_LAG.labels(str(partition)).set(max(0.0, time.time() - stream_time))
 
     register_views(app, customers, pipeline, config)
+    register_action_view(app, customers, OutputProducer(options.settings.kafka), topics)
     register_side_services(app, options)
     register_consumer_lag(app, options)
 

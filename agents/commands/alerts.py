@@ -1,7 +1,9 @@
-"""``cxstream alerts``: follow the alert topic and print alerts as they arrive.
+"""``cxstream alerts``: follow the alert topic and print alerts as they arrive; or act on one.
 
-It reads with a throw-away consumer group and never commits, so watching alerts never moves
-anyone else's offsets and every run starts where ``--from-beginning`` says.
+``cxstream alerts ack|assign|contact|offer|dismiss|resolve ID`` produces an action instead
+(see agents.commands.alert_actions). Following reads with a throw-away consumer group and never
+commits, so watching alerts never moves anyone else's offsets and every run starts where
+``--from-beginning`` says.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from confluent_kafka import Consumer
 from rich.console import Console
 
+from agents.commands.alert_actions import VERBS, add_action_flags, run_action
 from agents.commands.common import add_connection_flags, settings_from_args
 from agents.producing import make_registry
 from agents.render import alert_renderable, to_jsonable
@@ -44,11 +47,15 @@ class AlertFilter:
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "alerts",
-        help="follow the alert topic and print alerts as they arrive",
+        help="follow the alert topic and print alerts as they arrive; or act on one",
         description="Follow the alert topic (churn-risk and referral-opportunity alerts as "
         "they open, update and resolve). Runs until Ctrl-C, --max or --timeout. Messages "
-        "that cannot be decoded are reported on stderr and skipped.",
+        "that cannot be decoded are reported on stderr and skipped. With a VERB and an alert "
+        "id, record what a CX team did instead: e.g. `cxstream alerts dismiss ID --reason "
+        "not_a_risk`, `cxstream alerts assign ID --to team-emea`.",
     )
+    parser.add_argument("verb", nargs="?", choices=sorted(VERBS), help="act on an alert")
+    parser.add_argument("alert_id", nargs="?", help="the alert to act on")
     add_connection_flags(parser)
     parser.add_argument(
         "--type",
@@ -63,7 +70,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default="low",
         help="only alerts at least this urgent (default low: all)",
     )
-    parser.add_argument("--customer", help="only this customer's alerts")
+    parser.add_argument(
+        "--customer", help="only this customer's alerts; with a VERB: the alert's customer"
+    )
     parser.add_argument(
         "--from-beginning",
         action="store_true",
@@ -74,6 +83,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "--json", action="store_true", help="one JSON object per alert per line (machine output)"
     )
+    add_action_flags(parser)
     parser.set_defaults(run=run)
 
 
@@ -127,6 +137,8 @@ def follow(
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
+    if getattr(args, "verb", None):
+        return run_action(args, settings)
     if args.max is not None and args.max < 1:
         raise CxStreamError("--max must be >= 1")
     accept = AlertFilter(frozenset(args.types or ()), args.min_priority, args.customer)

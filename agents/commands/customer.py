@@ -138,6 +138,7 @@ def view_from_api(body: dict[str, Any]) -> dict[str, Any]:
         "facts": facts_from_state(state),
         "stage_history": state.get("stage_history") or [],
         "alerts": state.get("alerts") or [],
+        "actions": body.get("actions") or [],
     }
 
 

@@ -206,7 +206,7 @@ def _check_kind_fields(ev: AlertActionEvent) -> None:
     if need is not None and not getattr(ev, need[0]):
         name, what = need
         raise RejectError(
-            "missing_action_detail", f"a {kind} action needs {name}: send {what}", name
+            "missing_action_detail", f"an action {kind} needs {name}: send {what}", name
         )
 
 
