@@ -17,6 +17,7 @@ import argparse
 import dataclasses
 import random
 import secrets
+import shutil
 import sys
 import tempfile
 import threading
@@ -171,6 +172,11 @@ def run(args: argparse.Namespace) -> Report:
         report.kinds = kinds
         report.soak_seconds = drained - soak_started
         report.duration = time.monotonic() - started
+        if report.ok:  # the workers' logs are only worth keeping to study a failure
+            group.stop()
+            shutil.rmtree(scratch, ignore_errors=True)
+        else:
+            print(f"[chaos] the workers' logs are kept in {scratch}", flush=True)
         return report
     finally:
         stop.set()
