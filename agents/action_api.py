@@ -24,7 +24,7 @@ from agents.envelope import decode_envelope
 from agents.jsonable import dumps, to_jsonable
 from agents.outputs import OutputProducer
 from streams.alert_loop import AlertActionEvent
-from streams.contracts import JSON, LIVE_WINDOW, Rejected
+from streams.contracts import JSON, LIVE_WINDOW, EventTimeWindow, Rejected
 from streams.contracts.actions import DecodedAction, decode_action, encode_action
 from streams.topics import Topics
 
@@ -33,7 +33,9 @@ MAX_BODY_BYTES: Final = 16 * 1024  # an action within every field limit is far s
 NOT_FOUND: Final = {"error": "not_found", "detail": "no customer with this id on this cluster"}
 
 
-def action_from_request(alert_id: str, body: bytes, now: float) -> AlertActionEvent | Rejected:
+def action_from_request(
+    alert_id: str, body: bytes, now: float, window: EventTimeWindow = LIVE_WINDOW
+) -> AlertActionEvent | Rejected:
     """The action a request body describes, checked like any producer's; never raises.
 
     The body holds the record's fields as JSON; ``alert_id`` comes from the path, and
@@ -53,6 +55,9 @@ def action_from_request(alert_id: str, body: bytes, now: float) -> AlertActionEv
     if not isinstance(customer_id, str) or not customer_id:
         detail = "customer_id is missing: send the alert's customer_id (in the alert message)"
         return Rejected("empty_customer_id", detail, "customer_id")
+    for name, what in (("action", "what was done, e.g. acknowledged"), ("actor", "who acted")):
+        if not isinstance(given.get(name), str):
+            return Rejected("schema_mismatch", f"{name} is missing: send {what}", name)
     record = {
         "event_id": uuid.uuid4().hex,
         "source": API_SOURCE,
@@ -65,7 +70,7 @@ def action_from_request(alert_id: str, body: bytes, now: float) -> AlertActionEv
         json.dumps(record).encode(),
         [("content-type", JSON.encode())],
         now=now,
-        window=LIVE_WINDOW,
+        window=window,  # the worker's --max-event-delay-days, as for any producer's action
     )
     return decoded.event if isinstance(decoded, DecodedAction) else decoded
 
@@ -81,7 +86,11 @@ def customer_of(body: bytes) -> str | None:
 
 
 def register_action_view(
-    app: faust.App, customers: Any, producer: OutputProducer, topics: Topics
+    app: faust.App,
+    customers: Any,
+    producer: OutputProducer,
+    topics: Topics,
+    window: EventTimeWindow = LIVE_WINDOW,
 ) -> None:
     @app.page("/alerts/{alert_id}/actions")
     class AlertActions(faust.web.View):  # type: ignore[misc]
@@ -101,7 +110,7 @@ def register_action_view(
             return await self._accept(alert_id, body)
 
         async def _accept(self, alert_id: str, body: bytes) -> Any:
-            found = action_from_request(alert_id, body, time.time())
+            found = action_from_request(alert_id, body, time.time(), window)
             if isinstance(found, Rejected):
                 problem = {"error": found.reason, "field": found.field, "detail": found.detail}
                 return self.json(problem, status=400)

@@ -123,7 +123,8 @@ def register(app: faust.App, options: WorkerOptions) -> None:
             metrics.STREAM_TIME_LAG.labels(str(partition)).set(max(0.0, time.time() - stream_time))
 
     register_views(app, customers, pipeline, config)
-    register_action_view(app, customers, OutputProducer(options.settings.kafka), topics)
+    actions_producer = OutputProducer(options.settings.kafka)
+    register_action_view(app, customers, actions_producer, topics, options.event_time_window)
     register_side_services(app, options)
     register_consumer_lag(app, options)
 
