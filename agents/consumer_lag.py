@@ -1,7 +1,7 @@
 """``cxstream_consumer_lag_messages`` as Kafka's own tools report it, read from the broker.
 
 Lag is each owned input partition's end offset minus the offset the worker's group committed
-(the log start when nothing is committed yet). It is read with an admin client on its own timer,
+(the log start when nothing is committed yet). It is read from the broker on its own timer,
 because the consumer's view hid exactly the backlog the lag alerts exist for: Faust's read offset
 moves when a record enters the stream buffer (thousands ahead of processing), the high watermark
 is refreshed only by fetches (which stop while the agent is stuck), a timer blocked on a flush
@@ -16,8 +16,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import faust
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, OffsetSpec
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from agents import metrics
 from agents.settings import KafkaSettings
@@ -34,12 +33,18 @@ Partition = tuple[str, int]
 
 
 class ConsumerLag:
-    """Reads a group's lag on given partitions and publishes it as the lag gauge."""
+    """Reads a group's lag on given partitions and publishes it as the lag gauge.
+
+    A consumer that never subscribes (so never joins the group) asks for the group's committed
+    offsets and the partitions' watermarks: the admin API's offset calls aborted the process
+    inside librdkafka during a broker outage (an enq_once refcount assertion).
+    """
 
     def __init__(self, kafka: KafkaSettings, group: str, timeout: float = 5.0) -> None:
-        self.group = group
         self.timeout = timeout
-        self._admin = AdminClient(kafka.confluent())
+        self._consumer = Consumer(
+            kafka.confluent(**{"group.id": group, "enable.auto.commit": False})
+        )
         self._reported: set[Partition] = set()
 
     def measure(self, partitions: Iterable[Partition]) -> dict[Partition, int]:
@@ -47,24 +52,17 @@ class ConsumerLag:
         tps = [TopicPartition(topic, partition) for topic, partition in partitions]
         if not tps:
             return {}
-        request = [ConsumerGroupTopicPartitions(self.group, tps)]
-        done = self._admin.list_consumer_group_offsets(request, request_timeout=self.timeout)
         committed = {
             (tp.topic, tp.partition): tp.offset
-            for tp in done[self.group].result().topic_partitions or ()
+            for tp in self._consumer.committed(tps, timeout=self.timeout)
         }
-        ends = self._offsets(tps, OffsetSpec.latest())
-        unset = [tp for tp in tps if committed.get((tp.topic, tp.partition), -1) < 0]
-        starts = self._offsets(unset, OffsetSpec.earliest()) if unset else {}
         lag = {}
-        for key, end in ends.items():
+        for tp in tps:
+            key = (tp.topic, tp.partition)
+            start, end = self._consumer.get_watermark_offsets(tp, self.timeout, cached=False)
             position = committed.get(key, -1)
-            lag[key] = max(0, end - (position if position >= 0 else starts.get(key, 0)))
+            lag[key] = max(0, end - (position if position >= 0 else start))
         return lag
-
-    def _offsets(self, tps: list[TopicPartition], spec: OffsetSpec) -> dict[Partition, int]:
-        done = self._admin.list_offsets({tp: spec for tp in tps}, request_timeout=self.timeout)
-        return {(tp.topic, tp.partition): f.result().offset for tp, f in done.items()}
 
     def update(self, partitions: Iterable[Partition]) -> None:
         """Set the gauge for ``partitions``; drop series of partitions this worker gave up (the
@@ -81,15 +79,23 @@ def register_consumer_lag(app: faust.App, options: WorkerOptions) -> None:
     """Update the lag gauge every :data:`LAG_INTERVAL` seconds for the owned input partitions."""
     inputs = set(options.settings.topics.inputs)
     probe = ConsumerLag(options.settings.kafka, app.conf.id)
+    failing = False
 
     async def consumer_lag() -> None:
+        nonlocal failing
         if app.rebalancing:
             return
         owned = [(tp.topic, tp.partition) for tp in _assigned(app) if tp.topic in inputs]
         try:
             await asyncio.to_thread(probe.update, owned)
-        except KafkaException as exc:  # the broker is away: keep the last reading
-            log.warning("consumer lag not read: %s", exc)
+        except KafkaException as exc:  # the broker is away: keep the last reading, say it once
+            if not failing:
+                log.warning("consumer lag not read (kept the last reading): %s", exc)
+            failing = True
+        else:
+            if failing:
+                log.info("consumer lag read again")
+            failing = False
 
     app.timer(LAG_INTERVAL, name="consumer-lag")(consumer_lag)  # Faust's decorator is untyped
 
