@@ -21,6 +21,7 @@ COMMANDS = (
     "backtest",
     "fit",
     "schemas",
+    "report",
 )
 #: Commands whose module is not named after them (``import`` is a Python keyword).
 MODULES = {"import": "import_history"}
