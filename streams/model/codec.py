@@ -55,6 +55,8 @@ _V1 = 1
 _MARSHAL_FORMAT = 2
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _FIELDS = tuple(CustomerState.__dataclass_fields__)
+# Field order, not __slots__ (which a mypyc-compiled class does not have): the same names.
+_INTEGRITY_FIELDS = tuple(IntegrityState.__dataclass_fields__)
 # state_to_bytes / _from_v2 spell the field order out (the hot path): fail loudly if it changes.
 if (
     *("customer_id", "created_at", "watermark", "as_of", "seen_at", "seen_ids", "id_floor"),
@@ -194,7 +196,7 @@ def _from_v1(data: bytes) -> CustomerState:
 
 
 def integrity_to_bytes(state: IntegrityState) -> bytes:
-    return _dumps([INTEGRITY_VERSION, *(getattr(state, f) for f in state.__slots__)]).encode()
+    return _dumps([INTEGRITY_VERSION, *(getattr(state, f) for f in _INTEGRITY_FIELDS)]).encode()
 
 
 def integrity_from_bytes(data: bytes) -> IntegrityState:

@@ -5,12 +5,14 @@ A frozen dataclass's generated ``__init__`` stores every field through
 building a 22-field :class:`~streams.model.state.CustomerState` cost about 1.5 µs, several
 times per event. :func:`positional` generates the equivalent constructor that calls each
 slot's descriptor directly (about twice as fast). The object it returns is indistinguishable
-from ``cls(*values)``: same class, same slot values, cache slots left empty.
+from ``cls(*values)``: same class, same slot values, cache slots left empty. A class compiled
+by mypyc (ops/build_compiled.py) has no slot descriptors and is returned as it is.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import MemberDescriptorType
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -27,6 +29,8 @@ def positional(cls: type[T]) -> Callable[..., T]:
     if hasattr(cls, "__post_init__") or any(not f.init for f in fields.values()):
         raise TypeError(f"{cls.__name__}: __init__ does more than store its fields")
     names = tuple(fields)
+    if not all(isinstance(cls.__dict__.get(name), MemberDescriptorType) for name in names):
+        return cls  # a compiled (mypyc) class keeps its fields natively: its own __init__ is fast
     scope: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
     for i, name in enumerate(names):
         scope[f"_set{i}"] = cls.__dict__[name].__set__  # the slot's member descriptor

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -84,13 +85,14 @@ def close(a: Any, b: Any) -> bool:
         return a == b or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
     if isinstance(a, tuple) and isinstance(b, tuple):
         return len(a) == len(b) and all(close(x, y) for x, y in zip(a, b, strict=True))
-    if hasattr(a, "__slots__") and type(a) is type(b):
-        return all(close(getattr(a, f), getattr(b, f)) for f in a.__slots__)
+    if dataclasses.is_dataclass(a) and type(a) is type(b):  # fields, not __slots__: mypyc
+        return all(close(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
     return bool(a == b)
 
 
 def diff_fields(a: CustomerState, b: CustomerState) -> list[str]:
-    return [f for f in a.__slots__ if f not in TIMELINE and not close(getattr(a, f), getattr(b, f))]
+    names = [f.name for f in dataclasses.fields(a)]
+    return [f for f in names if f not in TIMELINE and not close(getattr(a, f), getattr(b, f))]
 
 
 # CXSTREAM_HYPOTHESIS_EXAMPLES=2000 (with --hypothesis-seed=N) for a deeper local search.

@@ -1,0 +1,92 @@
+"""The mypyc-compiled model gives exactly what the Python source gives.
+
+ops/setup.sh compiles ``streams/model`` and ``streams/domain.py`` when a C compiler is present
+(ops/build_compiled.py); ``CX_COMPILED_MODEL=1`` loads that build. Here the golden-equivalence
+and property tests run again in a fresh interpreter with the compiled modules (the normal run
+of the same files covers the Python source), after checking the build is really the one in use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from streams.compiled_model import ENV, MANIFEST, build_dir
+
+ROOT = Path(__file__).resolve().parents[3]
+MODEL_TESTS = [  # the golden digests and every hypothesis property of the model
+    "tests/unit/model/test_golden_equivalence.py",
+    "tests/unit/model/test_properties.py",
+    "tests/unit/model/test_budget.py",
+    "tests/unit/model/test_loop.py",
+]
+
+
+def _run(args: list[str], timeout: float, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def compiled() -> dict[str, str]:
+    """A build current with the source (rebuilt here only if the model changed since setup)."""
+    built = _run(["ops/build_compiled.py"], timeout=600)
+    assert built.returncode == 0, built.stdout + built.stderr
+    if "no C compiler" in built.stdout:
+        pytest.skip("no C compiler on this machine: only the pure-Python model exists here")
+    return {ENV: "1"}
+
+
+def test_compiled_modules_are_the_ones_loaded(compiled: dict[str, str]) -> None:
+    probe = (
+        "import streams.compiled_model as c, streams.domain as d, streams.model.core as m;"
+        "print(c.in_use(), d.__file__, m.__file__)"
+    )
+    result = _run(["-c", probe], timeout=60, **compiled)
+    assert result.returncode == 0, result.stderr
+    in_use, domain_file, core_file = result.stdout.split()
+    assert in_use == "True"
+    assert domain_file.startswith(str(build_dir())) and not domain_file.endswith(".py")
+    assert core_file.startswith(str(build_dir())) and not core_file.endswith(".py")
+
+
+def test_golden_and_property_tests_pass_on_the_compiled_model(compiled: dict[str, str]) -> None:
+    result = _run(["-m", "pytest", "-q", "-p", "no:cacheprovider", *MODEL_TESTS], 300, **compiled)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and "failed" not in result.stdout
+
+
+def test_a_stale_or_missing_build_is_refused_naming_the_fix(
+    compiled: dict[str, str], tmp_path: Path
+) -> None:
+    """An edited model is never served by the build of its old source."""
+    manifest = json.loads((build_dir() / MANIFEST).read_text())
+    manifest["sources"]["streams/domain.py"] = "0" * 64  # as if domain.py changed since
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    stale = _run(["-c", "import streams.model"], 60, CX_COMPILED_DIR=str(tmp_path), **compiled)
+    assert stale.returncode != 0
+    assert "streams/domain.py changed since" in stale.stderr
+    assert "ops/build_compiled.py" in stale.stderr
+    missing = _run(
+        ["-c", "import streams.model"], 60, CX_COMPILED_DIR=str(tmp_path / "x"), **compiled
+    )
+    assert missing.returncode != 0 and "no compiled model" in missing.stderr
+    fallback = _run(
+        ["-c", "import streams.compiled_model as c; print(c.in_use())"],
+        60,
+        CX_COMPILED_DIR=str(tmp_path),
+        **{ENV: "auto"},
+    )
+    assert fallback.stdout.split() == ["False"]  # auto: the Python source, with a warning
+    assert "pure-Python model in use" in fallback.stderr
