@@ -42,6 +42,21 @@ def get(url: str, token: str | None = None, context: Any = None) -> tuple[int, d
         return exc.code, dict(exc.headers), exc.read().decode()
 
 
+def post_action(base: str, alert_id: str, body: dict[str, Any], context: Any) -> tuple[int, Any]:
+    """POST /alerts/{alert_id}/actions with the token; status and JSON reply."""
+    request = urllib.request.Request(
+        f"{base}/alerts/{alert_id}/actions",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {TOKEN}", "content-type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:
+            return response.status, strict(response.read().decode())
+    except urllib.error.HTTPError as exc:
+        return exc.code, strict(exc.read().decode())
+
+
 def strict(text: str) -> Any:
     def refuse(name: str) -> None:
         raise AssertionError(f"{name} in the body: not JSON")
@@ -255,13 +270,20 @@ def test_two_tls_workers_route_authenticated_requests_to_the_owner(
         for w in workers:
             w.wait_healthy(120)
         deadline = time.monotonic() + 90
-        while True:  # both own partitions, and the last customer is folded on its owner
+        pending = set(customers)
+        while True:  # both own partitions, and every customer is folded on its owner (the
+            # partitions catch up independently: the last customer says nothing of the others)
             owned = [strict(get(f"{w.url}/healthz", context=context)[2]) for w in workers]
             split = all(o["assigned_partitions"] for o in owned)
-            last = [get(f"{w.url}/customers/{customers[-1]}", TOKEN, context)[0] for w in workers]
-            if split and last == [200, 200]:
+            pending = {
+                cid
+                for cid in pending
+                if [get(f"{w.url}/customers/{cid}", TOKEN, context)[0] for w in workers]
+                != [200, 200]
+            }
+            if split and not pending:
                 break
-            assert time.monotonic() < deadline, (owned, last, workers[0].log_tail())
+            assert time.monotonic() < deadline, (owned, pending, workers[0].log_tail())
             time.sleep(0.5)
         partitions = set()
         for cid in customers:
@@ -273,6 +295,12 @@ def test_two_tls_workers_route_authenticated_requests_to_the_owner(
             time.sleep(BURST / RATE / len(customers))  # stay under the default rate limit
         assert len(partitions) > 1  # so some requests were routed to the other worker
         assert get(f"{workers[0].url}/customers/{customers[0]}", None, context)[0] == 401
+        for cid in customers[:3]:  # an alert action is routed with its method and body too
+            body = {"customer_id": cid, "action": "acknowledged", "actor": "ana"}
+            for w in workers:  # one of the two is not the owner: it forwards the POST
+                status, reply = post_action(w.url, "alert-1", body, context)
+                assert status == 202 and reply["action"]["customer_id"] == cid, reply
+                time.sleep(BURST / RATE / len(customers))
     finally:
         for w in workers:
             w.kill()
