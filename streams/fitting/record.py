@@ -31,7 +31,7 @@ class ParamRecord:
     segment: str
     model: str  # "bgnbd" or "mbgnbd"
     n: int
-    fitted_at: str  # ISO-8601 UTC, supplied by the caller (event time of the fit's data)
+    fitted_at: str  # ISO-8601 UTC, supplied by the caller; not part of the version
     time_unit_days: float
     params: dict[str, float]  # r, alpha, a, b (alpha in time units), dormant (kappa, optional)
     log_likelihood: float
@@ -50,7 +50,8 @@ class ParamRecord:
             object.__setattr__(self, "version", self._digest())
 
     def _digest(self) -> str:
-        body = {k: v for k, v in self.to_dict().items() if k != "version"}
+        # When it was fitted is not what it judges with: the same data gives the same version.
+        body = {k: v for k, v in self.to_dict().items() if k not in ("version", "fitted_at")}
         blob = json.dumps(body, sort_keys=True).encode()
         return f"{self.model}-{hashlib.sha1(blob).hexdigest()[:12]}"
 
