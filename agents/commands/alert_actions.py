@@ -13,6 +13,7 @@ import getpass
 import json
 import time
 import uuid
+from datetime import datetime
 from typing import Any, Final
 
 from confluent_kafka import Producer
@@ -45,6 +46,23 @@ def add_action_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--reason", help="dismiss: why (not_a_risk starts the long cooldown)")
     group.add_argument("--to", dest="assignee", help="assign: the team or person id")
     group.add_argument("--channel", help="contact / offer: phone, email, chat, ...")
+    group.add_argument(
+        "--at",
+        type=moment,
+        metavar="TIME",
+        help="when it happened, ISO 8601 with a zone (e.g. 2026-11-20T14:30:00+01:00); default now",
+    )
+
+
+def moment(text: str) -> float:
+    """An ISO 8601 time with a zone, as epoch seconds (argparse type)."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
+    if when.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no zone: add Z or +01:00")
+    return when.timestamp()
 
 
 def build_action(args: argparse.Namespace, customer_id: str, now: float) -> AlertActionEvent:
@@ -53,7 +71,7 @@ def build_action(args: argparse.Namespace, customer_id: str, now: float) -> Aler
         event_id=uuid.uuid4().hex,
         source=CLI_SOURCE,
         customer_id=customer_id,
-        occurred_at=now,
+        occurred_at=args.at if args.at is not None else now,
         alert_id=args.alert_id or "",
         action=VERBS[args.verb],
         actor=args.actor or getpass.getuser(),

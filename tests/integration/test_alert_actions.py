@@ -6,7 +6,7 @@ worker open their churn alert; a public detractor review three days later escala
 critical. With ``holdout_fraction = 0.5`` and ``--webhook-escalations``, the pure model (run
 here first) picks two customers whose alert is delivered and one whose alert is held out.
 Between the two phases a CX agent acknowledges A's alert through the API and another assigns
-C's through the topic.
+C's through the topic; at the end ``cxstream alerts dismiss`` closes B's.
 """
 
 from __future__ import annotations
@@ -17,13 +17,16 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from confluent_kafka import Producer
+from redis import Redis
 
+from agents.cli import main
 from streams.alert_loop import ActionKind, AlertActionEvent, Group
 from streams.contracts.actions import encode_action
 from streams.domain import (
@@ -195,6 +198,18 @@ def test_actions_reach_the_state_and_quiet_the_webhook(
         eventually(lambda: metric(worker, suppressed, 'reason="handled"') >= 1, "A's escalation")
         eventually(lambda: metric(worker, suppressed, 'reason="control"') >= 2, "C's alert")
         eventually(lambda: len(Hook.received) >= 3, "B's opening and escalation, A's opening")
+
+        # the CLI finds B's customer in the Redis read model and dismisses B's alert: closed
+        open_b = f"{topics.prefix.replace('.', ':')}alert:churn_risk:{b}"
+        with Redis.from_url(redis_url) as client:
+            eventually(lambda: bool(client.exists(open_b)), "B's alert in Redis")
+        at = datetime.fromtimestamp(quiet + 66 * DAY, UTC).isoformat()
+        connection = ["--bootstrap-servers", kafka_bootstrap, "--redis-url", redis_url]
+        argv = ["alerts", "dismiss", alert_b, "--reason", "not_a_risk", "--actor", "cy", "--at",
+                at, *connection, "--topic-prefix", topics.prefix]  # fmt: skip
+        assert main(argv) == 0
+        eventually(lambda: _open_alert(worker, b) is None, "B's alert closed by the dismissal")
+        assert (alert_b, "dismissed", "cy") in actions_of(worker, b)
         time.sleep(2)  # anything more would be a re-notification
     finally:
         worker.kill()
