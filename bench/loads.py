@@ -237,9 +237,13 @@ def latency_at_rate(
     sent: dict[str, float] = {}
     snap_lat: list[float] = []
     alert_lat: list[float] = []
-    start, i = time.perf_counter(), 0
+    start, i, produced = time.perf_counter(), 0, 0
     while time.perf_counter() - start < seconds + 10:
-        while time.perf_counter() - start < seconds and i < (time.perf_counter() - start) * rate:
+        # ``rate`` counts events (every fifth customer sends two), not customers
+        while (
+            time.perf_counter() - start < seconds
+            and produced < (time.perf_counter() - start) * rate
+        ):
             # Event time continues from the backlog's end: a jump to the wall clock would
             # make every customer's inactivity deadline due at once (a tick storm).
             for event in _latency_events(i, event_time_base + time.perf_counter() - start):
@@ -252,6 +256,7 @@ def latency_at_rate(
                     timestamp=round(event.occurred_at * 1000),  # the one rule: event time
                 )
                 sent[event.customer_id] = time.perf_counter()
+                produced += 1
             i += 1
         producer.poll(0)
         for msg in consumer.consume(500, 0.01):

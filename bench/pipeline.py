@@ -1,19 +1,21 @@
-"""Benchmark: cxstream's worker against a bare confluent-kafka loop, on the real local broker.
+"""Benchmark: cxstream's worker against its peers, on the real local broker, in one run.
 
-    python -m bench.pipeline [--customers 20000 --days 365 --rate 2000 --write-docs]
+    python -m bench.pipeline [--customers 5000 --days 365 --seconds 10 --write-docs]
 
-Reports, from one run on one machine: the worker's sustained events/s catching up on a
-backlog; a bare consume→produce loop's events/s on the same records; their ratio; produce→emit
-latency percentiles at a fixed offered rate; the worker's RSS growth per new customer (after
-the backlog warmed it up) scaled to a million customers. ``--write-docs`` puts the table
-into docs/benchmarks.md.
+Reports, from one run on one machine, over the same backlog: a bare confluent-kafka
+consume→produce loop, a Faust agent that only counts, a plain confluent-kafka loop with the
+worker's model and dict state, a Quix Streams pipeline with the same model (RocksDB state,
+changelog, timestamp-aligned topics; needs the ``bench`` extra in ``.venv-bench``, see
+bench/peers.py), the cxstream worker (pure-Python and compiled model) and two workers;
+produce→alert and produce→snapshot latency at a fixed offered rate; RSS growth per new
+customer; changelog restore time and RSS for ``--restore-customers``; and the model's
+in-process cost, pure and compiled. ``--write-docs`` puts the table into docs/benchmarks.md.
+It installs nothing: a missing peer stops it first, naming the command that installs it.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -34,6 +36,10 @@ from bench.loads import (
     rss_slope_mb_per_million,
     wait_processed,
 )
+from bench.peers import PeerMissing, quix_python, quix_rate
+from bench.plain_model import plain_model_rate
+from bench.report import compiled_catch_up, markdown, model_speeds
+from bench.restore import restore_rows
 from streams.topics import Topics
 from tests.e2e.harness import Worker
 from tests.stack import start_stack, stop_stack
@@ -43,6 +49,7 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
 def run(args: argparse.Namespace) -> dict[str, float]:
+    quix_py = quix_python()  # before anything starts: a missing peer names its install command
     stack = start_stack()
     try:
         topics = Topics(f"bench{uuid.uuid4().hex[:6]}.")
@@ -53,80 +60,51 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         )
         records = encoded_population(args.customers, args.days, args.seed)
         produce_backlog(stack.kafka_bootstrap, topics, records)
-        bare = bare_loop_rate(stack.kafka_bootstrap, topics, len(records))
-        faust_only = faust_loop_rate(stack.kafka_bootstrap, topics, len(records))
+        n, boot = len(records), stack.kafka_bootstrap
+        bare = bare_loop_rate(boot, topics, n)
+        faust_only = faust_loop_rate(boot, topics, n)
+        plain = plain_model_rate(boot, topics.prefix, n)
         scratch = Path(tempfile.mkdtemp(prefix="cxbench-"))
-        pair = [
-            Worker(stack.kafka_bootstrap, topics, f"{topics.prefix}pair", scratch / f"p{i}")
-            for i in (1, 2)
-        ]
-        two_workers = group_rate(pair, len(records))
-        worker = Worker(stack.kafka_bootstrap, topics, f"{topics.prefix}app", scratch / "w1")
+        quix = quix_rate(quix_py, boot, topics.prefix, n, scratch / "quix-state")
+        pair = [Worker(boot, topics, f"{topics.prefix}pair", scratch / f"p{i}") for i in (1, 2)]
+        two_workers = group_rate(pair, n)
+        compiled = compiled_catch_up(boot, topics, scratch, n)
+        worker = Worker(boot, topics, f"{topics.prefix}app", scratch / "w1")
         worker.start()
         rss_before = rss_bytes(worker)
         started = time.perf_counter()
-        wait_processed(worker, len(records))
+        wait_processed(worker, n)
         elapsed = time.perf_counter() - started
         rss_loaded = rss_bytes(worker)
         last_event_time = max(r[4] for r in records) / 1000
         wave = new_customers(args.memory_customers, last_event_time)
-        rss_slope = rss_slope_mb_per_million(
-            worker, stack.kafka_bootstrap, topics, len(records), wave
-        )
-        lat = latency_at_rate(
-            stack.kafka_bootstrap, topics, args.rate, args.seconds, wave[-1][4] / 1000
-        )
+        rss_slope = rss_slope_mb_per_million(worker, boot, topics, n, wave)
+        lat = latency_at_rate(boot, topics, args.rate, args.seconds, wave[-1][4] / 1000)
         worker.kill()
+        restore: dict[str, float] = {}
+        if args.restore_customers:
+            restore = restore_rows(boot, topics, args.restore_customers, scratch)
     finally:
         stop_stack(stack)
-    rate = len(records) / elapsed
+    rate = n / elapsed
     return {
-        "events": len(records),
+        "events": n,
         "customers": args.customers,
         "cxstream_eps": rate,
         "bare_eps": bare,
-        "ratio": rate / bare,
         "faust_eps": faust_only,
+        "plain_eps": plain,
+        "quix_eps": quix,
+        "compiled_eps": compiled,
         "two_workers_eps": two_workers,
         "rss_loaded_mb": rss_loaded / 2**20,
         "rss_start_mb": rss_before / 2**20,
         "memory_customers": args.memory_customers,
         "rss_per_million_mb": rss_slope,
         **lat,
+        **restore,
+        **model_speeds(args.speed_customers),  # in process, after the stack is down
     }
-
-
-def markdown(figures: dict[str, float], command: str) -> str:
-    f = figures
-    return "\n".join(
-        [
-            f"Command: `{command}`  ",
-            f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"{platform.system()} {platform.machine()}; Kafka 4.1 (local KRaft), one worker.",
-            "",
-            "| measure | value |",
-            "| --- | --- |",
-            f"| events in the backlog | {f['events']:,.0f} ({f['customers']:,.0f} customers) |",
-            f"| cxstream worker, sustained (catch-up) | {f['cxstream_eps']:,.0f} events/s |",
-            f"| bare confluent-kafka consume→produce loop | {f['bare_eps']:,.0f} events/s |",
-            f"| ratio cxstream ÷ bare | {f['ratio']:.2f} |",
-            f"| Faust agent that only counts (framework ceiling) | "
-            f"{f['faust_eps']:,.0f} events/s |",
-            f"| ratio cxstream ÷ Faust-only | {f['cxstream_eps'] / f['faust_eps']:.2f} |",
-            f"| two workers in one group (one per core, same broker) | "
-            f"{f['two_workers_eps']:,.0f} events/s ({f['two_workers_eps'] / f['bare_eps']:.2f} "
-            "of bare) |",
-            f"| offered rate for latency | {f['offered_rate']:,.0f} events/s |",
-            f"| produce → health snapshot, p50 / p99 | "
-            f"{f['p50_ms']:.0f} ms / {f['p99_ms']:.0f} ms |",
-            f"| produce → alert, p50 / p99 ({f['alerts_measured']:.0f} alerts) | "
-            f"{f['alert_p50_ms']:.0f} ms / {f['alert_p99_ms']:.0f} ms |",
-            f"| worker RSS at start / after the backlog | {f['rss_start_mb']:,.0f} MB / "
-            f"{f['rss_loaded_mb']:,.0f} MB |",
-            f"| RSS per million customers (slope, 2nd half of {f['memory_customers']:,.0f} new) | "
-            f"{f['rss_per_million_mb']:,.0f} MB |",
-        ]
-    )
 
 
 def write_docs(text: str) -> None:
@@ -138,7 +116,7 @@ def write_docs(text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("--customers", type=int, default=5_000)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--rate", type=float, default=500.0, help="offered events/s for latency")
@@ -146,9 +124,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--memory-customers", type=int, default=50_000, help="new customers for the RSS slope"
     )
+    parser.add_argument(
+        "--restore-customers",
+        type=int,
+        default=1_000_000,
+        help="customers in the changelog for the restore and memory rows (0: skip them)",
+    )
+    parser.add_argument(
+        "--speed-customers", type=int, default=1500, help="population of the in-process rows"
+    )
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args(argv)
-    figures = run(args)
+    try:
+        figures = run(args)
+    except PeerMissing as exc:
+        print(f"bench.pipeline: {exc}", file=sys.stderr)
+        return 2
     command = "python -m bench.pipeline " + " ".join(
         a for a in (argv if argv is not None else sys.argv[1:]) if a != "--write-docs"
     )

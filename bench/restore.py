@@ -1,0 +1,118 @@
+"""Restore and memory rows: a worker rebuilding N customers from the table's changelog.
+
+The customers table's changelog (``<app id>-customers-changelog``, compacted, one partition
+per input partition) is filled with N real envelopes: the states the model reaches for the
+simulator's population, each re-keyed to a new customer and put on the partition Kafka's
+partitioner gives its key (the envelope records it). A worker with that app id and an empty
+data directory then restores the table. Measured: launch → ``/healthz`` ready (Faust's
+recovery done), → deadline index rebuilt (the first timer run decodes every envelope), and
+the worker's RSS then, per customer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from agents.envelope import encode_envelope, new_envelope
+from agents.topic_admin import faust_changelogs
+from bench.loads import encoded_population, rss_bytes, topic_for
+from bench.peer_fold import PEER_PRODUCER, PeerFold, fold_record
+from streams.model import CustomerState, snapshot
+from streams.topics import INPUT_PARTITIONS, Topics
+from tests.e2e.harness import Worker, murmur2_partition
+
+
+def template_states(customers: int, days: int, seed: int) -> list[CustomerState]:
+    """The final states of a simulated population (what a year of history leaves per customer)."""
+    fold = PeerFold.default("tpl.")
+    states: dict[bytes, CustomerState] = {}
+    for cls, key, value, headers, ts in encoded_population(customers, days, seed):
+        kind = fold.kind(topic_for(fold.topics, cls))
+        state, _ = fold_record(fold, kind, key, value, headers, ts, states.get(key))
+        if state is not None:
+            states[key] = state
+    return list(states.values())
+
+
+def fill_changelog(bootstrap: str, changelog: str, templates: list[CustomerState], n: int) -> int:
+    """N envelopes on the compacted changelog; returns the bytes of values produced."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    spec = NewTopic(changelog, INPUT_PARTITIONS, 1, config={"cleanup.policy": "compact"})
+    admin.create_topics([spec])[changelog].result(60)
+    producer = Producer({**PEER_PRODUCER, "bootstrap.servers": bootstrap})
+    config = PeerFold.default("tpl.").config
+    total = 0
+    for i in range(n):
+        cid = f"r-{i:07d}"
+        key = cid.encode()
+        partition = murmur2_partition(key)
+        state = dataclasses.replace(templates[i % len(templates)], customer_id=cid)
+        snap = snapshot(state, state.as_of, config)
+        envelope = new_envelope(partition, state).with_labels(snap.stage, snap.band)
+        value = encode_envelope(dataclasses.replace(envelope, event_time=state.watermark))
+        total += len(value)
+        while True:
+            try:
+                producer.produce(changelog, value, key, partition=partition)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    assert producer.flush(120) == 0
+    return total
+
+
+def _health(worker: Worker) -> tuple[int, dict[str, object]]:
+    try:
+        with urllib.request.urlopen(f"{worker.url}/healthz", timeout=30) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, {}
+    except (urllib.error.URLError, OSError):
+        return 0, {}
+
+
+def restore_rows(
+    bootstrap: str, topics: Topics, customers: int, scratch: Path, limit: float = 1800.0
+) -> dict[str, float]:
+    app_id = f"{topics.prefix}restore"
+    templates = template_states(2000, 365, 7)
+    started = time.perf_counter()
+    value_bytes = fill_changelog(bootstrap, faust_changelogs(app_id)[0], templates, customers)
+    filled_s = time.perf_counter() - started
+    worker = Worker(bootstrap, topics, app_id, scratch / "restore")
+    worker.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        launched = time.perf_counter()
+        worker.launch()
+        deadline = time.monotonic() + limit
+        ready_s = index_s = 0.0
+        while not index_s:
+            assert time.monotonic() < deadline, f"restore not done: {worker.log_tail()}"
+            assert worker.process and worker.process.poll() is None, worker.log_tail()
+            status, body = _health(worker)
+            if status == 200 and not ready_s:
+                ready_s = time.perf_counter() - launched
+            pending = body.get("pending_deadlines")
+            if ready_s and isinstance(pending, int) and pending > 0:
+                index_s = time.perf_counter() - launched
+            time.sleep(0.5)
+        rss = rss_bytes(worker)
+    finally:
+        worker.kill()
+    return {
+        "restore_customers": float(customers),
+        "restore_value_bytes": float(value_bytes) / customers,
+        "restore_fill_s": filled_s,
+        "restore_ready_s": ready_s,
+        "restore_index_s": index_s,
+        "restore_rss_mb": rss / 2**20,
+    }
