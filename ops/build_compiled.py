@@ -13,6 +13,7 @@ and does nothing when the current build already matches the source.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import shutil
 import subprocess
@@ -119,15 +120,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     sources = model_sources()
     hook = install_hook()
-    if not args.force and current(out, sources):
-        print(f"compiled model at {out} is current")
-        return 0
-    started = time.perf_counter()
-    try:
-        build(out, sources)
-    except subprocess.CalledProcessError as exc:  # pure Python keeps working; say why
-        print(f"mypyc build failed ({exc}): the model stays pure Python", file=sys.stderr)
-        return 1
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / f".{out.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent test runs build once, never half-swap
+        if not args.force and current(out, sources):
+            print(f"compiled model at {out} is current")
+            return 0
+        started = time.perf_counter()
+        try:
+            build(out, sources)
+        except subprocess.CalledProcessError as exc:  # pure Python keeps working; say why
+            print(f"mypyc build failed ({exc}): the model stays pure Python", file=sys.stderr)
+            return 1
     print(
         f"compiled {len(sources)} model modules into {out} in "
         f"{time.perf_counter() - started:.0f} s (hook: {hook}; use with {ENV}=1)"
