@@ -137,9 +137,10 @@ def apply(
         state = new_state(event.customer_id, t)
     if isinstance(event, CustomerProfile):
         profile = fold_profile(state.profile, event)
-        if profile is state.profile:
+        created_at = min(state.created_at, t)  # the customer's first event, in any order
+        if profile is state.profile and created_at == state.created_at:
             return state, []
-        folded = _with(state, profile=profile)
+        folded = _with(state, profile=profile, created_at=created_at)
     else:
         if is_late(state, event, config):
             return state, []  # the pipeline dead-letters these (reason late_event)

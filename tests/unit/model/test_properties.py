@@ -190,3 +190,18 @@ def test_state_size_is_bounded_for_a_long_history() -> None:
     assert max(sizes) - min(sizes) < 600, sizes  # flat: does not grow with history
     assert state.purchases.orders == 60_000
     assert elapsed < 15.0
+
+
+@SLOW
+@given(events(10, GRACE * 0.95), st.randoms())
+def test_a_new_customers_first_events_in_any_order_within_grace_equal_in_order(
+    window: list[Event], rnd: Any
+) -> None:
+    """No history: the state starts from whichever event comes first, a profile included (a
+    profile folded after the first purchase used to leave created_at at the purchase)."""
+    ordered, _ = run(sorted(window, key=lambda e: e.occurred_at), CFG)
+    shuffled = list(window)
+    rnd.shuffle(shuffled)
+    mixed, _ = run(shuffled, CFG)
+    diff = diff_fields(ordered, mixed)
+    assert diff == [], [(f, getattr(ordered, f), getattr(mixed, f)) for f in diff]
