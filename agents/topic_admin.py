@@ -47,7 +47,10 @@ def topic_specs(
         TopicSpec(topics.purchases, partitions, retained),
         TopicSpec(topics.tickets, partitions, retained),
         TopicSpec(topics.feedback, partitions, retained),
-        TopicSpec(topics.profiles, partitions, COMPACTED),
+        # Inputs are never compacted: compaction keeps a key's last record, so any later record
+        # under a customer's key (a malformed one included) would erase their profile before a
+        # lagging or replaying consumer read it; profiles are last-writer-wins in the model.
+        TopicSpec(topics.profiles, partitions, retained),
         TopicSpec(topics.alert_actions, partitions, retained),
         TopicSpec(topics.alerts, partitions, retained),
         TopicSpec(topics.health, partitions, COMPACTED),

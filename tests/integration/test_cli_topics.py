@@ -49,13 +49,13 @@ def test_create_twice_reports_created_then_exists_with_compaction(
     by_name = {r["topic"]: r for r in second}
     for topic in names.inputs:
         assert by_name[topic]["partitions"] == INPUT_PARTITIONS
-    assert by_name[names.profiles]["config"]["cleanup.policy"] == "compact"
+    assert by_name[names.profiles]["config"]["cleanup.policy"] == "delete"  # inputs: never
     assert by_name[names.purchases]["config"]["cleanup.policy"] == "delete"
     # what the broker itself says, independently of the command's own description
     policies = _broker_config(
         kafka_bootstrap, [names.profiles, names.health, names.alerts], "cleanup.policy"
     )
-    assert policies == {names.profiles: "compact", names.health: "compact", names.alerts: "delete"}
+    assert policies == {names.profiles: "delete", names.health: "compact", names.alerts: "delete"}
 
 
 def test_list_flags_missing_topics_and_other_partition_counts(
@@ -88,7 +88,8 @@ def test_create_with_retention_keeps_histories_that_are_older_than_the_default(
     assert main(_args("create", kafka_bootstrap, unique_prefix, "--retention-ms", "-1")) == 0
     capsys.readouterr()
     names = Topics(unique_prefix)
-    wanted = [names.purchases, names.ticks, names.alerts, names.profiles]
+    wanted = [names.purchases, names.ticks, names.alerts, names.profiles, names.health]
     retention = _broker_config(kafka_bootstrap, wanted, "retention.ms")
     assert retention[names.purchases] == retention[names.ticks] == retention[names.alerts] == "-1"
-    assert retention[names.profiles] != "-1"  # compacted topics keep their own settings
+    assert retention[names.profiles] == "-1"
+    assert retention[names.health] != "-1"  # compacted topics keep their own settings
