@@ -20,12 +20,12 @@ import faust
 from faust.exceptions import SameNode
 from faust.web.exceptions import ServiceUnavailable
 
-from agents.envelope import decode_envelope
-from agents.jsonable import dumps, to_jsonable
 from agents.outputs import OutputProducer
 from streams.alert_loop import AlertActionEvent
 from streams.contracts import JSON, LIVE_WINDOW, EventTimeWindow, Rejected
 from streams.contracts.actions import DecodedAction, decode_action, encode_action
+from streams.envelope import decode_envelope
+from streams.jsonable import dumps, to_jsonable
 from streams.topics import Topics
 
 API_SOURCE: Final = "/cxstream/api"

@@ -19,12 +19,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
-from agents.envelope import Envelope, encode_envelope, new_envelope
 from streams.alert_loop import AlertActionEvent, AlertOutcome
 from streams.alert_notify import notify_headers
 from streams.contracts import encode_alert, encode_snapshot, iso_utc
 from streams.contracts.actions import encode_outcome
 from streams.domain import Alert, HealthSnapshot
+from streams.envelope import Envelope, encode_envelope, new_envelope
 from streams.errors import CxStreamError
 from streams.loop_processing import LoopInput, loop_deadline, process_loop_event, process_loop_tick
 from streams.model import CustomerState, ModelConfig, is_late, snapshot
@@ -65,7 +65,7 @@ class Item:
     """One record of the batch, decoded: an input event, or a timer tick (``event`` None)."""
 
     record: Record
-    kind_index: int  # index into TOPIC_KINDS, or -1 for a timer tick
+    kind_index: int  # index into INPUT_KINDS, or -1 for a timer tick
     offset: int
     partition: int
     event: LoopInput | None  # an input event or an alert action

@@ -23,16 +23,9 @@ from streams.model import (
     integrity_to_bytes,
     observe_feedback,
 )
+from streams.processing import integrity_key
 
 _HEADER = struct.Struct(">qd")  # offset of the last feedback folded in, and its weight
-
-
-def integrity_key(partition: int, feedback: Feedback) -> str | None:
-    if feedback.agent_id:
-        return f"{partition}|agent:{feedback.agent_id}"
-    if feedback.location_id:
-        return f"{partition}|location:{feedback.location_id}"
-    return None
 
 
 class FaustIntegrity:
@@ -49,7 +42,7 @@ class FaustIntegrity:
         self._staged: dict[str, tuple[Record, bytes]] = {}
 
     def weigh(self, feedback: Feedback, record: Record) -> float:
-        key = integrity_key(record.partition, feedback)
+        key = integrity_key(feedback, record.partition)
         if key is None:
             return 1.0
         raw = self._staged[key][1] if key in self._staged else self._read(key, record)

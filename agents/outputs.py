@@ -21,6 +21,7 @@ from typing import Any
 from confluent_kafka import KafkaError, Producer
 
 from agents.settings import KafkaSettings
+from streams.contracts import record_timestamp
 from streams.errors import CxStreamError
 
 log = logging.getLogger(__name__)
@@ -81,17 +82,9 @@ _RECORD_FAULTS = frozenset(
 
 class OutputProducer:
     def __init__(self, kafka: KafkaSettings, *, max_backoff: float = 10.0) -> None:
-        self._producer = Producer(
-            kafka.confluent(
-                **{
-                    "enable.idempotence": True,  # retries keep per-key order, no duplicates
-                    "acks": "all",
-                    "linger.ms": 2,
-                    "partitioner": "murmur2_random",  # the same partitions as Java producers
-                    "compression.type": "lz4",
-                }
-            )
-        )
+        # cxstream's producer configuration (agents.settings), lingering less: outputs wait
+        # for their acknowledgement before the batch's states are written.
+        self._producer = Producer(kafka.producer(**{"linger.ms": 2}))
         self._failed: list[_Pending] = []
         self._rejected: list[tuple[str, bool]] = []  # (what, caused by the record)
         self._max_backoff = max_backoff
@@ -113,7 +106,7 @@ class OutputProducer:
                 value,
                 headers,
                 -1 if partition is None else partition,
-                0 if timestamp is None else round(timestamp * 1000),
+                0 if timestamp is None else record_timestamp(timestamp),
             )
         )
 

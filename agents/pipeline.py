@@ -23,13 +23,13 @@ from typing import Any
 
 from agents import loop_metrics, metrics
 from agents.customer_fold import Record
-from agents.envelope import Envelope, decode_envelope
 from agents.faust_compat import event_context
 from agents.health import HealthBoard
 from agents.outputs import OutputProducer, OutputRejected
 from agents.processor import TICK_VALUE, BatchOutput, BatchProcessor, IntegrityAccess
-from agents.ticker import DeadlineIndex
 from streams.contracts import dead_letter, processing_failure
+from streams.deadline_index import DeadlineIndex
+from streams.envelope import Envelope, decode_envelope
 from streams.loop_processing import loop_deadline
 from streams.topics import Topics
 

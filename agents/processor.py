@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from agents.customer_fold import CustomerFold, Item, Message, Record, RecordFault
-from agents.envelope import ACTIONS_INDEX, TOPIC_KINDS, Envelope
 from streams.alert_loop import AlertOutcome
 from streams.contracts import (
     LIVE_WINDOW,
@@ -38,8 +37,9 @@ from streams.contracts import (
 from streams.contracts.actions import DecodedAction, decode_action
 from streams.contracts.confluent import RegistryUnavailable
 from streams.domain import Alert, Feedback, HealthSnapshot
+from streams.envelope import Envelope
 from streams.model import ModelConfig
-from streams.topics import Topics
+from streams.topics import ACTIONS_KIND, INPUT_KINDS, Topics
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ class BatchProcessor:
             until = TICK_VALUE.unpack(record.value)[0]
             return Item(record, -1, record.offset, record.partition, None, until, 1.0)
         headers = list(record.headers or ())
-        result = self._decode(TOPIC_KINDS[kind_index], record, headers, now)
+        result = self._decode(INPUT_KINDS[kind_index], record, headers, now)
         if isinstance(result, Rejected):
             self._reject(record, headers, result, now, out)
             return None
@@ -195,7 +195,7 @@ class BatchProcessor:
     def _decode_once(
         self, kind: str, record: Record, headers: Headers, now: float
     ) -> Decoded | DecodedAction | Rejected:
-        if kind == TOPIC_KINDS[ACTIONS_INDEX]:
+        if kind == ACTIONS_KIND:
             return decode_action(
                 record.key,
                 record.value,

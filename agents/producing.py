@@ -1,13 +1,10 @@
 """Produce encoded input events to their topics, the way every cxstream producer must.
 
-Faust routes table lookups (``GET /customers/{id}``) with Java's murmur2 partitioner, and
-librdkafka defaults to CRC32: a producer using the default would put a customer's events on
-a partition whose worker does not answer for that customer. So the partitioner is pinned to
-``murmur2_random`` here, once, for the CLI, the demo and the benchmarks.
-
-Every record's Kafka timestamp is its event time (``occurred_at`` in ms): the one rule of
-docs/contracts.md ("Record timestamps"), which the merge scheduler, the worker's event-time
-window and the retention checks rely on.
+Keyed by customer id, partitioned with Java's murmur2 (``PRODUCER_DEFAULTS`` in
+agents.settings, the one producer configuration), and stamped with the event time
+(:func:`streams.contracts.record_timestamp`, the rule of docs/contracts.md "Record
+timestamps", which the merge scheduler, the worker's event-time window and the retention
+checks rely on). Used by ``cxstream simulate``, ``replay``, ``import`` and the demo.
 """
 
 from __future__ import annotations
@@ -28,21 +25,12 @@ from streams.contracts import (
     JSON,
     ConfluentRegistry,
     encode_event,
+    record_timestamp,
 )
 from streams.contracts.mapping import EVENT_KINDS
 from streams.domain import Event
 from streams.errors import ConfigError, ContractError
 from streams.topics import Topics
-
-#: librdkafka settings of cxstream's producers (callers may add to them, e.g. ``linger.ms``).
-PRODUCER_DEFAULTS: dict[str, Any] = {
-    "partitioner": "murmur2_random",  # Java-compatible: Faust's table router agrees
-    "enable.idempotence": True,  # retries never duplicate or reorder a customer's events
-    "acks": "all",
-    "linger.ms": 20,
-    "batch.num.messages": 10_000,
-    "compression.type": "lz4",
-}
 
 Headers = list[tuple[str, bytes]]
 
@@ -147,9 +135,7 @@ class EventProducer:
         self.registry = registry
         self.report = DeliveryReport()
         self._limiter = RateLimiter(rate) if rate else None
-        self._producer: ProducerLike = producer or Producer(
-            kafka.confluent(**{**PRODUCER_DEFAULTS, **(conf or {})})
-        )
+        self._producer: ProducerLike = producer or Producer(kafka.producer(**(conf or {})))
 
     def topic_for(self, kind: str) -> str:
         """The input topic of a record kind (purchases, tickets, feedback, profiles)."""
@@ -165,7 +151,7 @@ class EventProducer:
         """
         kind = EVENT_KINDS[type(event)]
         key, value, headers = encode_event(event, self.fmt, registry=self.registry)
-        self.send_encoded(kind, key, value, headers, round(event.occurred_at * 1000))
+        self.send_encoded(kind, key, value, headers, record_timestamp(event.occurred_at))
         return kind
 
     def send_encoded(
@@ -263,15 +249,7 @@ def producer_from_settings(
 ) -> EventProducer:
     """An :class:`EventProducer` for the CLI; the Confluent format needs a schema registry."""
     fmt = FORMAT_NAMES[format_name]
-    registry = make_registry(settings.schema_registry_url, settings.schema_registry_auth)
+    registry = settings.schema_registry()
     if fmt == CONFLUENT_AVRO and registry is None:
         raise ConfigError("--format confluent needs --schema-registry-url [SCHEMA_REGISTRY_URL]")
     return EventProducer(settings.kafka, settings.topics, fmt, registry=registry, rate=rate)
-
-
-def make_registry(url: str | None, auth: str | None = None) -> ConfluentRegistry | None:
-    """A schema-registry client when a URL is configured (needed for the Confluent format)."""
-    if not url:
-        return None
-    conf = {"basic.auth.user.info": auth} if auth else {}
-    return ConfluentRegistry.from_url(url, **conf)

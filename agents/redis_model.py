@@ -30,11 +30,11 @@ from agents import metrics
 from agents.health import HealthBoard
 from agents.settings import KafkaSettings
 from agents.side_consumer import SideConsumer, message_headers
-from agents.web import to_jsonable
 from streams.alert_loop import AlertOutcome
 from streams.contracts import decode_alert, decode_snapshot
 from streams.contracts.actions import decode_outcome
 from streams.domain import Alert, AlertAction, HealthSnapshot, Priority
+from streams.jsonable import to_jsonable
 from streams.topics import Topics
 
 PROBLEM = "redis_read_model"

@@ -24,7 +24,6 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from agents.jsonable import to_jsonable as to_jsonable  # re-exported: `--json` output
 from agents.producing import DeliveryReport
 from streams.domain import Alert
 

@@ -1,7 +1,9 @@
-"""Connection settings for a real deployment, from the environment (flags override them).
+"""Settings: connections (from the environment; flags override them) and a worker's options.
 
-One place turns them into confluent-kafka, aiokafka/Faust and Redis options, so SASL/SSL and
-Redis passwords/TLS work the same for the worker and every CLI command.
+One place turns them into confluent-kafka, aiokafka/Faust, schema-registry and Redis options,
+so SASL/SSL, Redis passwords/TLS and the producer configuration work the same for the worker,
+every CLI command, the demo and the benchmarks. :class:`WorkerOptions` holds every worker
+default; the ``cxstream worker`` flags read theirs from :data:`WORKER_DEFAULTS`.
 """
 
 from __future__ import annotations
@@ -11,14 +13,29 @@ import os
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
+from streams.contracts import LIVE_WINDOW, ConfluentRegistry, EventTimeWindow
 from streams.errors import ConfigError
 from streams.topics import Topics
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
-LIBRDKAFKA_LOG = logging.getLogger("cxstream.librdkafka")  # see agents.log_limits
+LIBRDKAFKA_LOG = logging.getLogger("cxstream.librdkafka")  # see agents.worker.log_limits
+
+#: librdkafka settings of every cxstream producer (callers may add to them, e.g. ``linger.ms``).
+#: Faust routes table lookups (``GET /customers/{id}``) with Java's murmur2 partitioner, and
+#: librdkafka defaults to CRC32: a producer using the default would put a customer's events on
+#: a partition whose worker does not answer for that customer.
+PRODUCER_DEFAULTS: dict[str, Any] = {
+    "partitioner": "murmur2_random",  # Java-compatible: Faust's table router agrees
+    "enable.idempotence": True,  # retries never duplicate or reorder a customer's events
+    "acks": "all",
+    "linger.ms": 20,
+    "batch.num.messages": 10_000,
+    "compression.type": "lz4",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +84,10 @@ class KafkaSettings:
         conf.update(extra)
         return conf
 
+    def producer(self, **extra: Any) -> dict[str, Any]:
+        """librdkafka configuration of a producer: :data:`PRODUCER_DEFAULTS` plus ``extra``."""
+        return self.confluent(**{**PRODUCER_DEFAULTS, **extra})
+
     def ssl_context(self) -> ssl.SSLContext | None:
         """An SSL context for aiokafka (Faust) when the protocol uses TLS."""
         if not self.security_protocol.endswith("SSL"):
@@ -91,6 +112,41 @@ class Settings:
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def schema_registry(self) -> ConfluentRegistry | None:
+        """The schema registry, when one is configured (the Confluent wire format needs it)."""
+        if not self.schema_registry_url:
+            return None
+        return connect_registry(self.schema_registry_url, self.schema_registry_auth)
+
+
+def registry_conf(url: str, auth: str | None = None) -> dict[str, Any]:
+    """confluent-kafka's ``SchemaRegistryClient`` configuration (``auth`` = "user:password")."""
+    return {"url": url, **({"basic.auth.user.info": auth} if auth else {})}
+
+
+class RegistryAdapter:
+    """confluent-kafka's registry client as the ``RegistryClient`` of streams.contracts."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def schema_str(self, schema_id: int) -> str:
+        return str(self.client.get_schema(schema_id).schema_str)
+
+    def register_avro(self, subject: str, schema_json: str) -> int:
+        from confluent_kafka.schema_registry import Schema
+
+        return int(self.client.register_schema(subject, Schema(schema_json, "AVRO")))
+
+
+def connect_registry(url: str, auth: str | None = None) -> ConfluentRegistry:
+    """A schema-registry client; ``mock://name`` gives confluent-kafka's in-memory mock."""
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    return ConfluentRegistry(
+        RegistryAdapter(SchemaRegistryClient.new_client(registry_conf(url, auth)))
+    )
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:
@@ -118,3 +174,55 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         schema_registry_auth=_get(env, "SCHEMA_REGISTRY_BASIC_AUTH"),
         topic_prefix=env.get("CX_TOPIC_PREFIX", "cx."),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ApiAccess:
+    """The HTTP API's access settings. ``token`` never appears in repr, logs or metrics."""
+
+    token: str | None = field(default=None, repr=False)
+    insecure: bool = False  # serve customer data without a token (explicit opt-out)
+    rate_per_second: float = 20.0  # per client address; 0 disables the limit
+    burst: int = 40
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    """Everything a worker needs, with every default; the CLI fills it from flags and the
+    environment (the flags' defaults are these, see :data:`WORKER_DEFAULTS`)."""
+
+    settings: Settings = field(default_factory=Settings)
+    model_config_path: Path | None = None
+    params_version: str | None = None  # judge only with this parameter record (waits for it)
+    app_id: str = "cxstream"
+    data_dir: Path = Path(".cxstream-data")
+    store: str = "rocksdb://"
+    web_host: str = "127.0.0.1"  # bind address of the HTTP API and metrics
+    web_port: int = 6066
+    advertised_url: str | None = None  # how peers reach this worker; derived when None
+    web_tls_cert: Path | None = None
+    web_tls_key: Path | None = None
+    web_tls_ca: Path | None = None  # trust for peers' HTTPS when routing
+    api_access: ApiAccess = field(default_factory=ApiAccess)  # token hidden from repr
+    event_time_window: EventTimeWindow = LIVE_WINDOW  # plausible event times, live
+    batch_size: int = 1000
+    batch_within: float = 0.05
+    tick_interval: float = 1.0
+    allowed_lateness: float = 300.0
+    idle_wall_clock_after: float | None = 60.0
+    standby_replicas: int = 1
+    session_timeout: float = 30.0  # seconds before a silent worker's partitions move
+    redis_projection: bool = True
+    webhook_url: str | None = None
+    webhook_routes: dict[str, str] = field(default_factory=dict)
+    webhook_escalations: bool = False  # also post escalations of alerts nobody acted on
+    customer_url_template: str = "http://127.0.0.1:6066/customers/{customer_id}"
+
+    @property
+    def local_url(self) -> str:
+        """This worker's HTTP API as seen from its own machine."""
+        return f"http://{self.web_host}:{self.web_port}"
+
+
+#: The one source of worker defaults: ``cxstream worker``'s flags and the demo read them here.
+WORKER_DEFAULTS = WorkerOptions()

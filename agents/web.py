@@ -4,7 +4,7 @@
 the request to the worker owning the customer's partition. ``/healthz`` reports readiness and
 open problems, ``/metrics`` serves Prometheus' text format. Who may call which path is decided
 before any view runs, by ``agents.api_security`` (a middleware set up in ``agents.app``).
-Bodies are strict JSON (``agents.jsonable``): no ``NaN`` or ``Infinity``.
+Bodies are strict JSON (``streams.jsonable``): no ``NaN`` or ``Infinity``.
 """
 
 from __future__ import annotations
@@ -14,13 +14,12 @@ from typing import Any
 import faust
 from prometheus_client import generate_latest
 
-from agents.envelope import decode_envelope
 from agents.health import HealthBoard
-from agents.jsonable import dumps
-from agents.jsonable import to_jsonable as to_jsonable  # re-exported for older callers
 from agents.metrics import REGISTRY
 from agents.pipeline import CustomerPipeline
 from streams.alert_history import action_history
+from streams.envelope import decode_envelope
+from streams.jsonable import dumps, to_jsonable
 from streams.model import ModelConfig, snapshot
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4"  # aiohttp refuses a charset here

@@ -29,9 +29,8 @@ from agents.outputs import OutputProducer
 from agents.pipeline import CustomerPipeline
 from agents.processor import BatchProcessor
 from agents.side_services import register_side_services
-from agents.ticker import DeadlineIndex
 from agents.web import register_views
-from streams.contracts import ConfluentRegistry
+from streams.deadline_index import DeadlineIndex
 from streams.topics import INPUT_PARTITIONS
 
 if TYPE_CHECKING:  # avoids an import cycle with agents.app
@@ -65,7 +64,10 @@ def register(app: faust.App, options: WorkerOptions) -> None:
         customers,
         topics,
         BatchProcessor(
-            topics, config, registry=_registry(options), window=options.event_time_window
+            topics,
+            config,
+            registry=options.settings.schema_registry(),
+            window=options.event_time_window,
         ),
         deadlines,
         FaustIntegrity(integrity_table, config),
@@ -170,14 +172,3 @@ async def finish_before_ack(batch: Coroutine[Any, Any, None], grace: float = 30.
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await asyncio.wait_for(asyncio.shield(task), grace)
         raise
-
-
-def _registry(options: WorkerOptions) -> ConfluentRegistry | None:
-    """The Confluent Schema Registry, if configured (for ``application/vnd.confluent.avro``)."""
-    settings = options.settings
-    if not settings.schema_registry_url:
-        return None
-    conf = {}
-    if settings.schema_registry_auth:
-        conf["basic.auth.user.info"] = settings.schema_registry_auth
-    return ConfluentRegistry.from_url(settings.schema_registry_url, **conf)

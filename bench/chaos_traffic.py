@@ -16,20 +16,20 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from agents.producing import PRODUCER_DEFAULTS
+from agents.settings import PRODUCER_DEFAULTS
 from bench.chaos_faults import HostileMix, Outgoing
-from streams.contracts import encode_event
-from streams.domain import CustomerProfile, Event, Feedback, Purchase
+from streams.contracts import encode_event, record_timestamp
+from streams.contracts.mapping import EVENT_KINDS
+from streams.domain import Event
 from streams.topics import Topics
 
 Source = tuple[str, int, int]
-_TOPIC_KIND = {Purchase: "purchases", Feedback: "feedback", CustomerProfile: "profiles"}
 
 
 def outgoing(event: Event) -> Outgoing:
     key, value, headers = encode_event(event)
-    kind = _TOPIC_KIND.get(type(event), "tickets")
-    return Outgoing("good", kind, key, value, headers, round(event.occurred_at * 1000))
+    kind = EVENT_KINDS[type(event)]
+    return Outgoing("good", kind, key, value, headers, record_timestamp(event.occurred_at))
 
 
 @dataclass

@@ -9,8 +9,9 @@ from collections.abc import Sequence
 
 from confluent_kafka import Consumer, Producer
 
-from agents.producing import PRODUCER_DEFAULTS
-from streams.contracts import encode_event
+from agents.settings import PRODUCER_DEFAULTS
+from streams.contracts import encode_event, record_timestamp
+from streams.contracts.mapping import EVENT_KINDS
 from streams.domain import (
     Channel,
     Event,
@@ -32,19 +33,12 @@ def encoded_population(customers: int, days: int, seed: int) -> list[Record]:
     out: list[Record] = []
     for event in iter_events(customers, days, seed):
         key, value, headers = encode_event(event)
-        out.append((type(event), key, value, headers, round(event.occurred_at * 1000)))
+        out.append((type(event), key, value, headers, record_timestamp(event.occurred_at)))
     return out
 
 
 def topic_for(topics: Topics, kind: type) -> str:
-    from streams.domain import CustomerProfile, TicketEvent
-
-    return {
-        Purchase: topics.purchases,
-        TicketEvent: topics.tickets,
-        Feedback: topics.feedback,
-        CustomerProfile: topics.profiles,
-    }[kind]
+    return topics.topic(EVENT_KINDS[kind])
 
 
 def produce_backlog(bootstrap: str, topics: Topics, records: Sequence[Record]) -> None:
@@ -184,7 +178,7 @@ def new_customers(count: int, event_time: float) -> list[Record]:
             Channel.WEB, 1,
         )  # fmt: skip
         key, value, headers = encode_event(event)
-        out.append((Purchase, key, value, headers, round(at * 1000)))
+        out.append((Purchase, key, value, headers, record_timestamp(at)))
     return out
 
 
@@ -253,7 +247,7 @@ def latency_at_rate(
                     value,
                     key,
                     headers=headers,
-                    timestamp=round(event.occurred_at * 1000),  # the one rule: event time
+                    timestamp=record_timestamp(event.occurred_at),
                 )
                 sent[event.customer_id] = time.perf_counter()
                 produced += 1

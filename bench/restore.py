@@ -21,10 +21,10 @@ from pathlib import Path
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from agents.envelope import encode_envelope, new_envelope
 from agents.topic_admin import faust_changelogs
 from bench.loads import encoded_population, rss_bytes, topic_for
 from bench.peer_fold import PEER_PRODUCER, PeerFold, fold_record
+from streams.envelope import encode_envelope, new_envelope
 from streams.model import CustomerState, snapshot
 from streams.topics import INPUT_PARTITIONS, Topics
 from tests.e2e.harness import Worker, murmur2_partition

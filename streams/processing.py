@@ -9,7 +9,7 @@ no-op. The pipeline, the replay checker and the evaluation all use these two fun
 
 from __future__ import annotations
 
-from streams.domain import Alert, Event
+from streams.domain import Alert, Event, Feedback
 from streams.model import CustomerState, ModelConfig, apply, next_deadline, tick
 
 
@@ -50,3 +50,18 @@ def process_tick(
     advanced, alerts = advance(state, until, config)
     assert advanced is not None
     return advanced, alerts
+
+
+def integrity_key(feedback: Feedback, shard: int | None = None) -> str | None:
+    """Whose survey integrity weighs ``feedback``: its agent, else its location, else nobody.
+
+    The worker keeps one integrity state per customer partition (``shard``), so the state is
+    read and written with the feedback's own partition; a replay in one process keeps one.
+    """
+    if feedback.agent_id:
+        subject = f"agent:{feedback.agent_id}"
+    elif feedback.location_id:
+        subject = f"location:{feedback.location_id}"
+    else:
+        return None
+    return subject if shard is None else f"{shard}|{subject}"

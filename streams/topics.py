@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
+
+from streams.errors import ContractError
+
+#: The kinds of customer event that producers send, each to its own input topic (the Avro
+#: record kinds of docs/contracts.md).
+EVENT_INPUT_KINDS: Final = ("purchases", "tickets", "feedback", "profiles")
+#: Everything the customer agent folds: the event inputs, then the CX teams' alert actions.
+#: The order is the order of the offset marks in each stored customer envelope: never reorder.
+INPUT_KINDS: Final = (*EVENT_INPUT_KINDS, "alert_actions")
+ACTIONS_KIND: Final = "alert_actions"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,14 +74,22 @@ class Topics:
         """Internal: timer ticks for customers whose inactivity deadline passed."""
         return f"{self.prefix}internal.ticks"
 
-    @property
-    def inputs(self) -> tuple[str, str, str, str]:
-        return (self.purchases, self.tickets, self.feedback, self.profiles)
+    def topic(self, kind: str) -> str:
+        """The input topic of ``kind`` (one of :data:`INPUT_KINDS`)."""
+        if kind not in INPUT_KINDS:
+            raise ContractError(f"not an input kind: {kind!r}; expected one of {INPUT_KINDS}")
+        name: str = getattr(self, kind)
+        return name
 
     @property
-    def customer_inputs(self) -> tuple[str, str, str, str, str]:
-        """What the customer agent folds: the event inputs, then the alert actions."""
-        return (*self.inputs, self.alert_actions)
+    def inputs(self) -> tuple[str, ...]:
+        """The event input topics producers write (:data:`EVENT_INPUT_KINDS`)."""
+        return tuple(self.topic(kind) for kind in EVENT_INPUT_KINDS)
+
+    @property
+    def customer_inputs(self) -> tuple[str, ...]:
+        """What the customer agent folds (:data:`INPUT_KINDS`, in that order)."""
+        return tuple(self.topic(kind) for kind in INPUT_KINDS)
 
 
 DEFAULT_TOPICS = Topics()

@@ -23,7 +23,7 @@ from confluent_kafka.admin import (
 from agents.demo_stack import free_port
 from agents.side_consumer import message_headers
 from agents.topic_admin import KEEP_FOREVER, ensure_topics
-from streams.contracts import decode_snapshot, encode_event
+from streams.contracts import decode_snapshot, encode_event, record_timestamp
 from streams.domain import HealthSnapshot
 from streams.topics import Topics
 from tests.secure_stack import ADMIN, WORKER, SecureStack
@@ -107,7 +107,13 @@ def produce_purchase(stack: SecureStack, t: Tenant, customer_id: str) -> None:
     )
     key, value, headers = encode_event(event)
     producer = Producer(stack.kafka_settings(ADMIN).confluent(partitioner="murmur2_random"))
-    producer.produce(t.topics.purchases, key=key, value=value, headers=headers)
+    producer.produce(
+        t.topics.purchases,
+        key=key,
+        value=value,
+        headers=headers,
+        timestamp=record_timestamp(event.occurred_at),
+    )
     assert producer.flush(30) == 0, "the purchase was not acknowledged by the secure broker"
 
 

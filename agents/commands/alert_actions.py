@@ -19,13 +19,12 @@ from typing import Any, Final
 from confluent_kafka import Producer
 from redis import Redis
 
-from agents.producing import PRODUCER_DEFAULTS
-from agents.render import to_jsonable
 from agents.settings import Settings
 from streams.alert_loop import ActionKind, AlertActionEvent
-from streams.contracts import JSON, REPLAY_WINDOW, Rejected
+from streams.contracts import JSON, REPLAY_WINDOW, Rejected, record_timestamp
 from streams.contracts.actions import decode_action, encode_action
 from streams.errors import CxStreamError
+from streams.jsonable import to_jsonable
 
 CLI_SOURCE: Final = "/cxstream/cli"
 VERBS: Final = {
@@ -116,10 +115,10 @@ def run_action(args: argparse.Namespace, settings: Settings) -> int:
             "(the alert's customer_id, in the alert message)"
         )
     ev = build_action(args, customer, time.time())
-    producer = Producer(settings.kafka.confluent(**PRODUCER_DEFAULTS))
+    producer = Producer(settings.kafka.producer())
     key, value, headers = encode_action(ev)
     topic = settings.topics.alert_actions
-    producer.produce(topic, value, key, headers=headers, timestamp=round(ev.occurred_at * 1000))
+    producer.produce(topic, value, key, headers=headers, timestamp=record_timestamp(ev.occurred_at))
     if producer.flush(30) != 0:
         raise CxStreamError(f"the broker did not acknowledge the action on {topic} within 30 s")
     if args.json:

@@ -21,11 +21,11 @@ from rich.console import Console
 
 from agents.commands.alert_actions import VERBS, add_action_flags, run_action
 from agents.commands.common import add_connection_flags, settings_from_args
-from agents.producing import make_registry
-from agents.render import alert_renderable, to_jsonable
+from agents.render import alert_renderable
 from streams.contracts import ConfluentRegistry, decode_alert
 from streams.domain import Alert, AlertType, Priority
 from streams.errors import CxStreamError
+from streams.jsonable import to_jsonable
 
 PRIORITIES = tuple(p.value for p in Priority)  # low .. critical, in rank order
 
@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
             accept,
             emit,
             lambda text: err.print(text, style="yellow"),
-            registry=make_registry(settings.schema_registry_url, settings.schema_registry_auth),
+            registry=settings.schema_registry(),
             limit=args.max,
             deadline=deadline,
         )

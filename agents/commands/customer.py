@@ -24,10 +24,10 @@ from agents.commands.common import (
     api_token_from_args,
     settings_from_args,
 )
-from agents.jsonable import dumps, to_jsonable
 from agents.render import customer_renderable, money, when
 from streams.domain import AlertType
 from streams.errors import CxStreamError
+from streams.jsonable import dumps, to_jsonable
 
 NOT_FOUND = 1
 

@@ -29,7 +29,6 @@ from agents.commands.import_report import print_import, report_json
 from agents.commands.replay import Item, Outcome, check, history_fits
 from agents.producing import DeliveryReport, add_producing_flags, producer_from_settings
 from agents.render import progress
-from streams.contracts import INPUT_KINDS
 from streams.contracts.import_rows import (
     DEFAULT_SOURCE,
     RowError,
@@ -39,6 +38,7 @@ from streams.contracts.import_rows import (
 )
 from streams.contracts.import_times import ImportSetupError, TimeReader, zone
 from streams.domain import Event
+from streams.topics import EVENT_INPUT_KINDS
 
 
 @dataclass(slots=True)
@@ -182,7 +182,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     add_connection_flags(parser)
     parser.add_argument("file", metavar="FILE", help="export: .csv/.tsv/.txt, .jsonl or .parquet")
-    parser.add_argument("--kind", required=True, choices=INPUT_KINDS, help="event kind of the rows")
+    parser.add_argument(
+        "--kind", required=True, choices=EVENT_INPUT_KINDS, help="event kind of the rows"
+    )
     parser.add_argument(
         "--map",
         action="append",

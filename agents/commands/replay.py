@@ -40,7 +40,6 @@ from agents.settings import Settings
 from agents.topic_admin import input_retentions, retention_problems
 from streams.contracts import (
     CONTENT_TYPE_HEADER,
-    INPUT_KINDS,
     JSON,
     REPLAY_WINDOW,
     Decoded,
@@ -50,6 +49,7 @@ from streams.contracts import (
 )
 from streams.contracts.validation import SECONDS_AS_MS_HINT
 from streams.errors import CxStreamError
+from streams.topics import EVENT_INPUT_KINDS
 
 __all__ = [
     "Item",
@@ -113,8 +113,8 @@ def check(item: Item, now: float) -> Decoded | tuple[str, str, str | None]:
         return (*item.refused, None)
     if item.kind is None:
         return ("unknown_kind", 'no event kind: add "event_kind" or use --kind', None)
-    if item.kind not in INPUT_KINDS:
-        return ("unknown_kind", f"{item.kind!r} is not one of {', '.join(INPUT_KINDS)}", None)
+    if item.kind not in EVENT_INPUT_KINDS:
+        return ("unknown_kind", f"{item.kind!r} is not one of {', '.join(EVENT_INPUT_KINDS)}", None)
     result = decode_event(
         item.kind, None, item.value, JSON_HEADERS, now=now, window=REPLAY_WINDOW, require_key=False
     )
@@ -143,7 +143,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     add_connection_flags(parser)
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
     parser.add_argument(
-        "--kind", choices=INPUT_KINDS, help="event kind of records that do not name one"
+        "--kind", choices=EVENT_INPUT_KINDS, help="event kind of records that do not name one"
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="only validate and report: produce nothing"

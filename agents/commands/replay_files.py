@@ -15,8 +15,8 @@ from typing import IO, Any
 
 import fastavro
 
-from streams.contracts import INPUT_KINDS
 from streams.contracts.store import default_store
+from streams.topics import EVENT_INPUT_KINDS
 
 AVRO_MAGIC = b"Obj\x01"
 
@@ -50,7 +50,7 @@ def split_kind(obj: dict[str, Any], default: str | None) -> tuple[str | None, di
     if "event_kind" in obj:
         rest = dict(obj)
         return str(rest.pop("event_kind")), rest
-    if obj.get("kind") in INPUT_KINDS:
+    if obj.get("kind") in EVENT_INPUT_KINDS:
         rest = dict(obj)
         return str(rest.pop("kind")), rest
     return default, obj
@@ -86,7 +86,7 @@ def _millis(record: dict[str, Any]) -> dict[str, Any]:
 
 def avro_kind(schema_name: str, default: str | None) -> str | None:
     """The kind of an Avro container file, from its writer schema's (full) name."""
-    for kind in INPUT_KINDS:
+    for kind in EVENT_INPUT_KINDS:
         fullname = default_store().reader(kind).fullname
         if schema_name in (fullname, fullname.rsplit(".", 1)[-1]):
             return kind

@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 import schemas
-from agents.settings import settings_from_env
+from agents.settings import registry_conf, settings_from_env
 from streams.contracts.store import make_writer
 from streams.errors import ConfigError, ContractError, StackError
 from streams.topics import Topics
@@ -216,11 +216,8 @@ def run_register(args: argparse.Namespace) -> int:
     shown = redacted(url)
     topics = Topics(args.topic_prefix or settings.topic_prefix)
     texts = load_schema_texts(args.schemas_dir)
-    conf: dict[str, Any] = {"url": url}
-    if auth:
-        conf["basic.auth.user.info"] = auth
     try:
-        client = SchemaRegistryClient(conf)
+        client = SchemaRegistryClient(registry_conf(url, auth))
     except ValueError as exc:
         raise ConfigError(f"registry settings: {_scrub(str(exc), secrets)}") from None
     outcomes: list[Outcome] = []

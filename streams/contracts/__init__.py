@@ -37,6 +37,7 @@ from streams.contracts.limits import (
     REPLAY_WINDOW,
     EventTimeWindow,
 )
+from streams.contracts.mapping import record_timestamp
 from streams.contracts.results import (
     REASON_CODES,
     RETRIABLE_REASONS,
@@ -47,7 +48,7 @@ from streams.contracts.results import (
     late_event,
     processing_failure,
 )
-from streams.contracts.store import INPUT_KINDS, SchemaStore, default_store
+from streams.contracts.store import SchemaStore, default_store
 
 __all__ = [
     "AVRO_SINGLE_OBJECT",
@@ -62,7 +63,6 @@ __all__ = [
     "DLQ_ORIGINAL_SIZE",
     "DLQ_TRUNCATED",
     "FORMATS",
-    "INPUT_KINDS",
     "JSON",
     "LIVE_WINDOW",
     "REASON_CODES",
@@ -93,4 +93,5 @@ __all__ = [
     "late_event",
     "processing_failure",
     "record_seconds",
+    "record_timestamp",
 ]

@@ -1,15 +1,16 @@
 """Confluent Schema Registry wire format: magic byte ``0``, 4-byte big-endian schema id, Avro.
 
-Only the registry *client* of ``confluent_kafka.schema_registry`` is used (to look schemas
-up by id and to register them); framing and decoding are done here with fastavro so that
-every format shares one parsed reader schema and one decode path. Parsed writer schemas
-are cached per id, so the registry is asked once per schema, not once per message.
+A registry *client* is needed only to look schemas up by id and to register them; it is
+passed in (``agents.settings.connect_registry`` adapts confluent-kafka's), so no client
+library is imported here. Framing and decoding are done here with fastavro so that every
+format shares one parsed reader schema and one decode path. Parsed writer schemas are cached
+per id, so the registry is asked once per schema, not once per message.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol
+from typing import Protocol
 
 from streams.contracts.results import RejectError
 from streams.contracts.store import ReaderSchema, WriterSchema, make_writer
@@ -20,11 +21,15 @@ HEADER_LEN = 5
 
 
 class RegistryClient(Protocol):
-    """What cxstream needs of ``confluent_kafka.schema_registry.SchemaRegistryClient``."""
+    """What cxstream needs of a schema registry: a schema by id, and registration.
 
-    def get_schema(self, schema_id: int) -> Any: ...
+    Errors propagate as the client raises them; one with ``http_status_code`` 404 and a
+    registry ``error_code`` >= 40400 means the id does not exist.
+    """
 
-    def register_schema(self, subject_name: str, schema: Any) -> int: ...
+    def schema_str(self, schema_id: int) -> str: ...
+
+    def register_avro(self, subject: str, schema_json: str) -> int: ...
 
 
 class ConfluentRegistry:
@@ -37,22 +42,13 @@ class ConfluentRegistry:
         self._by_id: dict[int, WriterSchema] = {}
         self._ids: dict[tuple[str, str], int] = {}
 
-    @classmethod
-    def from_url(cls, url: str, **conf: Any) -> ConfluentRegistry:
-        """Connect to a registry; ``mock://name`` gives confluent-kafka's in-memory mock."""
-        try:
-            from confluent_kafka.schema_registry import SchemaRegistryClient
-        except ImportError as exc:  # the schema-registry extras are not installed
-            raise ContractError(f"confluent_kafka.schema_registry unavailable: {exc}") from exc
-        return cls(SchemaRegistryClient.new_client({"url": url, **conf}))
-
     def writer(self, schema_id: int) -> WriterSchema:
         """The parsed schema with ``schema_id``; raises :class:`RejectError` if unavailable."""
         cached = self._by_id.get(schema_id)
         if cached is not None:
             return cached
         try:
-            schema_str = self.client.get_schema(schema_id).schema_str
+            schema_str = self.client.schema_str(schema_id)
         except Exception as exc:
             if _not_found(exc):
                 raise RejectError("unknown_schema", f"schema id {schema_id}: {exc}") from exc
@@ -76,11 +72,7 @@ class ConfluentRegistry:
         cache_key = (subject, reader.fullname)
         schema_id = self._ids.get(cache_key)
         if schema_id is None:
-            from confluent_kafka.schema_registry import Schema
-
-            schema_id = int(
-                self.client.register_schema(subject, Schema(reader.writer.schema_json, "AVRO"))
-            )
+            schema_id = int(self.client.register_avro(subject, reader.writer.schema_json))
             self._ids[cache_key] = schema_id
             self._by_id.setdefault(schema_id, reader.writer)
         return schema_id

@@ -16,9 +16,10 @@ from streams.contracts.confluent import ConfluentRegistry
 from streams.contracts.limits import LIVE_WINDOW, EventTimeWindow
 from streams.contracts.mapping import FROM_RECORD
 from streams.contracts.results import MAX_DETAIL_CHARS, Decoded, Rejected, RejectError
-from streams.contracts.store import INPUT_KINDS, ReaderSchema, SchemaStore, default_store
+from streams.contracts.store import ReaderSchema, SchemaStore, default_store
 from streams.contracts.validation import check_event
 from streams.errors import ContractError
+from streams.topics import EVENT_INPUT_KINDS
 
 Headers = Sequence[tuple[str, bytes | None]]
 
@@ -61,8 +62,10 @@ def decode_event(
     unknown ``topic_kind`` is a programming error and raises
     :class:`ContractError`; nothing about the message itself ever raises.
     """
-    if topic_kind not in INPUT_KINDS:
-        raise ContractError(f"unknown topic kind {topic_kind!r}; expected one of {INPUT_KINDS}")
+    if topic_kind not in EVENT_INPUT_KINDS:
+        raise ContractError(
+            f"unknown topic kind {topic_kind!r}; expected one of {EVENT_INPUT_KINDS}"
+        )
     reader = (store or default_store()).reader(topic_kind)
     try:
         found = read_headers(headers)

@@ -35,7 +35,7 @@ from streams.contracts.import_times import (
     TimeReader,
     learn_day_first,
 )
-from streams.contracts.store import INPUT_KINDS
+from streams.topics import EVENT_INPUT_KINDS
 
 DEFAULT_SOURCE = "/cxstream/import"
 AMOUNT = "amount"  # a purchase's amount in major units (12.50), read into amount_minor
@@ -110,8 +110,8 @@ def make_plan(
     source: str = DEFAULT_SOURCE,
 ) -> ImportPlan:
     """Check the mapping against the export's columns and the contract; name every fix."""
-    if kind not in INPUT_KINDS:
-        raise ImportSetupError(f"--kind {kind!r}: expected one of {', '.join(INPUT_KINDS)}")
+    if kind not in EVENT_INPUT_KINDS:
+        raise ImportSetupError(f"--kind {kind!r}: expected one of {', '.join(EVENT_INPUT_KINDS)}")
     constants = dict(constants or {})
     fields = mappable_fields(kind)
     for name in [*mapping, *constants]:

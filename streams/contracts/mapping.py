@@ -68,6 +68,15 @@ def to_millis(seconds: float) -> int:
     return round(seconds * 1000.0)
 
 
+def record_timestamp(occurred_at: float) -> int:
+    """The Kafka timestamp of an input record: its event time, epoch ms (one rule for every
+    producer, docs/contracts.md "Record timestamps"); refuses a time that is no event time."""
+    millis = to_millis(occurred_at)
+    if millis <= 0:
+        raise ContractError(f"record timestamp must be the event time in ms > 0, got {millis}")
+    return millis
+
+
 def _opt_millis(seconds: float | None) -> int | None:
     return None if seconds is None else to_millis(seconds)
 

@@ -21,7 +21,6 @@ import schemas
 from streams.errors import ContractError
 
 SINGLE_OBJECT_MARKER = b"\xc3\x01"  # Avro spec: single-object encoding, format version 1
-INPUT_KINDS: tuple[str, ...] = ("purchases", "tickets", "feedback", "profiles")
 OUTPUT_KINDS: tuple[str, ...] = ("alerts", "health")
 
 

@@ -24,18 +24,9 @@ from streams.model import (
     observe_feedback,
     tick,
 )
-from streams.processing import process_event, process_tick
+from streams.processing import integrity_key, process_event, process_tick
 
 _NUDGE = 1.0  # seconds: a deadline that did not move forward is retried this much later
-
-
-def integrity_key(feedback: Feedback) -> str | None:
-    """Same keying as the pipeline (agent first, then location), without partition shards."""
-    if feedback.agent_id:
-        return f"agent:{feedback.agent_id}"
-    if feedback.location_id:
-        return f"location:{feedback.location_id}"
-    return None
 
 
 @dataclass(slots=True)

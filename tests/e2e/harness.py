@@ -19,12 +19,22 @@ from pathlib import Path
 from confluent_kafka import Consumer, Producer
 
 from agents.demo_stack import free_port, healthy
+from agents.settings import KafkaSettings
 from agents.side_consumer import message_headers
-from agents.web import to_jsonable
-from streams.contracts import Decoded, decode_alert, decode_event, decode_snapshot, encode_event
-from streams.domain import Alert, CustomerProfile, Event, Feedback, HealthSnapshot, Purchase
+from streams.contracts import (
+    Decoded,
+    decode_alert,
+    decode_event,
+    decode_snapshot,
+    encode_event,
+    record_timestamp,
+)
+from streams.contracts.mapping import EVENT_KINDS
+from streams.domain import Alert, Event, Feedback, HealthSnapshot
+from streams.jsonable import to_jsonable
 from streams.loop_processing import loop_deadline, process_loop_event, process_loop_tick
 from streams.model import CustomerState, ModelConfig, observe_feedback
+from streams.processing import integrity_key
 from streams.topics import INPUT_PARTITIONS, Topics
 
 CLI = [sys.executable, "-m", "agents.cli"]
@@ -110,20 +120,9 @@ class Worker:
 
 
 def produce(bootstrap: str, topics: Topics, events: Iterable[Event]) -> int:
-    """Produce events like any cxstream producer: Java-compatible murmur2 partitioning."""
-    by_kind = {
-        Purchase: topics.purchases,
-        Feedback: topics.feedback,
-        CustomerProfile: topics.profiles,
-    }
-    producer = Producer(
-        {
-            "bootstrap.servers": bootstrap,
-            "partitioner": "murmur2_random",
-            "enable.idempotence": True,
-            "linger.ms": 5,
-        }
-    )
+    """Produce events like any cxstream producer: its configuration (Java-compatible murmur2
+    partitioning) and record timestamps (the event time, which the merge orders by)."""
+    producer = Producer(KafkaSettings(bootstrap).producer(**{"linger.ms": 5}))
     misplaced: list[tuple[bytes, int]] = []
 
     def check_partition(err: object, msg: object) -> None:
@@ -134,14 +133,13 @@ def produce(bootstrap: str, topics: Topics, events: Iterable[Event]) -> int:
     count = 0
     for event in events:
         key, value, headers = encode_event(event)
-        topic = by_kind.get(type(event), topics.tickets)
         producer.produce(
-            topic,
+            topics.topic(EVENT_KINDS[type(event)]),
             key=key,
             value=value,
             headers=headers,
             on_delivery=check_partition,
-            timestamp=round(event.occurred_at * 1000),  # event time: the merge orders by it
+            timestamp=record_timestamp(event.occurred_at),
         )
         producer.poll(0)
         count += 1
@@ -242,10 +240,7 @@ def murmur2_partition(key: bytes, partitions: int = INPUT_PARTITIONS) -> int:
 def as_on_the_wire(event: Event) -> Event:
     """The event as a consumer decodes it (the wire keeps event time to the millisecond)."""
     key, value, headers = encode_event(event)
-    kind = {Purchase: "purchases", Feedback: "feedback", CustomerProfile: "profiles"}.get(
-        type(event), "tickets"
-    )
-    decoded = decode_event(kind, key, value, headers, now=event.occurred_at)
+    decoded = decode_event(EVENT_KINDS[type(event)], key, value, headers, now=event.occurred_at)
     assert isinstance(decoded, Decoded), decoded
     return decoded.event
 
@@ -253,21 +248,14 @@ def as_on_the_wire(event: Event) -> Event:
 def integrity_weights(events: Sequence[Event], config: ModelConfig) -> dict[str, float]:
     """Survey-integrity weights as the pipeline computes them: per partition and agent (or
     location), in the order feedback sits on its partition."""
-    states: dict[tuple[int, str], object] = {}
+    states: dict[str, object] = {}
     weights: dict[str, float] = {}
     for event in events:
         if not isinstance(event, Feedback):
             continue
-        subject = (
-            f"agent:{event.agent_id}"
-            if event.agent_id
-            else f"location:{event.location_id}"
-            if event.location_id
-            else None
-        )
-        if subject is None:
+        key = integrity_key(event, murmur2_partition(event.customer_id.encode()))
+        if key is None:
             continue
-        key = (murmur2_partition(event.customer_id.encode()), subject)
         state, verdict = observe_feedback(states.get(key), event, event.occurred_at, config)  # type: ignore[arg-type]
         states[key] = state
         weights[event.event_id] = verdict.weight

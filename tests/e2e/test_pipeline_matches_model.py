@@ -8,6 +8,8 @@ from collections.abc import Callable
 import pytest
 from confluent_kafka import Consumer, Producer
 
+from agents.settings import KafkaSettings
+from streams.contracts import record_timestamp
 from streams.domain import AlertType, Event
 from streams.model import load_config
 from streams.topics import Topics
@@ -31,9 +33,11 @@ MALFORMED = [
 
 def produce_malformed(bootstrap: str, topics: Topics, at: float) -> dict[bytes, tuple[bytes, str]]:
     """Bad records stamped like their neighbours (record timestamp = event time ``at``)."""
-    producer = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random"})
+    producer = Producer(KafkaSettings(bootstrap).producer())
     for key, value, headers in MALFORMED:
-        producer.produce(topics.purchases, value, key, headers=headers, timestamp=round(at * 1000))
+        producer.produce(
+            topics.purchases, value, key, headers=headers, timestamp=record_timestamp(at)
+        )
     assert producer.flush(10) == 0
     return {key: (value, topics.purchases) for key, value, _ in MALFORMED}
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from streams.contracts import encode_event
+from streams.contracts import encode_event, record_timestamp
 from streams.domain import Event, Purchase
 from streams.model import load_config
 from streams.topics import Topics
@@ -121,7 +121,7 @@ def test_poison_records_are_dead_lettered_and_cost_no_customer_an_event(
             value,
             key,
             headers=headers,
-            timestamp=round(ts * 1000),
+            timestamp=record_timestamp(ts),
             on_delivery=on_delivery,
         )
         assert producer.flush(30) == 0  # one record per batch: the broker takes ~1 MB a batch

@@ -14,8 +14,9 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from agents.settings import KafkaSettings
 from schemas import SCHEMA_DIR, SCHEMA_FILES
-from streams.contracts import CONFLUENT_AVRO
+from streams.contracts import CONFLUENT_AVRO, record_timestamp
 from streams.contracts.mapping import event_to_record
 from streams.domain import Channel, Purchase, PurchaseKind, TicketAction, TicketEvent
 from streams.domain import TicketPriority as Priority
@@ -51,10 +52,12 @@ def ticket(customer: str, n: int) -> TicketEvent:
 
 def produce(bootstrap: str, topic: str, framed: list[tuple[str, float, bytes]]) -> None:
     """Registry-framed values as another service sends them: keyed, stamped, murmur2."""
-    producer = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random"})
+    producer = Producer(KafkaSettings(bootstrap).producer())
     for key, at, value in framed:
         headers = [("content-type", CONFLUENT_AVRO.encode())]
-        producer.produce(topic, value, key.encode(), headers=headers, timestamp=round(at * 1000))
+        producer.produce(
+            topic, value, key.encode(), headers=headers, timestamp=record_timestamp(at)
+        )
     assert producer.flush(30) == 0
 
 

@@ -27,7 +27,9 @@ from confluent_kafka import Producer
 from redis import Redis
 
 from agents.cli import main
+from agents.settings import KafkaSettings
 from streams.alert_loop import ActionKind, AlertActionEvent, Group
+from streams.contracts import record_timestamp
 from streams.contracts.actions import encode_action
 from streams.domain import (
     AlertAction,
@@ -231,9 +233,13 @@ def _open_alert(worker: Worker, cid: str) -> str | None:
 
 
 def _produce_action(bootstrap: str, topics: Topics, ev: AlertActionEvent) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "partitioner": "murmur2_random"})
+    producer = Producer(KafkaSettings(bootstrap).producer())
     key, value, headers = encode_action(ev)
     producer.produce(
-        topics.alert_actions, value, key, headers=headers, timestamp=round(ev.occurred_at * 1000)
+        topics.alert_actions,
+        value,
+        key,
+        headers=headers,
+        timestamp=record_timestamp(ev.occurred_at),
     )
     assert producer.flush(30) == 0

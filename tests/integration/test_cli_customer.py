@@ -11,8 +11,8 @@ from redis.asyncio import Redis
 from agents.cli import main
 from agents.demo_stack import free_port
 from agents.redis_model import RedisReadModel
-from agents.render import to_jsonable
 from streams.domain import Alert, AlertAction, AlertType, HealthSnapshot, Priority
+from streams.jsonable import to_jsonable
 from tests.unit.contracts import samples
 
 pytestmark = pytest.mark.integration

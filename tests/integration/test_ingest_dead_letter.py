@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 from confluent_kafka import Consumer, KafkaException, Message, Producer
 
+from agents.settings import connect_registry
 from streams.contracts import (
     AVRO_SINGLE_OBJECT,
     CONFLUENT_AVRO,
@@ -86,7 +87,7 @@ def test_valid_decode_and_malformed_are_dead_lettered_intact(
     make_producer: Callable[..., Producer],
     make_consumer: Callable[..., Consumer],
 ) -> None:
-    registry = ConfluentRegistry.from_url("mock://ingest-dead-letter")
+    registry = connect_registry("mock://ingest-dead-letter")
     valid, malformed = _valid(registry), _malformed(registry)
     producer = make_producer()
     for _, k, v, h in [*valid, *malformed]:

@@ -6,8 +6,8 @@ import struct
 
 import pytest
 
-from agents.envelope import ACTIONS_INDEX, decode_envelope, encode_envelope, new_envelope
 from streams.domain import Channel, Purchase, PurchaseKind
+from streams.envelope import ACTIONS_INDEX, decode_envelope, encode_envelope, new_envelope
 from streams.errors import CxStreamError
 from streams.model import load_config, state_to_bytes
 from streams.processing import process_event

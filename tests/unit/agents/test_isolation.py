@@ -15,8 +15,8 @@ from agents.health import HealthBoard
 from agents.outputs import OutputRejected
 from agents.pipeline import AGENT_PROBLEM, BATCH_ATTEMPTS, RECORD_ATTEMPTS, CustomerPipeline
 from agents.processor import FULL_WEIGHT, BatchProcessor
-from agents.ticker import DeadlineIndex
 from agents.wiring import finish_before_ack
+from streams.deadline_index import DeadlineIndex
 from streams.domain import Event
 from streams.loop_processing import process_loop_event
 from streams.model import load_config

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from agents.envelope import Envelope, decode_envelope
 from agents.processor import BatchProcessor
+from agents.settings import connect_registry
 from streams.contracts import CONFLUENT_AVRO, ConfluentRegistry, encode_event
 from streams.contracts.confluent import RegistryUnavailable
 from streams.domain import (
@@ -19,6 +19,7 @@ from streams.domain import (
     PurchaseKind,
     Touchpoint,
 )
+from streams.envelope import Envelope, decode_envelope
 from streams.loop_processing import process_loop_event
 from streams.model import load_config
 from streams.topics import Topics
@@ -136,18 +137,18 @@ class FlakyRegistryClient:
     def __init__(self, inner: object, failures: int) -> None:
         self.inner, self.failures, self.calls = inner, failures, 0
 
-    def get_schema(self, schema_id: int) -> object:
+    def schema_str(self, schema_id: int) -> str:
         self.calls += 1
         if self.calls <= self.failures:
             raise ConnectionError("registry unreachable")
-        return self.inner.get_schema(schema_id)  # type: ignore[attr-defined]
+        return str(self.inner.schema_str(schema_id))  # type: ignore[attr-defined]
 
-    def register_schema(self, subject: str, schema: object) -> int:
-        return int(self.inner.register_schema(subject, schema))  # type: ignore[attr-defined]
+    def register_avro(self, subject: str, schema_json: str) -> int:
+        return int(self.inner.register_avro(subject, schema_json))  # type: ignore[attr-defined]
 
 
 def test_a_registry_outage_is_waited_out_instead_of_dead_lettering_good_messages() -> None:
-    writer = ConfluentRegistry.from_url("mock://processor-test")
+    writer = connect_registry("mock://processor-test")
     key, value, headers = encode_event(purchase(1, T0), CONFLUENT_AVRO, registry=writer)
     record = Rec(TOPICS.purchases, 0, 0, key, value, T0, headers)
 

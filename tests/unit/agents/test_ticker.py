@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.ticker import DeadlineIndex
+from streams.deadline_index import DeadlineIndex
 
 
 def index(

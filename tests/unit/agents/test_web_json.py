@@ -12,9 +12,9 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 
 from agents.api_security import ApiAccess, ApiGuard
-from agents.envelope import encode_envelope, new_envelope
-from agents.jsonable import dumps, to_jsonable
 from agents.web import customer_view
+from streams.envelope import encode_envelope, new_envelope
+from streams.jsonable import dumps, to_jsonable
 from streams.model import load_config
 from streams.processing import process_event
 from streams.simulator import iter_events

@@ -14,9 +14,9 @@ import pytest
 from agents.cli import main
 from agents.commands.customer import Refused, Unreachable, fetch_api
 from agents.demo_stack import free_port
-from agents.envelope import encode_envelope, new_envelope
-from agents.jsonable import dumps
 from agents.web import customer_view
+from streams.envelope import encode_envelope, new_envelope
+from streams.jsonable import dumps
 from streams.model import load_config
 from streams.processing import process_event
 from streams.simulator import iter_events

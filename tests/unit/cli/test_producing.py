@@ -9,12 +9,11 @@ import pytest
 from confluent_kafka import KafkaError
 
 from agents.producing import (
-    PRODUCER_DEFAULTS,
     EventProducer,
     RateLimiter,
     producer_from_settings,
 )
-from agents.settings import KafkaSettings, Settings
+from agents.settings import PRODUCER_DEFAULTS, KafkaSettings, Settings
 from streams.contracts import CONTENT_TYPE_HEADER, JSON, Decoded, decode_event
 from streams.domain import Event
 from streams.errors import ConfigError, ContractError

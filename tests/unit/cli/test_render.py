@@ -13,10 +13,10 @@ from agents.render import (
     delivery_table,
     money,
     rejections_table,
-    to_jsonable,
     when,
 )
 from streams.domain import AlertAction
+from streams.jsonable import to_jsonable
 from tests.unit.contracts import samples
 
 

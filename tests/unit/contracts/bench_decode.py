@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+from agents.settings import connect_registry
 from streams.contracts import FORMATS, ConfluentRegistry, decode_event, encode_event
 from streams.contracts.mapping import EVENT_KINDS
 from streams.domain import Event
@@ -32,7 +33,7 @@ def _best_rate(
 
 
 def main(n: int = 50_000, runs: int = 5) -> None:
-    registry = ConfluentRegistry.from_url("mock://bench")
+    registry = connect_registry("mock://bench")
     events: list[Event] = [
         samples.purchase(),
         samples.ticket(),

@@ -15,6 +15,7 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerialize
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 import schemas
+from agents.settings import RegistryAdapter, connect_registry
 from streams.contracts import (
     CONFLUENT_AVRO,
     ConfluentRegistry,
@@ -29,6 +30,10 @@ from tests.unit.contracts import samples
 HEADERS = [("content-type", CONFLUENT_AVRO.encode())]
 KEY = b"cust-1"
 CTX = SerializationContext("cx.purchases", MessageField.VALUE)
+
+
+def _registry(client: Any) -> ConfluentRegistry:
+    return ConfluentRegistry(RegistryAdapter(client))
 
 
 @pytest.fixture
@@ -49,7 +54,12 @@ def test_confluent_serializer_output_decodes(client: Any) -> None:
     value = serializer(event_to_record(event), CTX)
     assert value is not None and value[0] == 0
     result = decode_event(
-        "purchases", KEY, value, HEADERS, now=samples.NOW, registry=ConfluentRegistry(client)
+        "purchases",
+        KEY,
+        value,
+        HEADERS,
+        now=samples.NOW,
+        registry=_registry(client),
     )
     assert result == Decoded(event, "/shop/checkout p-1")
 
@@ -57,7 +67,10 @@ def test_confluent_serializer_output_decodes(client: Any) -> None:
 def test_our_confluent_output_decodes_with_confluents_deserializer(client: Any) -> None:
     event = samples.purchase()
     _, value, headers = encode_event(
-        event, CONFLUENT_AVRO, registry=ConfluentRegistry(client), subject="cx.purchases-value"
+        event,
+        CONFLUENT_AVRO,
+        registry=_registry(client),
+        subject="cx.purchases-value",
     )
     assert dict(headers)["content-type"] == CONFLUENT_AVRO.encode()
     record = AvroDeserializer(client)(value, CTX)
@@ -71,14 +84,19 @@ def test_our_confluent_output_decodes_with_confluents_deserializer(client: Any) 
 def test_unknown_schema_id(client: Any) -> None:
     value = b"\x00\x00\x00\x03\xe7" + b"\x00" * 20
     result = decode_event(
-        "purchases", KEY, value, HEADERS, now=samples.NOW, registry=ConfluentRegistry(client)
+        "purchases",
+        KEY,
+        value,
+        HEADERS,
+        now=samples.NOW,
+        registry=_registry(client),
     )
     assert isinstance(result, Rejected) and result.reason == "unknown_schema"
 
 
 def test_no_registry_configured() -> None:
     _, value, _ = encode_event(
-        samples.purchase(), CONFLUENT_AVRO, registry=ConfluentRegistry.from_url("mock://other")
+        samples.purchase(), CONFLUENT_AVRO, registry=connect_registry("mock://other")
     )
     result = decode_event("purchases", KEY, value, HEADERS, now=samples.NOW)
     assert isinstance(result, Rejected) and result.reason == "unknown_schema"
@@ -86,10 +104,10 @@ def test_no_registry_configured() -> None:
 
 def test_registry_outage_is_retriable_not_bad_data() -> None:
     class Down:
-        def get_schema(self, schema_id: int) -> Any:
+        def schema_str(self, schema_id: int) -> str:
             raise ConnectionError("registry unreachable")
 
-        def register_schema(self, subject_name: str, schema: Any) -> int:
+        def register_avro(self, subject: str, schema_json: str) -> int:
             raise ConnectionError("registry unreachable")
 
     value = b"\x00\x00\x00\x00\x01" + b"\x00" * 20
@@ -100,7 +118,7 @@ def test_registry_outage_is_retriable_not_bad_data() -> None:
 
 
 def test_other_record_type_under_confluent_framing(client: Any) -> None:
-    registry = ConfluentRegistry(client)
+    registry = _registry(client)
     _, value, _ = encode_event(samples.ticket(), CONFLUENT_AVRO, registry=registry)
     result = decode_event("purchases", KEY, value, HEADERS, now=samples.NOW, registry=registry)
     assert isinstance(result, Rejected) and result.reason == "schema_mismatch"
@@ -108,15 +126,15 @@ def test_other_record_type_under_confluent_framing(client: Any) -> None:
 
 def test_schema_is_fetched_once_per_id(client: Any) -> None:
     calls = []
-    real_get = client.get_schema
+    real = RegistryAdapter(client)
 
     class Counting:
-        def get_schema(self, schema_id: int) -> Any:
+        def schema_str(self, schema_id: int) -> str:
             calls.append(schema_id)
-            return real_get(schema_id)
+            return real.schema_str(schema_id)
 
-        def register_schema(self, subject_name: str, schema: Any) -> int:
-            return int(client.register_schema(subject_name, schema))
+        def register_avro(self, subject: str, schema_json: str) -> int:
+            return real.register_avro(subject, schema_json)
 
     serializer = AvroSerializer(client, schemas.SCHEMA_DIR.joinpath("purchase.avsc").read_text())
     value = serializer(event_to_record(samples.purchase()), CTX)

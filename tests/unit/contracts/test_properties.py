@@ -9,14 +9,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from agents.settings import connect_registry
 from streams.contracts import (
     AVRO_SINGLE_OBJECT,
     CONFLUENT_AVRO,
     FORMATS,
-    INPUT_KINDS,
     JSON,
     REASON_CODES,
-    ConfluentRegistry,
     Decoded,
     Rejected,
     decode_event,
@@ -26,10 +25,11 @@ from streams.contracts import (
 from streams.contracts.limits import MAX_AMOUNT_MINOR, MAX_ID_CHARS, MAX_ITEM_COUNT, NOT_BEFORE
 from streams.contracts.mapping import EVENT_KINDS, event_to_record
 from streams.domain import Event, Feedback, Purchase, PurchaseKind
+from streams.topics import EVENT_INPUT_KINDS
 from tests.unit.contracts import samples
 
 FAST = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-REGISTRY = ConfluentRegistry.from_url("mock://properties")
+REGISTRY = connect_registry("mock://properties")
 VALID = [(e, *encode_event(e, fmt, registry=REGISTRY)) for e in samples.events() for fmt in FORMATS]
 HEADER_NAMES = ["content-type", "ce_id", "ce_source", "ce_specversion", "ce_subject", "x-trace"]
 PREFIXES = [b"", b"\xc3\x01", b"\x00\x00\x00\x00\x01", b"{"] + [
@@ -64,7 +64,7 @@ headers_st = st.none() | st.lists(
 
 @FAST
 @given(
-    kind=st.sampled_from(INPUT_KINDS),
+    kind=st.sampled_from(EVENT_INPUT_KINDS),
     key=st.none() | st.binary(max_size=12),
     prefix=st.sampled_from(PREFIXES),
     body=st.none() | st.binary(max_size=80),

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from agents.settings import connect_registry
 from streams.contracts import (
     AVRO_SINGLE_OBJECT,
     CE_TYPES,
@@ -30,7 +31,7 @@ EVENTS = samples.events()
 
 
 def _registry(fmt: str) -> ConfluentRegistry | None:
-    return ConfluentRegistry.from_url("mock://roundtrip") if fmt == CONFLUENT_AVRO else None
+    return connect_registry("mock://roundtrip") if fmt == CONFLUENT_AVRO else None
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

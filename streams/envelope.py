@@ -1,4 +1,4 @@
-"""The value stored per customer in the Faust table: model state plus replay guards.
+"""The value the worker stores per customer (its state table): model state plus replay guards.
 
 Besides the model's own event-id de-duplication (which catches a producer publishing the same
 event twice), the envelope keeps, per input topic, the highest Kafka offset already folded into
@@ -20,9 +20,9 @@ from dataclasses import dataclass, replace
 
 from streams.errors import CxStreamError
 from streams.model import CustomerState, state_from_bytes, state_to_bytes
+from streams.topics import ACTIONS_KIND, INPUT_KINDS
 
-TOPIC_KINDS = ("purchases", "tickets", "feedback", "profiles", "alert_actions")
-ACTIONS_INDEX = TOPIC_KINDS.index("alert_actions")
+ACTIONS_INDEX = INPUT_KINDS.index(ACTIONS_KIND)
 _HEADER_V1 = struct.Struct(">BH4q16s8sd")
 _HEADER_V2 = struct.Struct(">BH5q16s8sd")
 NO_OFFSET = -1
@@ -32,7 +32,7 @@ Offsets = tuple[int, int, int, int, int]
 @dataclass(frozen=True, slots=True)
 class Envelope:
     partition: int
-    offsets: Offsets  # highest folded offset per TOPIC_KINDS entry
+    offsets: Offsets  # highest folded offset per INPUT_KINDS entry
     state: CustomerState
     stage: str = ""  # life-cycle stage and health band of the last snapshot, so the worker
     band: str = ""  # can keep its per-stage/per-band gauges without decoding old snapshots
