@@ -1,62 +1,40 @@
-"""Build the Faust application: topics, tables, agents, timers and web views, from options.
+"""The one composition root: build a worker's Faust app from its options, and run it.
 
-A factory rather than a module-level app, so tests and the CLI can run workers with their own
-topic prefix, ports and data directories.
+Everything a worker is made of is created here and handed to the part that needs it: the
+model configuration (loaded once), the health board, the tables, the batch cycle, the agent,
+the HTTP views and the sinks. A factory rather than a module-level app, so tests and the CLI
+can run workers with their own topic prefix, ports and data directories.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+import gc
+import time
 from typing import Any
 
 import faust
 
-from agents.api_security import ApiAccess, ApiGuard
-from agents.health import HealthBoard
-from agents.merge import EventTimeMerge, merge_scheduler
-from agents.settings import KafkaSettings, Settings
-from agents.web_router import GuardedRouter
-from agents.web_settings import advertised_url, peer_ssl_context, server_ssl_context
-from streams.contracts import LIVE_WINDOW, EventTimeWindow
+from agents.settings import KafkaSettings, WorkerOptions
+from agents.sinks.services import register_sinks
+from agents.worker.action_api import register_action_view
+from agents.worker.api_security import ApiGuard
+from agents.worker.batch_cycle import BatchCycle
+from agents.worker.batch_fold import BatchFold
+from agents.worker.consumer_lag import register_consumer_lag
+from agents.worker.customer_agent import register_customer_agent
+from agents.worker.faust_internals import CxWorker
+from agents.worker.health import HealthBoard
+from agents.worker.merge import worker_merge
+from agents.worker.model_params import ModelParameters, register_parameters_reader
+from agents.worker.outputs import OutputProducer
+from agents.worker.preflight import preflight
+from agents.worker.tables import FaustIntegrity, create_tables
+from agents.worker.web import register_views
+from agents.worker.web_router import GuardedRouter
+from agents.worker.web_settings import advertised_url, peer_ssl_context, server_ssl_context
+from streams.deadline_index import DeadlineIndex
 from streams.model import ModelConfig, load_config
-from streams.topics import INPUT_PARTITIONS, Topics
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerOptions:
-    """Everything a worker needs; the CLI fills it from flags and the environment."""
-
-    settings: Settings = field(default_factory=Settings)
-    model_config_path: Path | None = None
-    params_version: str | None = None  # judge only with this parameter record (waits for it)
-    app_id: str = "cxstream"
-    data_dir: Path = Path(".cxstream-data")
-    store: str = "rocksdb://"
-    web_host: str = "127.0.0.1"  # bind address of the HTTP API and metrics
-    web_port: int = 6066
-    advertised_url: str | None = None  # how peers reach this worker; derived when None
-    web_tls_cert: Path | None = None
-    web_tls_key: Path | None = None
-    web_tls_ca: Path | None = None  # trust for peers' HTTPS when routing
-    api_access: ApiAccess = field(default_factory=ApiAccess)  # token hidden from repr
-    event_time_window: EventTimeWindow = LIVE_WINDOW  # plausible event times, live
-    batch_size: int = 1000
-    batch_within: float = 0.05
-    tick_interval: float = 1.0
-    allowed_lateness: float = 300.0
-    idle_wall_clock_after: float | None = 60.0
-    standby_replicas: int = 1
-    session_timeout: float = 30.0  # seconds before a silent worker's partitions move
-    redis_projection: bool = True
-    webhook_url: str | None = None
-    webhook_routes: dict[str, str] = field(default_factory=dict)
-    webhook_escalations: bool = False  # also post escalations of alerts nobody acted on
-    customer_url_template: str = "http://127.0.0.1:6066/customers/{customer_id}"
-
-    def model_config(self) -> ModelConfig:
-        return load_config(self.model_config_path)
+from streams.topics import INPUT_PARTITIONS
 
 
 def broker_urls(kafka: KafkaSettings) -> str:
@@ -79,27 +57,9 @@ def broker_credentials(kafka: KafkaSettings) -> Any:
     return None
 
 
-def worker_merge(topics: Topics, app_ref: Callable[[], Any]) -> type[EventTimeMerge]:
-    """Inputs and ticks in timestamp order per partition, never waiting for the ticks.
-
-    Ticks stay in the merge so a tick read back (a restart, a fresh group replaying from
-    earliest) is never folded before older inputs. But nothing waits for the ticks topic:
-    during a catch-up this worker keeps appending ticks, so that partition never looks caught
-    up, and waiting for it made the merge release 42% of a benchmark backlog out of order
-    after ``max_idle``. A tick the inputs do not wait for loses nothing: each event runs its
-    own due ticks first.
-    """
-    return merge_scheduler(
-        [*topics.customer_inputs, topics.ticks], app_ref, never_wait=[topics.ticks]
-    )
-
-
-def create_app(options: WorkerOptions) -> faust.App:
-    """A configured Faust app with every cxstream agent registered on it."""
-    topics = options.settings.topics
+def faust_app(options: WorkerOptions, guard: ApiGuard) -> faust.App:
+    """A Faust app configured for cxstream, with nothing registered on it yet."""
     holder: list[faust.App] = []
-    scheduler = worker_merge(topics, lambda: holder[0])
-    guard = ApiGuard(options.api_access)
     tls = options.web_tls_cert is not None
     app = faust.App(
         options.app_id,
@@ -135,14 +95,52 @@ def create_app(options: WorkerOptions) -> faust.App:
         producer_max_batch_size=16_384,
         autodiscover=False,
         loghandlers=[],
-        ConsumerScheduler=scheduler,
+        ConsumerScheduler=worker_merge(options.settings.topics, lambda: holder[0]),
     )
     holder.append(app)
-    # What makes this worker unhealthy; /healthz reads it, the parts raise problems on it.
-    app.cx_health = HealthBoard()  # type: ignore[attr-defined]
     app.cx_api_guard = guard  # type: ignore[attr-defined]  # read by GuardedRouter
     app.cx_peer_ssl = peer_ssl_context(options.web_tls_cert, options.web_tls_ca)  # type: ignore[attr-defined]
-    from agents.wiring import register
-
-    register(app, options)
     return app
+
+
+def create_app(options: WorkerOptions, config: ModelConfig) -> faust.App:
+    """A configured Faust app with every part of a worker registered on it."""
+    settings, topics = options.settings, options.settings.topics
+    health = HealthBoard()  # what makes this worker unhealthy; /healthz reads it
+    app = faust_app(options, ApiGuard(options.api_access))
+    customers, integrity = create_tables(app)
+    params = ModelParameters(config, options.params_version)
+    cycle = BatchCycle(
+        OutputProducer(settings.kafka),
+        customers,
+        topics,
+        BatchFold(
+            topics, config, registry=settings.schema_registry(), window=options.event_time_window
+        ),
+        DeadlineIndex(time.time, options.idle_wall_clock_after, options.allowed_lateness),
+        FaustIntegrity(integrity, config),
+        health=health,
+    )
+    register_parameters_reader(app, options, params)
+    register_customer_agent(app, cycle, customers, params, options)
+    register_views(app, customers, cycle, health)
+    register_action_view(
+        app, customers, OutputProducer(settings.kafka), topics, options.event_time_window
+    )
+    register_sinks(app, options, health)
+    register_consumer_lag(app, options)
+    return app
+
+
+def run_worker(options: WorkerOptions, log_level: str = "info") -> int:
+    """Check the broker, make sure the topics exist, build the app and run it until stopped."""
+    config = load_config(options.model_config_path)  # a bad file fails before Kafka is asked
+    preflight(options)
+    app = create_app(options, config)
+    # The hot path allocates many short-lived objects and few cycles: a larger first
+    # generation and freezing start-up objects cut the collector's share of CPU time.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+    worker = CxWorker(app, loglevel=log_level, quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()  # returns when SIGINT/SIGTERM stops the worker
+    return 0

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.settings import KafkaSettings
-from agents.topic_admin import KEEP_FOREVER, ensure_topics
+from agents.worker.topic_admin import KEEP_FOREVER, ensure_topics
 from bench import chaos_check
 from bench.chaos_faults import HOSTILE_KINDS, NO_EFFECT_KINDS, HostileMix, fault_schedule
 from bench.chaos_report import Report, markdown, write_docs

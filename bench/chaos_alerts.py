@@ -23,7 +23,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, TopicPartition
 
 from agents.settings import KafkaSettings
-from agents.topic_admin import KEEP_FOREVER, ensure_topics
+from agents.worker.topic_admin import KEEP_FOREVER, ensure_topics
 from bench.loads import encoded_population, first_processed, produce_backlog
 from streams.contracts import decode_alert
 from streams.domain import Alert

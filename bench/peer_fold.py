@@ -20,7 +20,7 @@ from streams.loop_processing import process_loop_event
 from streams.model import CustomerState, ModelConfig, load_config, snapshot
 from streams.topics import Topics
 
-#: the producer settings the worker's outputs use (agents.producing), for every peer
+#: the producer settings the worker's outputs use (agents.settings), for every peer
 PEER_PRODUCER = {
     "partitioner": "murmur2_random",
     "enable.idempotence": True,

@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 
 from agents.settings import KafkaSettings
-from agents.topic_admin import KEEP_FOREVER, ensure_topics
+from agents.worker.topic_admin import KEEP_FOREVER, ensure_topics
 from bench.loads import (
     bare_loop_rate,
     encoded_population,

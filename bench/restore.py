@@ -21,7 +21,7 @@ from pathlib import Path
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from agents.topic_admin import faust_changelogs
+from agents.worker.topic_admin import faust_changelogs
 from bench.loads import encoded_population, rss_bytes, topic_for
 from bench.peer_fold import PEER_PRODUCER, PeerFold, fold_record
 from streams.envelope import encode_envelope, new_envelope

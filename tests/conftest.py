@@ -14,7 +14,7 @@ import pytest
 from confluent_kafka import Consumer, Producer
 
 from agents.settings import KafkaSettings
-from agents.topic_admin import KEEP_FOREVER, ensure_topics
+from agents.worker.topic_admin import KEEP_FOREVER, ensure_topics
 from streams.topics import Topics
 from tests.stack import RunningStack, start_stack, stop_stack
 

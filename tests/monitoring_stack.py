@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from agents.demo_stack import free_port
+from agents.demo.stack import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMETHEUS_YML = ROOT / "ops" / "prometheus" / "prometheus.yml"

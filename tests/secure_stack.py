@@ -23,7 +23,7 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
-from agents.demo_stack import free_port
+from agents.demo.stack import free_port
 from agents.settings import KafkaSettings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,9 +20,9 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
-from agents.demo_stack import free_port
-from agents.side_consumer import message_headers
-from agents.topic_admin import KEEP_FOREVER, ensure_topics
+from agents.demo.stack import free_port
+from agents.sinks.side_consumer import message_headers
+from agents.worker.topic_admin import KEEP_FOREVER, ensure_topics
 from streams.contracts import decode_snapshot, encode_event, record_timestamp
 from streams.domain import HealthSnapshot
 from streams.topics import Topics

@@ -1,6 +1,7 @@
 """Alert delivery to CX teams: message formatting, routing and idempotency (no HTTP here).
 
-The async sender lives in :mod:`agents.delivery`; this package stays framework-free.
+The async sender and the Redis idempotency store live in :mod:`agents.sinks`; this package
+stays framework-free.
 """
 
 from streams.delivery.formatting import (
@@ -11,7 +12,6 @@ from streams.delivery.formatting import (
 from streams.delivery.idempotency import (
     IdempotencyStore,
     InMemoryIdempotencyStore,
-    RedisIdempotencyStore,
     idempotency_key,
 )
 from streams.delivery.routing import route, validate_routes
@@ -19,7 +19,6 @@ from streams.delivery.routing import route, validate_routes
 __all__ = [
     "IdempotencyStore",
     "InMemoryIdempotencyStore",
-    "RedisIdempotencyStore",
     "fallback_text",
     "format_slack_message",
     "idempotency_key",

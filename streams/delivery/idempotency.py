@@ -17,8 +17,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Protocol
 
-import redis.asyncio as aioredis
-
 from streams.domain import Alert
 
 DEFAULT_TTL_SECONDS = 30 * 24 * 3600  # longer than any replay window we expect
@@ -30,7 +28,8 @@ def idempotency_key(alert: Alert) -> str:
 
 
 class IdempotencyStore(Protocol):
-    """Where delivered keys are recorded; shared by all workers in production (Redis)."""
+    """Where delivered keys are recorded; shared by all workers in production (Redis, in
+    ``agents.sinks.idempotency``)."""
 
     async def seen(self, key: str) -> bool:
         """True if ``key`` was already marked delivered (and has not expired)."""
@@ -80,30 +79,3 @@ class InMemoryIdempotencyStore:
         while len(self._expires) > self._max:
             self._expires.popitem(last=False)  # oldest first: insertion order = mark order
         return True
-
-
-class RedisIdempotencyStore:
-    """Store shared by all workers: ``SET <prefix><key> 1 NX EX <ttl>``.
-
-    NX makes the mark atomic across workers; EX lets keys expire once a replay can no longer
-    produce them. Redis errors propagate: the caller decides whether a failed mark is fatal.
-    """
-
-    def __init__(
-        self,
-        client: aioredis.Redis,
-        *,
-        ttl_seconds: int = DEFAULT_TTL_SECONDS,
-        prefix: str = "cxstream:delivered:",
-    ) -> None:
-        if ttl_seconds <= 0:
-            raise ValueError("ttl_seconds must be positive")
-        self._client = client
-        self._ttl = ttl_seconds
-        self._prefix = prefix
-
-    async def seen(self, key: str) -> bool:
-        return bool(await self._client.exists(self._prefix + key))
-
-    async def mark(self, key: str) -> bool:
-        return bool(await self._client.set(self._prefix + key, "1", nx=True, ex=self._ttl))

@@ -8,7 +8,6 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from collections import defaultdict
@@ -18,9 +17,10 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, Producer
 
-from agents.demo_stack import free_port, healthy
-from agents.settings import KafkaSettings
-from agents.side_consumer import message_headers
+from agents.cli.commands.worker import worker_argv
+from agents.demo.stack import free_port, healthy
+from agents.settings import ApiAccess, KafkaSettings, Settings, WorkerOptions
+from agents.sinks.side_consumer import message_headers
 from streams.contracts import (
     Decoded,
     decode_alert,
@@ -37,7 +37,6 @@ from streams.model import CustomerState, ModelConfig, observe_feedback
 from streams.processing import integrity_key
 from streams.topics import INPUT_PARTITIONS, Topics
 
-CLI = [sys.executable, "-m", "agents.cli"]
 LATENESS = 7 * 86400.0  # event-time seconds ticks stay behind stream time in these tests
 API_TOKEN = secrets.token_hex(32)  # one per test run, shared by its workers (they route)
 
@@ -62,35 +61,26 @@ class Worker:
 
     def launch(self) -> None:
         """Start the worker process without waiting for it (to start several at once)."""
-        args = [
-            *CLI,
-            "worker",
-            "--bootstrap-servers",
-            self.bootstrap,
-            "--topic-prefix",
-            self.topics.prefix,
-            "--app-id",
-            self.app_id,
-            "--data-dir",
-            str(self.data_dir),
-            "--web-port",
-            str(self.web_port),
-            "--idle-wall-clock-after",
-            "0",
-            "--allowed-lateness",
-            str(LATENESS),
-            "--session-timeout",
-            "6",
-            "--tick-interval",
-            os.environ.get("CX_TEST_TICK", "0.5"),
-            "--log-level",
-            os.environ.get("CX_TEST_LOG", "warning"),
-        ]
-        args += ["--batch-size", os.environ.get("CX_BATCH_SIZE", "1000")]
-        args += ["--api-rate", "500", "--api-burst", "1000"]  # tests read many customers
-        args += ["--redis-url", self.redis_url] if self.redis_url else ["--no-redis"]
-        args += ["--webhook-url", self.webhook_url] if self.webhook_url else []
-        args += self.extra_args
+        options = WorkerOptions(
+            settings=Settings(
+                kafka=KafkaSettings(self.bootstrap),
+                redis_url=self.redis_url,
+                topic_prefix=self.topics.prefix,
+            ),
+            app_id=self.app_id,
+            data_dir=self.data_dir,
+            web_port=self.web_port,
+            idle_wall_clock_after=None,
+            allowed_lateness=LATENESS,
+            session_timeout=6,
+            tick_interval=float(os.environ.get("CX_TEST_TICK", "0.5")),
+            batch_size=int(os.environ.get("CX_BATCH_SIZE", "1000")),
+            api_access=ApiAccess(rate_per_second=500, burst=1000),  # tests read many customers
+            redis_projection=self.redis_url is not None,
+            webhook_url=self.webhook_url,
+        )
+        log_level = os.environ.get("CX_TEST_LOG", "warning")
+        args = [*worker_argv(options, log_level=log_level), *self.extra_args]
         log = open(self.data_dir.with_suffix(".log"), "ab")  # noqa: SIM115 - lives with the process
         env = {**os.environ, "CX_API_TOKEN": self.api_token}  # never on the command line
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)

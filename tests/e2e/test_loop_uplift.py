@@ -11,8 +11,8 @@ from collections import Counter
 
 import pytest
 
-from agents import loop_metrics
-from agents.metrics import REGISTRY
+from agents.worker import loop_metrics
+from agents.worker.metrics import REGISTRY
 from streams.alert_loop import AlertOutcome, Group, OutcomeKind
 from streams.config import config_from_mapping
 from streams.domain import AlertType

@@ -28,7 +28,7 @@ import yaml
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 
 from agents.settings import KafkaSettings
-from agents.topic_admin import KEEP_FOREVER, ensure_topics
+from agents.worker.topic_admin import KEEP_FOREVER, ensure_topics
 from streams.domain import Channel, Event, Purchase, PurchaseKind
 from streams.model import load_config
 from streams.simulator import simulate

@@ -26,7 +26,7 @@ import pytest
 from confluent_kafka import Producer
 from redis import Redis
 
-from agents.cli import main
+from agents.cli.main import main
 from agents.settings import KafkaSettings
 from streams.alert_loop import ActionKind, AlertActionEvent, Group
 from streams.contracts import record_timestamp

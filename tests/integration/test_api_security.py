@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from agents.cli import main
+from agents.cli.main import main
 from agents.settings import KafkaSettings
-from agents.topic_admin import KEEP_FOREVER, ensure_topics
+from agents.worker.topic_admin import KEEP_FOREVER, ensure_topics
 from streams.simulator import simulate
 from streams.topics import Topics
 from tests.e2e.harness import Worker, produce

@@ -5,7 +5,7 @@ from __future__ import annotations
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from agents.settings import KafkaSettings
-from agents.topic_admin import ensure_changelogs, faust_changelogs
+from agents.worker.topic_admin import ensure_changelogs, faust_changelogs
 from streams.topics import INPUT_PARTITIONS
 
 

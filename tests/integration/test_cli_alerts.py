@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from confluent_kafka import Producer
 
-from agents.cli import main
+from agents.cli.main import main
 from streams.contracts import encode_alert
 from streams.domain import AlertType, Priority
 from streams.topics import Topics

@@ -8,9 +8,9 @@ import json
 import pytest
 from redis.asyncio import Redis
 
-from agents.cli import main
-from agents.demo_stack import free_port
-from agents.redis_model import RedisReadModel
+from agents.cli.main import main
+from agents.demo.stack import free_port
+from agents.sinks.redis_model import RedisReadModel
 from streams.domain import Alert, AlertAction, AlertType, HealthSnapshot, Priority
 from streams.jsonable import to_jsonable
 from tests.unit.contracts import samples

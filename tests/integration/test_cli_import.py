@@ -14,9 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
-from agents.cli import main
+from agents.cli.main import main
 from agents.settings import KafkaSettings
-from agents.topic_admin import ensure_topics
+from agents.worker.topic_admin import ensure_topics
 from streams.domain import Purchase, PurchaseKind
 from streams.topics import INPUT_PARTITIONS, Topics
 from tests.integration.helpers import drain, input_high_watermarks, producer_argv

@@ -13,9 +13,9 @@ import pytest
 from confluent_kafka import Consumer, Message
 
 import schemas
-from agents.cli import main
+from agents.cli.main import main
 from agents.settings import KafkaSettings
-from agents.topic_admin import ensure_topics
+from agents.worker.topic_admin import ensure_topics
 from streams.contracts import Decoded, decode_message
 from streams.contracts.mapping import event_to_record
 from streams.domain import Event

@@ -10,8 +10,8 @@ import pytest
 from confluent_kafka import Producer
 from redis.asyncio import Redis
 
-from agents.cli import main
-from agents.redis_model import RedisReadModel
+from agents.cli.main import main
+from agents.sinks.redis_model import RedisReadModel
 from streams.alert_loop import AlertOutcome, Group, OutcomeKind
 from streams.contracts.actions import encode_outcome
 from streams.domain import AlertType, Priority

@@ -10,9 +10,9 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 from confluent_kafka import Consumer
 
-from agents.cli import main
+from agents.cli.main import main
 from agents.settings import KafkaSettings
-from agents.topic_admin import ensure_topics
+from agents.worker.topic_admin import ensure_topics
 from streams.contracts import JSON, Decoded, decode_message
 from streams.domain import Event
 from streams.simulator import iter_events

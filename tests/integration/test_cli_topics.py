@@ -7,7 +7,7 @@ import json
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-from agents.cli import main
+from agents.cli.main import main
 from streams.topics import INPUT_PARTITIONS, Topics
 
 pytestmark = pytest.mark.integration

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from agents.demo_feeds import Picture, RiskRow, parse_metrics
-from agents.demo_stack import free_port
-from agents.live_view import Where, render
+from agents.demo.feeds import Picture, RiskRow, parse_metrics
+from agents.demo.live_view import Where, render
+from agents.demo.stack import free_port
 from streams.domain import Alert, AlertAction, AlertType, Priority, Reason
 
 pytestmark = pytest.mark.integration

@@ -20,9 +20,9 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient, Schema
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from agents.cli import main
+from agents.cli.main import main
 from agents.settings import KafkaSettings
-from agents.topic_admin import KEEP_FOREVER, ensure_topics
+from agents.worker.topic_admin import KEEP_FOREVER, ensure_topics
 from schemas import SCHEMA_DIR, SCHEMA_FILES
 from streams.contracts.mapping import event_to_record
 from streams.topics import Topics

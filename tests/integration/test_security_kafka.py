@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AclOperation
 
-from agents.preflight import PreflightError, check_access, check_connection
+from agents.worker.preflight import PreflightError, check_access, check_connection
 from tests.secure_stack import LIMITED, WORKER, SecureStack, start_secure_stack
 from tests.secure_worker import (
     create_acls,

@@ -13,9 +13,10 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from agents.delivery import DeliveryStatus, WebhookDelivery
-from agents.demo_stack import free_port
-from streams.delivery import InMemoryIdempotencyStore, RedisIdempotencyStore
+from agents.demo.stack import free_port
+from agents.sinks.idempotency import RedisIdempotencyStore
+from agents.sinks.webhook import DeliveryStatus, WebhookDelivery
+from streams.delivery import InMemoryIdempotencyStore
 from streams.domain import Alert, AlertAction, AlertType, Priority, Reason
 
 ALERT = Alert(

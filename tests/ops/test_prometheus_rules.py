@@ -40,7 +40,7 @@ KNOWN_METRICS = {
     "cxstream_alert_deliveries_total",
     "cxstream_agent_failures_total",
     "cxstream_model_parameters_default",
-    # feedback loop (agents/loop_metrics.py, issue 16)
+    # feedback loop (agents/worker/loop_metrics.py, issue 16)
     "cxstream_alert_outcomes_total",
     "cxstream_churn_alert_precision",
     "cxstream_churn_alert_judged",

@@ -11,13 +11,13 @@ import pytest
 from redis.exceptions import AuthenticationError, NoPermissionError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from agents import redis_model
-from agents.demo_stack import free_port
-from agents.health import HealthBoard
-from agents.preflight import PreflightError, check_connection, needs
-from agents.redis_model import PROBLEM, HealthReport, describe_failure
+from agents.demo.stack import free_port
 from agents.settings import KafkaSettings
-from agents.side_consumer import SideConsumer
+from agents.sinks import redis_model
+from agents.sinks.redis_model import PROBLEM, HealthReport, describe_failure
+from agents.sinks.side_consumer import SideConsumer
+from agents.worker.health import HealthBoard
+from agents.worker.preflight import PreflightError, check_connection, needs
 from streams.topics import Topics
 
 URL = "rediss://cx:s3cret-pass@redis.internal:6380/0?ssl_ca_certs=/etc/ca.pem"
@@ -107,7 +107,7 @@ def test_side_consumer_probe_reports_failure_then_recovery_without_any_batch(
 
         def close(self) -> None: ...
 
-    monkeypatch.setattr("agents.side_consumer.Consumer", QuietConsumer)
+    monkeypatch.setattr("agents.sinks.side_consumer.Consumer", QuietConsumer)
 
     async def handler(batch: Sequence[Any]) -> None: ...
 

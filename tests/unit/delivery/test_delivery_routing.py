@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from agents.delivery import DeliveryOutcome, DeliveryStatus, parse_retry_after
+from agents.sinks.webhook import DeliveryOutcome, DeliveryStatus, parse_retry_after
 from streams.delivery import InMemoryIdempotencyStore, idempotency_key, route, validate_routes
 from streams.domain import Alert, AlertAction, AlertType, Priority
 from streams.errors import ConfigError

@@ -1,0 +1,285 @@
+"""``cxstream worker``: run a stream-processing worker.
+
+Every flag's default is the worker's own (``agents.settings.WORKER_DEFAULTS``), written once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from agents.cli.commands.common import (
+    add_api_token_flags,
+    add_connection_flags,
+    api_token_from_args,
+    settings_from_args,
+)
+from agents.settings import WORKER_DEFAULTS as DEFAULTS
+from agents.settings import ApiAccess, WorkerOptions
+from streams.contracts import EventTimeWindow
+from streams.contracts.limits import DAY
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "worker",
+        help="run a worker: consume inputs, keep customer state, emit alerts",
+        description="Run a cxstream worker. Start several with the same --app-id to share "
+        "partitions; each needs its own --data-dir and --web-port.",
+    )
+    add_connection_flags(parser)
+    parser.add_argument("--config", type=Path, help="model config TOML (defaults are packaged)")
+    parser.add_argument(
+        "--params-version",
+        default=os.environ.get("CX_PARAMS_VERSION") or None,
+        metavar="V",
+        help="judge only with parameter record V from the model-parameters topic, waiting for "
+        "it (reproduces the alerts judged with V; default: the latest record, packaged "
+        "cold-start defaults until one is published) [env CX_PARAMS_VERSION]",
+    )
+    parser.add_argument("--app-id", default=DEFAULTS.app_id, help="consumer group / app id")
+    parser.add_argument(
+        "--data-dir", type=Path, default=DEFAULTS.data_dir, help="local table state (RocksDB)"
+    )
+    parser.add_argument("--store", default=DEFAULTS.store, help="rocksdb:// (default) or memory://")
+    add_web_flags(parser)
+    parser.add_argument(
+        "--batch-size", type=int, default=DEFAULTS.batch_size, help="max events per batch"
+    )
+    parser.add_argument(
+        "--tick-interval",
+        type=float,
+        default=DEFAULTS.tick_interval,
+        help="seconds between inactivity checks",
+    )
+    parser.add_argument(
+        "--allowed-lateness",
+        type=float,
+        default=DEFAULTS.allowed_lateness,
+        help="event-time seconds a tick waits behind stream time",
+    )
+    parser.add_argument(
+        "--idle-wall-clock-after",
+        type=float,
+        default=DEFAULTS.idle_wall_clock_after or 0.0,
+        help="seconds without events after which a partition's stream time follows the wall "
+        "clock (0 = never; use 0 when replaying history)",
+    )
+    parser.add_argument(
+        "--standby-replicas",
+        type=int,
+        default=DEFAULTS.standby_replicas,
+        help="warm copies of each table partition kept by other workers",
+    )
+    parser.add_argument(
+        "--session-timeout",
+        type=float,
+        default=DEFAULTS.session_timeout,
+        help="seconds before a silent worker's partitions move to others",
+    )
+    parser.add_argument(
+        "--max-event-delay-days",
+        type=float,
+        default=(DEFAULTS.event_time_window.max_delay or 0.0) / DAY,
+        help="accept an event only if it occurred at most this long before its record's Kafka "
+        "timestamp; older ones are dead-lettered as event_time_out_of_range (0 = any age). "
+        "Replays keep this rule: cxstream's producers stamp records with the event time",
+    )
+    parser.add_argument(
+        "--max-event-ahead-hours",
+        type=float,
+        default=DEFAULTS.event_time_window.max_ahead / 3600,
+        help="accept an event at most this far after its record timestamp and the wall clock",
+    )
+    parser.add_argument(
+        "--no-redis", action="store_true", help="do not maintain the Redis read model"
+    )
+    parser.add_argument("--webhook-url", help="default webhook for alerts (Slack-compatible)")
+    parser.add_argument(
+        "--webhook-route",
+        action="append",
+        default=[],
+        metavar="TEAM=URL",
+        help="webhook per CX team routing key (repeatable)",
+    )
+    parser.add_argument(
+        "--webhook-escalations",
+        action="store_true",
+        help="also post an open alert's escalation to a higher priority, unless a CX team has "
+        "acted on it already (default: openings only)",
+    )
+    parser.add_argument("--log-level", default="info")
+    parser.set_defaults(run=run)
+
+
+def add_web_flags(parser: argparse.ArgumentParser) -> None:
+    web = parser.add_argument_group(
+        "HTTP API (GET /customers/{id} needs the bearer token; /healthz and /metrics are open)"
+    )
+    web.add_argument(
+        "--web-host",
+        default=DEFAULTS.web_host,
+        help="HTTP API/metrics bind address (0.0.0.0 = all interfaces)",
+    )
+    web.add_argument(
+        "--web-port", type=int, default=DEFAULTS.web_port, help="HTTP API/metrics port"
+    )
+    web.add_argument(
+        "--advertised-url",
+        default=os.environ.get("CX_ADVERTISED_URL") or None,
+        help="URL other workers use to reach this one when routing /customers requests "
+        "[CX_ADVERTISED_URL]; default http(s)://WEB_HOST:WEB_PORT, with this machine's host "
+        "name when bound to 0.0.0.0",
+    )
+    add_api_token_flags(web)
+    web.add_argument(
+        "--insecure-api",
+        action="store_true",
+        help="serve /customers WITHOUT authentication when no token is set (default: refuse "
+        "with 403); only for a machine nobody else can reach",
+    )
+    web.add_argument(
+        "--api-rate",
+        type=float,
+        default=DEFAULTS.api_access.rate_per_second,
+        help="requests/s per client address on the API (0 = no limit; default %(default)g)",
+    )
+    web.add_argument(
+        "--api-burst",
+        type=int,
+        default=DEFAULTS.api_access.burst,
+        help="requests a client may burst (default %(default)s)",
+    )
+    web.add_argument("--web-tls-cert", type=Path, help="PEM certificate: serve HTTPS")
+    web.add_argument("--web-tls-key", type=Path, help="PEM private key of --web-tls-cert")
+    web.add_argument(
+        "--web-tls-ca",
+        type=Path,
+        help="CA bundle to verify other workers' HTTPS when routing (default: system CAs and "
+        "this worker's own certificate)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from agents.app import run_worker  # Faust loads only when a worker runs
+
+    options = options_from_args(args)
+    warn_about_api_access(options.api_access)
+    return run_worker(options, log_level=args.log_level)
+
+
+def options_from_args(args: argparse.Namespace) -> WorkerOptions:
+    """The worker's options from its flags (the environment was read by the flags' defaults)."""
+    routes = dict(item.split("=", 1) for item in args.webhook_route)
+    options = WorkerOptions(
+        settings=settings_from_args(args),
+        model_config_path=args.config,
+        params_version=args.params_version,
+        app_id=args.app_id,
+        data_dir=args.data_dir,
+        store=args.store,
+        web_host=args.web_host,
+        web_port=args.web_port,
+        advertised_url=args.advertised_url,
+        web_tls_cert=args.web_tls_cert,
+        web_tls_key=args.web_tls_key,
+        web_tls_ca=args.web_tls_ca,
+        api_access=ApiAccess(
+            token=api_token_from_args(args),
+            insecure=args.insecure_api,
+            rate_per_second=args.api_rate,
+            burst=args.api_burst,
+        ),
+        event_time_window=EventTimeWindow.from_days(
+            args.max_event_delay_days or None, args.max_event_ahead_hours / 24
+        ),
+        batch_size=args.batch_size,
+        tick_interval=args.tick_interval,
+        allowed_lateness=args.allowed_lateness,
+        idle_wall_clock_after=args.idle_wall_clock_after or None,
+        standby_replicas=args.standby_replicas,
+        session_timeout=args.session_timeout,
+        redis_projection=not args.no_redis,
+        webhook_url=args.webhook_url,
+        webhook_routes=routes,
+        webhook_escalations=args.webhook_escalations,
+    )
+    return options
+
+
+def warn_about_api_access(access: ApiAccess) -> None:
+    """Say on start-up when the API serves no customer data, or serves it to anyone."""
+    if access.token:
+        return
+    if access.insecure:
+        message = "--insecure-api: GET /customers serves customer data WITHOUT authentication"
+    else:
+        message = (
+            "no API token: GET /customers answers 403 until the worker is started with "
+            "--api-token-file, CX_API_TOKEN_FILE or CX_API_TOKEN"
+        )
+    print(f"cxstream worker: warning: {message}", file=sys.stderr, flush=True)
+
+
+def worker_argv(
+    options: WorkerOptions, *, log_level: str = "info", api_token_file: Path | None = None
+) -> list[str]:
+    """``python -m agents.cli worker`` with the flags that give ``options`` (the inverse of
+    :func:`options_from_args`): the connection always, any other flag where it differs from
+    the default. Never a secret: the SASL password and the API token travel in the
+    environment or a file (command lines show up in ``ps``)."""
+    settings, kafka, api, d = options.settings, options.settings.kafka, options.api_access, DEFAULTS
+    argv = [sys.executable, "-m", "agents.cli", "worker"]
+    argv += ["--bootstrap-servers", kafka.bootstrap_servers]
+    argv += [
+        "--security-protocol",
+        kafka.security_protocol,
+        "--topic-prefix",
+        settings.topic_prefix,
+    ]
+    if options.redis_projection and settings.redis_url:
+        argv += ["--redis-url", settings.redis_url]
+    else:
+        argv += ["--no-redis"]
+    given = (
+        ("--sasl-mechanism", kafka.sasl_mechanism, None),
+        ("--sasl-username", kafka.sasl_username, None),
+        ("--ssl-cafile", kafka.ssl_cafile, None),
+        ("--schema-registry-url", settings.schema_registry_url, None),
+        ("--api-token-file", api_token_file, None),
+        ("--config", options.model_config_path, d.model_config_path),
+        ("--params-version", options.params_version, d.params_version),
+        ("--app-id", options.app_id, d.app_id),
+        ("--data-dir", options.data_dir, d.data_dir),
+        ("--store", options.store, d.store),
+        ("--web-host", options.web_host, d.web_host),
+        ("--web-port", options.web_port, d.web_port),
+        ("--advertised-url", options.advertised_url, d.advertised_url),
+        ("--web-tls-cert", options.web_tls_cert, d.web_tls_cert),
+        ("--web-tls-key", options.web_tls_key, d.web_tls_key),
+        ("--web-tls-ca", options.web_tls_ca, d.web_tls_ca),
+        ("--api-rate", api.rate_per_second, d.api_access.rate_per_second),
+        ("--api-burst", api.burst, d.api_access.burst),
+        ("--batch-size", options.batch_size, d.batch_size),
+        ("--tick-interval", options.tick_interval, d.tick_interval),
+        ("--allowed-lateness", options.allowed_lateness, d.allowed_lateness),
+        ("--idle-wall-clock-after", options.idle_wall_clock_after or 0, d.idle_wall_clock_after),
+        ("--standby-replicas", options.standby_replicas, d.standby_replicas),
+        ("--session-timeout", options.session_timeout, d.session_timeout),
+        ("--webhook-url", options.webhook_url, d.webhook_url),
+    )
+    for flag, value, default in given:
+        if value is not None and value != default:
+            argv += [flag, str(value)]
+    window = options.event_time_window
+    if window != d.event_time_window:
+        argv += ["--max-event-delay-days", str((window.max_delay or 0.0) / DAY)]
+        argv += ["--max-event-ahead-hours", str(window.max_ahead / 3600)]
+    for team, url in options.webhook_routes.items():
+        argv += ["--webhook-route", f"{team}={url}"]
+    argv += ["--insecure-api"] * api.insecure + [
+        "--webhook-escalations"
+    ] * options.webhook_escalations
+    return [*argv, "--log-level", log_level]

@@ -1,0 +1,228 @@
+"""One batch's cycle: fold it, publish what it produced, then store states, losing nothing.
+
+Order per batch: alerts, dead letters and health snapshots are produced and acknowledged
+by the broker first; only then are customer states written to the table (and its
+changelog) and the inputs acknowledged. If the worker dies in between, the redelivered
+inputs produce the same alerts again with the same deterministic ids (at-least-once on the
+alert topic, exactly-once in state); consumers de-duplicate by the CloudEvents id.
+
+Faust acknowledges a batch's records when the agent's loop moves on *even if the body raised*
+(``take_events`` acks in a ``finally``), so :meth:`BatchCycle.handle_safely` never lets an
+exception escape: it retries, then handles the records one at a time and dead-letters only a
+record that keeps failing on its own. Meanwhile ``/healthz`` reports the problem.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from agents.worker import loop_metrics, metrics
+from agents.worker.batch_fold import TICK_VALUE, BatchFold, BatchOutput, IntegrityAccess
+from agents.worker.customer_fold import Record
+from agents.worker.health import HealthBoard
+from agents.worker.outputs import OutputProducer, OutputRejected
+from agents.worker.tables import FaustStates
+from streams.contracts import dead_letter, processing_failure
+from streams.deadline_index import DeadlineIndex
+from streams.envelope import decode_envelope
+from streams.loop_processing import loop_deadline
+from streams.topics import Topics
+
+log = logging.getLogger(__name__)
+
+#: Attempts at a whole batch, then at each of its records alone, before a record that keeps
+#: failing is dead-lettered (``processing_failed``) so the partition can move on.
+BATCH_ATTEMPTS = 3
+RECORD_ATTEMPTS = 3
+AGENT_PROBLEM = "customer_agent"
+MAX_RETRY_PAUSE = 30.0
+
+
+def caused_by_record(exc: BaseException) -> bool:
+    """Only a broker refusing a record's own output (its size) is blamed on a batch's record.
+
+    Everything else that escapes a batch (the broker, a table, the network, a bug outside the
+    per-customer fold) is retried for as long as it lasts: dead-lettering would lose good
+    records for it, while a stalled partition raises the lag and agent-failing alerts.
+    """
+    return isinstance(exc, OutputRejected) and exc.caused_by_record
+
+
+class BatchCycle:
+    """The customer agent's body (its fold, :class:`BatchFold`, is, Faust-free)."""
+
+    def __init__(
+        self,
+        outputs: OutputProducer,
+        table: Any,
+        topics: Topics,
+        fold: BatchFold,
+        deadlines: DeadlineIndex,
+        integrity: IntegrityAccess,
+        health: HealthBoard | None = None,
+        retry_pause: float = 1.0,
+    ) -> None:
+        self.outputs = outputs
+        self.health = health or HealthBoard()
+        self.retry_pause = retry_pause
+        self.states = FaustStates(table)
+        self.topics = topics
+        self.fold = fold
+        self.deadlines = deadlines
+        self.integrity = integrity
+        self.has_assignment = False  # set once the first rebalance completed
+
+    async def handle_safely(self, records: Sequence[Record]) -> None:
+        """Handle a batch; never raises except on cancellation (see the module docstring)."""
+        if await self._attempt(records, BATCH_ATTEMPTS) is None:
+            return
+        for record in records:  # isolate the failure: every other record goes through
+            error = await self._attempt([record], RECORD_ATTEMPTS)
+            if error is not None:
+                await self._give_up(record, error)
+        self.health.clear(AGENT_PROBLEM)
+
+    async def _attempt(self, records: Sequence[Record], attempts: int) -> Exception | None:
+        """None once ``records`` are handled, or the record fault they still raise after
+        ``attempts``; any other failure is retried for as long as it lasts."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self.handle(records)
+            except Exception as exc:
+                metrics.AGENT_FAILURES.labels(type(exc).__name__).inc()
+                self.health.raise_problem(
+                    AGENT_PROBLEM,
+                    f"handling a batch failed ({type(exc).__name__}), attempt {attempt}: "
+                    "retrying; see the worker log and docs/runbooks/customer-agent-failing.md",
+                )
+                log.exception("batch of %d records failed (attempt %d)", len(records), attempt)
+                if attempt >= attempts and caused_by_record(exc):
+                    return exc
+                await asyncio.sleep(min(MAX_RETRY_PAUSE, self.retry_pause * attempt))
+            else:
+                if attempt > 1:
+                    self.health.clear(AGENT_PROBLEM)
+                return None
+
+    async def _give_up(self, record: Record, exc: Exception) -> None:
+        """Dead-letter a record that fails even alone, retrying the dead letter until it lands."""
+        key, value, headers = dead_letter(
+            record.key,
+            record.value,
+            list(record.headers or ()),
+            processing_failure(exc),
+            record.topic,
+            record.partition,
+            record.offset,
+            time.time(),
+        )
+        self.outputs.produce(self.topics.dead_letter, key, value, headers)
+        await self.outputs.flush()
+        metrics.DEAD_LETTERS.labels("processing_failed").inc()
+
+    async def handle(self, records: Sequence[Record]) -> BatchOutput:
+        try:
+            out = self.fold.process(records, self.states, self.integrity)
+            self._publish(out)
+            await self.outputs.flush()  # acknowledged before any state moves past them
+        except BaseException:
+            self.integrity.discard()  # the batch will be redelivered and weighed again
+            raise
+        for customer_id, envelope, raw, record in out.states:
+            self.states.put(customer_id, envelope, raw, record)
+        self.integrity.flush()
+        self.deadlines.observe(out.stream_times)
+        self.deadlines.schedule(out.deadlines)
+        _record_metrics(out)
+        return out
+
+    def _publish(self, out: BatchOutput) -> None:
+        produce = self.outputs.produce
+        for topic, key, value, headers in out.messages:
+            produce(topic, key, value, headers)
+        for dl_key, dl_value, dl_headers in out.dead_letters:
+            produce(self.topics.dead_letter, dl_key, dl_value, dl_headers)
+
+    def rebuild(self, items: Iterable[tuple[Any, bytes | None]], partitions: set[int]) -> int:
+        """After a (re)assignment: re-index deadlines and recount stage/band gauges.
+
+        Runs once per rebalance over this worker's customers only (their table partitions);
+        the index lives in memory because it is cheap to derive from the table.
+        """
+        self.deadlines.forget_partitions(partitions)
+        stages: Counter[str] = Counter()
+        bands: Counter[str] = Counter()
+        entries: list[tuple[str, int, float]] = []
+        stream_times: dict[int, float] = {}
+        for key, raw in items:
+            if not raw:
+                continue
+            envelope = decode_envelope(raw)
+            if envelope.partition not in partitions:
+                continue
+            stream_times[envelope.partition] = max(
+                stream_times.get(envelope.partition, 0.0), envelope.event_time
+            )
+            stages[envelope.stage] += 1
+            bands[envelope.band] += 1
+            deadline = loop_deadline(envelope.state, self.fold.config)
+            if deadline is not None:
+                customer_id = key.decode() if isinstance(key, bytes) else str(key)
+                entries.append((customer_id, envelope.partition, deadline))
+        self.deadlines.observe(stream_times)
+        self.deadlines.schedule(entries)
+        _set_gauges(stages, bands)
+        return len(entries)
+
+    async def send_ticks(self) -> int:
+        """Ask the agent to tick customers whose deadlines passed (a tick needs table context)."""
+        due = self.deadlines.due()
+        for cid, partition, until in due:
+            self.outputs.produce(
+                self.topics.ticks,
+                cid.encode(),
+                TICK_VALUE.pack(until),
+                partition=partition,
+                timestamp=until,
+            )
+        if due:
+            await self.outputs.flush()
+        return len(due)
+
+
+def _set_gauges(stages: Counter[str], bands: Counter[str]) -> None:
+    metrics.CUSTOMERS_BY_STAGE.clear()
+    metrics.CUSTOMERS_BY_BAND.clear()
+    for stage, count in stages.items():
+        metrics.CUSTOMERS_BY_STAGE.labels(stage).set(count)
+    for band, count in bands.items():
+        metrics.CUSTOMERS_BY_BAND.labels(band).set(count)
+
+
+def _record_metrics(out: BatchOutput) -> None:
+    wall = time.time()
+    for topic, outcome in out.outcomes:
+        metrics.EVENTS.labels(topic, outcome).inc()
+    for reason in out.dead_letter_reasons:
+        metrics.DEAD_LETTERS.labels(reason).inc()
+    for alert in out.alerts:
+        metrics.ALERTS.labels(alert.type.value, alert.action.value, alert.priority.value).inc()
+    loop_metrics.record_outcomes(out.alert_outcomes)
+    if out.snapshots:
+        metrics.PROCESSING_LATENCY.observe(max(0.0, wall - out.first_consumed))
+        for snap in out.snapshots:
+            metrics.EVENT_LATENCY.observe(max(0.0, wall - snap.as_of))
+    for old_stage, old_band, stage, band in out.stage_moves:
+        if old_stage:
+            metrics.CUSTOMERS_BY_STAGE.labels(old_stage).dec()
+        if old_band:
+            metrics.CUSTOMERS_BY_BAND.labels(old_band).dec()
+        metrics.CUSTOMERS_BY_STAGE.labels(stage).inc()
+        metrics.CUSTOMERS_BY_BAND.labels(band).inc()

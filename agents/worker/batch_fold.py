@@ -1,0 +1,309 @@
+"""Fold a batch of input records into customer states: the worker's hot path, Faust-free.
+
+The batch cycle hands over a batch of records; this module decodes them, drops redelivered
+ones, runs the pure model per customer (reading and writing each customer's state once per
+batch, however many of its events the batch holds) and returns what to publish, already
+encoded. The cycle publishes alerts, snapshots and dead letters, waits for the broker's
+acknowledgement, and only then writes states and acknowledges the inputs: a crash can repeat
+an alert (same deterministic id), never lose one.
+
+Nothing a record holds can make :meth:`BatchFold.process` raise: undecodable, implausible,
+late and unprocessable records all become dead letters with a reason (see customer_fold).
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from agents.worker.customer_fold import CustomerFold, Item, Message, Record, RecordFault
+from streams.alert_loop import AlertOutcome
+from streams.contracts import (
+    LIVE_WINDOW,
+    RETRIABLE_REASONS,
+    SKIP_REASONS,
+    ConfluentRegistry,
+    Decoded,
+    EventTimeWindow,
+    Rejected,
+    dead_letter,
+    decode_event,
+    processing_failure,
+)
+from streams.contracts.actions import DecodedAction, decode_action
+from streams.contracts.confluent import RegistryUnavailable
+from streams.domain import Alert, Feedback, HealthSnapshot
+from streams.envelope import Envelope
+from streams.model import ModelConfig
+from streams.topics import ACTIONS_KIND, INPUT_KINDS, Topics
+
+log = logging.getLogger(__name__)
+
+Headers = list[tuple[str, bytes]]
+TICK_VALUE = struct.Struct(">d")
+
+
+class IntegrityAccess(Protocol):
+    """Survey-integrity weight of one feedback event (per agent/location state)."""
+
+    def weigh(self, feedback: Feedback, record: Record) -> float: ...
+
+    def flush(self) -> None: ...
+
+    def discard(self) -> None: ...
+
+
+class _FullWeight:
+    def weigh(self, feedback: Feedback, record: Record) -> float:
+        return 1.0
+
+    def flush(self) -> None:
+        return None
+
+    def discard(self) -> None:
+        return None
+
+
+FULL_WEIGHT = _FullWeight()
+
+
+class StateAccess(Protocol):
+    """Table access in the context of the record that caused it (Faust needs that context)."""
+
+    def get(self, customer_id: str, record: Record) -> Envelope | None: ...
+
+    def put(self, customer_id: str, envelope: Envelope, raw: bytes, record: Record) -> None:
+        """Store ``envelope``, already encoded as ``raw`` (encoding failures are caught earlier)."""
+
+
+@dataclass(slots=True)
+class BatchOutput:
+    alerts: list[Alert] = field(default_factory=list)
+    snapshots: list[HealthSnapshot] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)  # encoded alerts and snapshots
+    dead_letters: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]]]] = field(
+        default_factory=list
+    )
+    states: list[tuple[str, Envelope, bytes, Record]] = field(default_factory=list)
+    deadlines: list[tuple[str, int, float]] = field(default_factory=list)
+    stage_moves: list[tuple[str | None, str | None, str, str]] = field(default_factory=list)
+    stream_times: dict[int, float] = field(default_factory=dict)
+    first_consumed: float = 0.0
+    # Counted by the batch cycle once the batch is durable: a retried batch must not count twice.
+    outcomes: list[tuple[str, str]] = field(default_factory=list)  # (topic, outcome)
+    alert_outcomes: list[AlertOutcome] = field(default_factory=list)
+    dead_letter_reasons: list[str] = field(default_factory=list)
+
+
+class BatchFold:
+    """Turns batches of records into states and outputs; one instance per worker."""
+
+    def __init__(
+        self,
+        topics: Topics,
+        config: ModelConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+        registry: ConfluentRegistry | None = None,
+        retry_delays: Sequence[float] = (0.5,),
+        window: EventTimeWindow = LIVE_WINDOW,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.registry = registry
+        self.retry_delays = retry_delays
+        self.window = window
+        self.topics = topics
+        self.kind_by_topic = {topic: i for i, topic in enumerate(topics.customer_inputs)}
+        self.kind_by_topic[topics.ticks] = -1
+        self.customer_fold = CustomerFold(
+            config, topics.alerts, topics.health, topics.alert_outcomes
+        )
+
+    def use(self, config: ModelConfig) -> None:
+        """Judge with ``config`` from the next batch on (parameters are swapped between batches)."""
+        self.config = config
+        self.customer_fold.config = config
+
+    def process(
+        self,
+        records: Sequence[Record],
+        states: StateAccess,
+        integrity: IntegrityAccess = FULL_WEIGHT,
+    ) -> BatchOutput:
+        """Decode, weigh feedback (in record order), then fold each customer's items.
+
+        A customer's items are folded in event-time order (stable for ties), which absorbs
+        the interleaving of their topics within a batch.
+        """
+        out = BatchOutput(first_consumed=min((r.timestamp for r in records), default=0.0))
+        groups: dict[str, list[Item]] = {}
+        now = self.clock()
+        for record in records:
+            try:
+                item = self._item(record, now, out, integrity)
+            except RecordFault as fault:  # table or broker errors propagate: retried
+                self._failed(record, fault.__cause__ or fault, now, out)
+                continue
+            if item is not None:
+                key = item.event.customer_id if item.event else _text(record.key)
+                groups.setdefault(key, []).append(item)
+        for customer_id, items in groups.items():
+            items.sort(key=_item_time)
+            self._fold_customer(customer_id, items, states, out, now)
+        return out
+
+    def _item(
+        self, record: Record, now: float, out: BatchOutput, integrity: IntegrityAccess
+    ) -> Item | None:
+        kind_index = self.kind_by_topic.get(record.topic)
+        if kind_index is None:
+            return None
+        if kind_index == -1:
+            if record.value is None or len(record.value) != TICK_VALUE.size:
+                log.warning("ignored a malformed tick at %s offset %s", record.topic, record.offset)
+                return None
+            until = TICK_VALUE.unpack(record.value)[0]
+            return Item(record, -1, record.offset, record.partition, None, until, 1.0)
+        headers = list(record.headers or ())
+        result = self._decode(INPUT_KINDS[kind_index], record, headers, now)
+        if isinstance(result, Rejected):
+            self._reject(record, headers, result, now, out)
+            return None
+        event = result.event
+        current = out.stream_times.get(record.partition, 0.0)
+        out.stream_times[record.partition] = max(current, event.occurred_at)
+        weight = integrity.weigh(event, record) if isinstance(event, Feedback) else 1.0
+        return Item(record, kind_index, record.offset, record.partition, event, 0.0, weight)
+
+    def _decode(
+        self, kind: str, record: Record, headers: Headers, now: float
+    ) -> Decoded | DecodedAction | Rejected:
+        """Decode; an unreachable schema registry is waited for, not blamed on the message.
+
+        A blip is retried here; a longer outage raises :class:`RegistryUnavailable`, so the
+        batch cycle retries the whole batch (without blocking the event loop) for as long as the
+        outage lasts, with ``/healthz`` saying so.
+        """
+        result = self._decode_once(kind, record, headers, now)
+        for delay in self.retry_delays:
+            if not (isinstance(result, Rejected) and result.reason in RETRIABLE_REASONS):
+                break
+            time.sleep(delay)  # blocks the batch: nothing downstream may overtake this record
+            result = self._decode_once(kind, record, headers, now)
+        if isinstance(result, Rejected) and result.reason in RETRIABLE_REASONS:
+            raise RegistryUnavailable(f"{record.topic}[{record.partition}]: {result.detail}")
+        return result
+
+    def _decode_once(
+        self, kind: str, record: Record, headers: Headers, now: float
+    ) -> Decoded | DecodedAction | Rejected:
+        if kind == ACTIONS_KIND:
+            return decode_action(
+                record.key,
+                record.value,
+                headers,
+                now=now,
+                registry=self.registry,
+                record_time=record.timestamp or None,
+                window=self.window,
+            )
+        return decode_event(
+            kind,
+            record.key,
+            record.value,
+            headers,
+            now=now,
+            registry=self.registry,
+            record_time=record.timestamp or None,
+            window=self.window,
+        )
+
+    def _reject(
+        self, record: Record, headers: Headers, rejected: Rejected, now: float, out: BatchOutput
+    ) -> None:
+        if rejected.reason in SKIP_REASONS:
+            return
+        out.outcomes.append((record.topic, "dead_letter"))
+        out.dead_letter_reasons.append(rejected.reason)
+        out.dead_letters.append(
+            dead_letter(
+                record.key,
+                record.value,
+                headers,
+                rejected,
+                record.topic,
+                record.partition,
+                record.offset,
+                now,
+            )
+        )
+
+    def _failed(self, record: Record, exc: BaseException, now: float, out: BatchOutput) -> None:
+        log.warning(
+            "%s at %s[%s] offset %s: dead-lettered as processing_failed",
+            type(exc).__name__,
+            record.topic,
+            record.partition,
+            record.offset,
+        )
+        if self.kind_by_topic.get(record.topic) == -1:
+            return  # a tick is internal: the next event or tick does its work
+        self._reject(record, list(record.headers or ()), processing_failure(exc), now, out)
+
+    def _fold_customer(
+        self,
+        customer_id: str,
+        items: list[Item],
+        states: StateAccess,
+        out: BatchOutput,
+        now: float,
+    ) -> None:
+        before = states.get(customer_id, items[0].record)  # errors: retried, not blamed
+        fresh = [i for i in items if not self._redelivered(before, i, out)]
+        if not fresh:
+            return
+        result = self.customer_fold.fold(before, fresh)
+        for item, error in result.failed:
+            self._failed(item.record, error, now, out)
+        for item, detail in result.late:
+            record = item.record
+            late = Rejected("late_event", detail)
+            self._reject(record, list(record.headers or ()), late, now, out)
+        out.outcomes.extend((item.record.topic, "processed") for item in result.processed)
+        out.outcomes.extend((item.record.topic, "duplicate") for item in result.duplicates)
+        envelope, snap = result.envelope, result.snapshot
+        if envelope is None or snap is None:
+            return
+        out.alerts.extend(result.alerts)
+        out.alert_outcomes.extend(result.outcomes)
+        out.snapshots.append(snap)
+        out.messages.extend(result.messages)
+        old_stage = before.stage if before else None
+        old_band = before.band if before else None
+        if (old_stage, old_band) != (snap.stage, snap.band):
+            out.stage_moves.append((old_stage, old_band, snap.stage, snap.band))
+        out.states.append((customer_id, envelope, result.state_bytes, items[-1].record))
+        if result.deadline is not None:
+            out.deadlines.append((customer_id, envelope.partition, result.deadline))
+
+    def _redelivered(self, envelope: Envelope | None, item: Item, out: BatchOutput) -> bool:
+        """Judged against the state as loaded, before this batch moved any offset mark."""
+        if envelope is None or item.event is None:
+            return False
+        if envelope.seen(item.kind_index, item.offset):
+            out.outcomes.append((item.record.topic, "duplicate"))
+            return True
+        return False
+
+
+def _item_time(item: Item) -> float:
+    return item.time
+
+
+def _text(key: bytes | None) -> str:
+    return key.decode("utf-8", "replace") if key else ""

@@ -1,0 +1,97 @@
+"""``cxstream_consumer_lag_messages`` as Kafka's own tools report it, read from the broker.
+
+Lag is each owned input partition's end offset minus the offset the worker's group committed
+(the log start when nothing is committed yet). It is read from the broker on its own timer,
+because the consumer's view hid exactly the backlog the lag alerts exist for: Faust's read offset
+moves when a record enters the stream buffer (thousands ahead of processing), the high watermark
+is refreshed only by fetches (which stop while the agent is stuck), a timer blocked on a flush
+stopped updating it, and the table changelogs the consumer also reads were reported as input lag.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+import faust
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+from agents.settings import KafkaSettings, WorkerOptions
+from agents.worker import metrics
+from agents.worker.faust_internals import assigned_partitions
+
+log = logging.getLogger(__name__)
+
+#: Seconds between two lag readings (two small admin requests each).
+LAG_INTERVAL = 2.0
+
+Partition = tuple[str, int]
+
+
+class ConsumerLag:
+    """Reads a group's lag on given partitions and publishes it as the lag gauge.
+
+    A consumer that never subscribes (so never joins the group) asks for the group's committed
+    offsets and the partitions' watermarks: the admin API's offset calls aborted the process
+    inside librdkafka during a broker outage (an enq_once refcount assertion).
+    """
+
+    def __init__(self, kafka: KafkaSettings, group: str, timeout: float = 5.0) -> None:
+        self.timeout = timeout
+        self._consumer = Consumer(
+            kafka.confluent(**{"group.id": group, "enable.auto.commit": False})
+        )
+        self._reported: set[Partition] = set()
+
+    def measure(self, partitions: Iterable[Partition]) -> dict[Partition, int]:
+        """Lag per partition (blocking: run it in a thread)."""
+        tps = [TopicPartition(topic, partition) for topic, partition in partitions]
+        if not tps:
+            return {}
+        committed = {
+            (tp.topic, tp.partition): tp.offset
+            for tp in self._consumer.committed(tps, timeout=self.timeout)
+        }
+        lag = {}
+        for tp in tps:
+            key = (tp.topic, tp.partition)
+            start, end = self._consumer.get_watermark_offsets(tp, self.timeout, cached=False)
+            position = committed.get(key, -1)
+            lag[key] = max(0, end - (position if position >= 0 else start))
+        return lag
+
+    def update(self, partitions: Iterable[Partition]) -> None:
+        """Set the gauge for ``partitions``; drop series of partitions this worker gave up (the
+        worker that owns them now reports them)."""
+        lag = self.measure(partitions)
+        for topic, partition in self._reported - lag.keys():
+            metrics.CONSUMER_LAG.remove(topic, str(partition))
+        for (topic, partition), value in lag.items():
+            metrics.CONSUMER_LAG.labels(topic, str(partition)).set(value)
+        self._reported = set(lag)
+
+
+def register_consumer_lag(app: faust.App, options: WorkerOptions) -> None:
+    """Update the lag gauge every :data:`LAG_INTERVAL` seconds for the owned input partitions."""
+    inputs = options.settings.topics.inputs
+    probe = ConsumerLag(options.settings.kafka, app.conf.id)
+    failing = False
+
+    async def consumer_lag() -> None:
+        nonlocal failing
+        if app.rebalancing:
+            return
+        owned = [(topic, p) for topic in inputs for p in sorted(assigned_partitions(app, topic))]
+        try:
+            await asyncio.to_thread(probe.update, owned)
+        except KafkaException as exc:  # the broker is away: keep the last reading, say it once
+            if not failing:
+                log.warning("consumer lag not read (kept the last reading): %s", exc)
+            failing = True
+        else:
+            if failing:
+                log.info("consumer lag read again")
+            failing = False
+
+    app.timer(LAG_INTERVAL, name="consumer-lag")(consumer_lag)  # Faust's decorator is untyped

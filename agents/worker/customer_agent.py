@@ -1,0 +1,98 @@
+"""The customer agent on a Faust app: its inputs, its batches, inactivity ticks, rebalances.
+
+Data flow (all keyed by customer id unless said otherwise):
+
+    purchases, support-tickets, customer-profiles, alert-actions ┐
+    feedback (weighed by the survey-integrity table) ───────────┤→ customer agent
+    timer (deadline index) → internal.ticks ────────────────────┘   (customers table)
+    customer agent → alerts, customer-health (compacted), alert-outcomes (compacted),
+                     dead-letter
+
+Each batch runs through :class:`~agents.worker.batch_cycle.BatchCycle`; this module only
+wires it to Faust: the agent, the timer that sends ticks, and the rebalance handlers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+import faust
+
+from agents.settings import WorkerOptions
+from agents.worker import metrics
+from agents.worker.batch_cycle import BatchCycle
+from agents.worker.faust_internals import assigned_partitions, in_recovery
+from agents.worker.merge import EventTimeMerge
+from agents.worker.model_params import ModelParameters
+from streams.model import ModelConfig
+
+
+def register_customer_agent(
+    app: faust.App,
+    cycle: BatchCycle,
+    customers: Any,
+    params: ModelParameters,
+    options: WorkerOptions,
+) -> None:
+    """The agent folding every input batch, the inactivity-tick timer and rebalance handlers."""
+    topics = options.settings.topics
+    inputs = app.topic(*topics.customer_inputs, topics.ticks)
+
+    @app.agent(inputs, name="customers")
+    async def customer_agent(stream: Any) -> None:
+        async for events in stream.take_events(options.batch_size, options.batch_within):
+            await params.ready()  # the parameters to judge with (pinned: until they arrive)
+            await finish_before_ack(cycle.handle_safely([event.message for event in events]))
+
+    indexed: set[int] | None = None
+
+    def use(config: ModelConfig) -> None:  # between batches: a fold never mixes two configs
+        nonlocal indexed
+        cycle.fold.use(config)
+        indexed = None  # deadlines were planned with the old parameters: the timer re-plans
+
+    params.listeners.append(use)
+
+    @app.on_rebalance_complete.connect
+    async def mark_assigned(sender: Any, *args: Any, **kwargs: Any) -> None:
+        cycle.has_assignment = True
+
+    @app.on_partitions_revoked.connect
+    async def forget_cached_states(sender: Any, *args: Any, **kwargs: Any) -> None:
+        cycle.states.forget()
+        scheduler: Any = getattr(app.consumer, "scheduler", None)
+        if isinstance(scheduler, EventTimeMerge):
+            scheduler.forget_all()
+
+    @app.timer(options.tick_interval, name="inactivity-ticks")
+    async def inactivity_ticks() -> None:
+        nonlocal indexed
+        if app.rebalancing or in_recovery(app):
+            return
+        assigned = assigned_partitions(app, topics.purchases)
+        if assigned != indexed:
+            cycle.rebuild(customers.items(), assigned)
+            indexed = assigned
+        await cycle.send_ticks()
+        for partition, stream_time in cycle.deadlines.stream_times().items():
+            metrics.STREAM_TIME_LAG.labels(str(partition)).set(max(0.0, time.time() - stream_time))
+
+
+async def finish_before_ack(batch: Coroutine[Any, Any, None], grace: float = 30.0) -> None:
+    """Run a batch to its end even if the agent is cancelled (a shutdown) meanwhile.
+
+    Faust acknowledges the batch's records as soon as the agent's loop is left, cancelled or
+    not, and commits them on shutdown: a batch cut short there would be lost. So the batch runs
+    shielded, and a cancellation waits up to ``grace`` seconds for it before going on.
+    """
+    task = asyncio.ensure_future(batch)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(task), grace)
+        raise

@@ -1,0 +1,109 @@
+"""Every private Faust, mode and aiokafka attribute the worker touches, in one place, with why.
+
+Faust offers no public API for what these do; each is pinned by the tests that exercise it
+(the merge and table unit tests, the e2e suite), so a Faust upgrade that moves one fails there.
+
+- Table writes: Faust picks the changelog and RocksDB partition of a table write from the
+  *current event* (a context variable set while a stream iterates). ``stream.take_events``
+  leaves it pointing at the last event of the batch, which would send every customer's state
+  to one partition: :func:`event_context` sets it to the record the state belongs to.
+- The merge (``agents.worker.merge``) needs each partition's fetch position and high
+  watermark (aiokafka's subscription state), which partitions Faust consumes right now, and
+  the read offset Faust recorded for a partition.
+- Logging: mode's worker sets up logging in a private hook (see :class:`CxWorker`).
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from aiokafka.structs import TopicPartition as AIOKafkaTP
+from faust.streams import _current_event
+from faust.types import TP
+from mode.utils.logging import level_number
+
+from agents.worker import log_limits
+
+
+class _EventLike:
+    """The part of a Faust Event that tables and stores read: ``.message``."""
+
+    __slots__ = ("__weakref__", "message")
+
+    def __init__(self, message: Any) -> None:
+        self.message = message
+
+
+@contextmanager
+def event_context(message: Any) -> Iterator[None]:
+    """Table accesses inside go to the partition of ``message`` (see the module docstring)."""
+    holder = _EventLike(message)  # kept alive by this frame while the weakref is in use
+    token = _current_event.set(weakref.ref(holder))  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchState:
+    """aiokafka's view of one assigned partition."""
+
+    highwater: int | None
+    position: int | None
+    has_valid_position: bool
+
+
+def fetch_state(app: Any, tp: TP) -> FetchState | None:
+    """The consumer's fetch position and high watermark of ``tp``; None when the consumer is
+    not started or ``tp`` is not assigned."""
+    try:
+        kafka_consumer = app.consumer._thread._ensure_consumer()
+        assignment = kafka_consumer._subscription.subscription.assignment
+        state = assignment.state_value(AIOKafkaTP(tp.topic, tp.partition))
+    except Exception:
+        return None
+    if state is None:
+        return None
+    return FetchState(state.highwater, state.position, bool(state.has_valid_position))
+
+
+def consuming(app: Any, tp: TP) -> bool:
+    """Faust drops records of partitions it is not consuming right now (paused, revoked)."""
+    consumer = app.consumer
+    active = consumer._active_partitions
+    return active is None or tp in active or tp in consumer._buffered_partitions
+
+
+def read_offset(app: Any, tp: TP) -> int | None:
+    """The offset of the last message Faust handed to a stream from ``tp``."""
+    offset: int | None = app.consumer._read_offset.get(tp)
+    return offset
+
+
+def assigned_partitions(app: faust.App, topic: str) -> set[int]:
+    """The partitions of ``topic`` this worker owns (its actives, not its standbys)."""
+    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
+
+
+def in_recovery(app: faust.App) -> bool:
+    """Whether the app is restoring tables from their changelogs."""
+    return bool(getattr(app, "in_recovery", False))
+
+
+class CxWorker(faust.Worker):  # type: ignore[misc]
+    """mode leaves the root logger at DEBUG and filters in its handlers, so every debug call
+    in aiokafka and Faust builds a log record on the hot path; set the level where it counts.
+    Repeats from the Kafka clients are rate-limited: an outage logs a line per 10 s, not
+    thousands."""
+
+    def _setup_logging(self) -> None:
+        super()._setup_logging()
+        logging.getLogger().setLevel(level_number(self.loglevel))
+        log_limits.install()

@@ -1,0 +1,131 @@
+"""The worker's two Faust tables: customer states and survey integrity.
+
+Both hold bytes (Faust's "raw" codec): cxstream encodes the values itself, compact and
+versioned (``streams.envelope`` for customers). Every access runs in the event context of the
+record it belongs to (``faust_internals.event_context``), so it reaches that record's
+partition and changelog.
+
+Survey integrity: coaching is a pattern per agent or location. The state for one lives under the key
+``{partition}|agent:{id}`` (or ``location:{id}``): sharded by the customer partition the
+feedback arrived on, so it is read and written in the same event context, changelogged with
+that partition, and moves with it on a rebalance. Each shard sees a hash-random share of the
+agent's customers, so bursts far above the agent's own baseline still stand out, without an
+extra topic hop that would reorder a customer's feedback against their other events. Weights
+are computed in record order, before the batch is grouped by customer, so replays agree.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import OrderedDict
+from typing import Any
+
+import faust
+
+from agents.worker.customer_fold import Record, RecordFault
+from agents.worker.faust_internals import event_context
+from agents.worker.topic_admin import FAUST_TABLES
+from streams.domain import Feedback
+from streams.envelope import Envelope, decode_envelope
+from streams.model import (
+    ModelConfig,
+    integrity_from_bytes,
+    integrity_to_bytes,
+    observe_feedback,
+)
+from streams.processing import integrity_key
+from streams.topics import INPUT_PARTITIONS
+
+_HEADER = struct.Struct(">qd")  # offset of the last feedback folded in, and its weight
+
+
+def create_tables(app: faust.App) -> tuple[Any, Any]:
+    """The ``customers`` and ``survey-integrity`` tables, bytes to bytes."""
+    customers, integrity = (
+        app.Table(name, default=None, partitions=INPUT_PARTITIONS, key_type=bytes, value_type=bytes)
+        for name in FAUST_TABLES
+    )
+    return customers, integrity
+
+
+class FaustStates:
+    """``StateAccess`` over a Faust table whose values are encoded envelopes.
+
+    Decoded envelopes of recently active customers stay in a bounded LRU, so a busy customer
+    is decoded once, not once per batch. This worker is the only writer of its partitions, so
+    the cache can only go stale across a rebalance: :meth:`forget` is called on every revoke.
+    """
+
+    def __init__(self, table: Any, capacity: int = 100_000) -> None:
+        self.table = table
+        self.capacity = capacity
+        self._cache: OrderedDict[str, Envelope] = OrderedDict()
+
+    def get(self, customer_id: str, record: Record) -> Envelope | None:
+        cached = self._cache.get(customer_id)
+        if cached is not None:
+            self._cache.move_to_end(customer_id)
+            return cached
+        with event_context(record):
+            raw = self.table.get(customer_id)
+        return decode_envelope(raw) if raw else None
+
+    def put(self, customer_id: str, envelope: Envelope, raw: bytes, record: Record) -> None:
+        with event_context(record):
+            self.table[customer_id] = raw  # reassign: reaches changelog
+        self._cache[customer_id] = envelope
+        self._cache.move_to_end(customer_id)
+        if len(self._cache) > self.capacity:
+            self._cache.popitem(last=False)
+
+    def forget(self) -> None:
+        self._cache.clear()
+
+
+class FaustIntegrity:
+    """``IntegrityAccess`` over a Faust table of (offset, weight) headers + integrity state.
+
+    Updates are staged during a batch and written by :meth:`flush` together with the customer
+    states, after the batch's alerts were acknowledged: a crash before that point leaves both
+    tables as they were, so the redelivered batch recomputes the very same weights.
+    """
+
+    def __init__(self, table: Any, config: ModelConfig) -> None:
+        self.table = table
+        self.config = config
+        self._staged: dict[str, tuple[Record, bytes]] = {}
+
+    def weigh(self, feedback: Feedback, record: Record) -> float:
+        key = integrity_key(feedback, record.partition)
+        if key is None:
+            return 1.0
+        raw = self._staged[key][1] if key in self._staged else self._read(key, record)
+        try:
+            state = None
+            if raw:
+                last_offset, weight = _HEADER.unpack_from(raw)
+                if record.offset <= last_offset:  # folded in before a crash: same verdict
+                    return float(weight)
+                state = integrity_from_bytes(raw[_HEADER.size :])
+            state, verdict = observe_feedback(state, feedback, feedback.occurred_at, self.config)
+            value = _HEADER.pack(record.offset, verdict.weight) + integrity_to_bytes(state)
+        except Exception as exc:  # the table read above is not the record's fault
+            raise RecordFault(f"survey integrity of {key}") from exc
+        self._staged[key] = (record, value)
+        return float(verdict.weight)
+
+    def _read(self, key: str, record: Record) -> bytes | None:
+        with event_context(record):
+            raw: bytes | None = self.table.get(key)
+        return raw
+
+    def flush(self) -> None:
+        try:
+            for key, (record, value) in self._staged.items():
+                with event_context(record):
+                    self.table[key] = value
+        finally:
+            self._staged.clear()
+
+    def discard(self) -> None:
+        self._staged.clear()

@@ -1,0 +1,161 @@
+"""``cxstream import --dry-run`` on the shipped messy exports: what happens to every row."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agents.cli.main import main
+
+DATA = Path(__file__).resolve().parents[3] / "data"
+MESSY = DATA / "import_orders_messy.csv"
+JSONL = DATA / "import_orders.jsonl"
+CSV_ARGS = [
+    "--kind", "purchases",
+    "--map", "customer=customer_id",
+    "--map", "order_date=occurred_at",
+    "--map", "total=amount",
+    "--timezone", "Europe/Berlin",
+    "--currency", "EUR",
+]  # fmt: skip
+
+
+def dry_run(capsys: pytest.CaptureFixture[str], path: Path, *args: str) -> tuple[int, Any]:
+    code = main(["import", str(path), *args, "--dry-run", "--json", "--no-progress"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def ms(text: str) -> int:
+    return round(datetime.fromisoformat(text).astimezone(UTC).timestamp() * 1000)
+
+
+def test_every_row_of_the_messy_csv_is_mapped_or_rejected_with_row_field_and_reason(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, report = dry_run(capsys, MESSY, *CSV_ARGS)
+    assert code == 1  # some rows were rejected
+    assert [(r["row"], r["field"], r["reason"]) for r in report["rejected"]] == [
+        (6, "customer_id", "empty_customer_id"),  # the customer id is missing
+        (9, "occurred_at", "invalid_time"),  # "not a date"
+        (10, "amount", "invalid_amount"),  # "abc"
+        (12, "occurred_at", "nonexistent_local_time"),  # 02:30 on the night clocks spring
+        (13, "currency", "currency_mismatch"),  # "$10.00" in a EUR row
+        (14, "amount", "invalid_amount"),  # 1.005 EUR: a tenth of a cent
+        (15, "-", "wrong_column_count"),  # 1,234.00 unquoted: one cell too many
+    ]
+    assert report["summary"] == {
+        "read": 14,
+        "blank_skipped": 2,
+        "produced": 0,
+        "rejected": 7,
+        "rejected_by_reason": {
+            "empty_customer_id": 1,
+            "invalid_time": 1,
+            "invalid_amount": 2,
+            "nonexistent_local_time": 1,
+            "currency_mismatch": 1,
+            "wrong_column_count": 1,
+        },
+    }
+    assert (
+        report["valid"] == 7
+    )  # row 16's quoted line break stays inside its cell and report["delivery"] is None
+    events = {s["event"]["order_id"]: s["event"] for s in report["sample"]}
+    # the first five valid rows, in file order, as the contract's JSON records
+    assert list(events) == ["A-1001", "A-1002", "A-1003", "A-1003-R", "A-1005"]
+    assert events["A-1001"]["amount_minor"] == 123450  # "1,234.50", quoted comma
+    assert events["A-1001"]["occurred_at"] == ms("2024-03-05T14:22:00+01:00")  # Berlin, CET
+    assert events["A-1002"]["occurred_at"] == ms("2024-03-07T00:00:00+01:00")  # 07/03: day first
+    assert (events["A-1002"]["amount_minor"], events["A-1002"]["currency"]) == (4500, "EUR")
+    assert events["A-1003"]["occurred_at"] == ms("2024-03-09T00:00:00+01:00")  # March 9, 2024
+    refund = events["A-1003-R"]
+    assert (refund["kind"], refund["amount_minor"]) == ("refund", -1250)  # "(12.50)"
+    assert events["A-1005"]["occurred_at"] == 1710928800000  # epoch seconds, no zone needed
+    assert {e["customer_id"] for e in events.values()} == {"c-001", "c-002", "c-003"}
+    forms = {(f["format"]): f["count"] for f in report["time_formats"]}
+    assert forms["epoch seconds"] == 1 and forms["epoch milliseconds"] == 1
+    assert forms["DD/MM/YYYY"] == 2 and forms["Month D, YYYY"] == 1
+    assert report["event_time"] == {
+        "min": "2024-03-05T13:22:00.000Z",
+        "max": "2024-03-25T08:00:00.000Z",
+    }
+    errors = {(e["field"], e["reason"]): e["count"] for e in report["errors"]}
+    assert errors[("amount", "invalid_amount")] == 2
+
+
+def test_the_terminal_report_shows_sample_formats_errors_by_field_and_a_summary(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["import", str(MESSY), *CSV_ARGS, "--dry-run", "--no-progress"]) == 1
+    out = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
+    for expected in (
+        "columns used: customer → customer_id",
+        "epoch seconds: 1",
+        "epoch milliseconds: 1",
+        "sample of mapped events",
+        "event time of the valid records: 2024-03-05T13:22:00.000Z",
+        "rejected, by field and reason",
+        "nonexistent_local_time",
+    ):
+        assert expected in out, expected
+    assert "read 14 rows (2 blank skipped): 7 valid (dry run: nothing sent), 7 rejected" in out
+
+
+def test_re_running_gives_the_same_event_ids(capsys: pytest.CaptureFixture[str]) -> None:
+    first = dry_run(capsys, MESSY, *CSV_ARGS, "--sample", "10")[1]["sample"]
+    again = dry_run(capsys, MESSY, *CSV_ARGS, "--sample", "10")[1]["sample"]
+    assert [s["event"]["event_id"] for s in first] == [s["event"]["event_id"] for s in again]
+    assert len({s["event"]["event_id"] for s in first}) == 7
+
+
+def test_json_lines_export(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--kind", "purchases", "--map", "customer=customer_id", "--map", "placed=occurred_at"]
+    args += ["--map", "total=amount", "--timezone", "Europe/Berlin"]
+    code, report = dry_run(capsys, JSONL, *args)
+    assert code == 1
+    assert [(r["row"], r["reason"]) for r in report["rejected"]] == [
+        (5, "invalid_json"),  # a line cut short
+        (6, "empty_customer_id"),  # "customer": null
+    ]
+    assert report["summary"]["blank_skipped"] == 1 and report["summary"]["read"] == 6
+    events = {s["event"]["order_id"]: s["event"] for s in report["sample"]}
+    assert events["J-2"]["customer_id"] == "102"  # a number in JSON, an id in the contract
+    assert events["J-2"]["amount_minor"] == 125000  # "1.250,00": decimal comma learned
+    assert (events["J-3"]["kind"], events["J-3"]["amount_minor"]) == ("refund", -1999)
+    assert events["J-3"]["occurred_at"] == ms("2024-04-04T18:30:00+02:00")  # CEST
+    assert (events["J-6"]["currency"], events["J-6"]["amount_minor"]) == ("USD", 700)
+
+
+@pytest.mark.parametrize(
+    ("rows", "args", "says"),
+    [
+        (
+            ["c1,2024-03-05 14:22,1"],
+            ["--currency", "EUR"],
+            "column 'occurred_at' has times without a UTC offset (row 2",
+        ),
+        (
+            ["c1,05/03/2024,1", "c2,01/02/2024,2"],
+            ["--currency", "EUR", "--timezone", "UTC"],
+            "give --date-format %d/%m/%Y or --date-format %m/%d/%Y",
+        ),
+        (["c1,2024-03-05T14:22Z,1"], ["--currency", "EUR", "--timezone", "Mars/X"], "IANA"),
+        (["c1,2024-03-05T14:22Z,1"], ["--map", "x=amount"], "no column 'x'"),
+        (["c1,2024-03-05T14:22Z,1"], ["--set", "colour=red"], "--set 'colour=red'"),
+    ],
+)
+def test_setup_problems_exit_2_naming_the_fix(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    rows: list[str],
+    args: list[str],
+    says: str,
+) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text("\n".join(["customer_id,occurred_at,amount", *rows]) + "\n")
+    assert main(["import", str(path), "--kind", "purchases", *args, "--dry-run"]) == 2
+    assert says in " ".join(capsys.readouterr().err.split())

@@ -1,0 +1,142 @@
+"""Co-partitioned topics are merged by timestamp, waiting only for topics with data to come."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from faust.types import TP
+
+from agents.worker.merge import EventTimeMerge, worker_merge
+from streams.contracts.limits import MAX_EVENT_BYTES
+from streams.topics import Topics
+
+
+@dataclass
+class Rec:
+    timestamp: int
+    offset: int
+    key: bytes | None = b"c1"
+    value: bytes | None = b"{}"
+
+
+def merge(caught_up: set[str]) -> EventTimeMerge:
+    cls = type(
+        "TestMerge",
+        (EventTimeMerge,),
+        {
+            "merge_topics": frozenset({"purchases", "tickets"}),
+            "caught_up": staticmethod(lambda tp, next_offset: tp.topic in caught_up),
+        },
+    )
+    scheduler: EventTimeMerge = cls()
+    return scheduler
+
+
+def order(items: list[tuple[TP, Rec]]) -> list[tuple[str, int]]:
+    return [(tp.topic, rec.timestamp) for tp, rec in items]
+
+
+def test_records_wait_for_a_lagging_topic_then_come_out_in_timestamp_order() -> None:
+    scheduler = merge(caught_up=set())
+    purchases, tickets = TP("purchases", 0), TP("tickets", 0)
+    first = list(scheduler.iterate({purchases: [Rec(10, 0), Rec(30, 1), Rec(50, 2)]}))
+    assert first == []  # tickets may still hold older records
+    second = list(scheduler.iterate({tickets: [Rec(20, 0), Rec(40, 1)]}))
+    assert order(second) == [("purchases", 10), ("tickets", 20), ("purchases", 30), ("tickets", 40)]
+    # purchases@50 waits until tickets has passed 50 or has nothing more to fetch
+
+
+def test_a_caught_up_topic_does_not_hold_the_others() -> None:
+    scheduler = merge(caught_up={"tickets"})
+    released = list(scheduler.iterate({TP("purchases", 0): [Rec(10, 0), Rec(30, 1)]}))
+    assert order(released) == [("purchases", 10), ("purchases", 30)]
+
+
+def test_partitions_are_merged_independently_and_other_topics_pass_through() -> None:
+    scheduler = merge(caught_up=set())
+    released = list(
+        scheduler.iterate({TP("purchases", 1): [Rec(5, 0)], TP("changelog", 0): [Rec(1, 0)]})
+    )
+    assert order(released) == [("changelog", 1)]  # purchases@5 waits for tickets-1 only
+    released = list(scheduler.iterate({TP("tickets", 1): [Rec(6, 0)]}))
+    assert order(released) == [("purchases", 5)]
+
+
+def test_one_partition_always_leaves_in_offset_order_even_with_odd_timestamps() -> None:
+    scheduler = merge(caught_up={"tickets"})
+    purchases = TP("purchases", 0)
+    released = list(scheduler.iterate({purchases: [Rec(50, 0), Rec(10, 1), Rec(30, 2)]}))
+    assert [rec.offset for _, rec in released] == [0, 1, 2]  # Faust drops what goes backwards
+
+
+def test_a_record_faust_did_not_take_is_offered_again_with_the_next_fetch() -> None:
+    taken: set[tuple[str, int]] = {("purchases", 0)}  # Faust skipped purchases@1 (not active)
+    scheduler = merge(caught_up={"tickets"})
+    scheduler.delivered = lambda tp, offset: (tp.topic, offset) in taken  # type: ignore[method-assign]
+    purchases = TP("purchases", 0)
+    first = list(scheduler.iterate({purchases: [Rec(10, 0), Rec(20, 1), Rec(30, 2)]}))
+    assert [rec.offset for _, rec in first] == [0, 1]  # stops at the record it was not given
+    taken |= {("purchases", 1), ("purchases", 2)}
+    again = list(scheduler.iterate({}))
+    assert [rec.offset for _, rec in again] == [1, 2]  # nothing lost, still in offset order
+
+
+def test_the_worker_orders_its_ticks_with_the_inputs_but_never_waits_for_them() -> None:
+    """The worker keeps appending ticks during a catch-up, so their partition never looks
+    caught up: waiting for it held every input for ``max_idle`` and then broke the order."""
+    topics = Topics()
+    bound = worker_merge(topics, lambda: None)
+    cls = type(
+        "WorkerMerge",
+        (bound,),
+        {
+            "caught_up": staticmethod(lambda tp, next_offset: tp.topic != topics.ticks),
+            "deliverable": staticmethod(lambda tp: True),
+            "delivered": staticmethod(lambda tp, offset: True),
+        },
+    )
+    scheduler: EventTimeMerge = cls()
+    purchases, ticks = TP(topics.purchases, 0), TP(topics.ticks, 0)
+    released = list(scheduler.iterate({purchases: [Rec(10, 0), Rec(30, 1)]}))
+    assert order(released) == [(topics.purchases, 10), (topics.purchases, 30)]
+    released = list(scheduler.iterate({purchases: [Rec(60, 2)], ticks: [Rec(40, 0)]}))
+    assert order(released) == [(topics.ticks, 40), (topics.purchases, 60)]
+
+
+def test_a_rebalance_during_a_release_stops_it_and_voids_what_was_held() -> None:
+    """The chaos soak's lost and late events: a revoke ran while the merge was releasing."""
+    scheduler = merge(caught_up={"purchases", "tickets"})
+    purchases, tickets = TP("purchases", 0), TP("tickets", 1)
+    batch = {purchases: [Rec(10, 0), Rec(30, 1), Rec(50, 2)], tickets: [Rec(20, 0)]}
+    released = []
+    for tp, record in scheduler.iterate(batch):
+        released.append((tp, record))
+        scheduler.forget_all()  # Faust's on_partitions_revoked, while the record is out
+    assert order(released) == [("purchases", 10)], "nothing held from before the rebalance"
+    # after the rebalance Faust fetches again from the committed offsets: all of it flows
+    again = list(scheduler.iterate(batch))
+    assert order(again) == [
+        ("purchases", 10),
+        ("purchases", 30),
+        ("purchases", 50),
+        ("tickets", 20),
+    ]
+
+
+def test_a_record_that_cannot_be_an_event_does_not_hold_its_partition_back() -> None:
+    """A 1 MB junk record (or a keyless one) appended ahead of older records, by a second
+    producer with a later timestamp, leaves at once: the older purchases behind it are not
+    overtaken by the tickets, so no customer's purchases arrive late."""
+    for junk in (Rec(50, 0, value=bytes(MAX_EVENT_BYTES + 1)), Rec(50, 0, key=None)):
+        scheduler = merge(caught_up=set())
+        purchases, tickets = TP("purchases", 0), TP("tickets", 0)
+        released = list(
+            scheduler.iterate({purchases: [junk, Rec(10, 1)], tickets: [Rec(20, 0), Rec(40, 1)]})
+        )
+        # the tickets now wait for purchases, which may still hold records older than 20
+        assert [(tp.topic, rec.offset) for tp, rec in released] == [
+            ("purchases", 0),
+            ("purchases", 1),
+        ]
+        released = list(scheduler.iterate({purchases: [Rec(30, 2)]}))
+        assert order(released) == [("tickets", 20), ("purchases", 30)]
