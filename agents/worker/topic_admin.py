@@ -14,9 +14,10 @@ from streams.topics import INPUT_PARTITIONS, Topics
 
 WEEK_MS = 7 * 24 * 3600 * 1000
 KEEP_FOREVER = -1
-"""``retention.ms`` for histories: Kafka deletes records by their *timestamps*, and cxstream's
-records carry event time, so a replayed or simulated history older than the retention is
-deleted at the broker's next retention check (within minutes), before a worker can read it."""
+"""``retention.ms`` for histories: Kafka deletes records by their *timestamps*, and every input
+record's timestamp is its event time (docs/contracts.md "Record timestamps"), so a replayed or
+simulated history older than the retention is deleted at the broker's next retention check
+(within minutes), before a worker can read it."""
 COMPACTED = {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
 SHOWN_CONFIGS = ("cleanup.policy", "retention.ms")
 _BROKER_RETENTION = (  # Kafka's own precedence: ms, then minutes, then hours
