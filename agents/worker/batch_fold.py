@@ -18,6 +18,7 @@ import struct
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Protocol
 
 from agents.worker.customer_fold import CustomerFold, Item, Message, Record, RecordFault
@@ -202,18 +203,8 @@ class BatchFold:
     def _decode_once(
         self, kind: str, record: Record, headers: Headers, now: float
     ) -> Decoded | DecodedAction | Rejected:
-        if kind == ACTIONS_KIND:
-            return decode_action(
-                record.key,
-                record.value,
-                headers,
-                now=now,
-                registry=self.registry,
-                record_time=record.timestamp or None,
-                window=self.window,
-            )
-        return decode_event(
-            kind,
+        decode = decode_action if kind == ACTIONS_KIND else partial(decode_event, kind)
+        return decode(
             record.key,
             record.value,
             headers,
