@@ -10,8 +10,8 @@ from bench.chaos_faults import HOSTILE_KINDS, NO_EFFECT_KINDS
 
 pytestmark = pytest.mark.e2e
 
-#: Every kind, the two 1 MB ones included (4 records): docs/reliability.md lists the worker
-#: defects this soak still finds now and then, under heavier failover.
+#: Every kind, the two 1 MB ones included (4 records, sent by a second producer, so they can
+#: land ahead of older records: docs/reliability.md, defect 2).
 KINDS = tuple(HOSTILE_KINDS)
 
 
