@@ -8,6 +8,7 @@ import os
 import secrets
 import signal
 import subprocess
+import sys
 import time
 import urllib.request
 from collections import defaultdict
@@ -37,6 +38,7 @@ from streams.model import CustomerState, ModelConfig, observe_feedback
 from streams.processing import integrity_key
 from streams.topics import INPUT_PARTITIONS, Topics
 
+CLI = [sys.executable, "-m", "agents.cli"]  # the cxstream command, as the e2e tests run it
 LATENESS = 7 * 86400.0  # event-time seconds ticks stay behind stream time in these tests
 API_TOKEN = secrets.token_hex(32)  # one per test run, shared by its workers (they route)
 
