@@ -34,7 +34,6 @@ from agents.worker.web_router import GuardedRouter
 from agents.worker.web_settings import advertised_url, peer_ssl_context, server_ssl_context
 from streams.deadline_index import DeadlineIndex
 from streams.model import ModelConfig, load_config
-from streams.topics import INPUT_PARTITIONS
 
 
 def broker_urls(kafka: KafkaSettings) -> str:
@@ -57,8 +56,9 @@ def broker_credentials(kafka: KafkaSettings) -> Any:
     return None
 
 
-def faust_app(options: WorkerOptions, guard: ApiGuard) -> faust.App:
-    """A Faust app configured for cxstream, with nothing registered on it yet."""
+def faust_app(options: WorkerOptions, guard: ApiGuard, partitions: int) -> faust.App:
+    """A Faust app configured for cxstream, with nothing registered on it yet; ``partitions``
+    is the input topics' count (its tables and changelogs get as many)."""
     holder: list[faust.App] = []
     tls = options.web_tls_cert is not None
     app = faust.App(
@@ -80,7 +80,7 @@ def faust_app(options: WorkerOptions, guard: ApiGuard) -> faust.App:
         canonical_url=advertised_url(
             options.advertised_url, options.web_host, options.web_port, tls
         ),
-        topic_partitions=INPUT_PARTITIONS,
+        topic_partitions=partitions,
         topic_allow_declare=True,
         table_standby_replicas=options.standby_replicas,
         consumer_auto_offset_reset="earliest",
@@ -103,12 +103,12 @@ def faust_app(options: WorkerOptions, guard: ApiGuard) -> faust.App:
     return app
 
 
-def create_app(options: WorkerOptions, config: ModelConfig) -> faust.App:
+def create_app(options: WorkerOptions, config: ModelConfig, partitions: int) -> faust.App:
     """A configured Faust app with every part of a worker registered on it."""
     settings, topics = options.settings, options.settings.topics
     health = HealthBoard()  # what makes this worker unhealthy; /healthz reads it
-    app = faust_app(options, ApiGuard(options.api_access))
-    customers, integrity = create_tables(app)
+    app = faust_app(options, ApiGuard(options.api_access), partitions)
+    customers, integrity = create_tables(app, partitions)
     params = ModelParameters(config, options.params_version)
     cycle = BatchCycle(
         OutputProducer(settings.kafka),
@@ -135,8 +135,8 @@ def create_app(options: WorkerOptions, config: ModelConfig) -> faust.App:
 def run_worker(options: WorkerOptions, log_level: str = "info") -> int:
     """Check the broker, make sure the topics exist, build the app and run it until stopped."""
     config = load_config(options.model_config_path)  # a bad file fails before Kafka is asked
-    preflight(options)
-    app = create_app(options, config)
+    partitions = preflight(options)  # the input topics' partition count, as the cluster has it
+    app = create_app(options, config, partitions)
     # The hot path allocates many short-lived objects and few cycles: a larger first
     # generation and freezing start-up objects cut the collector's share of CPU time.
     gc.freeze()

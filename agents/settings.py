@@ -211,6 +211,7 @@ class WorkerOptions:
     allowed_lateness: float = 300.0
     idle_wall_clock_after: float | None = 60.0
     standby_replicas: int = 1
+    partitions: int | None = None  # input partitions; None: read from the cluster
     session_timeout: float = 30.0  # seconds before a silent worker's partitions move
     redis_projection: bool = True
     webhook_url: str | None = None

@@ -93,4 +93,10 @@ class Topics:
 
 
 DEFAULT_TOPICS = Topics()
-INPUT_PARTITIONS = 4  # all input topics are co-partitioned by customer_id
+#: Partitions of each co-partitioned topic that ``cxstream topics create`` (and a worker
+#: finding them missing) creates: room for a dozen workers. A worker reads the real count from
+#: the cluster; more partitions than workers only costs a little per-partition overhead.
+DEFAULT_PARTITIONS: Final = 12
+#: What tests, the demo and the benchmarks create on one machine (``ensure_topics``'s
+#: default): few partitions start and rebalance fastest with one or two workers.
+INPUT_PARTITIONS: Final = 4

@@ -19,6 +19,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicCollection
 from confluent_kafka.admin import AclOperation, AdminClient, NewTopic
 
 from agents.settings import KafkaSettings, WorkerOptions
+from agents.worker.partitions import agreed_partitions, copartitioned, partition_counts
 from agents.worker.topic_admin import (
     ensure_changelogs,
     ensure_topics,
@@ -26,7 +27,7 @@ from agents.worker.topic_admin import (
     topic_specs,
 )
 from streams.errors import StackError
-from streams.topics import Topics
+from streams.topics import DEFAULT_PARTITIONS, Topics
 
 DOCS = "see docs/security.md"
 R, W, D = AclOperation.READ, AclOperation.WRITE, AclOperation.DESCRIBE
@@ -36,13 +37,19 @@ _quiet.propagate = False  # librdkafka's own lines would repeat what the error m
 _quiet.addHandler(logging.NullHandler())
 
 
-def preflight(options: WorkerOptions) -> None:
-    """Fail within seconds, naming the fix, when the broker refuses us; create what is missing."""
+def preflight(options: WorkerOptions) -> int:
+    """Fail within seconds, naming the fix, when the broker refuses us; create what is missing.
+
+    Returns the input topics' partition count, which sizes the tables and their changelogs.
+    """
     kafka, topics = options.settings.kafka, options.settings.topics
     admin = check_connection(kafka)
     absent = missing_topics(admin, topics)
+    names = copartitioned(topics)
     if absent:  # topics made by an admin beforehand need no CREATE grant for the worker
-        ensure_topics_or_explain(kafka, topics, absent)
+        existing = set(partition_counts(admin, names, 10.0).values())
+        size = options.partitions or (existing.pop() if len(existing) == 1 else DEFAULT_PARTITIONS)
+        ensure_topics_or_explain(kafka, topics, absent, size)
     check_access(
         admin,
         topics,
@@ -50,7 +57,13 @@ def preflight(options: WorkerOptions) -> None:
         redis=options.redis_projection and bool(options.settings.redis_url),
         webhooks=bool(options.webhook_url or options.webhook_routes),
     )
-    ensure_changelogs(kafka, options.app_id)
+    partitions = agreed_partitions(
+        partition_counts(admin, names, 10.0, settle=10.0),
+        options.partitions,
+        partition_counts(admin, faust_changelogs(options.app_id), 10.0),
+    )
+    ensure_changelogs(kafka, options.app_id, partitions)
+    return partitions
 
 
 class PreflightError(StackError):
@@ -145,10 +158,12 @@ def missing_topics(admin: AdminClient, topics: Topics, timeout: float = 10.0) ->
     return [n for n in names if not seen.get(n)]
 
 
-def ensure_topics_or_explain(kafka: KafkaSettings, topics: Topics, absent: list[str]) -> None:
+def ensure_topics_or_explain(
+    kafka: KafkaSettings, topics: Topics, absent: list[str], partitions: int = DEFAULT_PARTITIONS
+) -> None:
     """Create missing topics; a principal without CREATE learns how to get them created."""
     try:
-        ensure_topics(kafka, topics)
+        ensure_topics(kafka, topics, partitions)
     except StackError as exc:
         if "AUTHORIZATION" not in str(exc).upper():
             raise

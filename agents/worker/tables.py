@@ -34,15 +34,15 @@ from streams.model import (
     observe_feedback,
 )
 from streams.processing import integrity_key
-from streams.topics import INPUT_PARTITIONS
 
 _HEADER = struct.Struct(">qd")  # offset of the last feedback folded in, and its weight
 
 
-def create_tables(app: faust.App) -> tuple[Any, Any]:
-    """The ``customers`` and ``survey-integrity`` tables, bytes to bytes."""
+def create_tables(app: faust.App, partitions: int) -> tuple[Any, Any]:
+    """The ``customers`` and ``survey-integrity`` tables, bytes to bytes, with as many
+    partitions as the inputs they are co-partitioned with (``agents.worker.partitions``)."""
     customers, integrity = (
-        app.Table(name, default=None, partitions=INPUT_PARTITIONS, key_type=bytes, value_type=bytes)
+        app.Table(name, default=None, partitions=partitions, key_type=bytes, value_type=bytes)
         for name in FAUST_TABLES
     )
     return customers, integrity

@@ -111,7 +111,9 @@ class Worker:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def produce(bootstrap: str, topics: Topics, events: Iterable[Event]) -> int:
+def produce(
+    bootstrap: str, topics: Topics, events: Iterable[Event], partitions: int = INPUT_PARTITIONS
+) -> int:
     """Produce events like any cxstream producer: its configuration (Java-compatible murmur2
     partitioning) and record timestamps (the event time, which the merge orders by)."""
     producer = Producer(KafkaSettings(bootstrap).producer(**{"linger.ms": 5}))
@@ -119,7 +121,7 @@ def produce(bootstrap: str, topics: Topics, events: Iterable[Event]) -> int:
 
     def check_partition(err: object, msg: object) -> None:
         key, partition = msg.key(), msg.partition()  # type: ignore[attr-defined]
-        if err is not None or murmur2_partition(key) != partition:
+        if err is not None or murmur2_partition(key, partitions) != partition:
             misplaced.append((key, partition))
 
     count = 0
@@ -149,12 +151,18 @@ class Published:
         return [(a.customer_id, a.alert_id, a.action.value, a.occurred_at) for a in self.alerts]
 
 
-def wait_drained(bootstrap: str, topics: Topics, group: str, limit: float = 120.0) -> None:
+def wait_drained(
+    bootstrap: str,
+    topics: Topics,
+    group: str,
+    limit: float = 120.0,
+    partitions: int = INPUT_PARTITIONS,
+) -> None:
     """Until ``group`` has committed every input record: processed and its effects flushed."""
     from confluent_kafka import TopicPartition
 
     probe = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
-    parts = [TopicPartition(t, p) for t in topics.inputs for p in range(INPUT_PARTITIONS)]
+    parts = [TopicPartition(t, p) for t in topics.inputs for p in range(partitions)]
     deadline = time.monotonic() + limit
     try:
         while True:
@@ -237,7 +245,9 @@ def as_on_the_wire(event: Event) -> Event:
     return decoded.event
 
 
-def integrity_weights(events: Sequence[Event], config: ModelConfig) -> dict[str, float]:
+def integrity_weights(
+    events: Sequence[Event], config: ModelConfig, partitions: int = INPUT_PARTITIONS
+) -> dict[str, float]:
     """Survey-integrity weights as the pipeline computes them: per partition and agent (or
     location), in the order feedback sits on its partition."""
     states: dict[str, object] = {}
@@ -245,7 +255,7 @@ def integrity_weights(events: Sequence[Event], config: ModelConfig) -> dict[str,
     for event in events:
         if not isinstance(event, Feedback):
             continue
-        key = integrity_key(event, murmur2_partition(event.customer_id.encode()))
+        key = integrity_key(event, murmur2_partition(event.customer_id.encode(), partitions))
         if key is None:
             continue
         state, verdict = observe_feedback(states.get(key), event, event.occurred_at, config)  # type: ignore[arg-type]
@@ -260,17 +270,19 @@ class Reference:
     states: dict[str, CustomerState]
 
 
-def reference_run(events: Sequence[Event], config: ModelConfig) -> Reference:
+def reference_run(
+    events: Sequence[Event], config: ModelConfig, partitions: int = INPUT_PARTITIONS
+) -> Reference:
     """What the pure model says for the same events: per customer in event-time order, then
     the inactivity ticks the pipeline's watermark reaches at the end of the stream. Folded
     like the worker folds, with the feedback loop (alerts tracked, outcomes decided)."""
     events = [as_on_the_wire(e) for e in events]
-    weights = integrity_weights(events, config)
+    weights = integrity_weights(events, config, partitions)
     per_customer: dict[str, list[Event]] = defaultdict(list)
     stream_time: dict[int, float] = defaultdict(float)
     for event in events:
         per_customer[event.customer_id].append(event)
-        p = murmur2_partition(event.customer_id.encode())
+        p = murmur2_partition(event.customer_id.encode(), partitions)
         stream_time[p] = max(stream_time[p], event.occurred_at)
     ref = Reference({}, {})
     for customer_id, mine in per_customer.items():
@@ -279,7 +291,7 @@ def reference_run(events: Sequence[Event], config: ModelConfig) -> Reference:
             weight = weights.get(event.event_id, 1.0)
             state, new, _ = process_loop_event(state, event, config, weight)
             emitted += new
-        until = stream_time[murmur2_partition(customer_id.encode())] - LATENESS
+        until = stream_time[murmur2_partition(customer_id.encode(), partitions)] - LATENESS
         deadline = loop_deadline(state, config) if state else None
         if state is not None and deadline is not None and deadline <= until:
             state, new, _ = process_loop_tick(state, until, config)

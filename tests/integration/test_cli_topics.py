@@ -8,7 +8,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from agents.cli.main import main
-from streams.topics import INPUT_PARTITIONS, Topics
+from streams.topics import DEFAULT_PARTITIONS, Topics
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +48,7 @@ def test_create_twice_reports_created_then_exists_with_compaction(
     assert {r["topic"] for r in first} >= {*names.inputs, names.alerts, names.health}
     by_name = {r["topic"]: r for r in second}
     for topic in names.inputs:
-        assert by_name[topic]["partitions"] == INPUT_PARTITIONS
+        assert by_name[topic]["partitions"] == DEFAULT_PARTITIONS  # a dozen workers
     assert by_name[names.profiles]["config"]["cleanup.policy"] == "delete"  # inputs: never
     assert by_name[names.purchases]["config"]["cleanup.policy"] == "delete"
     # what the broker itself says, independently of the command's own description
@@ -67,7 +67,7 @@ def test_list_flags_missing_topics_and_other_partition_counts(
 
     assert main(_args("create", kafka_bootstrap, unique_prefix, "--partitions", "2")) == 0
     capsys.readouterr()
-    assert main(_args("list", kafka_bootstrap, unique_prefix)) == 1  # expects 4
+    assert main(_args("list", kafka_bootstrap, unique_prefix)) == 1  # expects DEFAULT_PARTITIONS
     listed = {r["topic"]: r for r in json.loads(capsys.readouterr().out)}
     assert listed[Topics(unique_prefix).purchases]["partitions"] == 2
     assert main(_args("list", kafka_bootstrap, unique_prefix, "--partitions", "2")) == 0

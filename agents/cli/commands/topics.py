@@ -18,7 +18,7 @@ from rich.table import Table
 from agents.cli.commands.common import add_connection_flags, settings_from_args
 from agents.worker.topic_admin import TopicState, describe, ensure_topics, topic_specs
 from streams.errors import StackError
-from streams.topics import INPUT_PARTITIONS
+from streams.topics import DEFAULT_PARTITIONS
 
 
 def _retention(config: dict[str, str]) -> str:
@@ -76,9 +76,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         sub.add_argument(
             "--partitions",
             type=int,
-            default=INPUT_PARTITIONS,
-            help=f"partitions of every co-partitioned topic (default "
-            f"{INPUT_PARTITIONS}; dead-letter topics have 1)",
+            default=DEFAULT_PARTITIONS,
+            help=f"partitions of every co-partitioned topic (default {DEFAULT_PARTITIONS}: "
+            "room for a dozen workers; dead-letter topics have 1)",
         )
         sub.add_argument("--timeout", type=float, default=30.0, help="seconds to wait")
         sub.add_argument("--json", action="store_true", help="machine-readable output")

@@ -74,6 +74,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="warm copies of each table partition kept by other workers",
     )
     parser.add_argument(
+        "--partitions",
+        type=int,
+        default=DEFAULTS.partitions,
+        help="partitions of the input topics; default: read from the cluster (a worker fails, "
+        "naming the topics, when co-partitioned topics disagree with each other or with this)",
+    )
+    parser.add_argument(
         "--session-timeout",
         type=float,
         default=DEFAULTS.session_timeout,
@@ -200,6 +207,7 @@ def options_from_args(args: argparse.Namespace) -> WorkerOptions:
         allowed_lateness=args.allowed_lateness,
         idle_wall_clock_after=args.idle_wall_clock_after or None,
         standby_replicas=args.standby_replicas,
+        partitions=args.partitions,
         session_timeout=args.session_timeout,
         redis_projection=not args.no_redis,
         webhook_url=args.webhook_url,
@@ -268,6 +276,7 @@ def worker_argv(
         ("--idle-wall-clock-after", options.idle_wall_clock_after or 0, d.idle_wall_clock_after),
         ("--standby-replicas", options.standby_replicas, d.standby_replicas),
         ("--session-timeout", options.session_timeout, d.session_timeout),
+        ("--partitions", options.partitions, d.partitions),
         ("--webhook-url", options.webhook_url, d.webhook_url),
     )
     for flag, value, default in given:
