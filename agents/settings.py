@@ -120,9 +120,19 @@ class Settings:
         return connect_registry(self.schema_registry_url, self.schema_registry_auth)
 
 
+#: Seconds a schema-registry request may take (confluent-kafka's client waits forever otherwise).
+REGISTRY_TIMEOUT_S = 10
+
+
 def registry_conf(url: str, auth: str | None = None) -> dict[str, Any]:
-    """confluent-kafka's ``SchemaRegistryClient`` configuration (``auth`` = "user:password")."""
-    return {"url": url, **({"basic.auth.user.info": auth} if auth else {})}
+    """confluent-kafka's ``SchemaRegistryClient`` configuration (``auth`` = "user:password").
+
+    Its HTTP requests have no timeout by default, so a registry that accepts a connection and
+    never answers would hang the caller forever: a request is given up after
+    :data:`REGISTRY_TIMEOUT_S` and retried like any other registry outage.
+    """
+    conf: dict[str, Any] = {"url": url, "timeout": REGISTRY_TIMEOUT_S}
+    return {**conf, **({"basic.auth.user.info": auth} if auth else {})}
 
 
 class RegistryAdapter:

@@ -21,7 +21,7 @@ from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from agents.cli.main import main
-from agents.settings import KafkaSettings
+from agents.settings import KafkaSettings, registry_conf
 from agents.worker.topic_admin import KEEP_FOREVER, ensure_topics
 from schemas import SCHEMA_DIR, SCHEMA_FILES
 from streams.contracts.mapping import event_to_record
@@ -74,7 +74,7 @@ def names(kafka_bootstrap: str) -> Topics:
 
 @pytest.fixture(scope="module")
 def client(registry: RunningRegistry) -> SchemaRegistryClient:
-    return SchemaRegistryClient({"url": registry.url})
+    return SchemaRegistryClient(registry_conf(registry.url))  # with the worker's timeout
 
 
 @pytest.fixture(scope="module")
