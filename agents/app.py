@@ -95,7 +95,12 @@ def faust_app(options: WorkerOptions, guard: ApiGuard, partitions: int) -> faust
         producer_max_batch_size=16_384,
         autodiscover=False,
         loghandlers=[],
-        ConsumerScheduler=worker_merge(options.settings.topics, lambda: holder[0]),
+        ConsumerScheduler=worker_merge(
+            options.settings.topics,
+            lambda: holder[0],
+            options.max_task_idle,
+            options.merge_max_wait,
+        ),
     )
     holder.append(app)
     app.cx_api_guard = guard  # type: ignore[attr-defined]  # read by GuardedRouter

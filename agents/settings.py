@@ -222,6 +222,11 @@ class WorkerOptions:
     idle_wall_clock_after: float | None = 60.0
     standby_replicas: int = 1
     partitions: int | None = None  # input partitions; None: read from the cluster
+    # The event-time merge (like Kafka Streams' max.task.idle.ms): seconds an empty input
+    # partition must sit at its high watermark before the merge stops waiting for it, and the
+    # most any record is held; chosen from the measurement in docs/benchmarks.md.
+    max_task_idle: float = 0.2
+    merge_max_wait: float = 30.0
     session_timeout: float = 30.0  # seconds before a silent worker's partitions move
     redis_projection: bool = True
     webhook_url: str | None = None

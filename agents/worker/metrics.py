@@ -35,6 +35,12 @@ PROCESSING_LATENCY = Histogram(
     buckets=LATENCY_BUCKETS,
     registry=REGISTRY,
 )
+MERGE_OUT_OF_ORDER = Counter(
+    "cxstream_merge_out_of_order",
+    "Input records that reached the event-time merge older than a record it had already "
+    "released on their partition (a --max-task-idle too short for the producers' spread).",
+    registry=REGISTRY,
+)
 ALERTS = Counter(
     "cxstream_alerts",
     "Alert actions emitted by type, action and priority.",

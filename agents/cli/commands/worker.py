@@ -74,6 +74,22 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="warm copies of each table partition kept by other workers",
     )
     parser.add_argument(
+        "--max-task-idle",
+        type=float,
+        default=DEFAULTS.max_task_idle,
+        help="seconds an input partition with nothing to fetch must stay at its high watermark "
+        "before the event-time merge stops waiting for it (Kafka Streams' max.task.idle.ms): "
+        "lower is faster, too low lets a record overtake an older one on another topic "
+        "(cxstream_merge_out_of_order_total; default %(default)s, see docs/benchmarks.md)",
+    )
+    parser.add_argument(
+        "--merge-max-wait",
+        type=float,
+        default=DEFAULTS.merge_max_wait,
+        help="seconds the merge holds any record at most, even for a partition that never "
+        "reports its high watermark (released with a warning; default %(default)s)",
+    )
+    parser.add_argument(
         "--partitions",
         type=int,
         default=DEFAULTS.partitions,
@@ -208,6 +224,8 @@ def options_from_args(args: argparse.Namespace) -> WorkerOptions:
         idle_wall_clock_after=args.idle_wall_clock_after or None,
         standby_replicas=args.standby_replicas,
         partitions=args.partitions,
+        max_task_idle=args.max_task_idle,
+        merge_max_wait=args.merge_max_wait,
         session_timeout=args.session_timeout,
         redis_projection=not args.no_redis,
         webhook_url=args.webhook_url,
@@ -277,6 +295,8 @@ def worker_argv(
         ("--standby-replicas", options.standby_replicas, d.standby_replicas),
         ("--session-timeout", options.session_timeout, d.session_timeout),
         ("--partitions", options.partitions, d.partitions),
+        ("--max-task-idle", options.max_task_idle, d.max_task_idle),
+        ("--merge-max-wait", options.merge_max_wait, d.merge_max_wait),
         ("--webhook-url", options.webhook_url, d.webhook_url),
     )
     for flag, value, default in given:
