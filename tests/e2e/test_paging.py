@@ -234,6 +234,17 @@ def panel_queries() -> list[tuple[str, str]]:
     ]
 
 
+#: Exported from the first alert outcome on (agents/worker/loop_metrics.py).
+AFTER_OUTCOMES = {
+    "cxstream_alert_outcomes_total",
+    "cxstream_churn_alert_precision",
+    "cxstream_churn_alert_judged",
+    "cxstream_churn_alerts_actioned_ratio",
+    "cxstream_holdout_retained_ratio",
+    "cxstream_holdout_uplift",
+}
+
+
 def declared_by_agents(metric: str) -> bool:
     """Whether some module under agents/ declares ``metric`` (counters without ``_total``)."""
     base = re.sub(r"_(total|bucket|sum|count|created)$", "", metric)
@@ -242,10 +253,11 @@ def declared_by_agents(metric: str) -> bool:
 
 
 def test_every_dashboard_panel_returns_data_from_the_live_prometheus(paging: Paging) -> None:
-    """Every panel query returns a finite value while a worker processes events. A query over
-    metrics that agents/ declares but the worker does not export at all is reported apart (a
-    feature not wired into the worker yet, not a wrong query), as an expected failure naming the
-    panel and metrics; an undeclared name fails like any other panel without data."""
+    """Every panel query returns a finite value while a worker processes events, except the
+    feedback loop's outcome metrics: they have samples only once an alert's observation window
+    (90 days of event time) has closed, which this short run never reaches
+    (tests/e2e/test_loop_uplift.py checks their values). Any other empty panel fails: a wrong
+    query, a name no code declares, or a metric the worker never exports."""
     paging.produce(purchases(300, paging.stream_time, f"dash{uuid.uuid4().hex[:6]}"))
     paging.monitoring.wait_for(
         "events processed in the last rate interval",
@@ -266,8 +278,8 @@ def test_every_dashboard_panel_returns_data_from_the_live_prometheus(paging: Pag
             empty.append((title, expr, result))
     assert len(queries) >= 10
     assert not empty, f"panels without data: {empty}"
-    if unexported:
-        pytest.xfail(f"panels over metrics no worker exports yet: {unexported}")
+    waiting = [(title, names) for title, names in unexported if set(names) <= AFTER_OUTCOMES]
+    assert waiting == unexported, f"panels over metrics the worker never exports: {unexported}"
 
 
 def test_prometheus_evaluates_every_rule_of_the_projects_rule_files(paging: Paging) -> None:
