@@ -224,8 +224,9 @@ class WorkerOptions:
     partitions: int | None = None  # input partitions; None: read from the cluster
     # The event-time merge (like Kafka Streams' max.task.idle.ms): seconds an empty input
     # partition must sit at its high watermark before the merge stops waiting for it, and the
-    # most any record is held; chosen from the measurement in docs/benchmarks.md.
-    max_task_idle: float = 0.2
+    # most any record is held (docs/benchmarks.md): 0.75 s, longer than a fetch long-poll (the
+    # chaos soak's validated value; 0.2 s measured faster but lost state in one short soak).
+    max_task_idle: float = 0.75
     merge_max_wait: float = 30.0
     session_timeout: float = 30.0  # seconds before a silent worker's partitions move
     redis_projection: bool = True

@@ -228,16 +228,22 @@ class WorkerProcess:
 
 @contextmanager
 def stop_on_sigterm() -> Iterator[None]:
-    """SIGTERM stops the demo the way Ctrl-C does (KeyboardInterrupt), so it cleans up too."""
+    """SIGTERM stops the demo the way Ctrl-C does (KeyboardInterrupt), so it cleans up too.
+
+    Ctrl-C's handler is set explicitly: a demo started from a background job inherits an
+    ignored SIGINT, and Python then installs none, so Ctrl-C (or ``kill -INT``) did nothing.
+    """
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous_term = signal.signal(signal.SIGTERM, interrupt)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 @contextmanager
