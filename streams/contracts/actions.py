@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from streams.alert_loop import ActionKind, AlertActionEvent, AlertOutcome, Group, OutcomeKind
-from streams.contracts.cloudevents import SPECVERSION, dedup_key, make_headers, read_headers
+from streams.contracts.cloudevents import make_headers, read_headers
 from streams.contracts.codec import AVRO_SINGLE_OBJECT, write_record
 from streams.contracts.confluent import ConfluentRegistry
-from streams.contracts.decode import decode_value
+from streams.contracts.decode import decode_checked, decode_value
 from streams.contracts.limits import (
-    LIVE_WINDOW,
     MAX_ATTRIBUTE_CHARS,
     MAX_ID_CHARS,
     EventTimeWindow,
@@ -224,32 +223,14 @@ def decode_action(
 ) -> DecodedAction | Rejected:
     """Decode a message of the alert-actions topic like :func:`decode_event`; never raises."""
     reader = (store or default_store()).reader(ACTIONS_KIND)
-    try:
-        found = read_headers(headers)
-        if found.specversion is not None and found.specversion != SPECVERSION:
-            raise RejectError(
-                "unsupported_specversion", f"ce_specversion {found.specversion[:32]!r} != 1.0"
-            )
-        record = decode_value(reader, value, found.content_type, registry, store)
-        ev = action_from_record(record)
-        stamped = record_time is not None and record_time > 0
-        check_action(
-            ev,
-            key,
-            found.ce_subject,
-            reference=record_time if stamped and record_time is not None else now,
-            window=window or LIVE_WINDOW,
-            reference_name="the record timestamp" if stamped else "the wall clock",
-            now=now,
-            require_key=require_key,
-        )
-    except RejectError as rej:
-        return rej.rejected()
-    except Exception as exc:  # the boundary: nothing a producer sends may crash the pipeline
-        return Rejected("undecodable", f"{type(exc).__name__}: {exc}"[:MAX_DETAIL_CHARS])
-    if found.ce_source and found.ce_id:
-        return DecodedAction(ev, dedup_key(found.ce_source, found.ce_id))
-    return DecodedAction(ev, dedup_key(ev.source, ev.event_id))
+    checked = decode_checked(
+        reader, key, value, headers, action_from_record, check_action, now=now,
+        registry=registry, store=store, record_time=record_time, window=window,
+        require_key=require_key,
+    )  # fmt: skip
+    if isinstance(checked, Rejected):
+        return checked
+    return DecodedAction(*checked)
 
 
 def encode_action(

@@ -7,8 +7,8 @@ as :class:`Rejected` with a reason from :data:`REASON_CODES`, ready for the dead
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
 from streams.contracts.cloudevents import SPECVERSION, dedup_key, read_headers
 from streams.contracts.codec import normalize_content_type, read_record
@@ -22,6 +22,7 @@ from streams.errors import ContractError
 from streams.topics import EVENT_INPUT_KINDS
 
 Headers = Sequence[tuple[str, bytes | None]]
+T = TypeVar("T")
 
 
 class MessageLike(Protocol):
@@ -67,6 +68,41 @@ def decode_event(
             f"unknown topic kind {topic_kind!r}; expected one of {EVENT_INPUT_KINDS}"
         )
     reader = (store or default_store()).reader(topic_kind)
+    checked = decode_checked(
+        reader, key, value, headers, FROM_RECORD[reader.kind], check_event, now=now,
+        registry=registry, store=store, record_time=record_time, window=window,
+        require_key=require_key,
+    )  # fmt: skip
+    if isinstance(checked, Rejected):
+        return checked
+    return Decoded(*checked)
+
+
+class _Checked(Protocol):
+    """What :func:`decode_checked` needs of a decoded event or action."""
+
+    source: str
+    event_id: str
+
+
+def decode_checked(
+    reader: ReaderSchema,
+    key: bytes | None,
+    value: bytes | None,
+    headers: Headers | None,
+    parse: Callable[[dict[str, Any]], T],
+    check: Callable[..., None],
+    *,
+    now: float,
+    registry: ConfluentRegistry | None,
+    store: SchemaStore | None,
+    record_time: float | None,
+    window: EventTimeWindow | None,
+    require_key: bool,
+) -> tuple[T, str] | Rejected:
+    """The one decoding path of every input topic: headers, framing, ``parse`` of the record
+    and ``check`` of its content (see :func:`decode_event`); the item and its dedup key, or why
+    not. Never raises for anything in the message."""
     try:
         found = read_headers(headers)
         if found.specversion is not None and found.specversion != SPECVERSION:
@@ -74,10 +110,10 @@ def decode_event(
                 "unsupported_specversion", f"ce_specversion {found.specversion[:32]!r} != 1.0"
             )
         record = decode_value(reader, value, found.content_type, registry, store)
-        event = FROM_RECORD[reader.kind](record)
+        item = parse(record)
         stamped = record_time is not None and record_time > 0
-        check_event(
-            event,
+        check(
+            item,
             key,
             found.ce_subject,
             reference=record_time if stamped and record_time is not None else now,
@@ -90,9 +126,10 @@ def decode_event(
         return rej.rejected()
     except Exception as exc:  # the boundary: nothing a producer sends may crash the pipeline
         return Rejected("undecodable", f"{type(exc).__name__}: {exc}"[:MAX_DETAIL_CHARS])
+    named: _Checked = item  # type: ignore[assignment]
     if found.ce_source and found.ce_id:
-        return Decoded(event, dedup_key(found.ce_source, found.ce_id))
-    return Decoded(event, dedup_key(event.source, event.event_id))
+        return item, dedup_key(found.ce_source, found.ce_id)
+    return item, dedup_key(named.source, named.event_id)
 
 
 def decode_value(
