@@ -26,7 +26,7 @@ from streams.contracts.limits import (
 from streams.contracts.mapping import to_millis
 from streams.contracts.results import MAX_DETAIL_CHARS, Rejected, RejectError
 from streams.contracts.store import SchemaStore, default_store
-from streams.contracts.validation import MISSING_KEY_FIX, check_event_time
+from streams.contracts.validation import check_event_time, check_key
 from streams.domain import AlertType, Priority
 
 ACTIONS_KIND: Final = "alert_actions"
@@ -158,7 +158,7 @@ def check_action(
             "empty_identifier", "alert_id is empty: send the alert_id acted on", "alert_id"
         )
     _check_sizes(ev)
-    _check_key(ev.customer_id, key, subject, require_key)
+    check_key(ev.customer_id, key, subject, require_key)
     check_event_time(ev.occurred_at, reference, window, reference_name, now)
     _check_kind_fields(ev)
 
@@ -171,24 +171,6 @@ def _check_sizes(ev: AlertActionEvent) -> None:
         if value is not None and len(value) > limit:
             detail = f"{name} has {len(value)} characters, over the limit of {limit}: shorten it"
             raise RejectError(reason, detail, name)  # type: ignore[arg-type]
-
-
-def _check_key(customer_id: str, key: bytes | None, subject: str | None, required: bool) -> None:
-    if key is None:
-        if required:
-            raise RejectError("missing_key", f"message has no key: {MISSING_KEY_FIX}", "key")
-    elif key != customer_id.encode():
-        raise RejectError(
-            "key_mismatch",
-            f"message key {key[:64]!r} != customer_id {customer_id[:64]!r}: {MISSING_KEY_FIX}",
-            "key",
-        )
-    if subject is not None and subject != customer_id:
-        raise RejectError(
-            "key_mismatch",
-            f"ce_subject {subject[:64]!r} != customer_id {customer_id[:64]!r}",
-            "ce_subject",
-        )
 
 
 def _check_kind_fields(ev: AlertActionEvent) -> None:

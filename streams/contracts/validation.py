@@ -91,7 +91,7 @@ def check_event(
         name = "source" if event.event_id else "event_id"
         raise RejectError("empty_identifier", f"{name} is empty: send a unique, stable id", name)
     _check_strings(event)
-    _check_key(event.customer_id, key, subject, require_key)
+    check_key(event.customer_id, key, subject, require_key)
     check_event_time(event.occurred_at, reference, window, reference_name, now)
     if isinstance(event, Purchase):
         _check_purchase(event)
@@ -113,7 +113,7 @@ def _check_strings(event: Event) -> None:
             raise RejectError(reason, detail, name)
 
 
-def _check_key(customer_id: str, key: bytes | None, subject: str | None, required: bool) -> None:
+def check_key(customer_id: str, key: bytes | None, subject: str | None, required: bool) -> None:
     """A null key lands on an arbitrary partition and would split the customer's state."""
     if key is None:
         if required:
