@@ -8,15 +8,13 @@ dir: ``ops/stack.sh stop|start registry`` is an outage that loses nothing.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.stack import STACK_SH, _parse_env, _stop_on_signals
+from tests.stack import _parse_env, _stop_on_signals, stack_command
 
 
 @dataclass(frozen=True)
@@ -30,29 +28,8 @@ class RunningRegistry:
 
 
 def registry_command(stack_dir: Path, *args: str, timeout: float = 180) -> str:
-    """Run ``ops/stack.sh ARGS``; its stdout, or RuntimeError with its output and the log."""
-    env = {
-        **os.environ,
-        "CX_STACK_DIR": str(stack_dir),
-        "REGISTRY_PORT": "auto",
-        "REGISTRY_MANAGEMENT_PORT": "auto",
-        "PYTHON": sys.executable,
-    }
-    result = subprocess.run(
-        ["bash", str(STACK_SH), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if result.returncode != 0:
-        log = stack_dir / "registry.out"
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:]) if log.exists() else ""
-        raise RuntimeError(
-            f"ops/stack.sh {' '.join(args)} failed ({result.returncode})\n"
-            f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}\nregistry log:\n{tail}"
-        )
-    return result.stdout
+    """``ops/stack.sh ARGS`` for the registry; a failure shows the registry's own log too."""
+    return stack_command(stack_dir, *args, timeout=timeout, log="registry.out")
 
 
 def start_registry() -> RunningRegistry:

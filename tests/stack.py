@@ -50,13 +50,16 @@ def _stop_on_signals() -> None:
             return
 
 
-def stack_command(stack_dir: Path, *args: str, timeout: float = 300) -> str:
-    """Run ``ops/stack.sh ARGS`` on a private stack; its stdout, or RuntimeError with the log."""
+def stack_command(stack_dir: Path, *args: str, timeout: float = 300, log: str | None = None) -> str:
+    """Run ``ops/stack.sh ARGS`` on a private stack (free ports); its stdout, or RuntimeError
+    with its output and the tail of ``log`` (a file in the stack dir) when given."""
     env = {
         **os.environ,
         "CX_STACK_DIR": str(stack_dir),
         "KAFKA_PORT": "auto",
         "REDIS_PORT": "auto",
+        "REGISTRY_PORT": "auto",
+        "REGISTRY_MANAGEMENT_PORT": "auto",
         "PYTHON": sys.executable,
     }
     result = subprocess.run(
@@ -67,9 +70,12 @@ def stack_command(stack_dir: Path, *args: str, timeout: float = 300) -> str:
         timeout=timeout,
     )
     if result.returncode != 0:
+        path = stack_dir / log if log else None
+        tail = path.read_text(errors="replace").splitlines()[-30:] if path and path.exists() else []
         raise RuntimeError(
             f"ops/stack.sh {' '.join(args)} failed ({result.returncode})\n"
             f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+            + (f"\n{log}:\n" + "\n".join(tail) if log else "")
         )
     return result.stdout
 
