@@ -107,14 +107,19 @@ def detractor(cid: str, at: float) -> Feedback:
     )  # fmt: skip
 
 
-def opened_alert(events: list[Event], config_path: Path) -> str:
-    """The churn alert the pure model opens on these events (the worker folds the same)."""
+def opening(events: list[Event], config_path: Path) -> tuple[str, float]:
+    """The churn alert the pure model opens on these events (the worker folds the same): its
+    id and opening time."""
     state, opened = None, []
     for event in events:
         state, alerts, _ = process_loop_event(state, event, load_config(config_path))
-        opened += [a.alert_id for a in alerts if a.action is AlertAction.OPENED]
+        opened += [(a.alert_id, a.opened_at) for a in alerts if a.action is AlertAction.OPENED]
     assert len(opened) == 1, opened
     return opened[0]
+
+
+def opened_alert(events: list[Event], config_path: Path) -> str:
+    return opening(events, config_path)[0]
 
 
 def post(worker: Worker, alert_id: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:

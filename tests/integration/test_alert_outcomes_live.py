@@ -21,25 +21,13 @@ from redis import Redis
 from agents.settings import KafkaSettings
 from streams.alert_loop import AlertOutcome, OutcomeKind
 from streams.contracts.actions import decode_outcome
-from streams.domain import AlertAction, Channel, Event, Purchase, PurchaseKind
-from streams.loop_processing import process_loop_event
-from streams.model import load_config
+from streams.domain import Channel, Purchase, PurchaseKind
 from streams.topics import Topics
 from tests.e2e.harness import Worker, produce
-from tests.integration.test_alert_actions import DAY, buying, eventually, profile
+from tests.integration.test_alert_actions import DAY, buying, eventually, opening, profile
 
 WINDOW_DAYS = 10
 CONFIG = f"[loop]\nchurn_window_days = {WINDOW_DAYS}\n"
-
-
-def opening(events: list[Event], config_path: Path) -> tuple[str, float]:
-    """The churn alert the pure model opens on these events: its id and opening time."""
-    state, opened = None, []
-    for event in events:
-        state, alerts, _ = process_loop_event(state, event, load_config(config_path))
-        opened += [(a.alert_id, a.opened_at) for a in alerts if a.action is AlertAction.OPENED]
-    assert len(opened) == 1, opened
-    return opened[0]
 
 
 def outcomes_on_topic(bootstrap: str, topic: str, wanted: set[str]) -> dict[str, AlertOutcome]:
