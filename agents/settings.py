@@ -228,6 +228,12 @@ class WorkerOptions:
     # chaos soak's validated value; 0.2 s measured faster but lost state in one short soak).
     max_task_idle: float = 0.75
     merge_max_wait: float = 30.0
+    # Faust's record path (agents/worker/faust_overrides.py, measured in docs/benchmarks.md):
+    # its three overrides on or off, the aiokafka fetch wait (Faust hard-codes 1.5 s) and the
+    # wait for records while flow control holds full partitions back (Faust: 1 s).
+    faust_fast_path: bool = True
+    fetch_max_wait: float = 0.1
+    paused_fetch_wait: float = 0.05
     session_timeout: float = 30.0  # seconds before a silent worker's partitions move
     redis_projection: bool = True
     webhook_url: str | None = None

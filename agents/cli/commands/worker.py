@@ -90,6 +90,28 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "reports its high watermark (released with a warning; default %(default)s)",
     )
     parser.add_argument(
+        "--faust-fast-path",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULTS.faust_fast_path,
+        help="Faust's record path with cxstream's three overrides: the fetch waits below and "
+        "no tasks per record when delivery does not suspend (agents/worker/faust_overrides.py, "
+        "docs/benchmarks.md); --no-faust-fast-path runs Faust unchanged",
+    )
+    parser.add_argument(
+        "--fetch-max-wait",
+        type=float,
+        default=DEFAULTS.fetch_max_wait,
+        help="seconds the broker may hold a fetch of caught-up partitions (Faust's own: 1.5; "
+        "with --faust-fast-path; default %(default)s)",
+    )
+    parser.add_argument(
+        "--paused-fetch-wait",
+        type=float,
+        default=DEFAULTS.paused_fetch_wait,
+        help="seconds to wait for records while flow control holds full partitions back "
+        "(Faust's own: 1.0; with --faust-fast-path; default %(default)s)",
+    )
+    parser.add_argument(
         "--partitions",
         type=int,
         default=DEFAULTS.partitions,
@@ -226,6 +248,9 @@ def options_from_args(args: argparse.Namespace) -> WorkerOptions:
         partitions=args.partitions,
         max_task_idle=args.max_task_idle,
         merge_max_wait=args.merge_max_wait,
+        faust_fast_path=args.faust_fast_path,
+        fetch_max_wait=args.fetch_max_wait,
+        paused_fetch_wait=args.paused_fetch_wait,
         session_timeout=args.session_timeout,
         redis_projection=not args.no_redis,
         webhook_url=args.webhook_url,
@@ -297,6 +322,8 @@ def worker_argv(
         ("--partitions", options.partitions, d.partitions),
         ("--max-task-idle", options.max_task_idle, d.max_task_idle),
         ("--merge-max-wait", options.merge_max_wait, d.merge_max_wait),
+        ("--fetch-max-wait", options.fetch_max_wait, d.fetch_max_wait),
+        ("--paused-fetch-wait", options.paused_fetch_wait, d.paused_fetch_wait),
         ("--webhook-url", options.webhook_url, d.webhook_url),
     )
     for flag, value, default in given:
@@ -308,6 +335,7 @@ def worker_argv(
         argv += ["--max-event-ahead-hours", str(window.max_ahead / 3600)]
     for team, url in options.webhook_routes.items():
         argv += ["--webhook-route", f"{team}={url}"]
+    argv += ["--no-faust-fast-path"] * (not options.faust_fast_path)
     argv += ["--insecure-api"] * api.insecure + [
         "--webhook-escalations"
     ] * options.webhook_escalations
