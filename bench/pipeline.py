@@ -6,7 +6,8 @@ Reports, from one run on one machine, over the same backlog: a bare confluent-ka
 consume→produce loop, a Faust agent that only counts, a plain confluent-kafka loop with the
 worker's model and dict state, a Quix Streams pipeline with the same model (RocksDB state,
 changelog, timestamp-aligned topics; needs the ``bench`` extra in ``.venv-bench``, see
-bench/peers.py), the cxstream worker (pure-Python and compiled model) and two workers;
+bench/peers.py), the cxstream worker (pure-Python and compiled model, and with Faust unchanged:
+``--no-faust-fast-path``), the counting agent with the worker's Faust overrides, two workers;
 produce→alert and produce→snapshot latency at a fixed offered rate; RSS growth per new
 customer; changelog restore time and RSS for ``--restore-customers``; and the model's
 in-process cost, pure and compiled. ``--write-docs`` puts the table into docs/benchmarks.md.
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from agents.settings import KafkaSettings
 from agents.worker.topic_admin import KEEP_FOREVER, ensure_topics
+from bench.faust_baseline import faust_rate
 from bench.loads import (
     bare_loop_rate,
     encoded_population,
@@ -38,7 +40,7 @@ from bench.loads import (
 )
 from bench.peers import PeerMissing, quix_python, quix_rate
 from bench.plain_model import plain_model_rate
-from bench.report import compiled_catch_up, markdown, model_speeds
+from bench.report import catch_up, compiled_catch_up, markdown, model_speeds
 from bench.restore import restore_rows
 from streams.topics import Topics
 from tests.e2e.harness import Worker
@@ -46,6 +48,8 @@ from tests.stack import start_stack, stop_stack
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+FAUST_OVERRIDES = ["--overrides", "--buffer", "16384"]  # the worker's overrides and buffer
+STOCK = ["--no-faust-fast-path"]  # the worker with Faust unchanged
 
 
 def run(args: argparse.Namespace) -> dict[str, float]:
@@ -63,12 +67,16 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         n, boot = len(records), stack.kafka_bootstrap
         bare = bare_loop_rate(boot, topics, n)
         faust_only = faust_loop_rate(boot, topics, n)
+        faust_fast = faust_rate(boot, topics.prefix, n, FAUST_OVERRIDES)
         plain = plain_model_rate(boot, topics.prefix, n)
         scratch = Path(tempfile.mkdtemp(prefix="cxbench-"))
         quix = quix_rate(quix_py, boot, topics.prefix, n, scratch / "quix-state")
         pair = [Worker(boot, topics, f"{topics.prefix}pair", scratch / f"p{i}") for i in (1, 2)]
         two_workers = group_rate(pair, n)
         compiled = compiled_catch_up(boot, topics, scratch, n)
+        stock = catch_up(
+            Worker(boot, topics, f"{topics.prefix}stock", scratch / "ws", extra_args=STOCK), n
+        )
         worker = Worker(boot, topics, f"{topics.prefix}app", scratch / "w1")
         worker.start()
         rss_before = rss_bytes(worker)
@@ -93,6 +101,8 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         "cxstream_eps": rate,
         "bare_eps": bare,
         "faust_eps": faust_only,
+        "faust_fast_eps": faust_fast,
+        "stock_eps": stock,
         "plain_eps": plain,
         "quix_eps": quix,
         "compiled_eps": compiled,

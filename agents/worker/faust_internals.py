@@ -11,6 +11,13 @@ Faust offers no public API for what these do; each is pinned by the tests that e
   watermark (aiokafka's subscription state), which partitions Faust consumes right now, and
   the read offset Faust recorded for a partition.
 - Logging: mode's worker sets up logging in a private hook (see :class:`CxWorker`).
+- The record path (``agents.worker.faust_overrides``, on unless ``--no-faust-fast-path``): the
+  worker's app gets its own transport whose consumer replaces ``Consumer._drain_messages``
+  (a copy without tasks per record when delivery does not suspend) and wraps
+  ``ThreadDelegateConsumer._getmany`` (its wait while partitions are held back), and whose
+  consumer thread sets aiokafka's ``AIOKafkaConsumer._fetch_max_wait_ms`` (Faust hard-codes
+  1.5 s). Those pieces are pinned by source hash in ``faust_overrides.RELIES_ON``, checked by
+  ``tests/unit/agents/worker/test_faust_overrides.py``.
 """
 
 from __future__ import annotations
