@@ -225,9 +225,13 @@ def _classify(got: dict[str, Any] | None, want: dict[str, Any]) -> tuple[str, st
     return "differs", first
 
 
-def api_get(url: str, token: str) -> dict[str, Any] | None:
+def api_get(url: str, token: str, limit: float = 120.0) -> dict[str, Any] | None:
+    """The API's body; None on 404. A worker rebalancing or restoring its tables answers 503
+    with Retry-After, and a rate limit 429: both are waited out (up to ``limit`` seconds)."""
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
-    for attempt in range(5):
+    deadline = time.monotonic() + limit
+    failures = 0
+    while True:
         try:
             with urllib.request.urlopen(request, timeout=20) as resp:
                 body: dict[str, Any] = json.loads(resp.read())
@@ -235,15 +239,19 @@ def api_get(url: str, token: str) -> dict[str, Any] | None:
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
                 return None
-            if attempt == 4 or exc.code in (401, 403):
+            if exc.code in (401, 403) or time.monotonic() > deadline:
                 raise
-            if exc.code == 429:
+            if exc.code in (429, 503):
                 time.sleep(float(exc.headers.get("Retry-After", "1")))
+                continue
+            failures += 1
+            if failures == 5:
+                raise
         except OSError:
-            if attempt == 4:
+            failures += 1
+            if failures == 5:
                 raise
         time.sleep(1.0)
-    return None
 
 
 def check_states(workers: list[Worker], expected: Reference, token: str) -> StateCheck:

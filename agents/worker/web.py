@@ -18,6 +18,7 @@ from agents.worker.batch_cycle import BatchCycle
 from agents.worker.faust_internals import assigned_partitions, in_recovery
 from agents.worker.health import HealthBoard
 from agents.worker.metrics import REGISTRY
+from agents.worker.web_router import NOT_READY, RETRY_AFTER
 from streams.alert_history import action_history
 from streams.envelope import decode_envelope
 from streams.jsonable import dumps, to_jsonable
@@ -49,6 +50,9 @@ def register_views(app: faust.App, customers: Any, cycle: BatchCycle, health: He
     @app.page("/customers/{customer_id}")
     @app.table_route(table=customers, match_info="customer_id")
     async def get_customer(web: Any, request: Any, customer_id: str) -> Any:
+        if not cycle.has_assignment or app.rebalancing or in_recovery(app):
+            # like Kafka Streams' "store not ready": a 404 now could be false
+            return web.json(NOT_READY, status=503, headers=dict(RETRY_AFTER))
         raw = customers.get(customer_id)
         if not raw:  # generic: the body never confirms or echoes which ids exist
             return web.json(NOT_FOUND, status=404)

@@ -6,7 +6,8 @@ reaches the owner, which checks it again), but it keeps the client's scheme and 
 system CAs, and the owner would count every forwarded request against the forwarding worker's
 address. This router forwards to the owner's advertised scheme, verifies its certificate with
 the configured peer SSL context, adds a peer proof so the owner does not rate-limit a request
-the entry worker already counted, and answers 503 (never 500) when the owner is unreachable.
+the entry worker already counted, and answers 503 (never 500) when the owner is unreachable
+or not yet known, with Retry-After.
 A request with a body (``POST /alerts/{id}/actions``) is forwarded with its method and body.
 """
 
@@ -23,10 +24,27 @@ from agents.worker.api_security import ROUTED_HEADER, ApiGuard
 
 DROPPED_HEADERS = frozenset({"host", "content-length", "connection", ROUTED_HEADER.lower()})
 PASSED_BACK_HEADERS = ("Retry-After", "WWW-Authenticate")
+NOT_READY = {
+    "error": "restoring",
+    "detail": "this worker is starting, rebalancing or restoring its tables from their "
+    "changelogs, so its answer could be stale or a false not-found; retry after Retry-After "
+    "seconds",
+}
+RETRY_AFTER = {"Retry-After": "1"}
 
 
 class GuardedRouter(Router):  # type: ignore[misc]
     """Forwards table requests to their owner with the client's credentials and a peer proof."""
+
+    async def route_req(self, table_name: str, key: Any, web: Any, request: Any) -> Any:
+        """No owner is known before the first assignment (Faust: a bare 503) or before the
+        producer loaded the changelog's metadata (aiokafka: a TypeError, so a 500): say why
+        and when to retry, as the owner does while it restores."""
+        try:
+            dest_url: URL = self.app.router.key_store(table_name, key)
+        except (KeyError, TypeError):
+            return web.json(NOT_READY, status=503, headers=dict(RETRY_AFTER))
+        return await self._route_req(dest_url, web, request)
 
     async def _route_req(self, dest_url: URL, web: Any, request: Any) -> Any:
         app = self.app
@@ -69,4 +87,5 @@ class GuardedRouter(Router):  # type: ignore[misc]
                     f"({type(exc).__name__}); retry, or check its --advertised-url",
                 },
                 status=503,
+                headers=dict(RETRY_AFTER),
             )

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -317,14 +318,22 @@ def without_repeats(
     return {c: list(dict.fromkeys(items)) for c, items in actions.items()}
 
 
-def api_state(worker: Worker, customer_id: str) -> dict[str, object]:
+def api_state(worker: Worker, customer_id: str, limit: float = 60.0) -> dict[str, object]:
+    """The API's body for a customer, waiting out 503s (a worker rebalancing or restoring)."""
     request = urllib.request.Request(
         f"{worker.url}/customers/{customer_id}",
         headers={"Authorization": f"Bearer {worker.api_token}"},
     )
-    with urllib.request.urlopen(request, timeout=10) as resp:
-        body: dict[str, object] = json.loads(resp.read())
-    return body
+    deadline = time.monotonic() + limit
+    while True:
+        try:
+            with urllib.request.urlopen(request, timeout=10) as resp:
+                body: dict[str, object] = json.loads(resp.read())
+            return body
+        except urllib.error.HTTPError as exc:
+            if exc.code != 503 or time.monotonic() > deadline:
+                raise
+            time.sleep(float(exc.headers.get("Retry-After", "1")))
 
 
 def metric(worker: Worker, prefix: str, containing: str = "") -> float:

@@ -80,6 +80,31 @@ def customers(kafka_bootstrap: str, module_topics: Topics) -> list[str]:
     return sorted({e.customer_id for e in events})
 
 
+STARTUP: list[tuple[int, str | None, str]] = []  # the API's answers while /healthz said starting
+
+
+def watch_startup(
+    w: Worker, customer: str, limit: float = 90.0
+) -> list[tuple[int, str | None, str]]:
+    """GET /customers/{customer} until /healthz is ok: the answers given while it was not."""
+    seen: list[tuple[int, str | None, str]] = []
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            before = get(f"{w.url}/healthz")[0]
+            status, headers, body = get(f"{w.url}/customers/{customer}", TOKEN)
+            after = get(f"{w.url}/healthz")[0]
+        except urllib.error.URLError:  # not listening yet
+            time.sleep(0.2)
+            continue
+        if after == 200:
+            return seen
+        if before != 200:
+            seen.append((status, headers.get("Retry-After"), strict(body).get("error", "")))
+        time.sleep(0.5)  # within the --api-rate budget
+    raise AssertionError(f"not healthy after {limit:g}s:\n{w.log_tail()}")
+
+
 @pytest.fixture(scope="module")
 def worker(
     kafka_bootstrap: str,
@@ -96,7 +121,8 @@ def worker(
         extra_args=["--api-rate", str(RATE), "--api-burst", str(BURST)],
     )
     try:
-        w.start()
+        w.launch()
+        STARTUP.extend(watch_startup(w, customers[0]))
         deadline = time.monotonic() + 90  # until the last customer's state is there
         while get(f"{w.url}/customers/{customers[-1]}", TOKEN)[0] != 200:
             assert time.monotonic() < deadline, w.log_tail()
@@ -104,6 +130,14 @@ def worker(
         yield w
     finally:
         w.kill()
+
+
+def test_a_starting_worker_says_retry_later_instead_of_a_false_not_found(worker: Worker) -> None:
+    """Before its partitions are assigned and its table restored, the worker cannot know a
+    customer: it answers 503 with Retry-After (like Kafka Streams' "store not ready"), never a
+    404 that a client would take for "no such customer"."""
+    assert STARTUP, "the API was never asked while the worker was starting"
+    assert {(status, retry, error) for status, retry, error in STARTUP} == {(503, "1", "restoring")}
 
 
 def refill() -> None:

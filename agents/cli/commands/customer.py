@@ -65,6 +65,10 @@ def fetch_api(
             return None
         if exc.code in (401, 403, 429):
             raise Refused(refusal(url, exc, token is not None)) from None
+        if exc.code == 503:  # rebalancing or restoring its tables: a moment, not an outage
+            retry = exc.headers.get("Retry-After", "1")
+            detail = f"HTTP 503: the worker is not ready; retry in {retry}s"
+            raise Unreachable(f"{url}: {detail}") from exc
         raise Unreachable(f"{url}: HTTP {exc.code}") from exc
     except (urllib.error.URLError, TimeoutError, ConnectionError, ValueError) as exc:
         raise Unreachable(f"{url}: {exc}") from exc
