@@ -74,7 +74,7 @@ class ConsumerLag:
 
 def register_consumer_lag(app: faust.App, options: WorkerOptions) -> None:
     """Update the lag gauge every :data:`LAG_INTERVAL` seconds for the owned input partitions."""
-    inputs = options.settings.topics.inputs
+    inputs = options.settings.topics.customer_inputs  # alert actions lag like any input
     probe = ConsumerLag(options.settings.kafka, app.conf.id)
     failing = False
 

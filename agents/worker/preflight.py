@@ -80,6 +80,8 @@ class Need:
 def needs(topics: Topics, app_id: str, redis: bool = True, webhooks: bool = False) -> list[Need]:
     """What a worker's principal must be allowed, as docs/security.md lists it."""
     wanted = [Need("topic", t, (R, D)) for t in topics.inputs]
+    # alert actions are folded like events and written by POST /alerts/{id}/actions
+    wanted += [Need("topic", topics.alert_actions, (R, W, D))]
     wanted += [Need("topic", t, (R, W, D)) for t in (topics.alerts, topics.health, topics.ticks)]
     wanted += [Need("topic", t, (W, D)) for t in (topics.dead_letter, topics.delivery_dead_letter)]
     groups = (

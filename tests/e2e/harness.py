@@ -163,7 +163,7 @@ def wait_drained(
     from confluent_kafka import TopicPartition
 
     probe = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
-    parts = [TopicPartition(t, p) for t in topics.inputs for p in range(partitions)]
+    parts = [TopicPartition(t, p) for t in topics.customer_inputs for p in range(partitions)]
     deadline = time.monotonic() + limit
     try:
         while True:

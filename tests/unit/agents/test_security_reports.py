@@ -43,6 +43,7 @@ def test_an_unreachable_broker_is_reported_within_the_timeout() -> None:
 def test_needs_follow_the_documented_grants() -> None:
     wanted = {(n.kind, n.name): {op.name for op in n.operations} for n in needs(Topics(), "cxs")}
     assert wanted[("topic", "cx.purchases")] == {"READ", "DESCRIBE"}
+    assert wanted[("topic", "cx.alert-actions")] == {"READ", "WRITE", "DESCRIBE"}
     assert wanted[("topic", "cx.customer-health")] == {"READ", "WRITE", "DESCRIBE"}
     assert wanted[("topic", "cx.dead-letter")] == {"WRITE", "DESCRIBE"}
     assert wanted[("group", "cxs-redis-read-model")] == {"READ", "DESCRIBE"}
