@@ -9,6 +9,7 @@ can run workers with their own topic prefix, ports and data directories.
 from __future__ import annotations
 
 import gc
+import logging
 import time
 from typing import Any
 
@@ -36,6 +37,8 @@ from agents.worker.web_router import GuardedRouter
 from agents.worker.web_settings import advertised_url, peer_ssl_context, server_ssl_context
 from streams.deadline_index import DeadlineIndex
 from streams.model import ModelConfig, load_config
+
+log = logging.getLogger(__name__)
 
 
 def broker_urls(kafka: KafkaSettings) -> str:
@@ -145,6 +148,12 @@ def run_worker(options: WorkerOptions, log_level: str = "info") -> int:
     """Check the broker, make sure the topics exist, build the app and run it until stopped."""
     config = load_config(options.model_config_path)  # a bad file fails before Kafka is asked
     partitions = preflight(options)  # the input topics' partition count, as the cluster has it
+    if options.standby_replicas:
+        log.warning(
+            "--standby-replicas %d: Faust's standbys can miss changelog records and then take "
+            "over with a partial table (docs/reliability.md, defect 7); 0 restores instead",
+            options.standby_replicas,
+        )
     app = create_app(options, config, partitions)
     # The hot path allocates many short-lived objects and few cycles: a larger first
     # generation and freezing start-up objects cut the collector's share of CPU time.

@@ -220,13 +220,18 @@ class WorkerOptions:
     tick_interval: float = 1.0
     allowed_lateness: float = 300.0
     idle_wall_clock_after: float | None = 60.0
-    standby_replicas: int = 1
+    # Faust's table standbys can skip changelog records for good (fetched while flow is
+    # suspended, never re-read), and a standby that becomes active then serves and extends a
+    # partial table: the chaos soak lost whole customers that way (docs/reliability.md, defect
+    # 7). With none, a partition moving to a worker is restored from the changelog.
+    standby_replicas: int = 0
     partitions: int | None = None  # input partitions; None: read from the cluster
     # The event-time merge (like Kafka Streams' max.task.idle.ms): seconds an empty input
     # partition must sit at its high watermark before the merge stops waiting for it, and the
-    # most any record is held (docs/benchmarks.md): 0.75 s, longer than a fetch long-poll (the
-    # chaos soak's validated value; 0.2 s measured faster but lost state in one short soak).
-    max_task_idle: float = 0.75
+    # most any record is held (docs/benchmarks.md): 0.2 s, twice the fetch wait, so a high
+    # watermark is fresh when trusted; no out-of-order release measured, a p99 about half of
+    # 0.75 s's, and the chaos soak passes at it (its one failure at 0.2 s was defect 7).
+    max_task_idle: float = 0.2
     merge_max_wait: float = 30.0
     # Faust's record path (agents/worker/faust_overrides.py, measured in docs/benchmarks.md):
     # its three overrides on or off, the aiokafka fetch wait (Faust hard-codes 1.5 s) and the

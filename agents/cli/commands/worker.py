@@ -71,7 +71,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--standby-replicas",
         type=int,
         default=DEFAULTS.standby_replicas,
-        help="warm copies of each table partition kept by other workers",
+        help="warm copies of each table partition kept by other workers (Faust standbys; "
+        "default 0: they can miss changelog records, docs/reliability.md defect 7)",
     )
     parser.add_argument(
         "--max-task-idle",
