@@ -17,6 +17,7 @@ import faust
 
 from agents.settings import KafkaSettings, WorkerOptions
 from agents.sinks.services import register_sinks
+from agents.worker import table_store
 from agents.worker.action_api import register_action_view
 from agents.worker.api_security import ApiGuard
 from agents.worker.batch_cycle import BatchCycle
@@ -66,11 +67,12 @@ def faust_app(options: WorkerOptions, guard: ApiGuard, partitions: int) -> faust
     is the input topics' count (its tables and changelogs get as many)."""
     holder: list[faust.App] = []
     tls = options.web_tls_cert is not None
+    table_store.register()  # rocksdb:// tables trust their persisted offset only contiguously
     app = faust.App(
         options.app_id,
         broker=broker_urls(options.settings.kafka),
         broker_credentials=broker_credentials(options.settings.kafka),
-        store=options.store,
+        store=table_store.store_url(options.store),
         datadir=str(options.data_dir),
         web_bind=options.web_host,
         web_host=options.web_host,

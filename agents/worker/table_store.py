@@ -1,0 +1,83 @@
+"""Faust's RocksDB table store, trusting its persisted offset only as far as it has every record.
+
+Faust keeps, in each partition's RocksDB, the offset of the last changelog record it holds, and
+a worker that gets the partition back replays the changelog only from there. It advances that
+offset on every acknowledgement of its *own* changelog writes. When two workers write one
+changelog partition around a rebalance (the old owner's delayed writes land after a broker
+outage while the new owner already writes), the old owner's offset jumps past the new owner's
+records it never saw: given the partition again, it skipped them for good. The chaos soak lost a
+customer that way (docs/reliability.md, defect 8).
+
+Here an acknowledged write advances the persisted offset only when it is the next offset after
+the last one this store holds (acknowledgements out of order wait for the ones before). A gap,
+someone else's record, stops it there, so the next restore reads from before the gap. Records
+applied by a restore advance it as Faust does: a restore reads every record that still exists
+(compaction leaves legitimate gaps).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from faust.stores import STORES
+from faust.stores import rocksdb as faust_rocksdb
+from faust.types import TP
+
+SCHEME = "cxrocksdb"
+#: Acknowledged offsets held back behind a gap, per partition, before they are dropped (the
+#: persisted offset then simply stays behind: a longer restore, never a skipped record).
+MAX_PENDING = 100_000
+
+
+class ContiguousRocksStore(faust_rocksdb.Store):  # type: ignore[misc]
+    """Faust's RocksDB store whose persisted offset never passes a record it lacks."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._restoring = False
+        self._pending: dict[TP, set[int]] = {}
+
+    def apply_changelog_batch(
+        self,
+        batch: Iterable[Any],
+        to_key: Callable[[Any], Any],
+        to_value: Callable[[Any], Any],
+    ) -> None:
+        self._restoring = True
+        try:
+            super().apply_changelog_batch(batch, to_key, to_value)
+        finally:
+            self._restoring = False
+
+    def set_persisted_offset(self, tp: TP, offset: int) -> None:
+        if self._restoring:  # every record up to ``offset`` that still exists was applied
+            self._pending.pop(tp, None)
+            super().set_persisted_offset(tp, offset)
+            return
+        last = self.persisted_offset(tp)
+        expected = 0 if last is None else last + 1
+        if offset < expected:
+            return
+        pending = self._pending.setdefault(tp, set())
+        pending.add(offset)
+        advanced = None
+        while expected in pending:
+            pending.discard(expected)
+            advanced = expected
+            expected += 1
+        if advanced is not None:
+            super().set_persisted_offset(tp, advanced)
+        if len(pending) > MAX_PENDING:
+            pending.clear()
+
+
+def register() -> None:
+    """Make ``cxrocksdb://`` name :class:`ContiguousRocksStore` (idempotent)."""
+    STORES.data[SCHEME] = f"{__name__}:ContiguousRocksStore"
+
+
+def store_url(url: str) -> str:
+    """The worker's store URL: ``rocksdb://...`` becomes this store; others are unchanged."""
+    scheme, sep, rest = url.partition("://")
+    return f"{SCHEME}{sep}{rest}" if scheme == "rocksdb" and sep else url
