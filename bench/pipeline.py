@@ -49,7 +49,8 @@ from tests.stack import start_stack, stop_stack
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 FAUST_OVERRIDES = ["--overrides", "--buffer", "16384"]  # the worker's overrides and buffer
-STOCK = ["--no-faust-fast-path"]  # the worker with Faust unchanged
+STOCK = ["--no-faust-fast-path"]  # the worker with Faust unchanged (the default)
+FAST = ["--faust-fast-path"]  # the worker with the Faust overrides (opt-in)
 
 
 def run(args: argparse.Namespace) -> dict[str, float]:
@@ -71,13 +72,16 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         plain = plain_model_rate(boot, topics.prefix, n)
         scratch = Path(tempfile.mkdtemp(prefix="cxbench-"))
         quix = quix_rate(quix_py, boot, topics.prefix, n, scratch / "quix-state")
-        pair = [Worker(boot, topics, f"{topics.prefix}pair", scratch / f"p{i}") for i in (1, 2)]
+        pair = [
+            Worker(boot, topics, f"{topics.prefix}pair", scratch / f"p{i}", extra_args=FAST)
+            for i in (1, 2)
+        ]
         two_workers = group_rate(pair, n)
         compiled = compiled_catch_up(boot, topics, scratch, n)
         stock = catch_up(
             Worker(boot, topics, f"{topics.prefix}stock", scratch / "ws", extra_args=STOCK), n
         )
-        worker = Worker(boot, topics, f"{topics.prefix}app", scratch / "w1")
+        worker = Worker(boot, topics, f"{topics.prefix}app", scratch / "w1", extra_args=FAST)
         worker.start()
         rss_before = rss_bytes(worker)
         started = time.perf_counter()

@@ -1,6 +1,6 @@
 """The Faust overrides (agents/worker/faust_overrides.py): the internals they replace are the
 ones pinned, a delivery runs inline only when it does not suspend, and the worker's app gets
-them unless started with --no-faust-fast-path."""
+them when started with --faust-fast-path (off by default)."""
 
 from __future__ import annotations
 
@@ -124,7 +124,9 @@ def options(tmp_path: Path, **changes: object) -> WorkerOptions:
 
 def test_the_worker_app_gets_the_overrides_and_its_fetch_wait(tmp_path: Path) -> None:
     async def main() -> None:
-        app = faust_app(options(tmp_path, fetch_max_wait=0.25), ApiGuard(ApiAccess()), 4)
+        app = faust_app(
+            options(tmp_path, faust_fast_path=True, fetch_max_wait=0.25), ApiGuard(ApiAccess()), 4
+        )
         assert isinstance(app.transport, FastTransport)
         assert isinstance(app.consumer, FastConsumer)
         kafka_consumer = app.consumer._thread._create_worker_consumer(app.transport)
@@ -141,11 +143,11 @@ def test_the_worker_app_gets_the_overrides_and_its_fetch_wait(tmp_path: Path) ->
 
 
 def test_the_flags_reach_the_worker_and_bad_waits_name_the_flag(tmp_path: Path) -> None:
-    chosen = options(tmp_path, faust_fast_path=False, fetch_max_wait=0.2, paused_fetch_wait=0.02)
+    chosen = options(tmp_path, faust_fast_path=True, fetch_max_wait=0.2, paused_fetch_wait=0.02)
     argv = worker_argv(chosen)
     parsed = options_from_args(build_parser().parse_args(argv[argv.index("worker") :]))
     assert (parsed.faust_fast_path, parsed.fetch_max_wait, parsed.paused_fetch_wait) == (
-        False,
+        True,
         0.2,
         0.02,
     )
