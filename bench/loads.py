@@ -86,23 +86,6 @@ def bare_loop_rate(bootstrap: str, topics: Topics, expected: int) -> float:
     return expected / elapsed
 
 
-def faust_loop_rate(bootstrap: str, topics: Topics, expected: int) -> float:
-    """The same records through a Faust agent that only counts them (bench.faust_baseline)."""
-    import subprocess
-    import sys
-
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.faust_baseline", bootstrap, topics.prefix, str(expected)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    for line in (result.stdout + result.stderr).splitlines():
-        if "FAUST_RATE" in line:
-            return float(line.split("FAUST_RATE")[1].split()[0])
-    raise RuntimeError(f"Faust baseline failed: {result.stderr[-2000:]}")
-
-
 def processed(worker: Worker) -> float:
     """Every record the worker has counted, whatever its outcome."""
     return metric(worker, "cxstream_events_total{")

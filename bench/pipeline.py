@@ -29,7 +29,6 @@ from bench.faust_baseline import faust_rate
 from bench.loads import (
     bare_loop_rate,
     encoded_population,
-    faust_loop_rate,
     group_rate,
     latency_at_rate,
     new_customers,
@@ -67,7 +66,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         produce_backlog(stack.kafka_bootstrap, topics, records)
         n, boot = len(records), stack.kafka_bootstrap
         bare = bare_loop_rate(boot, topics, n)
-        faust_only = faust_loop_rate(boot, topics, n)
+        faust_only = faust_rate(boot, topics.prefix, n)
         faust_fast = faust_rate(boot, topics.prefix, n, FAUST_OVERRIDES)
         plain = plain_model_rate(boot, topics.prefix, n)
         scratch = Path(tempfile.mkdtemp(prefix="cxbench-"))
