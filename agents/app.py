@@ -27,6 +27,7 @@ from agents.worker.customer_agent import register_customer_agent
 from agents.worker.faust_internals import CxWorker
 from agents.worker.faust_overrides import FaustLevers
 from agents.worker.faust_overrides import install as install_overrides
+from agents.worker.fetch_guard import install_guard
 from agents.worker.health import HealthBoard
 from agents.worker.merge import worker_merge
 from agents.worker.model_params import ModelParameters, register_parameters_reader
@@ -112,6 +113,8 @@ def faust_app(options: WorkerOptions, guard: ApiGuard, partitions: int) -> faust
     holder.append(app)
     if options.faust_fast_path:  # before anything makes Faust create its transport
         install_overrides(app, FaustLevers(options.fetch_max_wait, options.paused_fetch_wait))
+    else:
+        install_guard(app)  # the overrides' consumer includes it
     app.cx_api_guard = guard  # type: ignore[attr-defined]  # read by GuardedRouter
     app.cx_peer_ssl = peer_ssl_context(options.web_tls_cert, options.web_tls_ca)  # type: ignore[attr-defined]
     return app

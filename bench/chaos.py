@@ -130,7 +130,8 @@ def run(args: argparse.Namespace) -> Report:
                     scratch / f"w{i}",
                     stack.redis_url,
                     api_token=token,
-                    extra_args=["--api-rate", "0"],  # the verdict reads every customer
+                    # the verdict reads every customer
+                    extra_args=["--api-rate", "0", *args.worker_flags],
                 )
                 for i in range(1, args.workers + 1)
             ]
@@ -246,6 +247,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
     add("--seconds", type=float, default=600.0, help="live traffic and fault window")
     add("--drain-limit", type=float, default=900.0, help="seconds to wait for the group")
     add("--seed", type=int, default=1)
+    add(
+        "--worker-flag",
+        dest="worker_flags",
+        action="append",
+        default=[],
+        metavar="FLAG",
+        help="an extra `cxstream worker` flag, repeatable (--worker-flag=--faust-fast-path)",
+    )
     add("--write-docs", action="store_true", help="write docs/reliability.md")
     args = parser.parse_args(argv)
     args.argv = [a for a in argv if a != "--write-docs"]

@@ -1,5 +1,6 @@
-"""Three overrides of Faust's record path (issue 12), for one app, on unless the worker runs
-with ``--no-faust-fast-path``.
+"""Three overrides of Faust's record path (issue 12), for one app, on when the worker runs
+with ``--faust-fast-path`` (off by default). Their consumer includes
+:mod:`agents.worker.fetch_guard`, which the worker installs in any case.
 
 Each replaces a private piece of faust-streaming 0.15.3 / aiokafka 0.14.0 / mode-streaming
 0.7.1; :data:`RELIES_ON` pins each piece by the SHA-256 of its source and
@@ -42,9 +43,11 @@ from typing import Any, cast
 import aiokafka
 import faust
 import mode
+from faust.tables import recovery as faust_recovery
 from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from agents.worker.fetch_guard import GuardedConsumer
 from streams.errors import ConfigError
 
 
@@ -74,7 +77,28 @@ RELIES_ON: dict[str, tuple[Callable[[], Any], str, str]] = {
     "faust ThreadDelegateConsumer._getmany": (
         lambda: faust_consumer.ThreadDelegateConsumer._getmany,
         "f9d47aa9010b5ff2",
-        "override 3 wraps it: its timeout must still be the wait for records",
+        "override 3 and fetch_guard.GuardedConsumer._fetch copy it: its timeout must still be "
+        "the wait for records",
+    ),
+    "faust Consumer.perform_seek": (
+        lambda: faust_consumer.Consumer.perform_seek,
+        "0e8c130ff4b0afd8",
+        "fetch_guard: it must still seek every assigned partition back to its committed offset",
+    ),
+    "faust Consumer.on_partitions_revoked": (
+        lambda: faust_consumer.Consumer.on_partitions_revoked,
+        "d04b7ae72c6fc206",
+        "fetch_guard: it must still be where a revocation starts on the main thread",
+    ),
+    "faust Recovery._resume_streams": (
+        lambda: faust_recovery.Recovery._resume_streams,
+        "d986a6710c1aca98",
+        "fetch_guard drops stale input records because this seeks back after each rebalance",
+    ),
+    "faust Recovery.on_recovery_completed": (
+        lambda: faust_recovery.Recovery.on_recovery_completed,
+        "6ef567acf072e46d",
+        "fetch_guard drops stale input records because this seeks back after each rebalance",
     ),
     "faust AIOKafkaConsumerThread._create_worker_consumer": (
         lambda: faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer,
@@ -161,8 +185,8 @@ def first_step(delivery: Coroutine[Any, Any, None]) -> _Rest | None:
     return _Rest(delivery, pending, context)
 
 
-class FastConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
-    """Faust's aiokafka consumer with overrides 2 and 3 (its thread has override 1)."""
+class FastConsumer(GuardedConsumer):
+    """The guarded consumer with overrides 2 and 3 (its thread has override 1)."""
 
     _n_acked: int
 
@@ -172,7 +196,7 @@ class FastConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
     async def _getmany(self, active_partitions: Any, timeout: float) -> Any:
         if self._buffered_partitions or self._paused_partitions:
             timeout = min(timeout, _levers(self.transport).paused_fetch_wait)
-        return await self._thread.getmany(active_partitions, timeout)
+        return await super()._getmany(active_partitions, timeout)
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover (e2e)
         # Faust 0.15.3's loop (see RELIES_ON); only the delivery differs, marked below.

@@ -41,6 +41,12 @@ MERGE_OUT_OF_ORDER = Counter(
     "released on their partition (a --max-task-idle too short for the producers' spread).",
     registry=REGISTRY,
 )
+STALE_FETCH_RECORDS = Counter(
+    "cxstream_consumer_stale_fetch_records",
+    "Input records dropped because they were fetched before a rebalance's seek back to the "
+    "committed offsets (they are read again; delivering them would commit past others).",
+    registry=REGISTRY,
+)
 ALERTS = Counter(
     "cxstream_alerts",
     "Alert actions emitted by type, action and priority.",
