@@ -37,6 +37,9 @@ class ContiguousRocksStore(faust_rocksdb.Store):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self._restoring = False
         self._pending: dict[TP, set[int]] = {}
+        # the persisted offsets this store wrote since its partitions were last (re)assigned:
+        # every acknowledged write needs the last one, which is otherwise a RocksDB read
+        self._persisted: dict[TP, int | None] = {}
 
     def apply_changelog_batch(
         self,
@@ -53,9 +56,10 @@ class ContiguousRocksStore(faust_rocksdb.Store):  # type: ignore[misc]
     def set_persisted_offset(self, tp: TP, offset: int) -> None:
         if self._restoring:  # every record up to ``offset`` that still exists was applied
             self._pending.pop(tp, None)
-            super().set_persisted_offset(tp, offset)
+            self._persist(tp, offset)
             return
-        last = self.persisted_offset(tp)
+        last = self._persisted[tp] if tp in self._persisted else self.persisted_offset(tp)
+        self._persisted[tp] = last
         expected = 0 if last is None else last + 1
         if offset < expected:
             return
@@ -67,9 +71,25 @@ class ContiguousRocksStore(faust_rocksdb.Store):  # type: ignore[misc]
             advanced = expected
             expected += 1
         if advanced is not None:
-            super().set_persisted_offset(tp, advanced)
+            self._persist(tp, advanced)
         if len(pending) > MAX_PENDING:
             pending.clear()
+
+    def _persist(self, tp: TP, offset: int) -> None:
+        super().set_persisted_offset(tp, offset)
+        self._persisted[tp] = offset
+
+    def revoke_partitions(self, table: Any, tps: set[TP]) -> None:
+        self._persisted.clear()
+        super().revoke_partitions(table, tps)
+
+    async def assign_partitions(self, table: Any, tps: set[TP], generation_id: int = 0) -> None:
+        self._persisted.clear()
+        await super().assign_partitions(table, tps, generation_id)
+
+    def reset_state(self) -> None:
+        self._persisted.clear()
+        super().reset_state()
 
 
 def register() -> None:

@@ -44,14 +44,20 @@ def customer_view(raw: bytes, config: ModelConfig) -> dict[str, Any]:
     }
 
 
+def serving(app: faust.App, cycle: BatchCycle) -> bool:
+    """The tables are this worker's and complete: assigned, not rebalancing, not restoring.
+    Until then a missing customer may only be missing here, like Kafka Streams' "store not
+    ready"."""
+    return cycle.has_assignment and not app.rebalancing and not in_recovery(app)
+
+
 def register_views(app: faust.App, customers: Any, cycle: BatchCycle, health: HealthBoard) -> None:
     """``/customers/{id}`` (routed to the owner), ``/healthz`` and ``/metrics``."""
 
     @app.page("/customers/{customer_id}")
     @app.table_route(table=customers, match_info="customer_id")
     async def get_customer(web: Any, request: Any, customer_id: str) -> Any:
-        if not cycle.has_assignment or app.rebalancing or in_recovery(app):
-            # like Kafka Streams' "store not ready": a 404 now could be false
+        if not serving(app, cycle):  # a 404 now could be false
             return web.json(NOT_READY, status=503, headers=dict(RETRY_AFTER))
         raw = customers.get(customer_id)
         if not raw:  # generic: the body never confirms or echoes which ids exist
@@ -61,9 +67,8 @@ def register_views(app: faust.App, customers: Any, cycle: BatchCycle, health: He
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
-        ready = cycle.has_assignment and not app.rebalancing and not in_recovery(app)
         problems = health.problems()
-        status = "unhealthy" if problems else "ok" if ready else "starting"
+        status = "unhealthy" if problems else "ok" if serving(app, cycle) else "starting"
         body = {
             "status": status,
             "problems": [{"name": p.name, "detail": p.detail, "since": p.since} for p in problems],

@@ -68,3 +68,11 @@ def test_a_restore_through_compacted_gaps_persists_its_last_record(store: Any) -
     store.apply_changelog_batch(events, to_key=lambda k: k, to_value=lambda v: v)
     assert store.persisted_offset(TP0) == 42
     assert acked(store, 43) == 43
+
+
+def test_the_offset_kept_in_memory_follows_a_reset_of_the_store(store: Any) -> None:
+    """The last persisted offset is kept in memory (no RocksDB read per write); a store Faust
+    wipes (or a partition it assigns again) starts from what RocksDB holds."""
+    assert acked(store, 0, 1, 2) == 2
+    store.reset_state()  # Faust removes the local files: RocksDB holds no offset any more
+    assert acked(store, 0) == 0
