@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import time
-import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +26,14 @@ from streams.contracts import decode_alert, decode_snapshot, encode_snapshot
 from streams.domain import Alert, HealthSnapshot
 from streams.model import ModelConfig, snapshot
 from streams.topics import Topics
-from tests.e2e.harness import Reference, Worker, alert_actions, same_state, without_repeats
+from tests.e2e.harness import (
+    Reference,
+    Worker,
+    alert_actions,
+    get_json,
+    same_state,
+    without_repeats,
+)
 from tests.e2e.harness import jsonable_state as _jsonable_state
 
 Source = tuple[str, int, int]  # topic, partition, offset
@@ -225,42 +231,13 @@ def _classify(got: dict[str, Any] | None, want: dict[str, Any]) -> tuple[str, st
     return "differs", first
 
 
-def api_get(url: str, token: str, limit: float = 120.0) -> dict[str, Any] | None:
-    """The API's body; None on 404. A worker rebalancing or restoring its tables answers 503
-    with Retry-After, and a rate limit 429: both are waited out (up to ``limit`` seconds)."""
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
-    deadline = time.monotonic() + limit
-    failures = 0
-    while True:
-        try:
-            with urllib.request.urlopen(request, timeout=20) as resp:
-                body: dict[str, Any] = json.loads(resp.read())
-                return body
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                return None
-            if exc.code in (401, 403) or time.monotonic() > deadline:
-                raise
-            if exc.code in (429, 503):
-                time.sleep(float(exc.headers.get("Retry-After", "1")))
-                continue
-            failures += 1
-            if failures == 5:
-                raise
-        except OSError:
-            failures += 1
-            if failures == 5:
-                raise
-        time.sleep(1.0)
-
-
 def check_states(workers: list[Worker], expected: Reference, token: str) -> StateCheck:
     """Every customer through the API, asking the workers in turn (requests are routed)."""
     check = StateCheck(customers=len(expected.states))
     ids = sorted(expected.states)
 
     def one(i: int) -> tuple[str, tuple[str, str]]:
-        body = api_get(f"{workers[i % len(workers)].url}/customers/{ids[i]}", token)
+        body = get_json(f"{workers[i % len(workers)].url}/customers/{ids[i]}", token, 120.0)
         got = strict(body["state"]) if body else None
         want = strict(_jsonable_state(expected.states[ids[i]]))
         return ids[i], _classify(got, want)

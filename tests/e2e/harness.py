@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import Consumer, Producer
 
@@ -318,22 +319,41 @@ def without_repeats(
     return {c: list(dict.fromkeys(items)) for c, items in actions.items()}
 
 
-def api_state(worker: Worker, customer_id: str, limit: float = 60.0) -> dict[str, object]:
-    """The API's body for a customer, waiting out 503s (a worker rebalancing or restoring)."""
-    request = urllib.request.Request(
-        f"{worker.url}/customers/{customer_id}",
-        headers={"Authorization": f"Bearer {worker.api_token}"},
-    )
+def get_json(url: str, token: str, limit: float = 60.0) -> dict[str, Any] | None:
+    """An API body; None on 404. A worker rebalancing or restoring its tables answers 503 with
+    Retry-After, and a rate limit 429: both are waited out for up to ``limit`` seconds. Four
+    transient failures (a worker restarting) are retried; 401/403 are never."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
     deadline = time.monotonic() + limit
+    failures = 0
     while True:
         try:
-            with urllib.request.urlopen(request, timeout=10) as resp:
-                body: dict[str, object] = json.loads(resp.read())
-            return body
+            with urllib.request.urlopen(request, timeout=20) as resp:
+                body: dict[str, Any] = json.loads(resp.read())
+                return body
         except urllib.error.HTTPError as exc:
-            if exc.code != 503 or time.monotonic() > deadline:
+            if exc.code == 404:
+                return None
+            if exc.code in (401, 403) or time.monotonic() > deadline:
                 raise
-            time.sleep(float(exc.headers.get("Retry-After", "1")))
+            if exc.code in (429, 503):
+                time.sleep(float(exc.headers.get("Retry-After", "1")))
+                continue
+            failures += 1
+            if failures == 5:
+                raise
+        except OSError:
+            failures += 1
+            if failures == 5:
+                raise
+        time.sleep(1.0)
+
+
+def api_state(worker: Worker, customer_id: str, limit: float = 60.0) -> dict[str, object]:
+    """The API's body for a customer, which must exist (see :func:`get_json`)."""
+    body = get_json(f"{worker.url}/customers/{customer_id}", worker.api_token, limit)
+    assert body is not None, f"{worker.url}: customer {customer_id} not found (404)"
+    return body
 
 
 def metric(worker: Worker, prefix: str, containing: str = "") -> float:
