@@ -11,7 +11,11 @@ Faust offers no public API for what these do; each is pinned by the tests that e
   watermark (aiokafka's subscription state), which partitions Faust consumes right now, and
   the read offset Faust recorded for a partition.
 - Logging: mode's worker sets up logging in a private hook (see :class:`CxWorker`).
-- The record path (``agents.worker.faust_overrides``, on unless ``--no-faust-fast-path``): the
+- The fetch guard (``agents.worker.fetch_guard``, always on): the worker's consumer wraps
+  ``Consumer.perform_seek``, ``seek`` and ``on_partitions_revoked`` and replaces
+  ``ThreadDelegateConsumer._getmany``, so that every input partition reaches Faust in sequence
+  from where it sought (pinned in ``faust_overrides.RELIES_ON`` too).
+- The record path (``agents.worker.faust_overrides``, with ``--faust-fast-path``): the
   worker's app gets its own transport whose consumer replaces ``Consumer._drain_messages``
   (a copy without tasks per record when delivery does not suspend) and wraps
   ``ThreadDelegateConsumer._getmany`` (its wait while partitions are held back), and whose

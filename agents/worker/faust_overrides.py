@@ -83,7 +83,13 @@ RELIES_ON: dict[str, tuple[Callable[[], Any], str, str]] = {
     "faust Consumer.perform_seek": (
         lambda: faust_consumer.Consumer.perform_seek,
         "0e8c130ff4b0afd8",
-        "fetch_guard: it must still seek every assigned partition back to its committed offset",
+        "fetch_guard: it must still seek every assigned partition back to its committed offset "
+        "and leave that offset in _read_offset",
+    ),
+    "faust Consumer.seek": (
+        lambda: faust_consumer.Consumer.seek,
+        "b86a9fe05f956b30",
+        "fetch_guard seeks back with it: it must still move aiokafka and the read offset",
     ),
     "faust Consumer.on_partitions_revoked": (
         lambda: faust_consumer.Consumer.on_partitions_revoked,

@@ -1,68 +1,160 @@
-"""Drop input records fetched before a rebalance's seek: Faust would commit past the records
-between its seek position and theirs.
+"""Never let Faust see an input partition's records out of sequence: it would commit past the
+ones it skipped.
 
-Faust's consumer fetches on its own thread. A fetch that is in flight when a rebalance
-starts can return its records after Faust revoked the partitions, or after it sought the
-new assignment back to the committed offsets C. Nothing marks them as old: Faust's
-generation check reads the generation *after* the records arrived, and the event-time merge
-clears its queues at the revocation, before they arrive. Faust then delivers the first of
-them, at offset X far beyond C, and ``Consumer._drain_messages`` records C+1..X-1 as a gap to
-commit (``_add_gap``): the next commit skips every record in between, with nothing logged.
-A full chaos soak lost 602 records that way (docs/reliability.md, run 9).
+Faust's consumer fetches on its own thread, and a fetch's records reach the main thread some
+time after the thread fetched them. Around a rebalance that time matters. Faust seeks every
+assigned partition back to its committed offset C, sometimes twice in a row. A fetch made
+before a seek can arrive after it (records from before the seek), and a fetch made after the
+seek can arrive while the main thread still runs the seek. When the first record Faust then
+delivers for a partition has an offset X above C, ``Consumer._drain_messages`` records C+1..X-1
+as a gap to commit (``_add_gap``), and the next commit skips every record in between, with
+nothing logged. Full chaos soaks with ``--faust-fast-path`` lost hundreds of records that way
+(docs/reliability.md, runs 9 and 11); the traces showed both orders.
 
-The guard counts revocations and seek-backs (an epoch). A fetch returned in a later epoch
-than it was asked in keeps only the records of topics Faust does not acknowledge
-(changelogs: their restore checks offsets itself). The input records it drops are read
-again: every rebalance ends by seeking each assigned input partition back to its committed
-offset (``Recovery._resume_streams``), and revoked ones belong to another worker.
+The guard keeps, per input partition (topics Faust acknowledges), the next offset Faust must
+see: the committed offset after a seek, then one past the last record handed on. A fetch's
+records for a partition are handed on only when they start there. Records of a fetch that a
+revocation or a seek overtook, or that arrive while a seek runs, or that start further on,
+are dropped, and the partition is sought back to that offset before the next fetch, so they
+are read again: every record reaches Faust once, in order, or the guard reads it again.
+A partition that starts further on again right after such a seek has a real hole there
+(compaction, transaction markers, retention): that is handed on, as Faust would.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
 
 from agents.worker.metrics import STALE_FETCH_RECORDS
 
 log = logging.getLogger(__name__)
 
 
-def keep_current(records: Any, acked: Any) -> Any:
-    """What of a stale fetch may still be delivered: the records of unacknowledged topics."""
-    kept = {tp: batch for tp, batch in records.items() if not acked(tp.topic)}
-    dropped = sum(len(batch) for tp, batch in records.items() if tp not in kept)
-    if dropped:
-        STALE_FETCH_RECORDS.inc(dropped)
-        log.info("dropped %d input records fetched before a rebalance (read again)", dropped)
-    return kept
+class FetchLedger:
+    """Where each input partition must go on, and which partitions must be sought back."""
+
+    def __init__(self) -> None:
+        self.expected: dict[TP, int] = {}  # the next offset Faust must see
+        self.seek_back: dict[TP, int] = {}  # dropped records: read them again from here
+        self.confirming: dict[TP, int] = {}  # sought back to this offset, nothing seen since
+
+    def screen(
+        self, records: Mapping[TP, list[Any]], stale: bool, is_input: Callable[[str], bool]
+    ) -> dict[TP, list[Any]]:
+        """The records Faust may see; the others are dropped and their partitions noted."""
+        kept: dict[TP, list[Any]] = {}
+        dropped = 0
+        for tp, batch in records.items():
+            if not batch or not is_input(tp.topic):
+                kept[tp] = batch
+                continue
+            first = batch[0].offset
+            want = self.expected.get(tp)
+            ahead = want is not None and first > want
+            if ahead and not stale and self.confirming.get(tp) == want:
+                # sought back there, and the log still has no record there
+                log.info("%s: offsets %s..%d are not in the log; going on", tp, want, first - 1)
+                ahead = False
+            if stale or ahead:
+                self.seek_back.setdefault(tp, self.expected.get(tp, first))
+                dropped += len(batch)
+                continue
+            kept[tp] = batch
+            self.expected[tp] = batch[-1].offset + 1
+            self.confirming.pop(tp, None)
+        if dropped:
+            STALE_FETCH_RECORDS.inc(dropped)
+            log.info("dropped %d input records fetched out of sequence (read again)", dropped)
+        return kept
+
+    def sought(self, positions: Mapping[TP, int | None], is_input: Callable[[str], bool]) -> None:
+        """Faust sought these partitions (None: no committed offset, the reset policy decides)."""
+        for tp, offset in positions.items():
+            if not is_input(tp.topic):
+                continue
+            self.confirming.pop(tp, None)
+            if offset is None:
+                self.expected.pop(tp, None)
+            else:
+                self.expected[tp] = offset
+
+    def revoked(self) -> None:
+        """Faust clears what it buffered and seeks back once reassigned: start over."""
+        self.expected.clear()
+        self.confirming.clear()
+
+    def take_seek_backs(self, assigned: set[TP]) -> dict[TP, int]:
+        """The partitions to seek before the next fetch, and where (assigned ones only)."""
+        due = {tp: self.expected.get(tp, fallback) for tp, fallback in self.seek_back.items()}
+        self.seek_back.clear()
+        for tp, offset in due.items():
+            self.expected[tp] = offset
+            self.confirming[tp] = offset
+        return {tp: offset for tp, offset in due.items() if tp in assigned}
 
 
 class GuardedConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
-    """Faust's aiokafka consumer, dropping input records fetched before a seek-back."""
+    """Faust's aiokafka consumer whose input partitions reach Faust in sequence."""
 
     _fetch_epoch: int = 0
+    _seeking: int = 0
+
+    @property
+    def ledger(self) -> FetchLedger:
+        ledger: FetchLedger | None = self.__dict__.get("_cx_ledger")
+        if ledger is None:
+            ledger = self.__dict__["_cx_ledger"] = FetchLedger()
+        return ledger
 
     def invalidate_fetches(self) -> None:
-        """Records of fetches in flight now lie ahead of the position about to be sought."""
+        """Records of fetches in flight now may lie ahead of the position about to be sought."""
         self._fetch_epoch += 1
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         self.invalidate_fetches()
+        self.ledger.revoked()
         await super().on_partitions_revoked(revoked)
 
     async def perform_seek(self) -> None:
         self.invalidate_fetches()
-        await super().perform_seek()
+        self._seeking += 1
+        try:
+            await super().perform_seek()
+        finally:
+            self._seeking -= 1
+        self.ledger.sought(dict(self._read_offset), self.app.topics.acks_enabled_for)
+
+    async def seek(self, partition: TP, offset: int) -> None:
+        self.invalidate_fetches()
+        await super().seek(partition, offset)
+        self.ledger.sought({partition: offset}, self.app.topics.acks_enabled_for)
 
     async def _getmany(self, active_partitions: Any, timeout: float) -> Any:
+        if self.ledger.seek_back and not self._seeking:
+            await self._seek_back()
         epoch = self._fetch_epoch
         records = await self._fetch(active_partitions, timeout)
-        if epoch != self._fetch_epoch and records:
-            return keep_current(records, self.app.topics.acks_enabled_for)
-        return records
+        if not records:
+            return records
+        stale = epoch != self._fetch_epoch or self._seeking > 0
+        return self.ledger.screen(records, stale, self.app.topics.acks_enabled_for)
+
+    async def _seek_back(self) -> None:
+        """Seek where dropped records start; a failed seek (a rebalance under way) is retried
+        before the next fetch, and the rebalance seeks back anyway."""
+        due = self.ledger.take_seek_backs(set(self.assignment()))
+        for tp, offset in due.items():
+            try:
+                await super().seek(tp, offset)  # Faust's: aiokafka and the read offset
+            except Exception as exc:  # retried: the fetch loop must go on
+                log.warning("seeking %s back to %d failed (%r): retried", tp, offset, exc)
+                self.ledger.seek_back.setdefault(tp, offset)
 
     async def _fetch(self, active_partitions: Any, timeout: float) -> Any:
         """``ThreadDelegateConsumer._getmany``: one fetch on the consumer's thread."""

@@ -1,5 +1,5 @@
-"""The fetch guard (agents/worker/fetch_guard.py): input records of a fetch that a rebalance
-overtook never reach Faust, whose gap logic would commit past the records before them."""
+"""The fetch guard (agents/worker/fetch_guard.py): Faust sees each input partition's records in
+sequence from where it sought; anything else is dropped and read again, never skipped."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from agents.app import faust_app
 from agents.settings import ApiAccess, WorkerOptions
 from agents.worker.api_security import ApiGuard
 from agents.worker.faust_overrides import FastConsumer
-from agents.worker.fetch_guard import GuardedConsumer, GuardedTransport
+from agents.worker.fetch_guard import FetchLedger, GuardedConsumer, GuardedTransport
 from agents.worker.metrics import STALE_FETCH_RECORDS
 
 PURCHASES = TP("purchases", 2)
@@ -26,27 +26,114 @@ class Record:
         self.offset = offset
 
 
-class HeldFetch:
-    """Stands in for the consumer thread: a fetch returns when the test lets it."""
+def batch(first: int, last: int) -> list[Any]:
+    return [Record(o) for o in range(first, last + 1)]
 
-    def __init__(self) -> None:
+
+def is_input(topic: str) -> bool:
+    return topic == PURCHASES.topic
+
+
+def offsets(records: dict[TP, list[Any]], tp: TP = PURCHASES) -> list[int]:
+    return [r.offset for r in records.get(tp, [])]
+
+
+def test_records_from_where_faust_sought_pass_and_the_position_follows() -> None:
+    ledger = FetchLedger()
+    ledger.sought({PURCHASES: 7435}, is_input)
+    assert offsets(ledger.screen({PURCHASES: batch(7435, 7440)}, False, is_input)) == list(
+        range(7435, 7441)
+    )
+    assert offsets(ledger.screen({PURCHASES: batch(7441, 7441)}, False, is_input)) == [7441]
+    assert not ledger.seek_back
+
+
+def test_records_further_on_are_dropped_and_read_again_from_the_sought_offset() -> None:
+    ledger = FetchLedger()
+    ledger.sought({PURCHASES: 7435}, is_input)
+    before = STALE_FETCH_RECORDS._value.get()
+    kept = ledger.screen({PURCHASES: batch(7998, 8000), CHANGELOG: batch(40, 41)}, False, is_input)
+    assert PURCHASES not in kept and offsets(kept, CHANGELOG) == [40, 41]  # changelogs untouched
+    assert STALE_FETCH_RECORDS._value.get() - before == 3
+    assert ledger.take_seek_backs({PURCHASES}) == {PURCHASES: 7435}
+    assert offsets(ledger.screen({PURCHASES: batch(7435, 7436)}, False, is_input)) == [7435, 7436]
+
+
+def test_a_fetch_a_seek_overtook_is_dropped_even_when_it_starts_right() -> None:
+    """Fetched after the thread sought but handed over while the main thread still seeks: it
+    advanced the position, so dropping it needs a seek back (a soak lost such records)."""
+    ledger = FetchLedger()
+    ledger.sought({PURCHASES: 25586}, is_input)
+    assert PURCHASES not in ledger.screen({PURCHASES: batch(25586, 25601)}, True, is_input)
+    assert ledger.take_seek_backs({PURCHASES, CHANGELOG}) == {PURCHASES: 25586}
+
+
+def test_a_hole_still_there_after_seeking_back_is_real_and_passed_on() -> None:
+    """Compaction, transaction markers or retention: Faust's own gap handling takes over."""
+    ledger = FetchLedger()
+    ledger.sought({PURCHASES: 100}, is_input)
+    ledger.screen({PURCHASES: batch(102, 105)}, False, is_input)
+    assert ledger.take_seek_backs({PURCHASES}) == {PURCHASES: 100}
+    assert offsets(ledger.screen({PURCHASES: batch(102, 105)}, False, is_input)) == [
+        102,
+        103,
+        104,
+        105,
+    ]
+    assert PURCHASES not in ledger.screen({PURCHASES: batch(110, 111)}, False, is_input)
+
+
+def test_a_partition_no_longer_assigned_is_not_sought() -> None:
+    ledger = FetchLedger()
+    ledger.sought({PURCHASES: 5}, is_input)
+    ledger.screen({PURCHASES: batch(9, 9)}, False, is_input)
+    assert ledger.take_seek_backs(set()) == {}
+    assert not ledger.seek_back
+
+
+def test_without_a_committed_offset_the_dropped_records_are_read_again() -> None:
+    ledger = FetchLedger()
+    ledger.revoked()
+    ledger.sought({PURCHASES: None}, is_input)  # a new group: the reset policy decides
+    assert PURCHASES not in ledger.screen({PURCHASES: batch(0, 9)}, True, is_input)
+    assert ledger.take_seek_backs({PURCHASES}) == {PURCHASES: 0}
+
+
+class HeldFetch:
+    """Stands in for the consumer thread: each fetch returns when the test lets it."""
+
+    def __init__(self, *results: dict[TP, list[Any]]) -> None:
+        self.results = list(results)
         self.release = asyncio.Event()
 
     async def __call__(self, active_partitions: Any, timeout: float) -> Any:
         await self.release.wait()
-        return {PURCHASES: [Record(7998), Record(7999)], CHANGELOG: [Record(40)]}
+        return self.results.pop(0)
 
 
-def guarded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast: bool) -> GuardedConsumer:
+def guarded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast: bool, fetch: HeldFetch
+) -> tuple[GuardedConsumer, list[tuple[TP, int]]]:
     options = WorkerOptions(
         data_dir=tmp_path, api_access=ApiAccess(insecure=True), faust_fast_path=fast
     )
-    app = faust_app(options, ApiGuard(ApiAccess()), 4)
-    consumer = app.consumer
+    consumer = faust_app(options, ApiGuard(ApiAccess()), 4).consumer
     assert isinstance(consumer, GuardedConsumer)
-    monkeypatch.setattr(app.topics, "acks_enabled_for", lambda topic: topic == PURCHASES.topic)
-    monkeypatch.setattr(consumer, "_fetch", HeldFetch())
-    return consumer
+    monkeypatch.setattr(consumer.app.topics, "acks_enabled_for", is_input)
+    monkeypatch.setattr(consumer, "_fetch", fetch)
+    sought: list[tuple[TP, int]] = []
+
+    async def seek_to_committed() -> dict[TP, int]:
+        sought.append((PURCHASES, 7435))
+        return {PURCHASES: 7435}
+
+    async def aiokafka_seek(tp: TP, offset: int) -> None:
+        sought.append((tp, offset))
+
+    monkeypatch.setattr(consumer, "seek_to_committed", seek_to_committed)
+    monkeypatch.setattr(consumer, "_seek", aiokafka_seek)
+    monkeypatch.setattr(consumer, "assignment", lambda: {PURCHASES, CHANGELOG})
+    return consumer, sought
 
 
 @pytest.mark.parametrize("fast", [False, True])
@@ -66,54 +153,63 @@ def test_the_worker_consumer_is_guarded_with_or_without_the_fast_path(
 
 
 @pytest.mark.parametrize("fast", [False, True])
-def test_a_fetch_overtaken_by_a_seek_back_loses_its_input_records_only(
+def test_records_a_seek_overtook_are_read_again_from_the_committed_offset(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast: bool
 ) -> None:
     async def main() -> None:
-        consumer = guarded(tmp_path, monkeypatch, fast)
-        monkeypatch.setattr(consumer, "seek_to_committed", _committed_at(7435))
-        before = STALE_FETCH_RECORDS._value.get()
-        fetch = asyncio.ensure_future(consumer._getmany({PURCHASES, CHANGELOG}, 1.0))
+        fetch = HeldFetch(
+            {PURCHASES: batch(7998, 7999), CHANGELOG: batch(40, 40)},  # fetched before the seek
+            {PURCHASES: batch(7435, 7436)},
+        )
+        consumer, sought = guarded(tmp_path, monkeypatch, fast, fetch)
+        pending = asyncio.ensure_future(consumer._getmany({PURCHASES, CHANGELOG}, 1.0))
         await asyncio.sleep(0.01)
         await consumer.perform_seek()  # Faust's own: the assignment goes back to offset 7435
         assert consumer._read_offset[PURCHASES] == 7435
-        consumer._fetch.release.set()
-        records = await asyncio.wait_for(fetch, 5)
-        assert set(records) == {CHANGELOG}  # 7998 would have made Faust commit 7436..7997
-        assert STALE_FETCH_RECORDS._value.get() - before == 2
+        fetch.release.set()
+        first = await asyncio.wait_for(pending, 5)
+        assert set(first) == {CHANGELOG}  # 7998 would have made Faust commit 7436..7997
+        second = await asyncio.wait_for(consumer._getmany({PURCHASES}, 1.0), 5)
+        assert sought == [(PURCHASES, 7435), (PURCHASES, 7435)]  # Faust's seek, then ours
+        assert offsets(second) == [7435, 7436]
 
     asyncio.run(main())
 
 
-def test_a_fetch_overtaken_by_a_revocation_loses_its_input_records(
+def test_a_fetch_in_one_epoch_from_the_right_offset_is_delivered_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def main() -> None:
-        consumer = guarded(tmp_path, monkeypatch, False)
-        fetch = asyncio.ensure_future(consumer._getmany({PURCHASES}, 1.0))
-        await asyncio.sleep(0.01)
-        consumer.invalidate_fetches()  # what on_partitions_revoked does first
-        consumer._fetch.release.set()
-        assert set(await asyncio.wait_for(fetch, 5)) == {CHANGELOG}
-
-    asyncio.run(main())
-
-
-def test_a_fetch_in_one_epoch_is_delivered_whole(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    async def main() -> None:
-        consumer = guarded(tmp_path, monkeypatch, True)
-        consumer._fetch.release.set()
+        fetch = HeldFetch({PURCHASES: batch(7435, 7436), CHANGELOG: batch(40, 40)})
+        consumer, sought = guarded(tmp_path, monkeypatch, True, fetch)
+        await consumer.perform_seek()
+        fetch.release.set()
         records = await consumer._getmany({PURCHASES, CHANGELOG}, 1.0)
-        assert [r.offset for r in records[PURCHASES]] == [7998, 7999]
-        assert set(records) == {PURCHASES, CHANGELOG}
+        assert offsets(records) == [7435, 7436] and offsets(records, CHANGELOG) == [40]
+        assert sought == [(PURCHASES, 7435)]
 
     asyncio.run(main())
 
 
-def _committed_at(offset: int) -> Any:
-    async def seek_to_committed() -> dict[TP, int]:
-        return {PURCHASES: offset}
+def test_a_seek_back_that_fails_is_retried_before_the_next_fetch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def main() -> None:
+        fetch = HeldFetch({PURCHASES: batch(90, 91)}, {}, {PURCHASES: batch(50, 51)})
+        consumer, sought = guarded(tmp_path, monkeypatch, False, fetch)
+        consumer.ledger.sought({PURCHASES: 50}, is_input)
+        fetch.release.set()
+        assert await consumer._getmany({PURCHASES}, 1.0) == {}  # 90 is ahead of 50: dropped
+        failures = iter([RuntimeError("No current assignment")])
 
-    return seek_to_committed
+        async def flaky_seek(tp: TP, offset: int) -> None:
+            for exc in failures:
+                raise exc
+            sought.append((tp, offset))
+
+        monkeypatch.setattr(consumer, "_seek", flaky_seek)
+        assert await consumer._getmany({PURCHASES}, 1.0) == {}  # the worker's fetch goes on
+        assert offsets(await consumer._getmany({PURCHASES}, 1.0)) == [50, 51]
+        assert sought == [(PURCHASES, 50)]
+
+    asyncio.run(main())
