@@ -236,9 +236,9 @@ class WorkerOptions:
     # Faust's record path (agents/worker/faust_overrides.py, measured in docs/benchmarks.md):
     # its three overrides on or off, the aiokafka fetch wait (Faust hard-codes 1.5 s) and the
     # wait for records while flow control holds full partitions back (Faust: 1 s).
-    # Off by default: the first full chaos soak with them on lost a run of one partition's
-    # records (docs/reliability.md, run 9); they stay for measurement until that is understood.
-    faust_fast_path: bool = False
+    # On by default since the fetch guard (agents/worker/fetch_guard.py) fixed the records their
+    # timing exposed Faust to skipping (docs/reliability.md, runs 9 to 12).
+    faust_fast_path: bool = True
     fetch_max_wait: float = 0.1
     paused_fetch_wait: float = 0.05
     session_timeout: float = 30.0  # seconds before a silent worker's partitions move

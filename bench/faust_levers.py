@@ -29,7 +29,7 @@ from tests.e2e.harness import Worker
 from tests.stack import start_stack, stop_stack
 
 STOCK_WAITS = ["--fetch-max-wait", "1.5", "--paused-fetch-wait", "1.0"]  # Faust's own values
-FAST = ["--faust-fast-path"]  # the overrides are opt-in (docs/reliability.md, run 9)
+FAST = ["--faust-fast-path"]  # the worker's default, spelled out
 #: (row, flags of bench.faust_baseline, flags of `cxstream worker`)
 LEVERS: list[tuple[str, list[str] | None, list[str] | None]] = [
     ("Faust unchanged", [], ["--no-faust-fast-path"]),

@@ -48,8 +48,8 @@ from tests.stack import start_stack, stop_stack
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 FAUST_OVERRIDES = ["--overrides", "--buffer", "16384"]  # the worker's overrides and buffer
-STOCK = ["--no-faust-fast-path"]  # the worker with Faust unchanged (the default)
-FAST = ["--faust-fast-path"]  # the worker with the Faust overrides (opt-in)
+STOCK = ["--no-faust-fast-path"]  # the worker with Faust unchanged
+FAST = ["--faust-fast-path"]  # the worker with the Faust overrides (the default)
 
 
 def run(args: argparse.Namespace) -> dict[str, float]:

@@ -15,7 +15,7 @@ Faust offers no public API for what these do; each is pinned by the tests that e
   ``Consumer.perform_seek``, ``seek`` and ``on_partitions_revoked`` and replaces
   ``ThreadDelegateConsumer._getmany``, so that every input partition reaches Faust in sequence
   from where it sought (pinned in ``faust_overrides.RELIES_ON`` too).
-- The record path (``agents.worker.faust_overrides``, with ``--faust-fast-path``): the
+- The record path (``agents.worker.faust_overrides``, on unless ``--no-faust-fast-path``): the
   worker's app gets its own transport whose consumer replaces ``Consumer._drain_messages``
   (a copy without tasks per record when delivery does not suspend) and wraps
   ``ThreadDelegateConsumer._getmany`` (its wait while partitions are held back), and whose

@@ -1,5 +1,5 @@
 """Three overrides of Faust's record path (issue 12), for one app, on when the worker runs
-with ``--faust-fast-path`` (off by default). Their consumer includes
+unless the worker runs with ``--no-faust-fast-path``. Their consumer includes
 :mod:`agents.worker.fetch_guard`, which the worker installs in any case.
 
 Each replaces a private piece of faust-streaming 0.15.3 / aiokafka 0.14.0 / mode-streaming

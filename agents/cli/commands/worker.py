@@ -96,8 +96,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=DEFAULTS.faust_fast_path,
         help="Faust's record path with cxstream's three overrides: the fetch waits below and "
         "no tasks per record when delivery does not suspend (agents/worker/faust_overrides.py, "
-        "docs/benchmarks.md); off by default: not yet passed the chaos soak "
-        "(docs/reliability.md, run 9)",
+        "docs/benchmarks.md; default on: --no-faust-fast-path runs Faust's own path)",
     )
     parser.add_argument(
         "--fetch-max-wait",

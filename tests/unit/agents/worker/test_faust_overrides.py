@@ -1,6 +1,6 @@
 """The Faust overrides (agents/worker/faust_overrides.py): the internals they replace are the
 ones pinned, a delivery runs inline only when it does not suspend, and the worker's app gets
-them when started with --faust-fast-path (off by default)."""
+them unless started with --no-faust-fast-path."""
 
 from __future__ import annotations
 
@@ -138,6 +138,10 @@ def test_the_worker_app_gets_the_overrides_and_its_fetch_wait(tmp_path: Path) ->
         assert not isinstance(stock.transport, FastTransport)
         kafka_consumer = stock.consumer._thread._create_worker_consumer(stock.transport)
         assert kafka_consumer._fetch_max_wait_ms == 1500  # Faust's own
+
+        default = faust_app(options(tmp_path), ApiGuard(ApiAccess()), 4)
+        assert isinstance(default.consumer, FastConsumer)  # on unless --no-faust-fast-path
+        assert options_from_args(build_parser().parse_args(["worker"])).faust_fast_path
 
     asyncio.run(main())
 
