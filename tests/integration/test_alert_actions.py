@@ -47,7 +47,7 @@ from streams.loop_processing import process_loop_event
 from streams.model import load_config
 from streams.model.outcomes import holdout_group
 from streams.topics import Topics
-from tests.e2e.harness import Worker, api_state, metric, produce
+from tests.e2e.harness import Worker, api_state, get_json, metric, produce
 
 DAY = 86_400.0
 CONFIG = "[loop]\nholdout_fraction = 0.5\n"
@@ -231,9 +231,12 @@ def test_actions_reach_the_state_and_quiet_the_webhook(
 def _open_alert(worker: Worker, cid: str) -> str | None:
     """The priority of the customer's open churn alert, or None."""
     try:
-        alerts: Any = api_state(worker, cid)["state"]["alerts"]
+        body = get_json(f"{worker.url}/customers/{cid}", worker.api_token)
     except urllib.error.HTTPError:
         return None
+    if body is None:  # not folded yet
+        return None
+    alerts: Any = body["state"]["alerts"]
     return next((x["priority"] for x in alerts if x["type"] == "churn_risk"), None)
 
 
