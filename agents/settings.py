@@ -237,7 +237,7 @@ class WorkerOptions:
     # its three overrides on or off, the aiokafka fetch wait (Faust hard-codes 1.5 s) and the
     # wait for records while flow control holds full partitions back (Faust: 1 s).
     # On by default since the fetch guard (agents/worker/fetch_guard.py) fixed the records their
-    # timing exposed Faust to skipping (docs/reliability.md, runs 9 to 12).
+    # timing exposed Faust to skipping (docs/reliability.md, runs 9 to 13).
     faust_fast_path: bool = True
     fetch_max_wait: float = 0.1
     paused_fetch_wait: float = 0.05

@@ -1,5 +1,5 @@
-"""Three overrides of Faust's record path (issue 12), for one app, on when the worker runs
-unless the worker runs with ``--no-faust-fast-path``. Their consumer includes
+"""Three overrides of Faust's record path (issue 12), for one app, on unless the worker
+runs with ``--no-faust-fast-path``. Their consumer includes
 :mod:`agents.worker.fetch_guard`, which the worker installs in any case.
 
 Each replaces a private piece of faust-streaming 0.15.3 / aiokafka 0.14.0 / mode-streaming
@@ -47,7 +47,7 @@ from faust.tables import recovery as faust_recovery
 from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
-from agents.worker.fetch_guard import GuardedConsumer
+from agents.worker.fetch_guard import GuardedConsumer, GuardedTransport, install_guard
 from streams.errors import ConfigError
 
 
@@ -77,7 +77,7 @@ RELIES_ON: dict[str, tuple[Callable[[], Any], str, str]] = {
     "faust ThreadDelegateConsumer._getmany": (
         lambda: faust_consumer.ThreadDelegateConsumer._getmany,
         "f9d47aa9010b5ff2",
-        "override 3 and fetch_guard.GuardedConsumer._fetch copy it: its timeout must still be "
+        "override 3 and fetch_guard.GuardedConsumer._fetch call it: its timeout must still be "
         "the wait for records",
     ),
     "faust Consumer.perform_seek": (
@@ -274,7 +274,7 @@ class FastConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore
         return consumer
 
 
-class FastTransport(faust_aiokafka.Transport):  # type: ignore[misc]
+class FastTransport(GuardedTransport):
     Consumer = FastConsumer
     cx_levers: FaustLevers = FaustLevers()
 
@@ -284,10 +284,6 @@ def _levers(transport: Any) -> FaustLevers:
 
 
 def install(app: faust.App, levers: FaustLevers) -> None:
-    """Give ``app`` the overridden consumer. Call right after creating the app: Faust creates
-    its transport on first use (declaring a topic or an agent), and keeps it."""
-    if app._transport is not None:
-        raise RuntimeError("faust_overrides.install: the app's transport exists already")
-    transport = FastTransport(app.conf.broker_consumer, app)
-    transport.cx_levers = levers
-    app.transport = transport
+    """Give ``app`` the overridden consumer, right after creating it (see ``install_guard``)."""
+    transport = cast(FastTransport, install_guard(app, FastTransport))
+    transport.cx_levers = levers  # read when the consumer starts

@@ -157,17 +157,22 @@ class GuardedConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
                 self.ledger.seek_back.setdefault(tp, offset)
 
     async def _fetch(self, active_partitions: Any, timeout: float) -> Any:
-        """``ThreadDelegateConsumer._getmany``: one fetch on the consumer's thread."""
-        return await self._thread.getmany(active_partitions, timeout)
+        """Faust's own fetch (``ThreadDelegateConsumer._getmany``, on the consumer's thread)."""
+        return await super()._getmany(active_partitions, timeout)
 
 
 class GuardedTransport(faust_aiokafka.Transport):  # type: ignore[misc]
     Consumer = GuardedConsumer
 
 
-def install_guard(app: faust.App) -> None:
-    """Give ``app`` the guarded consumer; call right after creating the app (see
-    ``faust_overrides.install``, whose consumer includes the guard)."""
+def install_guard(
+    app: faust.App, transport_class: type[GuardedTransport] = GuardedTransport
+) -> GuardedTransport:
+    """Give ``app`` a guarded consumer (``faust_overrides`` passes its transport, whose consumer
+    includes the guard). Call right after creating the app: Faust creates its transport on
+    first use (declaring a topic or an agent), and keeps it."""
     if app._transport is not None:
-        raise RuntimeError("fetch_guard.install_guard: the app's transport exists already")
-    app.transport = GuardedTransport(app.conf.broker_consumer, app)
+        raise RuntimeError("install_guard: the app's transport exists already")
+    transport = transport_class(app.conf.broker_consumer, app)
+    app.transport = transport
+    return transport

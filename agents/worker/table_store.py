@@ -58,8 +58,9 @@ class ContiguousRocksStore(faust_rocksdb.Store):  # type: ignore[misc]
             self._pending.pop(tp, None)
             self._persist(tp, offset)
             return
-        last = self._persisted[tp] if tp in self._persisted else self.persisted_offset(tp)
-        self._persisted[tp] = last
+        if tp not in self._persisted:
+            self._persisted[tp] = self.persisted_offset(tp)
+        last = self._persisted[tp]
         expected = 0 if last is None else last + 1
         if offset < expected:
             return

@@ -349,9 +349,14 @@ def get_json(url: str, token: str, limit: float = 60.0) -> dict[str, Any] | None
         time.sleep(1.0)
 
 
+def customer_body(worker: Worker, customer_id: str, limit: float = 60.0) -> dict[str, Any] | None:
+    """The API's body for a customer; None while it has none (see :func:`get_json`)."""
+    return get_json(f"{worker.url}/customers/{customer_id}", worker.api_token, limit)
+
+
 def api_state(worker: Worker, customer_id: str, limit: float = 60.0) -> dict[str, object]:
-    """The API's body for a customer, which must exist (see :func:`get_json`)."""
-    body = get_json(f"{worker.url}/customers/{customer_id}", worker.api_token, limit)
+    """The API's body for a customer, which must exist."""
+    body = customer_body(worker, customer_id, limit)
     assert body is not None, f"{worker.url}: customer {customer_id} not found (404)"
     return body
 

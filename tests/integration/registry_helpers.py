@@ -21,7 +21,7 @@ from streams.contracts.mapping import event_to_record
 from streams.domain import Channel, Purchase, PurchaseKind, TicketAction, TicketEvent
 from streams.domain import TicketPriority as Priority
 from streams.topics import Topics
-from tests.e2e.harness import Worker, get_json, metric
+from tests.e2e.harness import Worker, customer_body, metric
 
 BASE = 1_714_521_600.0  # 2024-05-01 UTC; every event within two days: no lateness, no ticks
 
@@ -84,7 +84,7 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float = 90.0) -> Non
 def customer_state(worker: Worker, customer: str) -> dict[str, Any] | None:
     """The worker's state of ``customer`` (its HTTP API), None while it has none (404)."""
     try:
-        body = get_json(f"{worker.url}/customers/{customer}", worker.api_token)
+        body = customer_body(worker, customer)
     except urllib.error.HTTPError:
         return None
     state: dict[str, Any] | None = body["state"] if body else None

@@ -47,7 +47,7 @@ from streams.loop_processing import process_loop_event
 from streams.model import load_config
 from streams.model.outcomes import holdout_group
 from streams.topics import Topics
-from tests.e2e.harness import Worker, api_state, get_json, metric, produce
+from tests.e2e.harness import Worker, api_state, customer_body, metric, produce
 
 DAY = 86_400.0
 CONFIG = "[loop]\nholdout_fraction = 0.5\n"
@@ -231,7 +231,7 @@ def test_actions_reach_the_state_and_quiet_the_webhook(
 def _open_alert(worker: Worker, cid: str) -> str | None:
     """The priority of the customer's open churn alert, or None."""
     try:
-        body = get_json(f"{worker.url}/customers/{cid}", worker.api_token)
+        body = customer_body(worker, cid)
     except urllib.error.HTTPError:
         return None
     if body is None:  # not folded yet
