@@ -125,7 +125,7 @@ def create_app(options: WorkerOptions, config: ModelConfig, partitions: int) -> 
     settings, topics = options.settings, options.settings.topics
     health = HealthBoard()  # what makes this worker unhealthy; /healthz reads it
     app = faust_app(options, ApiGuard(options.api_access), partitions)
-    customers, integrity = create_tables(app, partitions)
+    customers, integrity = create_tables(app, partitions, options.table_cache_mb)
     params = ModelParameters(config, options.params_version)
     cycle = BatchCycle(
         OutputProducer(settings.kafka),

@@ -233,6 +233,9 @@ class WorkerOptions:
     # a p99 about half as long; it needs the 0.1 s fetch wait of --faust-fast-path.
     max_task_idle: float = 0.75
     merge_max_wait: float = 30.0
+    # RocksDB block cache per table partition (Faust's default, 2 GiB each, kept every restored
+    # value in the worker's RSS; agents/worker/table_store.rocksdb_options).
+    table_cache_mb: int = 16
     # Faust's record path (agents/worker/faust_overrides.py, measured in docs/benchmarks.md):
     # its three overrides on or off, the aiokafka fetch wait (Faust hard-codes 1.5 s) and the
     # wait for records while flow control holds full partitions back (Faust: 1 s).

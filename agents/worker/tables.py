@@ -22,6 +22,7 @@ from typing import Any
 
 import faust
 
+from agents.worker import table_store
 from agents.worker.customer_fold import Record, RecordFault
 from agents.worker.faust_internals import event_context
 from agents.worker.topic_admin import FAUST_TABLES
@@ -38,11 +39,19 @@ from streams.processing import integrity_key
 _HEADER = struct.Struct(">qd")  # offset of the last feedback folded in, and its weight
 
 
-def create_tables(app: faust.App, partitions: int) -> tuple[Any, Any]:
+def create_tables(app: faust.App, partitions: int, block_cache_mb: int) -> tuple[Any, Any]:
     """The ``customers`` and ``survey-integrity`` tables, bytes to bytes, with as many
-    partitions as the inputs they are co-partitioned with (``agents.worker.partitions``)."""
+    partitions as the inputs they are co-partitioned with (``agents.worker.partitions``), and
+    RocksDB's memory per partition bounded (:func:`table_store.rocksdb_options`)."""
     customers, integrity = (
-        app.Table(name, default=None, partitions=partitions, key_type=bytes, value_type=bytes)
+        app.Table(
+            name,
+            default=None,
+            partitions=partitions,
+            key_type=bytes,
+            value_type=bytes,
+            options=table_store.rocksdb_options(block_cache_mb),
+        )
         for name in FAUST_TABLES
     )
     return customers, integrity

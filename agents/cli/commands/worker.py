@@ -16,6 +16,7 @@ from agents.cli.commands.common import (
     api_token_from_args,
     settings_from_args,
 )
+from agents.cli.commands.simulate import positive_int
 from agents.settings import WORKER_DEFAULTS as DEFAULTS
 from agents.settings import ApiAccess, WorkerOptions
 from streams.contracts import EventTimeWindow
@@ -82,6 +83,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "before the event-time merge stops waiting for it (Kafka Streams' max.task.idle.ms): "
         "lower is faster, too low lets a record overtake an older one on another topic "
         "(cxstream_merge_out_of_order_total; default %(default)s, see docs/benchmarks.md)",
+    )
+    parser.add_argument(
+        "--table-cache-mb",
+        type=positive_int,
+        default=DEFAULTS.table_cache_mb,
+        help="RocksDB block cache per table partition, in MiB: more keeps more of a large "
+        "table's files in the worker's memory (default %(default)s; Faust's own is 2048)",
     )
     parser.add_argument(
         "--merge-max-wait",
@@ -249,6 +257,7 @@ def options_from_args(args: argparse.Namespace) -> WorkerOptions:
         partitions=args.partitions,
         max_task_idle=args.max_task_idle,
         merge_max_wait=args.merge_max_wait,
+        table_cache_mb=args.table_cache_mb,
         faust_fast_path=args.faust_fast_path,
         fetch_max_wait=args.fetch_max_wait,
         paused_fetch_wait=args.paused_fetch_wait,
@@ -323,6 +332,7 @@ def worker_argv(
         ("--partitions", options.partitions, d.partitions),
         ("--max-task-idle", options.max_task_idle, d.max_task_idle),
         ("--merge-max-wait", options.merge_max_wait, d.merge_max_wait),
+        ("--table-cache-mb", options.table_cache_mb, d.table_cache_mb),
         ("--fetch-max-wait", options.fetch_max_wait, d.fetch_max_wait),
         ("--paused-fetch-wait", options.paused_fetch_wait, d.paused_fetch_wait),
         ("--webhook-url", options.webhook_url, d.webhook_url),

@@ -13,6 +13,7 @@ import pytest
 from faust.types import TP
 
 from agents.worker import table_store
+from agents.worker.tables import create_tables
 
 TOPIC = "cx-test-customers-changelog"
 TP0 = TP(TOPIC, 0)
@@ -76,3 +77,15 @@ def test_the_offset_kept_in_memory_follows_a_reset_of_the_store(store: Any) -> N
     assert acked(store, 0, 1, 2) == 2
     store.reset_state()  # Faust removes the local files: RocksDB holds no offset any more
     assert acked(store, 0) == 0
+
+
+def test_the_worker_s_tables_bound_rocksdb_memory_per_partition(tmp_path: Path) -> None:
+    """Faust's defaults (a 2 GiB block cache and three 64 MiB memtables per partition) kept a
+    restored million customers in the worker's RSS; ``--table-cache-mb`` sets the cache."""
+    table_store.register()
+    app = faust.App("cx-mem", store=table_store.store_url("rocksdb://"), datadir=str(tmp_path))
+    customers, integrity = create_tables(app, partitions=2, block_cache_mb=24)
+    for table in (customers, integrity):
+        options = table.data.rocksdb_options
+        assert options.block_cache_size == 24 * 2**20
+        assert options.write_buffer_size * options.max_write_buffer_number <= 32 * 2**20
