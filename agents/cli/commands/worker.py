@@ -17,6 +17,7 @@ from agents.cli.commands.common import (
     settings_from_args,
 )
 from agents.cli.commands.simulate import positive_int
+from agents.cli.producing import positive_float
 from agents.settings import WORKER_DEFAULTS as DEFAULTS
 from agents.settings import ApiAccess, WorkerOptions
 from streams.contracts import EventTimeWindow
@@ -48,6 +49,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     add_web_flags(parser)
     parser.add_argument(
         "--batch-size", type=int, default=DEFAULTS.batch_size, help="max events per batch"
+    )
+    parser.add_argument(
+        "--batch-within",
+        type=positive_float,
+        default=DEFAULTS.batch_within,
+        help="seconds a batch waits for more events before it is folded, unless it is full "
+        "(lower is faster at low rates; default %(default)s)",
     )
     parser.add_argument(
         "--tick-interval",
@@ -250,6 +258,7 @@ def options_from_args(args: argparse.Namespace) -> WorkerOptions:
             args.max_event_delay_days or None, args.max_event_ahead_hours / 24
         ),
         batch_size=args.batch_size,
+        batch_within=args.batch_within,
         tick_interval=args.tick_interval,
         allowed_lateness=args.allowed_lateness,
         idle_wall_clock_after=args.idle_wall_clock_after or None,
@@ -324,6 +333,7 @@ def worker_argv(
         ("--api-rate", api.rate_per_second, d.api_access.rate_per_second),
         ("--api-burst", api.burst, d.api_access.burst),
         ("--batch-size", options.batch_size, d.batch_size),
+        ("--batch-within", options.batch_within, d.batch_within),
         ("--tick-interval", options.tick_interval, d.tick_interval),
         ("--allowed-lateness", options.allowed_lateness, d.allowed_lateness),
         ("--idle-wall-clock-after", options.idle_wall_clock_after or 0, d.idle_wall_clock_after),
