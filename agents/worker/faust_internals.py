@@ -7,9 +7,9 @@ Faust offers no public API for what these do; each is pinned by the tests that e
   *current event* (a context variable set while a stream iterates). ``stream.take_events``
   leaves it pointing at the last event of the batch, which would send every customer's state
   to one partition: :func:`event_context` sets it to the record the state belongs to.
-- The merge (``agents.worker.merge``) needs each partition's fetch position and high
-  watermark (aiokafka's subscription state), which partitions Faust consumes right now, and
-  the read offset Faust recorded for a partition.
+- The merge (``agents.worker.merge``) needs each partition's fetch position, high watermark
+  and the time of the fetch response that reported them (aiokafka's subscription state), which
+  partitions Faust consumes right now, and the read offset Faust recorded for a partition.
 - Logging: mode's worker sets up logging in a private hook (see :class:`CxWorker`).
 - The fetch guard (``agents.worker.fetch_guard``, always on): the worker's consumer wraps
   ``Consumer.perform_seek``, ``seek`` and ``on_partitions_revoked`` and replaces
@@ -69,6 +69,7 @@ class FetchState:
     highwater: int | None
     position: int | None
     has_valid_position: bool
+    reported_ms: int | None = None  # wall time of the fetch response that last reported it
 
 
 def fetch_state(app: Any, tp: TP) -> FetchState | None:
@@ -82,7 +83,12 @@ def fetch_state(app: Any, tp: TP) -> FetchState | None:
         return None
     if state is None:
         return None
-    return FetchState(state.highwater, state.position, bool(state.has_valid_position))
+    return FetchState(
+        state.highwater,
+        state.position,
+        bool(state.has_valid_position),
+        getattr(state, "timestamp", None),
+    )
 
 
 def consuming(app: Any, tp: TP) -> bool:

@@ -47,7 +47,8 @@ from agents.worker.metrics import MERGE_OUT_OF_ORDER
 from streams.contracts.limits import MAX_EVENT_BYTES
 from streams.topics import Topics
 
-Caught = Callable[[TP, int | None], bool]
+#: (partition, next offset the merge has seen, wall ms the held record's fetch was reported by)
+Caught = Callable[[TP, int | None, int | None], bool]
 log = logging.getLogger(__name__)
 
 
@@ -57,13 +58,14 @@ class EventTimeMerge(DefaultSchedulingStrategy):
     merge_topics: frozenset[str] = frozenset()
     never_wait: frozenset[str] = frozenset()  # merged in order, but nothing waits for them
     max_idle: float = 30.0
-    caught_up: Caught = staticmethod(lambda tp, next_offset: False)  # type: ignore[assignment]
+    caught_up: Caught = staticmethod(lambda tp, next_offset, fetched_ms: False)  # type: ignore[assignment]
+    fetched_at: Callable[[TP], int | None] = staticmethod(lambda tp: None)  # type: ignore[assignment]
     deliverable: Callable[[TP], bool] = staticmethod(lambda tp: True)  # type: ignore[assignment]
     delivered: Callable[[TP, int], bool] = staticmethod(lambda tp, offset: True)  # type: ignore[assignment]
 
     def __init__(self) -> None:
-        # partition number -> topic partition -> FIFO of (held since, record)
-        self._groups: dict[int, dict[TP, deque[tuple[float, Any]]]] = {}
+        # partition number -> topic partition -> FIFO of (held since, fetched at (ms), record)
+        self._groups: dict[int, dict[TP, deque[tuple[float, int | None, Any]]]] = {}
         self._next_offset: dict[TP, int] = {}
         self._released: dict[int, float] = {}  # partition -> newest timestamp released
         self._generation = 0  # bumped by forget_all: queues from before a rebalance are void
@@ -78,7 +80,8 @@ class EventTimeMerge(DefaultSchedulingStrategy):
                 continue
             group = self._groups.setdefault(tp.partition, {})
             queue = group.setdefault(TP(tp.topic, tp.partition), deque())
-            queue.extend((now, record) for record in batch)
+            fetched_ms = self.fetched_at(tp)
+            queue.extend((now, fetched_ms, record) for record in batch)
             newest = self._released.get(tp.partition)
             if newest is not None and tp.topic not in self.never_wait:  # ticks trail by design
                 late = sum(1 for r in batch if -math.inf < _order_time(r) < newest)
@@ -96,20 +99,24 @@ class EventTimeMerge(DefaultSchedulingStrategy):
     def _release(
         self,
         partition: int,
-        group: dict[TP, deque[tuple[float, Any]]],
+        group: dict[TP, deque[tuple[float, int | None, Any]]],
         now: float,
         generation: int,
     ) -> Iterator[tuple[TP, Any]]:
         members = [TP(t, partition) for t in self.merge_topics - self.never_wait]
         while self._generation == generation:
-            heads = [(_order_time(q[0][1]), tp) for tp, q in group.items() if q]
+            heads = [(_order_time(q[0][2]), tp) for tp, q in group.items() if q]
             if not heads:
                 return
             _, tp = min(heads)
-            held_since, record = group[tp][0]
+            held_since, fetched_ms, record = group[tp][0]
             if not self.deliverable(tp):  # paused by flow control: keep it for later
                 return
-            waiting = [m for m in members if not group.get(m) and not self._caught_up(m)]
+            waiting = [
+                m
+                for m in members
+                if not group.get(m) and not self.caught_up(m, self._next_offset.get(m), fetched_ms)
+            ]
             if waiting:
                 if now - held_since < self.max_idle:
                     return
@@ -136,9 +143,6 @@ class EventTimeMerge(DefaultSchedulingStrategy):
                 log.info("%s@%d was not taken: kept for the next fetch", tp, record.offset)
                 return
             group[tp].popleft()
-
-    def _caught_up(self, tp: TP) -> bool:
-        return self.caught_up(tp, self._next_offset.get(tp))
 
     def forget_all(self) -> None:
         """On a rebalance: Faust seeks back to committed offsets and fetches again.
@@ -181,13 +185,16 @@ def merge_scheduler(
     """
     caught_since: dict[TP, tuple[int, float]] = {}
 
-    def caught_up(tp: TP, next_offset: int | None) -> bool:
-        """Nothing more to fetch: the consumer's position has reached the high watermark."""
+    def caught_up(tp: TP, next_offset: int | None, fetched_ms: int | None) -> bool:
+        """Nothing more to fetch: a fetch response no older than the held record's put the
+        consumer's position at the high watermark, and it has stayed there ``quiet`` s."""
         state = fetch_state(app_ref(), tp)
         if state is None:  # not started or not assigned: nothing of it can be waited for
             return True
         if state.highwater is None or not state.has_valid_position:
             return False
+        if fetched_ms is not None and (state.reported_ms or 0) < fetched_ms:
+            return False  # its watermark predates the held record: an older record may follow
         if max(state.position or 0, next_offset or 0) < state.highwater:
             return False
         now = time.monotonic()
@@ -196,6 +203,11 @@ def merge_scheduler(
             caught_since[tp] = (state.highwater, now)
             since = now
         return now - since >= quiet
+
+    def fetched_at(tp: TP) -> int | None:
+        """When the fetch response that brought ``tp``'s newest records was received."""
+        state = fetch_state(app_ref(), tp)
+        return None if state is None else state.reported_ms
 
     def deliverable(tp: TP) -> bool:
         """Faust drops records of partitions it is not consuming right now (paused, revoked)."""
@@ -214,6 +226,7 @@ def merge_scheduler(
             "never_wait": frozenset(never_wait),
             "max_idle": max_idle,
             "caught_up": staticmethod(caught_up),
+            "fetched_at": staticmethod(fetched_at),
             "deliverable": staticmethod(deliverable),
             "delivered": staticmethod(delivered),
         },

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
 from faust.types import TP
 
+from agents.worker import merge as merge_module
+from agents.worker.faust_internals import FetchState
 from agents.worker.merge import EventTimeMerge, worker_merge
 from agents.worker.metrics import MERGE_OUT_OF_ORDER
 from streams.contracts.limits import MAX_EVENT_BYTES
@@ -26,7 +29,7 @@ def merge(caught_up: set[str]) -> EventTimeMerge:
         (EventTimeMerge,),
         {
             "merge_topics": frozenset({"purchases", "tickets"}),
-            "caught_up": staticmethod(lambda tp, next_offset: tp.topic in caught_up),
+            "caught_up": staticmethod(lambda tp, next_offset, fetched_ms: tp.topic in caught_up),
         },
     )
     scheduler: EventTimeMerge = cls()
@@ -91,7 +94,7 @@ def test_the_worker_orders_its_ticks_with_the_inputs_but_never_waits_for_them() 
         "WorkerMerge",
         (bound,),
         {
-            "caught_up": staticmethod(lambda tp, next_offset: tp.topic != topics.ticks),
+            "caught_up": staticmethod(lambda tp, next_offset, fetched_ms: tp.topic != topics.ticks),
             "deliverable": staticmethod(lambda tp: True),
             "delivered": staticmethod(lambda tp, offset: True),
         },
@@ -159,3 +162,41 @@ def test_a_record_older_than_one_already_released_is_counted_out_of_order() -> N
 def test_the_merge_waits_no_longer_than_its_setting() -> None:
     topics = Topics()
     assert worker_merge(topics, lambda: None, max_task_idle=0.1, max_wait=2.0).max_idle == 2.0
+
+
+def test_an_empty_partition_counts_as_caught_up_only_on_a_watermark_reported_after_the_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A purchase fetched at t=1000 ms waits for the tickets partition (empty, at its high
+    watermark) until a fetch response received at or after 1000 ms says so: a ticket appended
+    before the purchase but not fetched yet would otherwise be overtaken. Once fresh, the
+    quiet period (``--max-task-idle``, 0 here) is the only wait left."""
+    states = {
+        "purchases": FetchState(highwater=1, position=1, has_valid_position=True, reported_ms=1000),
+        "tickets": FetchState(highwater=5, position=5, has_valid_position=True, reported_ms=900),
+    }
+    monkeypatch.setattr(merge_module, "fetch_state", lambda app, tp: states[tp.topic])
+    monkeypatch.setattr(merge_module, "consuming", lambda app, tp: True)
+    monkeypatch.setattr(merge_module, "read_offset", lambda app, tp: 10**9)
+    cls = merge_module.merge_scheduler(["purchases", "tickets"], lambda: None, quiet=0.0)
+    scheduler = cls()
+    purchase = (TP("purchases", 0), [Rec(timestamp=50, offset=0)])
+    assert list(scheduler.iterate(dict([purchase]))) == []  # tickets' watermark is stale
+    states["tickets"] = FetchState(5, 5, True, reported_ms=1000)  # the next response: still 5
+    assert order(list(scheduler.iterate({}))) == [("purchases", 50)]
+
+
+def test_a_fresh_watermark_the_position_has_not_reached_still_holds_the_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    states = {
+        "purchases": FetchState(1, 1, True, reported_ms=1000),
+        "tickets": FetchState(6, 5, True, reported_ms=1200),  # a ticket is on its way
+    }
+    monkeypatch.setattr(merge_module, "fetch_state", lambda app, tp: states[tp.topic])
+    monkeypatch.setattr(merge_module, "consuming", lambda app, tp: True)
+    monkeypatch.setattr(merge_module, "read_offset", lambda app, tp: 10**9)
+    scheduler = merge_module.merge_scheduler(["purchases", "tickets"], lambda: None, quiet=0.0)()
+    assert list(scheduler.iterate({TP("purchases", 0): [Rec(timestamp=50, offset=0)]})) == []
+    released = scheduler.iterate({TP("tickets", 0): [Rec(timestamp=40, offset=5)]})
+    assert order(list(released)) == [("tickets", 40), ("purchases", 50)]
