@@ -227,11 +227,11 @@ class WorkerOptions:
     standby_replicas: int = 0
     partitions: int | None = None  # input partitions; None: read from the cluster
     # The event-time merge (like Kafka Streams' max.task.idle.ms): seconds an empty input
-    # partition must sit at its high watermark before the merge stops waiting for it, and the
-    # most any record is held (docs/benchmarks.md): 0.75 s, longer than a fetch long-poll, so
-    # a high watermark is fresh when trusted (the chaos soak's validated value). 0.2 s measured
-    # a p99 about half as long; it needs the 0.1 s fetch wait of --faust-fast-path.
-    max_task_idle: float = 0.75
+    # partition must sit at a high watermark reported after the held record was fetched before
+    # the merge stops waiting for it: the spread between producers of different topics it
+    # allows for (docs/benchmarks.md). At 0 s, 8-10% of a live load's records overtook an older
+    # one appended a few ms later; at 0.05 s none did, and the p99 is a third of 0.75 s's.
+    max_task_idle: float = 0.05
     merge_max_wait: float = 30.0
     # RocksDB block cache per table partition (Faust's default, 2 GiB each, kept every restored
     # value in the worker's RSS; agents/worker/table_store.rocksdb_options).

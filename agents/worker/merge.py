@@ -17,13 +17,16 @@ as ordered as its producers: a 1 MB junk record appended by a second producer ah
 bulk producer's older records would otherwise hold that partition back while the other topics
 ran ahead, and the older records of every customer behind it would arrive late.
 
-How long an empty partition is waited for is the worker's ``--max-task-idle`` (Kafka Streams'
-``max.task.idle.ms``): a partition at its high watermark counts as caught up once it stayed
-there that long. Shorter releases sooner (lower latency); too short releases a record ahead
-of an older one appended to another topic meanwhile (counted as
-``cxstream_merge_out_of_order``). A record held longer than ``--merge-max-wait`` seconds
-(``max_idle``) is released regardless, with a warning: a safety net for a partition whose high
-watermark is never reported. docs/benchmarks.md has the measurement behind the defaults.
+A high watermark is only as fresh as the fetch response that reported it: an empty partition
+counts as caught up only on one reported by a response received no earlier than the held
+record's, so a record is never released ahead of an older one already appended but not yet
+fetched. How long it must then stay there is the worker's ``--max-task-idle`` (Kafka Streams'
+``max.task.idle.ms``): the spread allowed between the producers of different topics. Shorter
+releases sooner (lower latency); too short releases a record ahead of an older one appended to
+another topic a moment later (counted as ``cxstream_merge_out_of_order``). A record held
+longer than ``--merge-max-wait`` seconds (``max_idle``) is released regardless, with a
+warning: a safety net for a partition whose high watermark is never reported.
+docs/benchmarks.md has the measurement behind the defaults.
 
 Record timestamps are the event time, the one rule of docs/contracts.md ("Record timestamps"),
 which every cxstream producer follows; a producer that leaves the publish time (CreateTime)
@@ -168,7 +171,7 @@ def _order_time(record: Any) -> float:
 def merge_scheduler(
     topics: Sequence[str],
     app_ref: Callable[[], Any],
-    quiet: float = 0.75,
+    quiet: float = 0.05,
     never_wait: Sequence[str] = (),
     max_idle: float = 30.0,
 ) -> type[EventTimeMerge]:
@@ -177,11 +180,11 @@ def merge_scheduler(
     Records of ``never_wait`` topics take their place in timestamp order among the queued
     records, but an empty queue of theirs holds nothing back.
 
-    A high watermark is only as fresh as the last fetch response for that partition, so a
-    partition counts as caught up only once it has stayed at the same watermark for ``quiet``
+    A partition counts as caught up when a fetch response received after the held record's
+    shows its position at the high watermark, and that watermark has not moved for ``quiet``
     seconds (the worker's ``--max-task-idle``): records appended meanwhile are seen first.
-    A fetch returns as soon as any partition has data, so on a busy stream watermarks are
-    fresh; at 0 s, 11% of live records overtook an older one (docs/benchmarks.md).
+    Freshness alone (0 s) still let 8-10% of a live load's records overtake one appended a few
+    milliseconds later on another topic (docs/benchmarks.md).
     """
     caught_since: dict[TP, tuple[int, float]] = {}
 
