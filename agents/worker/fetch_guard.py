@@ -161,6 +161,23 @@ class GuardedConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         return await super()._getmany(active_partitions, timeout)
 
 
+def next_expected(app: Any, tp: TP) -> int | None:
+    """The next offset of ``tp`` Faust will be handed: what the worker has really received.
+
+    aiokafka's fetch position runs ahead of it while dropped records wait to be read again,
+    so "caught up" must be judged on this. None when the guard has no position for ``tp``
+    (not sought yet, or the reset policy decides) and nothing to read again."""
+    consumer = getattr(app, "consumer", None)
+    ledger = consumer.__dict__.get("_cx_ledger") if consumer is not None else None
+    if ledger is None:
+        return None
+    offset: int | None = ledger.expected.get(tp)
+    again: int | None = ledger.seek_back.get(tp)
+    if again is None:
+        return offset
+    return again if offset is None else min(offset, again)
+
+
 class GuardedTransport(faust_aiokafka.Transport):  # type: ignore[misc]
     Consumer = GuardedConsumer
 

@@ -46,6 +46,7 @@ from faust.transport.utils import DefaultSchedulingStrategy
 from faust.types import TP
 
 from agents.worker.faust_internals import consuming, fetch_state, read_offset
+from agents.worker.fetch_guard import next_expected
 from agents.worker.metrics import MERGE_OUT_OF_ORDER
 from streams.contracts.limits import MAX_EVENT_BYTES
 from streams.topics import Topics
@@ -198,7 +199,10 @@ def merge_scheduler(
             return False
         if fetched_ms is not None and (state.reported_ms or 0) < fetched_ms:
             return False  # its watermark predates the held record: an older record may follow
-        if max(state.position or 0, next_offset or 0) < state.highwater:
+        received = next_expected(app_ref(), tp)  # the fetch position may be past dropped records
+        if received is None:
+            received = max(state.position or 0, next_offset or 0)
+        if received < state.highwater:
             return False
         now = time.monotonic()
         mark, since = caught_since.get(tp, (-1, now))

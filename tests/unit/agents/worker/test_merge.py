@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import pytest
 from faust.types import TP
 
 from agents.worker import merge as merge_module
 from agents.worker.faust_internals import FetchState
+from agents.worker.fetch_guard import FetchLedger
 from agents.worker.merge import EventTimeMerge, worker_merge
 from agents.worker.metrics import MERGE_OUT_OF_ORDER
 from streams.contracts.limits import MAX_EVENT_BYTES
@@ -200,3 +202,31 @@ def test_a_fresh_watermark_the_position_has_not_reached_still_holds_the_record(
     assert list(scheduler.iterate({TP("purchases", 0): [Rec(timestamp=50, offset=0)]})) == []
     released = scheduler.iterate({TP("tickets", 0): [Rec(timestamp=40, offset=5)]})
     assert order(list(released)) == [("tickets", 40), ("purchases", 50)]
+
+
+def test_a_partition_whose_fetched_records_were_dropped_is_not_caught_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """aiokafka's position has passed tickets 5..9, but the fetch guard dropped them (fetched
+    across a seek) and will read them again: the purchase must wait for them, not overtake
+    them because the position says the partition is at its high watermark (the chaos soak
+    dead-lettered a year-old backlog's tickets as late when it did)."""
+    states = {
+        "purchases": FetchState(1, 1, True, reported_ms=1000),
+        "tickets": FetchState(highwater=10, position=10, has_valid_position=True, reported_ms=1200),
+    }
+    monkeypatch.setattr(merge_module, "fetch_state", lambda app, tp: states[tp.topic])
+    monkeypatch.setattr(merge_module, "consuming", lambda app, tp: True)
+    monkeypatch.setattr(merge_module, "read_offset", lambda app, tp: 10**9)
+    ledger = FetchLedger()
+    ledger.sought({TP("tickets", 0): 5}, lambda topic: True)
+    tickets = [Rec(timestamp=o - 5, offset=o) for o in range(5, 10)]  # older than the purchase
+    stale = {TP("tickets", 0): tickets}
+    assert ledger.screen(stale, stale=True, is_input=lambda topic: True) == {}
+    app = SimpleNamespace(consumer=SimpleNamespace(_cx_ledger=ledger))
+    scheduler = merge_module.merge_scheduler(["purchases", "tickets"], lambda: app, quiet=0.0)()
+    assert list(scheduler.iterate({TP("purchases", 0): [Rec(timestamp=50, offset=0)]})) == []
+    ledger.take_seek_backs({TP("tickets", 0)})  # sought back to 5; read again:
+    kept = ledger.screen({TP("tickets", 0): tickets}, stale=False, is_input=lambda topic: True)
+    released = order(list(scheduler.iterate(kept)))
+    assert released == [*(("tickets", t) for t in range(5)), ("purchases", 50)]
