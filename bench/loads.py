@@ -165,10 +165,10 @@ def new_customers(count: int, event_time: float) -> list[Record]:
     return out
 
 
-def _latency_events(i: int, now: float) -> list[Event]:
-    cid = f"lat-{i:07d}"
+def _latency_events(i: int, now: float, run: str = "lat") -> list[Event]:
+    cid = f"{run}-{i:07d}"
     buy = Purchase(
-        f"lat-p{i}",
+        f"{run}-p{i}",
         "bench",
         cid,
         now,
@@ -182,7 +182,7 @@ def _latency_events(i: int, now: float) -> list[Event]:
     if i % 5:
         return [buy]
     angry = Feedback(
-        f"lat-f{i}",
+        f"{run}-f{i}",
         "bench",
         cid,
         now + 0.001,
@@ -197,9 +197,19 @@ def _latency_events(i: int, now: float) -> list[Event]:
 
 
 def latency_at_rate(
-    bootstrap: str, topics: Topics, rate: float, seconds: float, event_time_base: float
+    bootstrap: str,
+    topics: Topics,
+    rate: float,
+    seconds: float,
+    event_time_base: float,
+    run: str = "lat",
+    warm_up: float = 1.0,
 ) -> dict[str, float]:
-    """Produce fresh customers at ``rate`` events/s; time each until its snapshot/alert."""
+    """Produce fresh customers at ``rate`` events/s; time each until its snapshot/alert.
+
+    The first ``warm_up`` seconds of traffic are not timed: a worker's first records pay its
+    one-off costs (lazy imports, first fetches of idle partitions). ``run`` names the customers
+    and events: another run needs another, or its events would be duplicates of the first's."""
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -211,19 +221,21 @@ def latency_at_rate(
     while not consumer.assignment():
         consumer.poll(0.2)
     producer = Producer({**PRODUCER_DEFAULTS, "bootstrap.servers": bootstrap, "linger.ms": 1})
+    # The idempotent producer fetches metadata and its producer id in the background: its
+    # first records would time that start-up, not the worker.
+    producer.list_topics(timeout=10)
+    time.sleep(1.0)
     sent: dict[str, float] = {}
     snap_lat: list[float] = []
     alert_lat: list[float] = []
     start, i, produced = time.perf_counter(), 0, 0
-    while time.perf_counter() - start < seconds + 10:
+    timed_from, until = start + warm_up, start + warm_up + seconds
+    while time.perf_counter() < until + 10:
         # ``rate`` counts events (every fifth customer sends two), not customers
-        while (
-            time.perf_counter() - start < seconds
-            and produced < (time.perf_counter() - start) * rate
-        ):
+        while time.perf_counter() < until and produced < (time.perf_counter() - start) * rate:
             # Event time continues from the backlog's end: a jump to the wall clock would
             # make every customer's inactivity deadline due at once (a tick storm).
-            for event in _latency_events(i, event_time_base + time.perf_counter() - start):
+            for event in _latency_events(i, event_time_base + time.perf_counter() - start, run):
                 key, value, headers = encode_event(event)
                 producer.produce(
                     topic_for(topics, type(event)),
@@ -240,7 +252,7 @@ def latency_at_rate(
             if msg.error() or msg.key() is None:
                 continue
             at = sent.get(msg.key().decode())
-            if at is not None:
+            if at is not None and at >= timed_from:
                 (snap_lat if msg.topic() == topics.health else alert_lat).append(
                     time.perf_counter() - at
                 )

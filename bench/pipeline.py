@@ -50,6 +50,7 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 FAUST_OVERRIDES = ["--overrides", "--buffer", "16384"]  # the worker's overrides and buffer
 STOCK = ["--no-faust-fast-path"]  # the worker with Faust unchanged
 FAST = ["--faust-fast-path"]  # the worker with the Faust overrides (the default)
+LOW_LATENCY = ["--batch-within", "0.005"]  # fold what has arrived after 5 ms, not 50 ms
 
 
 def run(args: argparse.Namespace) -> dict[str, float]:
@@ -92,6 +93,12 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         rss_slope = rss_slope_mb_per_million(worker, boot, topics, n, wave)
         lat = latency_at_rate(boot, topics, args.rate, args.seconds, wave[-1][4] / 1000)
         worker.kill()
+        # the same worker (group, tables) restarted with the low-latency batching
+        low = Worker(boot, topics, worker.app_id, worker.data_dir, extra_args=FAST + LOW_LATENCY)
+        low.start()
+        later = wave[-1][4] / 1000 + args.seconds + 15  # event time goes on after the first run
+        low_lat = latency_at_rate(boot, topics, args.rate, args.seconds, later, run="low")
+        low.kill()
         restore: dict[str, float] = {}
         if args.restore_customers:
             restore = restore_rows(boot, topics, args.restore_customers, scratch)
@@ -115,6 +122,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         "memory_customers": args.memory_customers,
         "rss_per_million_mb": rss_slope,
         **lat,
+        **{f"low_{k}": v for k, v in low_lat.items()},
         **restore,
         **model_speeds(args.speed_customers),  # in process, after the stack is down
     }
