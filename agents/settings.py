@@ -229,9 +229,10 @@ class WorkerOptions:
     # The event-time merge (like Kafka Streams' max.task.idle.ms): seconds an empty input
     # partition must sit at a high watermark reported after the held record was fetched before
     # the merge stops waiting for it: the spread between producers of different topics it
-    # allows for (docs/benchmarks.md). At 0 s, 8-10% of a live load's records overtook an older
-    # one appended a few ms later; at 0.05 s none did, and the p99 is a third of 0.75 s's.
-    max_task_idle: float = 0.05
+    # allows for (docs/benchmarks.md). 0.75 s is what every passing full chaos soak ran with
+    # but one; 0.05 s (with --batch-within 0.005) halves the p99, passed a full soak, but lost
+    # an alert in a short one, where broker failovers spread a producer's appends further.
+    max_task_idle: float = 0.75
     merge_max_wait: float = 30.0
     # RocksDB block cache per table partition (Faust's default, 2 GiB each, kept every restored
     # value in the worker's RSS; agents/worker/table_store.rocksdb_options).

@@ -120,8 +120,7 @@ def markdown(figures: dict[str, float], command: str) -> str:
             f"{f['alert_p50_ms']:.0f} ms / {f['alert_p99_ms']:.0f} ms",
         ),
         (
-            "… with `--batch-within 0.005` (fold what arrived after 5 ms, not 50 ms): snapshot,"
-            " alert",
+            "… with `--max-task-idle 0.05 --batch-within 0.005`: snapshot, alert",
             f"{f['low_p50_ms']:.0f} / {f['low_p99_ms']:.0f} ms, "
             f"{f['low_alert_p50_ms']:.0f} / {f['low_alert_p99_ms']:.0f} ms",
         ),

@@ -138,8 +138,11 @@ class BatchFold:
     ) -> BatchOutput:
         """Decode, weigh feedback (in record order), then fold each customer's items.
 
-        A customer's items are folded in event-time order (stable for ties), which absorbs
-        the interleaving of their topics within a batch.
+        A customer's items are folded in record-timestamp order (the merge's order; event time
+        for records that follow the contract, then event time within a millisecond), which
+        absorbs the interleaving of their topics within a batch. Ordering by the payload's
+        event time instead would make a record stamped later than it claims to have occurred
+        late or not depending on which batch it shared with the customer's newer events.
         """
         out = BatchOutput(first_consumed=min((r.timestamp for r in records), default=0.0))
         groups: dict[str, list[Item]] = {}
@@ -154,7 +157,7 @@ class BatchFold:
                 key = item.event.customer_id if item.event else _text(record.key)
                 groups.setdefault(key, []).append(item)
         for customer_id, items in groups.items():
-            items.sort(key=_item_time)
+            items.sort(key=_item_order)
             self._fold_customer(customer_id, items, states, out, now)
         return out
 
@@ -292,8 +295,8 @@ class BatchFold:
         return False
 
 
-def _item_time(item: Item) -> float:
-    return item.time
+def _item_order(item: Item) -> tuple[float, float]:
+    return item.record.timestamp, item.time
 
 
 def _text(key: bytes | None) -> str:

@@ -172,7 +172,7 @@ def _order_time(record: Any) -> float:
 def merge_scheduler(
     topics: Sequence[str],
     app_ref: Callable[[], Any],
-    quiet: float = 0.05,
+    quiet: float = 0.75,
     never_wait: Sequence[str] = (),
     max_idle: float = 30.0,
 ) -> type[EventTimeMerge]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import pytest
@@ -166,3 +167,23 @@ def test_a_registry_outage_is_waited_out_instead_of_dead_lettering_good_messages
     )
     with pytest.raises(RegistryUnavailable, match="registry unreachable"):
         impatient.process([record], DictStates())
+
+
+def test_a_record_stamped_later_than_it_occurred_is_late_whatever_batch_it_shares() -> None:
+    """Its record timestamp puts it after the customer's newer purchase (the merge's order),
+    its payload five days before: it is too late to check for duplicates, in the same batch
+    as that purchase or in the next one (folding by payload time made it depend on that)."""
+    newer = purchase(2, T0 + 10 * DAY)
+    late = dataclasses.replace(purchase(3, T0 + 5 * DAY), order_id="o-late")
+    records = [rec(purchase(1, T0), 0), rec(newer, 1)]
+    stamped_later = dataclasses.replace(rec(late, 2), timestamp=newer.occurred_at + DAY)
+    processor = BatchFold(TOPICS, load_config(), clock=lambda: T0 + 400 * DAY)
+    for batches in ([[*records, stamped_later]], [records, [stamped_later]]):
+        states, reasons = DictStates(), []
+        for batch in batches:
+            out = processor.process(batch, states)
+            reasons += out.dead_letter_reasons
+            for customer_id, envelope, raw, record in out.states:
+                states.put(customer_id, envelope, raw, record)
+        assert reasons == ["late_event"]
+        assert states.data["c1"].state.purchases.orders == 2
