@@ -40,7 +40,7 @@ from bench.loads import (
 from bench.peers import PeerMissing, quix_python, quix_rate
 from bench.plain_model import plain_model_rate
 from bench.report import catch_up, compiled_catch_up, markdown, model_speeds
-from bench.restore import restore_rows
+from bench.restore import restore_rows, wait_index_rebuilt
 from streams.topics import Topics
 from tests.e2e.harness import Worker
 from tests.stack import start_stack, stop_stack
@@ -97,6 +97,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         # the same worker (group, tables) restarted with the low-latency batching
         low = Worker(boot, topics, worker.app_id, worker.data_dir, extra_args=FAST + LOW_LATENCY)
         low.start()
+        wait_index_rebuilt(low)  # not the restart's one-off rebuild, but the steady state
         later = wave[-1][4] / 1000 + args.seconds + 15  # event time goes on after the first run
         low_lat = latency_at_rate(boot, topics, args.rate, args.seconds, later, run="low")
         low.kill()

@@ -70,7 +70,7 @@ def fill_changelog(bootstrap: str, changelog: str, templates: list[CustomerState
     return total
 
 
-def _health(worker: Worker) -> tuple[int, dict[str, object]]:
+def health(worker: Worker) -> tuple[int, dict[str, object]]:
     try:
         with urllib.request.urlopen(f"{worker.url}/healthz", timeout=30) as reply:
             return reply.status, json.loads(reply.read())
@@ -78,6 +78,19 @@ def _health(worker: Worker) -> tuple[int, dict[str, object]]:
         return exc.code, {}
     except (urllib.error.URLError, OSError):
         return 0, {}
+
+
+def wait_index_rebuilt(worker: Worker, limit: float = 600.0) -> None:
+    """Until a (re)started worker has rebuilt its deadline index from its table: the first
+    timer run decodes every customer's envelope and holds the event loop meanwhile."""
+    deadline = time.monotonic() + limit
+    while True:
+        assert time.monotonic() < deadline, f"index not rebuilt: {worker.log_tail()}"
+        status, body = health(worker)
+        pending = body.get("pending_deadlines")
+        if status == 200 and isinstance(pending, int) and pending > 0:
+            return
+        time.sleep(0.5)
 
 
 def restore_rows(
@@ -98,7 +111,7 @@ def restore_rows(
         while not index_s:
             assert time.monotonic() < deadline, f"restore not done: {worker.log_tail()}"
             assert worker.process and worker.process.poll() is None, worker.log_tail()
-            status, body = _health(worker)
+            status, body = health(worker)
             if status == 200 and not ready_s:
                 ready_s = time.perf_counter() - launched
             pending = body.get("pending_deadlines")
