@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         rss_slope = rss_slope_mb_per_million(worker, boot, topics, n, wave)
         lat = latency_at_rate(boot, topics, args.rate, args.seconds, wave[-1][4] / 1000)
         worker.kill()
-        # the same worker (group, tables) restarted with the low-latency batching
+        # the same worker (group, tables) restarted with the low-latency setting
         low = Worker(boot, topics, worker.app_id, worker.data_dir, extra_args=FAST + LOW_LATENCY)
         low.start()
         wait_index_rebuilt(low)  # not the restart's one-off rebuild, but the steady state

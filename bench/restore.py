@@ -86,6 +86,7 @@ def wait_index_rebuilt(worker: Worker, limit: float = 600.0) -> None:
     deadline = time.monotonic() + limit
     while True:
         assert time.monotonic() < deadline, f"index not rebuilt: {worker.log_tail()}"
+        assert worker.process and worker.process.poll() is None, worker.log_tail()
         status, body = health(worker)
         pending = body.get("pending_deadlines")
         if status == 200 and isinstance(pending, int) and pending > 0:
@@ -107,17 +108,13 @@ def restore_rows(
         launched = time.perf_counter()
         worker.launch()
         deadline = time.monotonic() + limit
-        ready_s = index_s = 0.0
-        while not index_s:
+        while health(worker)[0] != 200:
             assert time.monotonic() < deadline, f"restore not done: {worker.log_tail()}"
             assert worker.process and worker.process.poll() is None, worker.log_tail()
-            status, body = health(worker)
-            if status == 200 and not ready_s:
-                ready_s = time.perf_counter() - launched
-            pending = body.get("pending_deadlines")
-            if ready_s and isinstance(pending, int) and pending > 0:
-                index_s = time.perf_counter() - launched
             time.sleep(0.5)
+        ready_s = time.perf_counter() - launched
+        wait_index_rebuilt(worker, deadline - time.monotonic())
+        index_s = time.perf_counter() - launched
         rss = rss_bytes(worker)
     finally:
         worker.kill()

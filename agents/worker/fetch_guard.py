@@ -167,9 +167,8 @@ def next_expected(app: Any, tp: TP) -> int | None:
     aiokafka's fetch position runs ahead of it while dropped records wait to be read again,
     so "caught up" must be judged on this. None when the guard has no position for ``tp``
     (not sought yet, or the reset policy decides) and nothing to read again."""
-    consumer = getattr(app, "consumer", None)
-    ledger = consumer.__dict__.get("_cx_ledger") if consumer is not None else None
-    if ledger is None:
+    ledger: FetchLedger | None = getattr(getattr(app, "consumer", None), "ledger", None)
+    if ledger is None:  # not a guarded consumer
         return None
     offset: int | None = ledger.expected.get(tp)
     again: int | None = ledger.seek_back.get(tp)

@@ -89,22 +89,24 @@ def rec(event: Event, offset: int) -> Rec:
     return Rec(topic, 0, offset, key, value, event.occurred_at, headers)
 
 
-def run(batches: list[list[Rec]]) -> tuple[DictStates, list[object]]:
+def run(batches: list[list[Rec]]) -> tuple[DictStates, list[object], list[str]]:
+    """The batches folded in turn: the states, the alerts and the dead letters' reasons."""
     processor = BatchFold(TOPICS, load_config(), clock=lambda: T0 + 400 * DAY)
-    states, alerts = DictStates(), []
+    states, alerts, reasons = DictStates(), [], []
     for batch in batches:
         out = processor.process(batch, states)
         alerts += out.alerts
+        reasons += out.dead_letter_reasons
         for customer_id, envelope, raw, record in out.states:
             states.put(customer_id, envelope, raw, record)
-    return states, alerts
+    return states, alerts, reasons
 
 
 def test_a_redelivered_batch_changes_nothing_and_raises_no_alert_again() -> None:
     events = [purchase(1, T0), purchase(2, T0 + 20 * DAY), detractor(3, T0 + 21 * DAY)]
     records = [rec(e, i) for i, e in enumerate(events)]
-    once, alerts_once = run([records])
-    twice, alerts_twice = run([records, records])  # crash before commit: all redelivered
+    once, alerts_once, _ = run([records])
+    twice, alerts_twice, _ = run([records, records])  # crash before commit: all redelivered
     assert twice.data["c1"] == once.data["c1"]
     assert alerts_twice == alerts_once and alerts_once, "the public detractor raises an alert"
 
@@ -112,7 +114,7 @@ def test_a_redelivered_batch_changes_nothing_and_raises_no_alert_again() -> None
 def test_a_batch_is_folded_in_event_time_order_like_the_pure_model() -> None:
     events = [purchase(1, T0), purchase(2, T0 + 30 * DAY), detractor(3, T0 + 31 * DAY)]
     shuffled = [rec(events[2], 0), rec(events[0], 0), rec(events[1], 1)]  # across topics
-    states, _ = run([shuffled])
+    states, _, _ = run([shuffled])
     expected = None
     for event in events:  # the worker's fold: the model plus the feedback loop
         expected, _, _ = process_loop_event(expected, event, load_config())
@@ -177,13 +179,7 @@ def test_a_record_stamped_later_than_it_occurred_is_late_whatever_batch_it_share
     late = dataclasses.replace(purchase(3, T0 + 5 * DAY), order_id="o-late")
     records = [rec(purchase(1, T0), 0), rec(newer, 1)]
     stamped_later = dataclasses.replace(rec(late, 2), timestamp=newer.occurred_at + DAY)
-    processor = BatchFold(TOPICS, load_config(), clock=lambda: T0 + 400 * DAY)
     for batches in ([[*records, stamped_later]], [records, [stamped_later]]):
-        states, reasons = DictStates(), []
-        for batch in batches:
-            out = processor.process(batch, states)
-            reasons += out.dead_letter_reasons
-            for customer_id, envelope, raw, record in out.states:
-                states.put(customer_id, envelope, raw, record)
+        states, _, reasons = run(batches)
         assert reasons == ["late_event"]
         assert states.data["c1"].state.purchases.orders == 2

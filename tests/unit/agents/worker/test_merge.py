@@ -223,7 +223,7 @@ def test_a_partition_whose_fetched_records_were_dropped_is_not_caught_up(
     tickets = [Rec(timestamp=o - 5, offset=o) for o in range(5, 10)]  # older than the purchase
     stale = {TP("tickets", 0): tickets}
     assert ledger.screen(stale, stale=True, is_input=lambda topic: True) == {}
-    app = SimpleNamespace(consumer=SimpleNamespace(_cx_ledger=ledger))
+    app = SimpleNamespace(consumer=SimpleNamespace(ledger=ledger))
     scheduler = merge_module.merge_scheduler(["purchases", "tickets"], lambda: app, quiet=0.0)()
     assert list(scheduler.iterate({TP("purchases", 0): [Rec(timestamp=50, offset=0)]})) == []
     ledger.take_seek_backs({TP("tickets", 0)})  # sought back to 5; read again:
