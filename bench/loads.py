@@ -104,8 +104,26 @@ def first_processed(workers: Sequence[Worker]) -> float:
     return sum(metric(w, "cxstream_events_total{", 'outcome="processed"') for w in workers)
 
 
+def sustained_rate(workers: Sequence[Worker], expected: int, limit: float = 1200.0) -> float:
+    """Events/s of running workers from their first processed batch until all is processed.
+
+    Every peer row is timed from its first record to its last (start-up, group join and the
+    first fetch excluded): the workers are timed the same way, from the first batch they
+    report (its records are not counted) to the last.
+    """
+    deadline = time.monotonic() + limit
+    while (done := first_processed(workers)) == 0:
+        assert time.monotonic() < deadline, "no worker processed anything"
+        time.sleep(0.01)
+    started = time.perf_counter()
+    while (total := first_processed(workers)) < expected:
+        assert time.monotonic() < deadline, f"stalled at {total}/{expected}"
+        time.sleep(0.02)
+    return (total - done) / (time.perf_counter() - started)
+
+
 def group_rate(workers: Sequence[Worker], expected: int, limit: float = 1200.0) -> float:
-    """Events/s of workers sharing one group, from when all are up until all is processed.
+    """Events/s of fresh workers sharing one group (:func:`sustained_rate`).
 
     The workers are killed afterwards, so they do not compete with what is measured next.
     """
@@ -114,12 +132,7 @@ def group_rate(workers: Sequence[Worker], expected: int, limit: float = 1200.0) 
             worker.launch()
         for worker in workers:
             worker.wait_healthy(90.0)
-        done, started = first_processed(workers), time.perf_counter()
-        deadline = time.monotonic() + limit
-        while (total := first_processed(workers)) < expected:
-            assert time.monotonic() < deadline, f"group stalled at {total}/{expected}"
-            time.sleep(0.1)
-        return (total - done) / (time.perf_counter() - started)
+        return sustained_rate(workers, expected, limit)
     finally:
         for worker in workers:
             worker.kill()

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from bench.loads import (
     produce_backlog,
     rss_bytes,
     rss_slope_mb_per_million,
-    wait_processed,
+    sustained_rate,
 )
 from bench.peers import PeerMissing, quix_python, quix_rate
 from bench.plain_model import plain_model_rate
@@ -85,9 +84,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         worker = Worker(boot, topics, f"{topics.prefix}app", scratch / "w1", extra_args=FAST)
         worker.start()
         rss_before = rss_bytes(worker)
-        started = time.perf_counter()
-        wait_processed(worker, n)
-        elapsed = time.perf_counter() - started
+        rate = sustained_rate([worker], n)
         rss_loaded = rss_bytes(worker)
         last_event_time = max(r[4] for r in records) / 1000
         wave = new_customers(args.memory_customers, last_event_time)
@@ -106,7 +103,6 @@ def run(args: argparse.Namespace) -> dict[str, float]:
             restore = restore_rows(boot, topics, args.restore_customers, scratch)
     finally:
         stop_stack(stack)
-    rate = n / elapsed
     return {
         "events": n,
         "customers": args.customers,

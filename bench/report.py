@@ -7,10 +7,9 @@ import os
 import platform
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from bench.loads import wait_processed
+from bench.loads import group_rate
 from streams.compiled_model import ENV, build_dir
 from streams.topics import Topics
 from tests.e2e.harness import Worker
@@ -31,14 +30,8 @@ def compiled_available() -> bool:
 
 
 def catch_up(worker: Worker, expected: int) -> float:
-    """Events/s of ``worker`` (a fresh group) over the backlog, from healthy to done."""
-    try:
-        worker.start()
-        started = time.perf_counter()
-        wait_processed(worker, expected)
-        return expected / (time.perf_counter() - started)
-    finally:
-        worker.kill()
+    """Events/s of ``worker`` (a fresh group) over the backlog (``loads.sustained_rate``)."""
+    return group_rate([worker], expected)
 
 
 def compiled_catch_up(bootstrap: str, topics: Topics, scratch: Path, expected: int) -> float:
