@@ -213,10 +213,10 @@ def _set_gauges(stages: Counter[str], bands: Counter[str]) -> None:
 
 def _record_metrics(out: BatchOutput) -> None:
     wall = time.time()
-    for topic, outcome in out.outcomes:
-        metrics.EVENTS.labels(topic, outcome).inc()
-    for reason in out.dead_letter_reasons:
-        metrics.DEAD_LETTERS.labels(reason).inc()
+    for (topic, outcome), count in Counter(out.outcomes).items():  # one update per label set
+        metrics.EVENTS.labels(topic, outcome).inc(count)
+    for reason, count in Counter(out.dead_letter_reasons).items():
+        metrics.DEAD_LETTERS.labels(reason).inc(count)
     for alert in out.alerts:
         metrics.ALERTS.labels(alert.type.value, alert.action.value, alert.priority.value).inc()
     loop_metrics.record_outcomes(out.alert_outcomes)
