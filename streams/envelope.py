@@ -98,32 +98,3 @@ def decode_envelope(data: bytes) -> Envelope:
         band.rstrip(b"\0").decode(),
         event_time,
     )
-
-
-def _marks(data: bytes) -> tuple[int, Offsets] | None:
-    """The partition and offset marks of an encoded envelope, without decoding its state."""
-    version = data[0] if data else 0
-    if version == 1 and len(data) >= _HEADER_V1.size:
-        _, partition, a, b, c, d, *_rest = _HEADER_V1.unpack_from(data)
-        return partition, (a, b, c, d, NO_OFFSET)
-    if version == 2 and len(data) >= _HEADER_V2.size:
-        _, partition, a, b, c, d, e, *_rest = _HEADER_V2.unpack_from(data)
-        return partition, (a, b, c, d, e)
-    return None
-
-
-def superseded(incoming: bytes, current: bytes) -> bool:
-    """True when ``incoming`` is an older state of the customer than ``current``: same
-    partition, every offset mark at or below ``current``'s and one below.
-
-    Offset marks only grow in a customer's history, so a changelog record that arrives with
-    lower marks than the state it would replace is a stale write (a former owner's, delayed
-    past the new owner's; docs/reliability.md, defect 11). Anything not comparable (another
-    partition count, an unreadable value, marks ahead on one topic and behind on another)
-    is not superseded: the changelog's order decides, as before.
-    """
-    old, new = _marks(incoming), _marks(current)
-    if old is None or new is None or old[0] != new[0]:
-        return False
-    pairs = tuple(zip(old[1], new[1], strict=True))
-    return all(o <= n for o, n in pairs) and any(o < n for o, n in pairs)

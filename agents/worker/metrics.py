@@ -47,12 +47,6 @@ STALE_FETCH_RECORDS = Counter(
     "committed offsets (they are read again; delivering them would commit past others).",
     registry=REGISTRY,
 )
-STALE_CHANGELOG_RECORDS = Counter(
-    "cxstream_table_stale_changelog_records",
-    "Customer states a table restore skipped: older than the state they followed on the "
-    "changelog (a former owner's delayed write; the newer state is kept).",
-    registry=REGISTRY,
-)
 ALERTS = Counter(
     "cxstream_alerts",
     "Alert actions emitted by type, action and priority.",

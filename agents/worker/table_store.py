@@ -17,17 +17,12 @@ applied by a restore advance it as Faust does: a restore reads every record that
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from faust.stores import STORES
 from faust.stores import rocksdb as faust_rocksdb
 from faust.types import TP
-
-from agents.worker.metrics import STALE_CHANGELOG_RECORDS
-
-log = logging.getLogger(__name__)
 
 SCHEME = "cxrocksdb"
 #: Acknowledged offsets held back behind a gap, per partition, before they are dropped (the
@@ -64,55 +59,17 @@ class ContiguousRocksStore(faust_rocksdb.Store):  # type: ignore[misc]
         # every acknowledged write needs the last one, which is otherwise a RocksDB read
         self._persisted: dict[TP, int | None] = {}
 
-    #: For the customers table: ``superseded(incoming, current)`` is true when a changelog
-    #: value is an older state than the one it would replace (``streams.envelope.superseded``)
-    superseded: Callable[[bytes, bytes], bool] | None = None
-
     def apply_changelog_batch(
         self,
         batch: Iterable[Any],
         to_key: Callable[[Any], Any],
         to_value: Callable[[Any], Any],
     ) -> None:
-        events = list(batch)
-        kept = events if self.superseded is None else self._drop_superseded(events)
         self._restoring = True
         try:
-            super().apply_changelog_batch(kept, to_key, to_value)
-            last: dict[TP, int] = {}
-            for event in events:  # the restore point passes the dropped records too
-                tp, offset = event.message.tp, event.message.offset
-                last[tp] = max(offset, last.get(tp, offset))
-            for tp, offset in last.items():
-                self.set_persisted_offset(tp, offset)
+            super().apply_changelog_batch(batch, to_key, to_value)
         finally:
             self._restoring = False
-
-    def _drop_superseded(self, events: list[Any]) -> list[Any]:
-        """The events minus stale writes: a value older than the one it would replace (in this
-        batch or in the store) landed after it, so applying the log in order would restore it."""
-        superseded = self.superseded
-        assert superseded is not None
-        latest: dict[bytes, bytes | None] = {}
-        kept = []
-        for event in events:
-            msg = event.message
-            key, value = msg.key, msg.value
-            if value is not None:
-                current = (
-                    latest[key] if key in latest else self._db_for_partition(msg.partition).get(key)
-                )
-                if current is not None and superseded(value, current):
-                    STALE_CHANGELOG_RECORDS.inc()
-                    log.warning(
-                        "changelog %s@%d: an older state than the one it follows; kept the newer",
-                        msg.tp,
-                        msg.offset,
-                    )
-                    continue
-            latest[key] = value
-            kept.append(event)
-        return kept
 
     def set_persisted_offset(self, tp: TP, offset: int) -> None:
         if self._restoring:  # every record up to ``offset`` that still exists was applied

@@ -28,7 +28,7 @@ from agents.worker.customer_fold import Record, RecordFault
 from agents.worker.faust_internals import event_context
 from agents.worker.topic_admin import FAUST_TABLES
 from streams.domain import Feedback
-from streams.envelope import Envelope, decode_envelope, superseded
+from streams.envelope import Envelope, decode_envelope
 from streams.model import (
     ModelConfig,
     integrity_from_bytes,
@@ -55,8 +55,6 @@ def create_tables(app: faust.App, partitions: int, block_cache_mb: int) -> tuple
         )
         for name in FAUST_TABLES
     )
-    # a restore keeps a customer's newer state over a stale write that landed after it
-    customers.data.superseded = superseded
     return customers, integrity
 
 

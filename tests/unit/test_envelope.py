@@ -7,13 +7,7 @@ import struct
 import pytest
 
 from streams.domain import Channel, Purchase, PurchaseKind
-from streams.envelope import (
-    ACTIONS_INDEX,
-    decode_envelope,
-    encode_envelope,
-    new_envelope,
-    superseded,
-)
+from streams.envelope import ACTIONS_INDEX, decode_envelope, encode_envelope, new_envelope
 from streams.errors import CxStreamError
 from streams.model import load_config, state_to_bytes
 from streams.processing import process_event
@@ -83,24 +77,3 @@ def test_an_action_mark_moves_to_version_2_and_round_trips() -> None:
     back = decode_envelope(raw)
     assert back.offsets == (-1, -1, -1, -1, 5) and back.seen(ACTIONS_INDEX, 5)
     assert encode_envelope(back) == raw
-
-
-def marked(purchases: int, tickets: int = -1, partition: int = 0, actions: int = -1) -> bytes:
-    envelope = new_envelope(partition, a_state())
-    envelope = envelope.advanced(0, purchases, envelope.state, 0.0)
-    envelope = envelope.advanced(1, tickets, envelope.state, 0.0)
-    return encode_envelope(envelope.advanced(ACTIONS_INDEX, actions, envelope.state, 0.0))
-
-
-def test_an_older_state_is_superseded_by_one_that_folded_more() -> None:
-    assert superseded(marked(7), marked(10))
-    assert superseded(marked(7, 2), marked(7, 3)), "behind on one topic, level on the rest"
-    assert superseded(marked(7, actions=-1), marked(7, actions=4)), "version 1 below version 2"
-    assert not superseded(marked(10), marked(7)), "the newer state is never superseded"
-    assert not superseded(marked(7), marked(7)), "the same marks: a repeat write, applied"
-
-
-def test_states_that_cannot_be_ordered_are_not_superseded() -> None:
-    assert not superseded(marked(7, 3), marked(10, 1)), "ahead on one topic, behind on another"
-    assert not superseded(marked(7, partition=1), marked(10, partition=2)), "other partition"
-    assert not superseded(b"\x09junk", marked(10)) and not superseded(marked(7), b"")

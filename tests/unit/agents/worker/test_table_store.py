@@ -13,10 +13,7 @@ import pytest
 from faust.types import TP
 
 from agents.worker import table_store
-from agents.worker.metrics import STALE_CHANGELOG_RECORDS
 from agents.worker.tables import create_tables
-from streams.envelope import superseded
-from tests.unit.test_envelope import marked
 
 TOPIC = "cx-test-customers-changelog"
 TP0 = TP(TOPIC, 0)
@@ -92,49 +89,3 @@ def test_the_worker_s_tables_bound_rocksdb_memory_per_partition(tmp_path: Path) 
         options = table.data.rocksdb_options
         assert options.block_cache_size == 24 * 2**20
         assert options.write_buffer_size * options.max_write_buffer_number <= 32 * 2**20
-
-
-def restore(store: Any, *records: tuple[int, bytes, bytes | None]) -> None:
-    """Apply (offset, key, value) changelog records as one restore batch."""
-    events = [changelog_event(offset, key, value) for offset, key, value in records]
-    store.apply_changelog_batch(events, to_key=lambda k: k, to_value=lambda v: v)
-
-
-@pytest.fixture
-def customers(store: Any) -> Any:
-    store.superseded = superseded  # what create_tables gives the customers table
-    return store
-
-
-def test_a_former_owners_late_write_does_not_win_a_restore(customers: Any) -> None:
-    """The new owner wrote the customer at marks 10 (offset 5); the old owner's delayed write
-    of its marks-7 state landed after it (offset 6). In log order the restore would end at 7."""
-    before = STALE_CHANGELOG_RECORDS._value.get()
-    restore(customers, (5, b"c1", marked(10)), (6, b"c1", marked(7)))
-    assert customers[b"c1"] == marked(10)
-    assert customers.persisted_offset(TP0) == 6, "the skipped record is restored past"
-    assert STALE_CHANGELOG_RECORDS._value.get() == before + 1
-    restore(customers, (7, b"c1", marked(8)))  # a later batch, against the stored state
-    assert customers[b"c1"] == marked(10)
-
-
-def test_newer_states_and_states_that_cannot_be_ordered_follow_the_log(customers: Any) -> None:
-    restore(customers, (0, b"c1", marked(7)), (1, b"c1", marked(10)))
-    assert customers[b"c1"] == marked(10), "the usual case: each write folded more"
-    restore(customers, (2, b"c2", marked(10, 1)), (3, b"c2", marked(7, 3)))
-    assert customers[b"c2"] == marked(7, 3), "ahead on one topic, behind on another: log order"
-    restore(customers, (4, b"c1", None))
-    assert b"c1" not in customers, "a tombstone always applies"
-
-
-def test_a_table_without_the_rule_restores_in_log_order(store: Any) -> None:
-    restore(store, (5, b"c1", marked(10)), (6, b"c1", marked(7)))
-    assert store[b"c1"] == marked(7)
-
-
-def test_only_the_customers_table_keeps_the_newer_state(tmp_path: Path) -> None:
-    table_store.register()
-    app = faust.App("cx-rule", store=table_store.store_url("rocksdb://"), datadir=str(tmp_path))
-    customers, integrity = create_tables(app, 4, 8)
-    assert customers.data.superseded is superseded
-    assert integrity.data.superseded is None, "survey-integrity values are not envelopes"
