@@ -22,7 +22,6 @@ from agents.worker.action_api import register_action_view
 from agents.worker.api_security import ApiGuard
 from agents.worker.batch_cycle import BatchCycle
 from agents.worker.batch_fold import BatchFold
-from agents.worker.changelog import ChangelogWriter, flush_with_faust
 from agents.worker.consumer_lag import register_consumer_lag
 from agents.worker.customer_agent import register_customer_agent
 from agents.worker.faust_internals import CxWorker
@@ -128,10 +127,6 @@ def create_app(options: WorkerOptions, config: ModelConfig, partitions: int) -> 
     app = faust_app(options, ApiGuard(options.api_access), partitions)
     customers, integrity = create_tables(app, partitions, options.table_cache_mb)
     params = ModelParameters(config, options.params_version)
-    changelog = ChangelogWriter(
-        customers, OutputProducer(settings.kafka, linger=0.02, report_written=True)
-    )
-    flush_with_faust(app, changelog.flush)  # acknowledged before Faust commits past them
     cycle = BatchCycle(
         OutputProducer(settings.kafka),
         customers,
@@ -142,7 +137,6 @@ def create_app(options: WorkerOptions, config: ModelConfig, partitions: int) -> 
         DeadlineIndex(time.time, options.idle_wall_clock_after, options.allowed_lateness),
         FaustIntegrity(integrity, config),
         health=health,
-        changelog=changelog,
     )
     register_parameters_reader(app, options, params)
     register_customer_agent(app, cycle, customers, params, options)

@@ -23,7 +23,6 @@ from typing import Any
 
 from agents.worker import loop_metrics, metrics
 from agents.worker.batch_fold import TICK_VALUE, BatchFold, BatchOutput, IntegrityAccess
-from agents.worker.changelog import ChangelogWriter
 from agents.worker.customer_fold import Record
 from agents.worker.health import HealthBoard
 from agents.worker.outputs import OutputProducer, OutputRejected
@@ -67,13 +66,11 @@ class BatchCycle:
         integrity: IntegrityAccess,
         health: HealthBoard | None = None,
         retry_pause: float = 1.0,
-        changelog: ChangelogWriter | None = None,
     ) -> None:
         self.outputs = outputs
         self.health = health or HealthBoard()
         self.retry_pause = retry_pause
-        self.changelog = changelog
-        self.states = FaustStates(table, writer=changelog)
+        self.states = FaustStates(table)
         self.topics = topics
         self.fold = fold
         self.deadlines = deadlines
@@ -140,8 +137,6 @@ class BatchCycle:
             raise
         for customer_id, envelope, raw, record in out.states:
             self.states.put(customer_id, envelope, raw, record)
-        if self.changelog is not None:
-            self.changelog.poll()  # acknowledgements so far: the restore point moves on
         self.integrity.flush()
         self.deadlines.observe(out.stream_times)
         self.deadlines.schedule(out.deadlines)

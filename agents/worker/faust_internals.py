@@ -7,11 +7,6 @@ Faust offers no public API for what these do; each is pinned by the tests that e
   *current event* (a context variable set while a stream iterates). ``stream.take_events``
   leaves it pointing at the last event of the batch, which would send every customer's state
   to one partition: :func:`event_context` sets it to the record the state belongs to.
-- Customer state writes (``agents.worker.changelog``) go into the table's store directly
-  (``table.data[key] = value``, Faust's own last step of ``table[key] = value``) and to the
-  changelog through librdkafka; the worker's transport makes a Faust producer whose ``flush``
-  (which Faust awaits before committing offsets, ``Consumer._commit_offsets``) flushes them
-  too (pinned in ``faust_overrides.RELIES_ON``).
 - The merge (``agents.worker.merge``) needs each partition's fetch position, high watermark
   and the time of the fetch response that reported them (aiokafka's subscription state), which
   partitions Faust consumes right now, and the read offset Faust recorded for a partition.

@@ -121,22 +121,6 @@ RELIES_ON: dict[str, tuple[Callable[[], Any], str, str]] = {
         "2f1ba70443327538",
         "override 1: the fetcher must still be built from self._fetch_max_wait_ms",
     ),
-    "faust Consumer._commit_offsets": (
-        lambda: faust_consumer.Consumer._commit_offsets,
-        "1a69799041188441",
-        "changelog.FlushingProducer: it must still flush app.producer before committing, or "
-        "offsets could pass states whose changelog records are not acknowledged yet",
-    ),
-    "faust aiokafka Producer.flush": (
-        lambda: faust_aiokafka.Producer.flush,
-        "36d0cb3615f65b01",
-        "changelog.FlushingProducer extends it: it must still wait for every buffered record",
-    ),
-    "faust App._producer_flush": (
-        lambda: faust.App._producer_flush,
-        "35c92baa028d57bd",
-        "changelog.FlushingProducer: revocations and stops must still flush app.producer",
-    ),
     "mode Service.wait_first": (
         lambda: mode.Service.wait_first,
         "feade6a31f8a6789",

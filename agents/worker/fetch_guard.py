@@ -31,7 +31,6 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
-from agents.worker.changelog import FlushingProducer
 from agents.worker.metrics import STALE_FETCH_RECORDS
 
 log = logging.getLogger(__name__)
@@ -180,7 +179,6 @@ def next_expected(app: Any, tp: TP) -> int | None:
 
 class GuardedTransport(faust_aiokafka.Transport):  # type: ignore[misc]
     Consumer = GuardedConsumer
-    Producer = FlushingProducer  # the changelog writer's records flush with Faust's
 
 
 def install_guard(

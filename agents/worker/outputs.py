@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,31 +81,10 @@ _RECORD_FAULTS = frozenset(
 
 
 class OutputProducer:
-    """librdkafka's producer with re-sending and refusals as above.
-
-    Only failures call back into Python (``delivery.report.only.error``: a callback per
-    acknowledged message cost as much as producing it), unless ``report_written``: then
-    ``written`` collects (partition, offset) of every acknowledged message, as the table's
-    changelog writer needs (:mod:`agents.worker.changelog`).
-    """
-
-    def __init__(
-        self,
-        kafka: KafkaSettings,
-        *,
-        max_backoff: float = 10.0,
-        linger: float = 0.002,
-        report_written: bool = False,
-    ) -> None:
+    def __init__(self, kafka: KafkaSettings, *, max_backoff: float = 10.0) -> None:
         # cxstream's producer configuration (agents.settings), lingering less: outputs wait
         # for their acknowledgement before the batch's states are written.
-        extra: dict[str, Any] = {"linger.ms": linger * 1000}
-        if not report_written:
-            extra["delivery.report.only.error"] = True
-        self._producer = Producer(kafka.producer(**extra))
-        self._report_written = report_written
-        #: appended on librdkafka's callback thread (the flush's), drained on the event loop
-        self.written: deque[tuple[int, int]] = deque()
+        self._producer = Producer(kafka.producer(**{"linger.ms": 2}))
         self._failed: list[_Pending] = []
         self._rejected: list[tuple[str, bool]] = []  # (what, caused by the record)
         self._max_backoff = max_backoff
@@ -133,12 +111,8 @@ class OutputProducer:
         )
 
     def _produce(self, msg: _Pending) -> None:
-        written = self.written if self._report_written else None
-
-        def on_delivery(err: KafkaError | None, message: Any) -> None:
+        def on_delivery(err: KafkaError | None, _: Any) -> None:
             if err is None:
-                if written is not None:
-                    written.append((message.partition(), message.offset()))
                 return
             if err.retriable() or err.code() in _PASSING:
                 log.warning("output to %s failed (%s); will re-send", msg.topic, err)

@@ -23,7 +23,6 @@ from typing import Any
 import faust
 
 from agents.worker import table_store
-from agents.worker.changelog import ChangelogWriter
 from agents.worker.customer_fold import Record, RecordFault
 from agents.worker.faust_internals import event_context
 from agents.worker.topic_admin import FAUST_TABLES
@@ -66,12 +65,9 @@ class FaustStates:
     the cache can only go stale across a rebalance: :meth:`forget` is called on every revoke.
     """
 
-    def __init__(
-        self, table: Any, capacity: int = 100_000, writer: ChangelogWriter | None = None
-    ) -> None:
+    def __init__(self, table: Any, capacity: int = 100_000) -> None:
         self.table = table
         self.capacity = capacity
-        self.writer = writer  # writes bypass Faust's producer (agents.worker.changelog)
         self._cache: OrderedDict[str, Envelope] = OrderedDict()
 
     def get(self, customer_id: str, record: Record) -> Envelope | None:
@@ -84,11 +80,8 @@ class FaustStates:
         return decode_envelope(raw) if raw else None
 
     def put(self, customer_id: str, envelope: Envelope, raw: bytes, record: Record) -> None:
-        if self.writer is not None:
-            self.writer.put(customer_id, raw, record)
-        else:
-            with event_context(record):
-                self.table[customer_id] = raw  # reassign: reaches changelog
+        with event_context(record):
+            self.table[customer_id] = raw  # reassign: reaches changelog
         self._cache[customer_id] = envelope
         self._cache.move_to_end(customer_id)
         if len(self._cache) > self.capacity:
