@@ -70,7 +70,7 @@ def fill_changelog(bootstrap: str, changelog: str, templates: list[CustomerState
     return total
 
 
-def health(worker: Worker) -> tuple[int, dict[str, object]]:
+def _health(worker: Worker) -> tuple[int, dict[str, object]]:
     try:
         with urllib.request.urlopen(f"{worker.url}/healthz", timeout=30) as reply:
             return reply.status, json.loads(reply.read())
@@ -87,7 +87,7 @@ def wait_index_rebuilt(worker: Worker, limit: float = 600.0) -> None:
     while True:
         assert time.monotonic() < deadline, f"index not rebuilt: {worker.log_tail()}"
         assert worker.process and worker.process.poll() is None, worker.log_tail()
-        status, body = health(worker)
+        status, body = _health(worker)
         pending = body.get("pending_deadlines")
         if status == 200 and isinstance(pending, int) and pending > 0:
             return
@@ -108,10 +108,7 @@ def restore_rows(
         launched = time.perf_counter()
         worker.launch()
         deadline = time.monotonic() + limit
-        while health(worker)[0] != 200:
-            assert time.monotonic() < deadline, f"restore not done: {worker.log_tail()}"
-            assert worker.process and worker.process.poll() is None, worker.log_tail()
-            time.sleep(0.5)
+        worker.wait_healthy(limit)  # /healthz answers 200 once the changelog is restored
         ready_s = time.perf_counter() - launched
         wait_index_rebuilt(worker, deadline - time.monotonic())
         index_s = time.perf_counter() - launched
