@@ -38,7 +38,7 @@ from streams.contracts import (
 from streams.contracts.actions import DecodedAction, decode_action
 from streams.contracts.confluent import RegistryUnavailable
 from streams.domain import Alert, Feedback, HealthSnapshot
-from streams.envelope import Envelope
+from streams.envelope import Envelope, encode_envelope
 from streams.model import ModelConfig
 from streams.topics import ACTIONS_KIND, INPUT_KINDS, Topics
 
@@ -81,6 +81,9 @@ class StateAccess(Protocol):
         """Store ``envelope``, already encoded as ``raw`` (encoding failures are caught earlier)."""
 
 
+StoredState = tuple[str, Envelope, bytes, Record]  # customer id, state, its bytes, last record
+
+
 @dataclass(slots=True)
 class BatchOutput:
     alerts: list[Alert] = field(default_factory=list)
@@ -89,7 +92,7 @@ class BatchOutput:
     dead_letters: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]]]] = field(
         default_factory=list
     )
-    states: list[tuple[str, Envelope, bytes, Record]] = field(default_factory=list)
+    states: list[StoredState] = field(default_factory=list)
     deadlines: list[tuple[str, int, float]] = field(default_factory=list)
     stage_moves: list[tuple[str | None, str | None, str, str]] = field(default_factory=list)
     stream_times: dict[int, float] = field(default_factory=dict)
@@ -260,6 +263,8 @@ class BatchFold:
         before = states.get(customer_id, items[0].record)  # errors: retried, not blamed
         fresh = [i for i in items if not self._redelivered(before, i, out)]
         if not fresh:
+            if before is not None:  # see _rewrite
+                out.states.append(_rewrite(customer_id, before, items[-1].record))
             return
         result = self.customer_fold.fold(before, fresh)
         for item, error in result.failed:
@@ -293,6 +298,17 @@ class BatchFold:
             out.outcomes.append((item.record.topic, "duplicate"))
             return True
         return False
+
+
+def _rewrite(customer_id: str, before: Envelope, record: Record) -> StoredState:
+    """The loaded state, written again for records it has already folded in.
+
+    Such records come back after a crash or a rebalance. The local store may hold the state
+    that folded them while the changelog never received it (the worker died between the two
+    writes). Writing it again puts it in the changelog before their offsets are committed, so
+    the partition's next owner, restoring from the changelog, cannot lose them.
+    """
+    return customer_id, before, encode_envelope(before), record
 
 
 def _item_order(item: Item) -> tuple[float, float]:

@@ -114,6 +114,9 @@ class FaustIntegrity:
             if raw:
                 last_offset, weight = _HEADER.unpack_from(raw)
                 if record.offset <= last_offset:  # folded in before a crash: same verdict
+                    # Written again, as the batch fold does customer states: the changelog may
+                    # never have received it (a crash between the store and the changelog).
+                    self._staged.setdefault(key, (record, raw))
                     return float(weight)
                 state = integrity_from_bytes(raw[_HEADER.size :])
             state, verdict = observe_feedback(state, feedback, feedback.occurred_at, self.config)

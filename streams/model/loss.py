@@ -219,9 +219,10 @@ def config_with_record(
     segments: Sequence[Mapping[str, Any]] = (),
 ) -> ModelConfig:
     """``cfg`` with the parameters of a fitted record (its ``to_dict`` form): the purchase
-    model, its version, and, when the record has them, the alert cut, the value bands and the
-    learned trouble effects; ``segments``: records of the same fit for single segments
-    (acquisition channel ``channel:<value>`` or cohort ``YYYYQn``), judged by their own model.
+    model, its version, and, when the record has them, the population's median gap (the rhythm
+    fallback), the alert cut, the value bands and the learned trouble effects; ``segments``:
+    records of the same fit for single segments (acquisition channel ``channel:<value>`` or
+    cohort ``YYYYQn``), judged by their own model.
 
     Records in another time unit are converted: alpha is a rate parameter in time units.
     """
@@ -259,6 +260,10 @@ def config_with_record(
             else (code, (0.0,), (cfg.loss.hazard_scale,), (0.0,))
             for code in sorted(TROUBLE)
         )
+    rhythm = cfg.rhythm
+    gap = record.get("default_gap_days")
+    if gap is not None and float(gap) > 0.0:  # the population's median gap, as fitted
+        rhythm = dataclasses.replace(cfg.rhythm, default_gap_days=float(gap))
     changes["segments"] = tuple(sorted(_segment(r) for r in segments if r["segment"] != "all"))
     loss = dataclasses.replace(cfg.loss, **changes)
-    return dataclasses.replace(cfg, p_alive=p_alive_cfg, loss=loss)
+    return dataclasses.replace(cfg, p_alive=p_alive_cfg, loss=loss, rhythm=rhythm)

@@ -133,3 +133,25 @@ def test_a_record_with_alerting_sets_the_cut_bands_and_horizon(cfg: ModelConfig)
     assert (lc.alert_at, lc.horizon_days) == (0.66, 120.0)
     assert (lc.value_medium_from, lc.value_high_from, lc.value_critical_from) == (500, 2000, 9000)
     assert 0 <= lc.close_margin < lc.alert_at
+
+
+def test_a_record_sets_the_population_gap_that_silence_is_measured_against(
+    cfg: ModelConfig,
+) -> None:
+    """A one-time buyer is overdue against the fitted population's median gap, not a default."""
+    from streams.model.risk import assess
+
+    true = BgNbdParams(0.6, 8.0, 0.8, 1.3, modified=True)
+    rec = fit_population(simulate_stats(true, 2000, 40.0, seed=3), "2026-01-01T00:00:00Z")
+    assert rec.default_gap_days is not None and rec.default_gap_days < cfg.rhythm.default_gap_days
+    fitted = config_with_record(cfg, rec.to_dict())
+    assert fitted.rhythm.default_gap_days == pytest.approx(rec.default_gap_days)
+    state, _ = run(weekly_buyer(1), cfg)
+    now = T0 + 60 * DAY
+    before, after = assess(state, now, cfg), assess(state, now, fitted)
+    assert before.gap_days == cfg.rhythm.default_gap_days
+    assert after.gap_days == pytest.approx(rec.default_gap_days)
+    assert after.overdue is not None and before.overdue is not None
+    assert after.overdue > before.overdue
+    no_gap = config_with_record(cfg, rec.to_dict() | {"default_gap_days": None})
+    assert no_gap.rhythm == cfg.rhythm, "an older record without one keeps the configured gap"

@@ -111,6 +111,22 @@ def test_a_redelivered_batch_changes_nothing_and_raises_no_alert_again() -> None
     assert alerts_twice == alerts_once and alerts_once, "the public detractor raises an alert"
 
 
+def test_a_redelivered_batch_writes_the_state_again_so_the_changelog_has_it() -> None:
+    """The local store may hold a state whose changelog record a crash lost; the worker
+    commits the redelivered records only after writing that state again."""
+    events = [purchase(1, T0), purchase(2, T0 + 20 * DAY)]
+    records = [rec(e, i) for i, e in enumerate(events)]
+    processor = BatchFold(TOPICS, load_config(), clock=lambda: T0 + 400 * DAY)
+    states = DictStates()
+    for customer_id, envelope, raw, record in processor.process(records, states).states:
+        states.put(customer_id, envelope, raw, record)
+    again = processor.process(records, states)
+    rewritten = [(customer_id, envelope) for customer_id, envelope, _, _ in again.states]
+    assert rewritten == [("c1", states.data["c1"])]
+    assert again.alerts == [] and again.snapshots == [], "nothing is published twice"
+    assert {outcome for _, outcome in again.outcomes} == {"duplicate"}
+
+
 def test_a_batch_is_folded_in_event_time_order_like_the_pure_model() -> None:
     events = [purchase(1, T0), purchase(2, T0 + 30 * DAY), detractor(3, T0 + 31 * DAY)]
     shuffled = [rec(events[2], 0), rec(events[0], 0), rec(events[1], 1)]  # across topics

@@ -75,6 +75,33 @@ def test_a_redelivered_feedback_gets_the_verdict_it_had() -> None:
     assert after_crash.weigh(surveys[-1], at(len(surveys) - 1)) == weights[-1]
 
 
+class ChangelogTable(dict[str, bytes]):
+    """A dict that also keeps every write, as a table's changelog does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[tuple[str, bytes]] = []
+
+    def __setitem__(self, key: str, value: bytes) -> None:
+        super().__setitem__(key, value)
+        self.writes.append((key, value))
+
+
+def test_a_redelivered_feedback_writes_its_verdict_again_so_the_changelog_has_it() -> None:
+    table = ChangelogTable()
+    first = FaustIntegrity(table, CONFIG)
+    surveys = burst()
+    for i, fb in enumerate(surveys):
+        first.weigh(fb, at(i))
+    first.flush()
+    stored = dict(table)
+    table.writes.clear()  # as if the crash lost these changelog records
+    after_crash = FaustIntegrity(table, CONFIG)
+    after_crash.weigh(surveys[-1], at(len(surveys) - 1))
+    after_crash.flush()
+    assert table.writes == list(stored.items()), "the same bytes, written again"
+
+
 def test_a_discarded_batch_is_weighed_again_the_same_way() -> None:
     table: dict[str, bytes] = {}
     integrity = FaustIntegrity(table, CONFIG)
