@@ -9,6 +9,8 @@ Definitions (also printed with every report):
 * **Lead time** of a detected churner = ``churn_at`` (its last activity of any kind) minus the
   opening time of the first qualifying alert, in days. Positive: the alert came while the
   customer was still active (possible when it signalled trouble: tickets, detractor feedback).
+  Its **bound** is the median over those churners of ``churn_at`` minus their first trouble
+  event: no alert can open earlier, since they buy as usual until the trouble starts.
   Negative: the alert came after the customer fell silent; for silent churners (no complaint)
   this is unavoidable and its opposite, the **delay** from last activity to alert, is reported.
 * **Holdout**, the check one can run on a real transaction log: at ``cutoff`` a customer is
@@ -41,6 +43,9 @@ class ChurnScore:
     recall: float | None
     f1: float | None
     median_lead_signalled_days: float | None  # frustrated / detractor churners
+    # The same churners' last activity minus their first trouble event: the lead of an alert
+    # that opened at the very first sign of trouble, for every one of them (an upper bound).
+    lead_bound_signalled_days: float | None
     median_delay_silent_days: float | None  # the other churners: last activity -> alert
 
 
@@ -129,9 +134,14 @@ def churn_score(
     churners = sum(t.churned for t in truth.values())
     precision, recall = ratio(hits, len(alerted)), ratio(hits, churners)
     delay = _median(delays)
+    bound = [
+        (t.churn_at - t.trouble_at) / DAY
+        for t in truth.values()
+        if t.churned and t.persona in SIGNALLED and t.churn_at is not None and t.trouble_at
+    ]
     return ChurnScore(
         len(truth), churners, len(alerted), hits, precision, recall, f1_score(precision, recall),
-        _median(leads), None if delay is None else -delay,
+        _median(leads), _median(bound), None if delay is None else -delay,
     )  # fmt: skip
 
 

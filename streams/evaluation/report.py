@@ -27,8 +27,11 @@ How to read it:
   Recall counts every churner, including one-time buyers and customers who stop silently.
 - *Lead* = last activity - alert opening, in days, for detected churners who showed trouble
   first (frustrated ticket-filers, public detractors): positive means the alert came while the
-  customer was still active. *Delay* = alert opening - last activity for churners who left
-  silently (quiet churners, one-time buyers...): their alert can only follow the silence.
+  customer was still active. *Lead bound* = the same churners' last activity - their first
+  trouble event (median over all of them): what an alert opening at the very first sign of
+  trouble would give, since they buy as usual until then. *Delay* = alert opening - last
+  activity for churners who left silently (quiet churners, one-time buyers...): their alert
+  can only follow the silence.
 - *Holdout* is the check that works on a real log: at the cutoff (90 days before the end),
   customers with an open churn-risk alert are predicted lost; a customer is lost when it
   places no order after the cutoff (including active customers who merely pause).
@@ -51,7 +54,11 @@ def _churn_row(r: PopulationResult) -> list[str]:
     c = r.churn
     counts = [str(c.customers), str(c.churners), str(c.alerted)]
     rates = [_num(c.precision), _num(c.recall), _num(c.f1)]
-    times = [_num(c.median_lead_signalled_days, 1), _num(c.median_delay_silent_days, 1)]
+    times = [
+        _num(c.median_lead_signalled_days, 1),
+        _num(c.lead_bound_signalled_days, 1),
+        _num(c.median_delay_silent_days, 1),
+    ]
     return [r.label, *counts, *rates, *times]
 
 
@@ -92,6 +99,7 @@ CHURN_HEADER = (
     "recall",
     "F1",
     "median lead, signalled (d)",
+    "lead bound, signalled (d)",
     "median delay, silent (d)",
 )
 HOLDOUT_HEADER = (

@@ -135,4 +135,5 @@ def _truth(c: Customer, last_at: float) -> CustomerTruth:
         cx_team=c.cx_team if has_profile else None,
         coached_by=c.coached_by,
         lapse=c.lapse,
+        trouble_at=c.trouble_at,
     )

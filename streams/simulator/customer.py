@@ -77,6 +77,7 @@ class Customer:
         "seq",
         "signup_at",
         "tickets",
+        "trouble_at",
     )
 
     def __init__(
@@ -99,6 +100,7 @@ class Customer:
         self.churned = False
         self.lapse: tuple[float, float] | None = None
         self.coached_by: str | None = None
+        self.trouble_at: float | None = None  # first event of a frustrated or bad experience
         self.last_purchase_at: float | None = None
         self.next_nps = signup_at + rng.uniform(20.0, 90.0) * DAY
         low, high = SATISFACTION[persona]

@@ -131,7 +131,7 @@ def frustrated(c: Customer, w: World) -> Episodes:
     yield [c.profile(c.signup_at)]
     trouble_at = _between(c, c.signup_at + 30 * DAY, w.end - 100 * DAY)
     yield from buying(c, c.signup_at + rng.uniform(0.0, 3.0) * DAY, trouble_at)
-    t = trouble_at
+    t = c.trouble_at = trouble_at
     for _ in range(rng.randint(1, 3)):
         c.satisfaction = max(0.05, c.satisfaction - rng.uniform(0.15, 0.3))
         episode = ticket_episode(c, t, rng.uniform(0.65, 1.0))
@@ -167,6 +167,7 @@ def detractor(c: Customer, w: World) -> Episodes:
     )
     episode.append(review)
     episode.sort(key=_time)
+    c.trouble_at = episode[0].occurred_at
     yield episode
     c.churned = rng.chance(CHURN_PROBABILITY[Persona.DETRACTOR])
     yield from _aftermath(c, w, episode[-1].occurred_at + DAY, refund_chance=0.3)

@@ -31,8 +31,10 @@ class CustomerTruth:
 
     ``churn_at`` is the time of the customer's last event of any kind (churners only).
     ``lapse`` is (last activity before the lapse, first activity after it) for won-back
-    customers. ``coached_by`` is the agent or location id that coached this customer's
-    surveys; ``good_fit`` says whether the profile matches the ideal customer profile.
+    customers. ``trouble_at`` is the first event of a frustrated or detractor customer's bad
+    experience (no alert can open for it earlier). ``coached_by`` is the agent or location id
+    that coached this customer's surveys; ``good_fit`` says whether the profile matches the
+    ideal customer profile.
     """
 
     customer_id: str
@@ -45,6 +47,7 @@ class CustomerTruth:
     cx_team: str | None = None
     coached_by: str | None = None
     lapse: tuple[float, float] | None = None
+    trouble_at: float | None = None
 
 
 # Shares of a rich (profiles, tickets, feedback) population. With CHURN_PROBABILITY below,

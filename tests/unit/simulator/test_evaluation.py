@@ -33,11 +33,12 @@ def truth(
     worthy: bool = False,
     good_fit: bool = True,
     coached_by: str | None = None,
+    trouble_day: float | None = None,
 ) -> CustomerTruth:
     churn_at = None if churn_day is None else T0 + churn_day * DAY
     return CustomerTruth(
         customer, persona, churn_at is not None, churn_at, worthy, good_fit, T0,
-        coached_by=coached_by,
+        coached_by=coached_by, trouble_at=None if trouble_day is None else T0 + trouble_day * DAY,
     )  # fmt: skip
 
 
@@ -54,7 +55,9 @@ def alert(
 
 
 TRUTH = {
-    "a": truth("a", Persona.FRUSTRATED, churn_day=100),  # alerted 5 days before leaving
+    # alerted 5 days before leaving, 20 days after its trouble began
+    "a": truth("a", Persona.FRUSTRATED, churn_day=100, trouble_day=75),
+    "g": truth("g", Persona.DETRACTOR, churn_day=200, trouble_day=190),  # missed
     "b": truth("b", Persona.QUIET_CHURNER, churn_day=100),  # alerted 10 days after silence
     "c": truth("c", Persona.STEADY),  # alerted, never churns: false positive
     "d": truth("d", Persona.QUIET_CHURNER, churn_day=50),  # missed
@@ -72,11 +75,13 @@ CHURN_ALERTS = [
 
 def test_churn_precision_recall_and_lead_times_by_hand() -> None:
     score = churn_score(opened_at(CHURN_ALERTS, AlertType.CHURN_RISK), TRUTH, window_days=90)
-    assert (score.customers, score.churners, score.alerted, score.true_positives) == (6, 4, 4, 2)
+    assert (score.customers, score.churners, score.alerted, score.true_positives) == (7, 5, 4, 2)
     assert score.precision == pytest.approx(0.5)
-    assert score.recall == pytest.approx(0.5)
-    assert score.f1 == pytest.approx(0.5)
+    assert score.recall == pytest.approx(0.4)
+    assert score.f1 == pytest.approx(2 * 0.5 * 0.4 / 0.9)
     assert score.median_lead_signalled_days == pytest.approx(5.0)
+    # alerted at their first trouble event, "a" and "g" would have had 25 and 10 days
+    assert score.lead_bound_signalled_days == pytest.approx(17.5)
     assert score.median_delay_silent_days == pytest.approx(10.0)
 
 

@@ -91,6 +91,24 @@ def test_churners_are_silent_after_churn_at(population: Callable[[], Population]
             assert truth.churn_at is None
 
 
+def test_trouble_starts_with_a_ticket_or_feedback_and_no_order_follows_it() -> None:
+    """``trouble_at`` marks the first event of a frustrated or detractor customer's bad
+    experience: the earliest moment an alert about it could open."""
+    pop = rich()
+    events = by_customer(pop)
+    signalled = {Persona.FRUSTRATED, Persona.DETRACTOR}
+    for customer_id, truth in pop.truth.items():
+        if truth.persona not in signalled:
+            assert truth.trouble_at is None
+            continue
+        assert truth.trouble_at is not None
+        first = next(e for e in events[customer_id] if e.occurred_at >= truth.trouble_at)
+        assert first.occurred_at == truth.trouble_at
+        assert isinstance(first, TicketEvent | Feedback)
+        if truth.churned:
+            assert not any(o.occurred_at > truth.trouble_at for o in orders(events[customer_id]))
+
+
 @pytest.mark.parametrize("population", [rich, retail])
 def test_one_time_buyers_buy_exactly_once(population: Callable[[], Population]) -> None:
     pop = population()
