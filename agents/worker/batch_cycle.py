@@ -41,6 +41,8 @@ BATCH_ATTEMPTS = 3
 RECORD_ATTEMPTS = 3
 AGENT_PROBLEM = "customer_agent"
 MAX_RETRY_PAUSE = 30.0
+#: Owner of the deadline timer's outputs (the batch's own are the producer's default owner).
+TICKS_OWNER = "ticks"
 
 
 def caused_by_record(exc: BaseException) -> bool:
@@ -191,9 +193,15 @@ class BatchCycle:
                 TICK_VALUE.pack(until),
                 partition=partition,
                 timestamp=until,
+                owner=TICKS_OWNER,
             )
         if due:
-            await self.outputs.flush()
+            try:
+                await self.outputs.flush(TICKS_OWNER)
+            except OutputRejected as exc:  # a tick is tiny: the deployment's fault (ACLs...)
+                self.deadlines.schedule(due)  # due again at the next tick
+                log.error("the broker refused deadline ticks, retried at the next tick: %s", exc)
+                return 0
         return len(due)
 
 

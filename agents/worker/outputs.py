@@ -9,14 +9,20 @@ batch's outputs are durable before the batch's states are written and its offset
 An error that re-sending cannot fix (a message the broker refuses) raises
 :class:`OutputRejected` instead of looping forever: the customer agent then retries the batch and
 isolates the record that causes it (see agents/worker/batch_cycle.py).
+
+The batch cycle and the deadline timer share one producer and may flush at the same time. Each
+names itself as the ``owner`` of what it produces and flushes: a refusal is raised only to the
+flush of the message's owner, whichever flush heard of it, and flushes take turns, so one
+caller can neither be blamed for another's refused message nor return while its own are unsent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, Producer
 
@@ -50,6 +56,7 @@ class _Pending:
     headers: Headers
     partition: int
     timestamp: int
+    owner: Hashable
 
 
 #: Errors that clear by themselves although librdkafka does not flag them retriable.
@@ -80,14 +87,28 @@ _RECORD_FAULTS = frozenset(
 )
 
 
+class Client(Protocol):
+    """The part of confluent-kafka's ``Producer`` used here."""
+
+    def produce(self, topic: str, value: bytes | None, key: bytes | None, **kw: Any) -> None: ...
+
+    def flush(self, timeout: float) -> int: ...
+
+    def poll(self, timeout: float) -> int: ...
+
+
 class OutputProducer:
-    def __init__(self, kafka: KafkaSettings, *, max_backoff: float = 10.0) -> None:
+    def __init__(
+        self, kafka: KafkaSettings, *, max_backoff: float = 10.0, client: Client | None = None
+    ) -> None:
         # cxstream's producer configuration (agents.settings), lingering less: outputs wait
         # for their acknowledgement before the batch's states are written.
-        self._producer = Producer(kafka.producer(**{"linger.ms": 2}))
+        self._producer: Client = client or Producer(kafka.producer(**{"linger.ms": 2}))
         self._failed: list[_Pending] = []
-        self._rejected: list[tuple[str, bool]] = []  # (what, caused by the record)
+        # owner -> (what, caused by the record) of its refused messages
+        self._rejected: dict[Hashable, list[tuple[str, bool]]] = {}
         self._max_backoff = max_backoff
+        self._turn = asyncio.Lock()
 
     def produce(
         self,
@@ -98,6 +119,7 @@ class OutputProducer:
         *,
         partition: int | None = None,
         timestamp: float | None = None,
+        owner: Hashable = None,
     ) -> None:
         self._produce(
             _Pending(
@@ -107,6 +129,7 @@ class OutputProducer:
                 headers,
                 -1 if partition is None else partition,
                 0 if timestamp is None else record_timestamp(timestamp),
+                owner,
             )
         )
 
@@ -118,7 +141,8 @@ class OutputProducer:
                 log.warning("output to %s failed (%s); will re-send", msg.topic, err)
                 self._failed.append(msg)
             else:
-                self._rejected.append((f"{msg.topic}: {err.str()}", err.code() in _RECORD_FAULTS))
+                refusal = (f"{msg.topic}: {err.str()}", err.code() in _RECORD_FAULTS)
+                self._rejected.setdefault(msg.owner, []).append(refusal)
 
         while True:
             try:
@@ -135,25 +159,26 @@ class OutputProducer:
             except BufferError:  # local queue full: let librdkafka drain some
                 self._producer.poll(0.05)
 
-    async def flush(self) -> None:
-        """Return once every message produced so far is acknowledged by the broker."""
-        delay = 0.1
-        while True:
-            remaining = await asyncio.to_thread(self._producer.flush, 30.0)
-            if self._rejected:
-                rejected, self._rejected = self._rejected, []
-                self._failed.clear()
-                raise OutputRejected(
-                    f"the broker refused {len(rejected)} output(s): {rejected[0][0]}",
-                    caused_by_record=all(by_record for _, by_record in rejected),
-                )
-            if remaining == 0 and not self._failed:
-                return
-            failed, self._failed = self._failed, []
-            for msg in failed:
-                self._produce(msg)
-            await asyncio.sleep(delay)
-            delay = min(self._max_backoff, delay * 2)
+    async def flush(self, owner: Hashable = None) -> None:
+        """Return once every message produced so far is acknowledged by the broker; raise
+        :class:`OutputRejected` if the broker refused any of ``owner``'s for good."""
+        async with self._turn:
+            delay = 0.1
+            while True:
+                remaining = await asyncio.to_thread(self._producer.flush, 30.0)
+                if remaining == 0 and not self._failed:
+                    break
+                failed, self._failed = self._failed, []
+                for msg in failed:  # every owner's: they are owed delivery all the same
+                    self._produce(msg)
+                await asyncio.sleep(delay)
+                delay = min(self._max_backoff, delay * 2)
+        rejected = self._rejected.pop(owner, None)
+        if rejected:
+            raise OutputRejected(
+                f"the broker refused {len(rejected)} output(s): {rejected[0][0]}",
+                caused_by_record=all(by_record for _, by_record in rejected),
+            )
 
     def poll(self) -> None:
         """Serve delivery callbacks without waiting (cheap; call once per batch)."""

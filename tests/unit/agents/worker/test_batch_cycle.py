@@ -13,6 +13,7 @@ from typing import Any
 from agents.worker.batch_cycle import BatchCycle
 from agents.worker.batch_fold import FULL_WEIGHT, TICK_VALUE, BatchFold
 from agents.worker.health import HealthBoard
+from agents.worker.outputs import OutputRejected
 from streams.deadline_index import DeadlineIndex
 from streams.envelope import decode_envelope
 from streams.model import load_config
@@ -29,14 +30,18 @@ class Broker:
         self.table = table
         self.sent: list[dict[str, Any]] = []
         self.table_at_flush: list[set[str]] = []
+        self.refuse_ticks = 0  # how many of the timer's next flushes the broker refuses
 
     def produce(
         self, topic: str, key: bytes | None, value: bytes | None, headers: Any = None, **kw: Any
     ) -> None:
         self.sent.append({"topic": topic, "key": key, "value": value, **kw})
 
-    async def flush(self) -> None:
+    async def flush(self, owner: object = None) -> None:
         self.table_at_flush.append(set(self.table))
+        if owner is not None and self.refuse_ticks:
+            self.refuse_ticks -= 1
+            raise OutputRejected("ticks: Broker: Topic authorization failed", False)
 
     def on(self, topic: str) -> list[dict[str, Any]]:
         return [m for m in self.sent if m["topic"] == topic]
@@ -100,6 +105,17 @@ def test_a_silent_customer_gets_a_tick_that_the_fold_takes_back() -> None:
     assert TICK_VALUE.unpack(tick["value"])[0] == later - LATENESS
     assert before.as_of < after.as_of <= later - LATENESS, "ticked at its deadlines, up to it"
     assert any(m["key"] == b"c1" for m in broker.on(TOPICS.alerts)), "silence raised an alert"
+
+
+def test_refused_ticks_are_due_again_at_the_next_tick() -> None:
+    table: dict[str, bytes] = {}
+    agent, broker = cycle(table)
+    asyncio.run(agent.handle_safely(history("c1", 0)))
+    asyncio.run(agent.handle_safely([rec(purchase(500, T0 + 400 * DAY, "other"), 500)]))
+    broker.refuse_ticks = 1
+    assert asyncio.run(agent.send_ticks()) == 0, "refused: nothing was ticked"
+    assert asyncio.run(agent.send_ticks()) >= 1
+    assert [m["key"] for m in broker.on(TOPICS.ticks)].count(b"c1") == 2, "sent again"
 
 
 def test_a_restarted_worker_rebuilds_its_deadlines_from_the_table() -> None:
