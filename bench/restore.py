@@ -82,14 +82,13 @@ def _health(worker: Worker) -> tuple[int, dict[str, object]]:
 
 def wait_index_rebuilt(worker: Worker, limit: float = 600.0) -> None:
     """Until a (re)started worker has rebuilt its deadline index from its table: the first
-    timer run decodes every customer's envelope and holds the event loop meanwhile."""
+    timer run decodes every customer's envelope (a slice at a time, batches go on)."""
     deadline = time.monotonic() + limit
     while True:
         assert time.monotonic() < deadline, f"index not rebuilt: {worker.log_tail()}"
         assert worker.process and worker.process.poll() is None, worker.log_tail()
         status, body = _health(worker)
-        pending = body.get("pending_deadlines")
-        if status == 200 and isinstance(pending, int) and pending > 0:
+        if status == 200 and body.get("deadline_index") == "ready":
             return
         time.sleep(0.5)
 

@@ -61,6 +61,11 @@ class DeadlineIndex:
                 part.heap = [(d, c) for c, d in part.deadline_of.items()]
                 heapq.heapify(part.heap)
 
+    def deadline(self, partition: int, customer_id: str) -> float | None:
+        """The customer's next deadline, if it has one."""
+        part = self._partitions.get(partition)
+        return None if part is None else part.deadline_of.get(customer_id)
+
     def stream_time(self, partition: int) -> float:
         part = self._part(partition)
         if self._idle_after is not None and part.last_event_wall:

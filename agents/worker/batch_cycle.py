@@ -18,19 +18,18 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from agents.worker import loop_metrics, metrics
 from agents.worker.batch_fold import TICK_VALUE, BatchFold, BatchOutput, IntegrityAccess
 from agents.worker.customer_fold import Record
 from agents.worker.health import HealthBoard
+from agents.worker.index_rebuild import RebuildLedger, Table, rebuild_index
 from agents.worker.outputs import OutputProducer, OutputRejected
 from agents.worker.tables import FaustStates
 from streams.contracts import dead_letter, processing_failure
 from streams.deadline_index import DeadlineIndex
-from streams.envelope import decode_envelope
-from streams.loop_processing import loop_deadline
 from streams.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -78,6 +77,8 @@ class BatchCycle:
         self.deadlines = deadlines
         self.integrity = integrity
         self.has_assignment = False  # set once the first rebalance completed
+        self._ledger: RebuildLedger | None = None  # while the deadline index is rebuilt
+        self.indexed: set[int] | None = None  # the partitions the deadline index covers
 
     async def handle_safely(self, records: Sequence[Record]) -> None:
         """Handle a batch; never raises except on cancellation (see the module docstring)."""
@@ -142,6 +143,8 @@ class BatchCycle:
         self.integrity.flush()
         self.deadlines.observe(out.stream_times)
         self.deadlines.schedule(out.deadlines)
+        if self._ledger is not None:
+            self._ledger.batch(out)
         _record_metrics(out)
         return out
 
@@ -152,36 +155,39 @@ class BatchCycle:
         for dl_key, dl_value, dl_headers in out.dead_letters:
             produce(self.topics.dead_letter, dl_key, dl_value, dl_headers)
 
-    def rebuild(self, items: Iterable[tuple[Any, bytes | None]], partitions: set[int]) -> int:
-        """After a (re)assignment: re-index deadlines and recount stage/band gauges.
+    async def rebuild(
+        self,
+        table: Table,
+        partitions: set[int],
+        still_valid: Callable[[], bool] = lambda: True,
+    ) -> int | None:
+        """After a (re)assignment: re-index deadlines and recount the stage/band gauges, a slice
+        at a time while batches go on (:mod:`agents.worker.index_rebuild`).
 
         Runs once per rebalance over this worker's customers only (their table partitions);
-        the index lives in memory because it is cheap to derive from the table.
+        the index lives in memory because it is cheap to derive from the table. Returns the
+        customers scheduled, or None when a rebalance or new parameters cut it short (rebuild
+        again later).
         """
-        self.deadlines.forget_partitions(partitions)
-        stages: Counter[str] = Counter()
-        bands: Counter[str] = Counter()
-        entries: list[tuple[str, int, float]] = []
-        stream_times: dict[int, float] = {}
-        for key, raw in items:
-            if not raw:
-                continue
-            envelope = decode_envelope(raw)
-            if envelope.partition not in partitions:
-                continue
-            stream_times[envelope.partition] = max(
-                stream_times.get(envelope.partition, 0.0), envelope.event_time
+        config = self.fold.config
+        self.indexed = None
+        self._ledger = RebuildLedger()
+        try:
+            done = await rebuild_index(
+                table,
+                partitions,
+                self.deadlines,
+                config,
+                self._ledger,
+                lambda: still_valid() and self.fold.config is config,
             )
-            stages[envelope.stage] += 1
-            bands[envelope.band] += 1
-            deadline = loop_deadline(envelope.state, self.fold.config)
-            if deadline is not None:
-                customer_id = key.decode() if isinstance(key, bytes) else str(key)
-                entries.append((customer_id, envelope.partition, deadline))
-        self.deadlines.observe(stream_times)
-        self.deadlines.schedule(entries)
-        _set_gauges(stages, bands)
-        return len(entries)
+        finally:
+            self._ledger = None
+        if done is None:
+            return None
+        _set_gauges(done.labels)
+        self.indexed = set(partitions)
+        return done.scheduled
 
     async def send_ticks(self) -> int:
         """Ask the agent to tick customers whose deadlines passed (a tick needs table context)."""
@@ -205,9 +211,14 @@ class BatchCycle:
         return len(due)
 
 
-def _set_gauges(stages: Counter[str], bands: Counter[str]) -> None:
+def _set_gauges(labels: Counter[tuple[str, str]]) -> None:
     metrics.CUSTOMERS_BY_STAGE.clear()
     metrics.CUSTOMERS_BY_BAND.clear()
+    stages: Counter[str] = Counter()
+    bands: Counter[str] = Counter()
+    for (stage, band), count in labels.items():
+        stages[stage] += count
+        bands[band] += count
     for stage, count in stages.items():
         metrics.CUSTOMERS_BY_STAGE.labels(stage).set(count)
     for band, count in bands.items():
@@ -227,7 +238,7 @@ def _record_metrics(out: BatchOutput) -> None:
         metrics.PROCESSING_LATENCY.observe(max(0.0, wall - out.first_consumed))
         for snap in out.snapshots:
             metrics.EVENT_LATENCY.observe(max(0.0, wall - snap.as_of))
-    for old_stage, old_band, stage, band in out.stage_moves:
+    for _, old_stage, old_band, stage, band in out.stage_moves:
         if old_stage:
             metrics.CUSTOMERS_BY_STAGE.labels(old_stage).dec()
         if old_band:

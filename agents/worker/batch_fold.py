@@ -94,7 +94,8 @@ class BatchOutput:
     )
     states: list[StoredState] = field(default_factory=list)
     deadlines: list[tuple[str, int, float]] = field(default_factory=list)
-    stage_moves: list[tuple[str | None, str | None, str, str]] = field(default_factory=list)
+    # (customer id, old stage, old band, stage, band) of customers whose labels changed
+    stage_moves: list[tuple[str, str | None, str | None, str, str]] = field(default_factory=list)
     stream_times: dict[int, float] = field(default_factory=dict)
     first_consumed: float = 0.0
     # Counted by the batch cycle once the batch is durable: a retried batch must not count twice.
@@ -285,7 +286,7 @@ class BatchFold:
         old_stage = before.stage if before else None
         old_band = before.band if before else None
         if (old_stage, old_band) != (snap.stage, snap.band):
-            out.stage_moves.append((old_stage, old_band, snap.stage, snap.band))
+            out.stage_moves.append((customer_id, old_stage, old_band, snap.stage, snap.band))
         out.states.append((customer_id, envelope, result.state_bytes, items[-1].record))
         if result.deadline is not None:
             out.deadlines.append((customer_id, envelope.partition, result.deadline))

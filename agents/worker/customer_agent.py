@@ -48,12 +48,9 @@ def register_customer_agent(
             await params.ready()  # the parameters to judge with (pinned: until they arrive)
             await finish_before_ack(cycle.handle_safely([event.message for event in events]))
 
-    indexed: set[int] | None = None
-
     def use(config: ModelConfig) -> None:  # between batches: a fold never mixes two configs
-        nonlocal indexed
         cycle.fold.use(config)
-        indexed = None  # deadlines were planned with the old parameters: the timer re-plans
+        cycle.indexed = None  # deadlines were planned with the old parameters: re-plan them
 
     params.listeners.append(use)
 
@@ -70,13 +67,18 @@ def register_customer_agent(
 
     @app.timer(options.tick_interval, name="inactivity-ticks")
     async def inactivity_ticks() -> None:
-        nonlocal indexed
         if app.rebalancing or in_recovery(app):
             return
         assigned = assigned_partitions(app, topics.purchases)
-        if assigned != indexed:
-            cycle.rebuild(customers.items(), assigned)
-            indexed = assigned
+        if assigned != cycle.indexed:
+
+            def still_valid() -> bool:
+                if app.rebalancing or in_recovery(app):
+                    return False
+                return assigned_partitions(app, topics.purchases) == assigned
+
+            if await cycle.rebuild(customers, assigned, still_valid) is None:
+                return  # cut short: the next run rebuilds for the new assignment or parameters
         await cycle.send_ticks()
         for partition, stream_time in cycle.deadlines.stream_times().items():
             metrics.STREAM_TIME_LAG.labels(str(partition)).set(max(0.0, time.time() - stream_time))

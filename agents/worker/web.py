@@ -69,11 +69,13 @@ def register_views(app: faust.App, customers: Any, cycle: BatchCycle, health: He
     async def healthz(web: Any, request: Any) -> Any:
         problems = health.problems()
         status = "unhealthy" if problems else "ok" if serving(app, cycle) else "starting"
+        assigned = assigned_partitions(app, cycle.topics.purchases)
         body = {
             "status": status,
             "problems": [{"name": p.name, "detail": p.detail, "since": p.since} for p in problems],
-            "assigned_partitions": sorted(assigned_partitions(app, cycle.topics.purchases)),
+            "assigned_partitions": sorted(assigned),
             "pending_deadlines": cycle.deadlines.pending(),
+            "deadline_index": "ready" if cycle.indexed == assigned else "rebuilding",
         }
         return web.json(body, status=200 if status == "ok" else 503)
 

@@ -124,8 +124,8 @@ def test_a_restarted_worker_rebuilds_its_deadlines_from_the_table() -> None:
     asyncio.run(first.handle_safely(history("c1", 0) + history("c2", 100)))
     restarted, _ = cycle(table)
     assert restarted.deadlines.pending() == 0
-    assert restarted.rebuild(table.items(), {0}) == 2
+    assert asyncio.run(restarted.rebuild(table, {0})) == 2
     assert restarted.deadlines.pending() == 2
     assert restarted.deadlines.stream_time(0) == T0 + 11 * 14 * DAY
-    assert restarted.rebuild(table.items(), {1}) == 0, "partition 0 is no longer ours"
+    assert asyncio.run(restarted.rebuild(table, {1})) == 0, "partition 0 is no longer ours"
     assert restarted.deadlines.pending() == 0
