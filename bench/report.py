@@ -135,7 +135,11 @@ def markdown(figures: dict[str, float], command: str) -> str:
                 f"({f['restore_value_bytes']:,.0f} B per envelope): launch → /healthz ready",
                 f"{f['restore_ready_s']:.0f} s",
             ),
-            ("… → deadline index rebuilt from the restored table", f"{f['restore_index_s']:.0f} s"),
+            (
+                "… → deadline index rebuilt from the restored table (slowest /healthz meanwhile)",
+                f"{f['restore_index_s']:.0f} s "
+                f"({f.get('restore_index_slowest_health_s', float('nan')):.2f} s)",
+            ),
             (
                 "worker RSS after the restore, per customer (total / above an empty worker)",
                 f"{f['restore_rss_mb']:,.0f} MB: {per:,.0f} B / {net:,.0f} B",

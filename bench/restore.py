@@ -80,16 +80,20 @@ def _health(worker: Worker) -> tuple[int, dict[str, object]]:
         return 0, {}
 
 
-def wait_index_rebuilt(worker: Worker, limit: float = 600.0) -> None:
+def wait_index_rebuilt(worker: Worker, limit: float = 600.0) -> float:
     """Until a (re)started worker has rebuilt its deadline index from its table: the first
-    timer run decodes every customer's envelope (a slice at a time, batches go on)."""
+    timer run decodes every customer's envelope (a slice at a time, batches go on). Returns
+    the slowest ``/healthz`` answer meanwhile: how long the rebuild held the event loop."""
     deadline = time.monotonic() + limit
+    slowest = 0.0
     while True:
         assert time.monotonic() < deadline, f"index not rebuilt: {worker.log_tail()}"
         assert worker.process and worker.process.poll() is None, worker.log_tail()
+        asked = time.perf_counter()
         status, body = _health(worker)
+        slowest = max(slowest, time.perf_counter() - asked)
         if status == 200 and body.get("deadline_index") == "ready":
-            return
+            return slowest
         time.sleep(0.5)
 
 
@@ -109,7 +113,7 @@ def restore_rows(
         deadline = time.monotonic() + limit
         worker.wait_healthy(limit)  # /healthz answers 200 once the changelog is restored
         ready_s = time.perf_counter() - launched
-        wait_index_rebuilt(worker, deadline - time.monotonic())
+        slowest_health_s = wait_index_rebuilt(worker, deadline - time.monotonic())
         index_s = time.perf_counter() - launched
         rss = rss_bytes(worker)
     finally:
@@ -120,5 +124,6 @@ def restore_rows(
         "restore_fill_s": filled_s,
         "restore_ready_s": ready_s,
         "restore_index_s": index_s,
+        "restore_index_slowest_health_s": slowest_health_s,
         "restore_rss_mb": rss / 2**20,
     }
