@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 BATCH_ATTEMPTS = 3
 RECORD_ATTEMPTS = 3
 AGENT_PROBLEM = "customer_agent"
+INDEX_PROBLEM = "deadline_index"
 MAX_RETRY_PAUSE = 30.0
 #: Owner of the deadline timer's outputs (the batch's own are the producer's default owner).
 TICKS_OWNER = "ticks"
@@ -185,6 +186,15 @@ class BatchCycle:
             self._ledger = None
         if done is None:
             return None
+        if done.unreadable:
+            self.health.raise_problem(
+                INDEX_PROBLEM,
+                f"{len(done.unreadable)} stored customer state(s) failed to decode and get no "
+                "inactivity deadline; the worker log names them",
+            )
+            log.error("deadline index: undecodable states of %s", done.unreadable[:20])
+        else:
+            self.health.clear(INDEX_PROBLEM)
         _set_gauges(done.labels)
         self.indexed = set(partitions)
         return done.scheduled

@@ -65,6 +65,7 @@ class Rebuilt:
     scheduled: int  # customers whose deadline the rebuild scheduled
     labels: Counter[Labels]
     stream_times: dict[int, float]
+    unreadable: list[str]  # customers whose stored state failed to decode (skipped)
 
 
 class Table(Protocol):
@@ -96,22 +97,26 @@ async def rebuild_index(
     entries: list[tuple[str, int, float]] = []
     stream_times: dict[int, float] = {}
     scheduled = 0
+    unreadable: list[str] = []
     slice_ends = time.monotonic() + SLICE_S
     for key in list(table.keys()):
         raw = table.get(key)
-        if raw:
-            envelope = decode_envelope(raw)
+        customer_id = key.decode() if isinstance(key, bytes) else str(key)
+        try:
+            envelope = decode_envelope(raw) if raw else None
+            deadline = None if envelope is None else loop_deadline(envelope.state, config)
+        except Exception:  # one bad value must not stop every other customer's deadlines
+            unreadable.append(customer_id)
+            envelope = None
+        if envelope is not None and envelope.partition in partitions:
             partition = envelope.partition
-            if partition in partitions:
-                customer_id = key.decode() if isinstance(key, bytes) else str(key)
-                stream_times[partition] = max(stream_times.get(partition, 0.0), envelope.event_time)
-                labels = (envelope.stage, envelope.band)
-                counts[labels] += 1
-                if customer_id in ledger.labels:
-                    ledger.read[customer_id] = labels
-                deadline = loop_deadline(envelope.state, config)
-                if deadline is not None:
-                    entries.append((customer_id, partition, deadline))
+            stream_times[partition] = max(stream_times.get(partition, 0.0), envelope.event_time)
+            labels = (envelope.stage, envelope.band)
+            counts[labels] += 1
+            if customer_id in ledger.labels:
+                ledger.read[customer_id] = labels
+            if deadline is not None:
+                entries.append((customer_id, partition, deadline))
         if time.monotonic() >= slice_ends:
             # Scheduled before yielding: no batch ran since these reads. A batch that folds one
             # of these customers later schedules its new deadline over this one.
@@ -124,4 +129,4 @@ async def rebuild_index(
             slice_ends = time.monotonic() + SLICE_S
     deadlines.schedule(entries)
     deadlines.observe(stream_times)
-    return Rebuilt(scheduled + len(entries), ledger.corrected(counts), stream_times)
+    return Rebuilt(scheduled + len(entries), ledger.corrected(counts), stream_times, unreadable)

@@ -93,3 +93,16 @@ def test_a_rebalance_cuts_the_rebuild_short_and_leaves_the_gauges(
     yields = iter([True, False])
     assert asyncio.run(restarted.rebuild(table, {0}, lambda: next(yields))) is None
     assert gauges() == counted
+
+
+def test_an_undecodable_state_is_reported_and_the_others_are_indexed() -> None:
+    table = stored(3)
+    table["c1"] = b"\x09garbage"
+    restarted, _ = cycle(table)
+    assert asyncio.run(restarted.rebuild(table, {0})) == 2
+    [problem] = restarted.health.problems()
+    assert problem.name == "deadline_index" and "1 stored customer state" in problem.detail
+    assert "c1" not in problem.detail, "customer ids stay out of /healthz"
+    table["c1"] = table["c0"]
+    assert asyncio.run(restarted.rebuild(table, {0})) == 3
+    assert restarted.health.problems() == []
