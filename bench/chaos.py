@@ -173,7 +173,7 @@ def run(args: argparse.Namespace) -> Report:
         report.kinds = kinds
         report.soak_seconds = drained - soak_started
         report.duration = time.monotonic() - started
-        if report.ok:  # the workers' logs are only worth keeping to study a failure
+        if report.ok and not args.keep_logs:  # logs are worth keeping to study a failure
             group.stop()
             shutil.rmtree(scratch, ignore_errors=True)
         else:
@@ -255,6 +255,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
         metavar="FLAG",
         help="an extra `cxstream worker` flag, repeatable (--worker-flag=--faust-fast-path)",
     )
+    add("--keep-logs", action="store_true", help="keep the workers' logs even if it passes")
     add("--write-docs", action="store_true", help="write docs/reliability.md")
     args = parser.parse_args(argv)
     args.argv = [a for a in argv if a != "--write-docs"]
