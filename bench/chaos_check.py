@@ -114,6 +114,7 @@ class DeadLetterCheck:
     unknown: int = 0  # dead letters naming a source this soak did not produce
     truncated: int = 0  # carrying dlq.original.size
     examples: list[str] = field(default_factory=list)  # a few good records' dead letters
+    unknown_examples: list[str] = field(default_factory=list)  # the first unknown ones
 
     def missing(self, kind: str) -> int:
         return 0 if kind in NO_EFFECT_KINDS else self.sent[kind] - self.dead_lettered[kind]
@@ -142,6 +143,8 @@ def check_dead_letters(
             )
         except (KeyError, ValueError):
             check.unknown += 1
+            if len(check.unknown_examples) < 5:
+                check.unknown_examples.append(f"no dlq.source headers: {sorted(h)}")
             continue
         reason = h.get("dlq.reason", b"?").decode(errors="replace")
         check.truncated += "dlq.original.size" in h
@@ -157,6 +160,11 @@ def check_dead_letters(
                 check.examples.append(f"{src[0]}[{src[1]}]@{src[2]} {reason}: {detail[:300]}")
         else:
             check.unknown += 1
+            if len(check.unknown_examples) < 5:
+                detail = " ".join(h.get("dlq.detail", b"").decode(errors="replace").split())
+                check.unknown_examples.append(
+                    f"{src[0]}[{src[1]}]@{src[2]} {reason} key={msg.key()!r}: {detail[:200]}"
+                )
         seen.add(src)
     return check
 

@@ -115,6 +115,9 @@ def markdown(r: Report) -> str:
     if d.good_dead_lettered:
         lines += ["", f"Good records dead-lettered: {dict(d.good_dead_lettered)}, e.g.:", ""]
         lines += [f"- `{example}`" for example in d.examples]
+    if d.unknown_examples:
+        lines += ["", "Dead letters naming no record this soak produced:", ""]
+        lines += [f"- `{example}`" for example in d.unknown_examples]
     if s.example:
         wrong = [*s.lost, *s.double_counted, *s.differs]
         live = sum(c.startswith("live-") for c in wrong)
