@@ -64,6 +64,15 @@ class FetchLedger:
             if stale or ahead:
                 self.seek_back.setdefault(tp, self.expected.get(tp, first))
                 dropped += len(batch)
+                log.info(
+                    "%s: dropped offsets %d..%d (%s; expected %s), read again from %d",
+                    tp,
+                    first,
+                    batch[-1].offset,
+                    "fetched before a seek" if stale else "ahead of the expected offset",
+                    want,
+                    self.seek_back[tp],
+                )
                 continue
             kept[tp] = batch
             self.expected[tp] = batch[-1].offset + 1
@@ -93,6 +102,8 @@ class FetchLedger:
         """The partitions to seek before the next fetch, and where (assigned ones only)."""
         due = {tp: self.expected.get(tp, fallback) for tp, fallback in self.seek_back.items()}
         self.seek_back.clear()
+        if due:
+            log.info("seeking back: %s", ", ".join(f"{tp}@{offset}" for tp, offset in due.items()))
         for tp, offset in due.items():
             self.expected[tp] = offset
             self.confirming[tp] = offset
