@@ -137,8 +137,7 @@ def markdown(figures: dict[str, float], command: str) -> str:
             ),
             (
                 "… → deadline index rebuilt from the restored table (slowest /healthz meanwhile)",
-                f"{f['restore_index_s']:.0f} s "
-                f"({f.get('restore_index_slowest_health_s', float('nan')):.2f} s)",
+                f"{f['restore_index_s']:.0f} s ({f['restore_index_slowest_health_s']:.2f} s)",
             ),
             (
                 "worker RSS after the restore, per customer (total / above an empty worker)",

@@ -65,17 +65,19 @@ def register_customer_agent(
         if isinstance(scheduler, EventTimeMerge):
             scheduler.forget_all()
 
+    def settled() -> bool:
+        """No rebalance or table recovery under way."""
+        return not (app.rebalancing or in_recovery(app))
+
     @app.timer(options.tick_interval, name="inactivity-ticks")
     async def inactivity_ticks() -> None:
-        if app.rebalancing or in_recovery(app):
+        if not settled():
             return
         assigned = assigned_partitions(app, topics.purchases)
         if assigned != cycle.indexed:
 
             def still_valid() -> bool:
-                if app.rebalancing or in_recovery(app):
-                    return False
-                return assigned_partitions(app, topics.purchases) == assigned
+                return settled() and assigned_partitions(app, topics.purchases) == assigned
 
             if await cycle.rebuild(customers, assigned, still_valid) is None:
                 return  # cut short: the next run rebuilds for the new assignment or parameters

@@ -64,7 +64,6 @@ class RebuildLedger:
 class Rebuilt:
     scheduled: int  # customers whose deadline the rebuild scheduled
     labels: Counter[Labels]
-    stream_times: dict[int, float]
     unreadable: list[str]  # customers whose stored state failed to decode (skipped)
 
 
@@ -129,4 +128,4 @@ async def rebuild_index(
             slice_ends = time.monotonic() + SLICE_S
     deadlines.schedule(entries)
     deadlines.observe(stream_times)
-    return Rebuilt(scheduled + len(entries), ledger.corrected(counts), stream_times, unreadable)
+    return Rebuilt(scheduled + len(entries), ledger.corrected(counts), unreadable)

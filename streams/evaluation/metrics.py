@@ -137,7 +137,10 @@ def churn_score(
     bound = [
         (t.churn_at - t.trouble_at) / DAY
         for t in truth.values()
-        if t.churned and t.persona in SIGNALLED and t.churn_at is not None and t.trouble_at
+        if t.churned
+        and t.persona in SIGNALLED
+        and t.churn_at is not None
+        and t.trouble_at is not None
     ]
     return ChurnScore(
         len(truth), churners, len(alerted), hits, precision, recall, f1_score(precision, recall),
