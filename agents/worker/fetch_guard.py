@@ -16,7 +16,10 @@ see: the committed offset after a seek, then one past the last record handed on.
 records for a partition are handed on only when they start there. Records of a fetch that a
 revocation or a seek overtook, or that arrive while a seek runs, or that start further on,
 are dropped, and the partition is sought back to that offset before the next fetch, so they
-are read again: every record reaches Faust once, in order, or the guard reads it again.
+are read again: every record reaches Faust once, in order, or the guard reads it again. Until
+that seek, later records of the partition are dropped too: with no committed offset Faust does
+not seek at all, aiokafka's position runs on, and passing the next fetch would commit past the
+dropped records (a full soak, run 26b, lost 4,940 that way at a new worker's start).
 A partition that starts further on again right after such a seek has a real hole there
 (compaction, transaction markers, retention): that is handed on, as Faust would.
 """
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -34,6 +37,19 @@ from faust.types import TP
 from agents.worker.metrics import STALE_FETCH_RECORDS
 
 log = logging.getLogger(__name__)
+
+
+#: Where a partition with no known position is read again from: aiokafka's reset policy
+#: (``earliest``) moves a seek below the log's first offset up to it.
+LOG_START: Final = 0
+
+
+def _why(stale: bool, behind_dropped: bool) -> str:
+    if stale:
+        return "fetched before a seek"
+    if behind_dropped:
+        return "after records waiting to be read again"
+    return "ahead of the expected offset"
 
 
 class FetchLedger:
@@ -56,20 +72,23 @@ class FetchLedger:
                 continue
             first = batch[0].offset
             want = self.expected.get(tp)
+            behind_dropped = tp in self.seek_back  # records before these wait to be read again
             ahead = want is not None and first > want
             if ahead and not stale and self.confirming.get(tp) == want:
                 # sought back there, and the log still has no record there
                 log.info("%s: offsets %s..%d are not in the log; going on", tp, want, first - 1)
                 ahead = False
-            if stale or ahead:
-                self.seek_back.setdefault(tp, self.expected.get(tp, first))
+            if stale or ahead or behind_dropped:
+                # No known position (no committed offset, or none since a revocation): Faust
+                # takes whatever comes first as the start, so read again from the log's start.
+                self.seek_back.setdefault(tp, LOG_START if want is None else want)
                 dropped += len(batch)
                 log.info(
                     "%s: dropped offsets %d..%d (%s; expected %s), read again from %d",
                     tp,
                     first,
                     batch[-1].offset,
-                    "fetched before a seek" if stale else "ahead of the expected offset",
+                    _why(stale, behind_dropped),
                     want,
                     self.seek_back[tp],
                 )
@@ -97,6 +116,7 @@ class FetchLedger:
         """Faust clears what it buffered and seeks back once reassigned: start over."""
         self.expected.clear()
         self.confirming.clear()
+        self.seek_back.clear()  # a new assignment reads from the committed offsets anyway
 
     def take_seek_backs(self, assigned: set[TP]) -> dict[TP, int]:
         """The partitions to seek before the next fetch, and where (assigned ones only)."""

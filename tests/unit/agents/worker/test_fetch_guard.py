@@ -99,6 +99,39 @@ def test_without_a_committed_offset_the_dropped_records_are_read_again() -> None
     assert ledger.take_seek_backs({PURCHASES}) == {PURCHASES: 0}
 
 
+def test_records_after_dropped_ones_wait_until_those_are_read_again() -> None:
+    """Run 26b: a new worker's first fetches (no committed offset, fetched before Faust's seek)
+    were dropped; Faust's seek left aiokafka's position where it was, so the next fetch went on
+    from there and was handed over, and the seek back followed it: 4,940 records never read."""
+    ledger = FetchLedger()
+    ledger.sought({PURCHASES: None}, is_input)
+    assert PURCHASES not in ledger.screen({PURCHASES: batch(0, 4939)}, True, is_input)
+    assert PURCHASES not in ledger.screen({PURCHASES: batch(4940, 6089)}, False, is_input)
+    assert ledger.take_seek_backs({PURCHASES}) == {PURCHASES: 0}
+    assert offsets(ledger.screen({PURCHASES: batch(0, 1999)}, False, is_input)) == list(range(2000))
+
+
+def test_without_a_known_position_dropped_records_are_read_again_from_the_log_start() -> None:
+    """After a revocation the guard knows no position until Faust seeks. A fetch from before it
+    starts wherever the old assignment had read to; with no committed offset, Faust takes the
+    first record it is handed as the start, so the partition is read again from the start."""
+    ledger = FetchLedger()
+    ledger.sought({PURCHASES: 3000}, is_input)
+    ledger.screen({PURCHASES: batch(3000, 3999)}, False, is_input)
+    ledger.revoked()
+    assert PURCHASES not in ledger.screen({PURCHASES: batch(4000, 4999)}, True, is_input)
+    ledger.sought({PURCHASES: None}, is_input)  # reassigned; nothing committed yet
+    assert ledger.take_seek_backs({PURCHASES}) == {PURCHASES: 0}
+
+
+def test_a_revocation_forgets_seek_backs_the_reassignment_makes_moot() -> None:
+    ledger = FetchLedger()
+    ledger.sought({PURCHASES: 5}, is_input)
+    ledger.screen({PURCHASES: batch(9, 9)}, False, is_input)
+    ledger.revoked()
+    assert ledger.take_seek_backs({PURCHASES}) == {}
+
+
 class HeldFetch:
     """Stands in for the consumer thread: each fetch returns when the test lets it."""
 
