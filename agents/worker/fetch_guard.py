@@ -72,7 +72,8 @@ class FetchLedger:
                 continue
             first = batch[0].offset
             want = self.expected.get(tp)
-            behind_dropped = tp in self.seek_back  # records before these wait to be read again
+            # records before these wait to be read again (unless these start where Faust is)
+            behind_dropped = tp in self.seek_back and (want is None or first != want)
             ahead = want is not None and first > want
             if ahead and not stale and self.confirming.get(tp) == want:
                 # sought back there, and the log still has no record there
@@ -90,7 +91,7 @@ class FetchLedger:
                     batch[-1].offset,
                     _why(stale, behind_dropped),
                     want,
-                    self.seek_back[tp],
+                    self.expected.get(tp, self.seek_back[tp]),  # what take_seek_backs will use
                 )
                 continue
             kept[tp] = batch

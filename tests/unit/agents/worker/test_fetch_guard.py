@@ -111,6 +111,17 @@ def test_records_after_dropped_ones_wait_until_those_are_read_again() -> None:
     assert offsets(ledger.screen({PURCHASES: batch(0, 1999)}, False, is_input)) == list(range(2000))
 
 
+def test_a_fetch_from_where_faust_sought_passes_while_earlier_drops_wait() -> None:
+    """Run 27a's trace: a fetch from before Faust's seek was dropped, then the fetch from the
+    committed offset it sought arrived: in sequence, so it goes on (nothing read twice)."""
+    ledger = FetchLedger()
+    ledger.screen({PURCHASES: batch(17190, 17206)}, True, is_input)  # before the seek
+    ledger.sought({PURCHASES: 17190}, is_input)
+    kept = ledger.screen({PURCHASES: batch(17190, 17212)}, False, is_input)
+    assert offsets(kept) == list(range(17190, 17213))
+    assert ledger.take_seek_backs({PURCHASES}) == {PURCHASES: 17213}
+
+
 def test_without_a_known_position_dropped_records_are_read_again_from_the_log_start() -> None:
     """After a revocation the guard knows no position until Faust seeks. A fetch from before it
     starts wherever the old assignment had read to; with no committed offset, Faust takes the
