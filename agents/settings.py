@@ -216,7 +216,8 @@ class WorkerOptions:
     api_access: ApiAccess = field(default_factory=ApiAccess)  # token hidden from repr
     event_time_window: EventTimeWindow = LIVE_WINDOW  # plausible event times, live
     batch_size: int = 1000
-    batch_within: float = 0.05
+    batch_within: float = 0.05  # the take window while input waits on the broker
+    batch_within_caught_up: float = 0.005  # ... and once every input is fetched to its end
     tick_interval: float = 1.0
     allowed_lateness: float = 300.0
     idle_wall_clock_after: float | None = 60.0

@@ -28,6 +28,7 @@ from agents.worker.batch_cycle import BatchCycle
 from agents.worker.faust_internals import assigned_partitions, in_recovery
 from agents.worker.merge import EventTimeMerge
 from agents.worker.model_params import ModelParameters
+from agents.worker.take_window import adapt_take_window, fetched_to_the_end
 from streams.model import ModelConfig
 
 
@@ -44,6 +45,12 @@ def register_customer_agent(
 
     @app.agent(inputs, name="customers")
     async def customer_agent(stream: Any) -> None:
+        adapt_take_window(
+            stream,
+            options.batch_within,
+            options.batch_within_caught_up,
+            behind=lambda: not fetched_to_the_end(app, app.topics.acks_enabled_for),
+        )
         async for events in stream.take_events(options.batch_size, options.batch_within):
             await params.ready()  # the parameters to judge with (pinned: until they arrive)
             await finish_before_ack(cycle.handle_safely([event.message for event in events]))

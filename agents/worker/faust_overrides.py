@@ -121,6 +121,12 @@ RELIES_ON: dict[str, tuple[Callable[[], Any], str, str]] = {
         "2f1ba70443327538",
         "override 1: the fetcher must still be built from self._fetch_max_wait_ms",
     ),
+    "faust Stream.take_events": (
+        lambda: faust.Stream.take_events,
+        "607d48aead118ba8",
+        "take_window: it must still start each batch with self.wait_for_stopped(buffer_full, "
+        "timeout=within)",
+    ),
     "mode Service.wait_first": (
         lambda: mode.Service.wait_first,
         "feade6a31f8a6789",

@@ -41,6 +41,11 @@ MERGE_OUT_OF_ORDER = Counter(
     "released on their partition (a --max-task-idle too short for the producers' spread).",
     registry=REGISTRY,
 )
+BATCH_WINDOW_SHORT = Counter(
+    "cxstream_batch_window_short",
+    "Batches whose take window was --batch-within-caught-up (every input fetched to its end)",
+    registry=REGISTRY,
+)
 STALE_FETCH_RECORDS = Counter(
     "cxstream_consumer_stale_fetch_records",
     "Input records dropped because they were fetched before a rebalance's seek back to the "

@@ -54,7 +54,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--batch-within",
         type=positive_float,
         default=DEFAULTS.batch_within,
-        help="seconds a batch waits for more events before it is folded, unless it is full "
+        help="seconds a batch waits for more events before it is folded, unless it is full, "
+        "while input waits on the broker (a catch-up; default %(default)s)",
+    )
+    parser.add_argument(
+        "--batch-within-caught-up",
+        type=positive_float,
+        default=DEFAULTS.batch_within_caught_up,
+        help="the same wait once every input partition is fetched to its end: live traffic "
         "(lower is faster at low rates; default %(default)s)",
     )
     parser.add_argument(
@@ -259,6 +266,7 @@ def options_from_args(args: argparse.Namespace) -> WorkerOptions:
         ),
         batch_size=args.batch_size,
         batch_within=args.batch_within,
+        batch_within_caught_up=args.batch_within_caught_up,
         tick_interval=args.tick_interval,
         allowed_lateness=args.allowed_lateness,
         idle_wall_clock_after=args.idle_wall_clock_after or None,
@@ -334,6 +342,11 @@ def worker_argv(
         ("--api-burst", api.burst, d.api_access.burst),
         ("--batch-size", options.batch_size, d.batch_size),
         ("--batch-within", options.batch_within, d.batch_within),
+        (
+            "--batch-within-caught-up",
+            options.batch_within_caught_up,
+            d.batch_within_caught_up,
+        ),
         ("--tick-interval", options.tick_interval, d.tick_interval),
         ("--allowed-lateness", options.allowed_lateness, d.allowed_lateness),
         ("--idle-wall-clock-after", options.idle_wall_clock_after or 0, d.idle_wall_clock_after),

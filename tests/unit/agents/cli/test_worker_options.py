@@ -80,6 +80,7 @@ def test_a_worker_started_with_its_argv_has_the_same_options(
         batch_size=50,
         table_cache_mb=64,
         batch_within=0.01,
+        batch_within_caught_up=0.002,
         api_access=ApiAccess(token="t" * 32, insecure=True, rate_per_second=500, burst=1000),
         event_time_window=EventTimeWindow.from_days(2, 0.5),
         webhook_url="http://hook/a",
