@@ -217,7 +217,7 @@ class WorkerOptions:
     event_time_window: EventTimeWindow = LIVE_WINDOW  # plausible event times, live
     batch_size: int = 1000
     batch_within: float = 0.05  # the take window while input waits on the broker
-    batch_within_caught_up: float = 0.005  # ... and once every input is fetched to its end
+    batch_within_caught_up: float = 0.02  # ... and once every input is fetched to its end
     tick_interval: float = 1.0
     allowed_lateness: float = 300.0
     idle_wall_clock_after: float | None = 60.0

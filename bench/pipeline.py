@@ -89,13 +89,17 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         last_event_time = max(r[4] for r in records) / 1000
         wave = new_customers(args.memory_customers, last_event_time)
         rss_slope = rss_slope_mb_per_million(worker, boot, topics, n, wave)
-        lat = latency_at_rate(boot, topics, args.rate, args.seconds, wave[-1][4] / 1000)
+        # right after the wave (a burst), then again once the worker has settled
+        after_wave = wave[-1][4] / 1000
+        burst = latency_at_rate(boot, topics, args.rate, args.seconds, after_wave, run="burst")
+        steady_from = after_wave + args.seconds + 15  # event time goes on after each run
+        lat = latency_at_rate(boot, topics, args.rate, args.seconds, steady_from)
         worker.kill()
         # the same worker (group, tables) restarted with the low-latency setting
         low = Worker(boot, topics, worker.app_id, worker.data_dir, extra_args=FAST + LOW_LATENCY)
         low.start()
         wait_index_rebuilt(low)  # not the restart's one-off rebuild, but the steady state
-        later = wave[-1][4] / 1000 + args.seconds + 15  # event time goes on after the first run
+        later = steady_from + args.seconds + 15
         low_lat = latency_at_rate(boot, topics, args.rate, args.seconds, later, run="low")
         low.kill()
         restore: dict[str, float] = {}
@@ -120,6 +124,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         "memory_customers": args.memory_customers,
         "rss_per_million_mb": rss_slope,
         **lat,
+        **{f"burst_{k}": v for k, v in burst.items()},
         **{f"low_{k}": v for k, v in low_lat.items()},
         **restore,
         **model_speeds(args.speed_customers),  # in process, after the stack is down
