@@ -25,10 +25,10 @@ import faust
 from agents.settings import WorkerOptions
 from agents.worker import metrics
 from agents.worker.batch_cycle import BatchCycle
-from agents.worker.faust_internals import assigned_partitions, in_recovery
+from agents.worker.faust_internals import assigned_partitions, fetched_to_the_end, in_recovery
 from agents.worker.merge import EventTimeMerge
 from agents.worker.model_params import ModelParameters
-from agents.worker.take_window import adapt_take_window, fetched_to_the_end
+from agents.worker.take_window import adapt_take_window
 from streams.model import ModelConfig
 
 

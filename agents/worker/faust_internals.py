@@ -8,7 +8,8 @@ Faust offers no public API for what these do; each is pinned by the tests that e
   leaves it pointing at the last event of the batch, which would send every customer's state
   to one partition: :func:`event_context` sets it to the record the state belongs to.
 - The merge (``agents.worker.merge``) needs each partition's fetch position, high watermark
-  and the time of the fetch response that reported them (aiokafka's subscription state), which
+  and the time of the fetch response that reported them (aiokafka's subscription state; the
+  batch window, ``agents.worker.take_window``, reads the same to tell a catch-up), which
   partitions Faust consumes right now, and the read offset Faust recorded for a partition.
 - Logging: mode's worker sets up logging in a private hook (see :class:`CxWorker`).
 - The fetch guard (``agents.worker.fetch_guard``, always on): the worker's consumer wraps
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -72,15 +73,23 @@ class FetchState:
     reported_ms: int | None = None  # wall time of the fetch response that last reported it
 
 
+def _assignment(app: Any) -> Any | None:
+    """aiokafka's current assignment (its per-partition fetch states); None when the consumer
+    is not started or is between assignments."""
+    try:
+        kafka_consumer = app.consumer._thread._ensure_consumer()
+        return kafka_consumer._subscription.subscription.assignment
+    except Exception:
+        return None
+
+
 def fetch_state(app: Any, tp: TP) -> FetchState | None:
     """The consumer's fetch position and high watermark of ``tp``; None when the consumer is
     not started or ``tp`` is not assigned."""
-    try:
-        kafka_consumer = app.consumer._thread._ensure_consumer()
-        assignment = kafka_consumer._subscription.subscription.assignment
-        state = assignment.state_value(AIOKafkaTP(tp.topic, tp.partition))
-    except Exception:
+    assignment = _assignment(app)
+    if assignment is None:
         return None
+    state = assignment.state_value(AIOKafkaTP(tp.topic, tp.partition))
     if state is None:
         return None
     return FetchState(
@@ -89,6 +98,25 @@ def fetch_state(app: Any, tp: TP) -> FetchState | None:
         bool(state.has_valid_position),
         getattr(state, "timestamp", None),
     )
+
+
+def fetched_to_the_end(app: Any, is_input: Callable[[str], bool]) -> bool:
+    """Every assigned input partition's fetch position is at its high watermark: nothing of
+    them waits on the broker. False while unknown (starting, rebalancing, never fetched)."""
+    assignment = _assignment(app)
+    if assignment is None:
+        return False
+    seen = False
+    for tp in assignment.tps:
+        if not is_input(tp.topic):
+            continue
+        state = assignment.state_value(tp)
+        if state is None or state.highwater is None or not state.has_valid_position:
+            return False
+        if state.position < state.highwater:
+            return False
+        seen = True
+    return seen
 
 
 def consuming(app: Any, tp: TP) -> bool:

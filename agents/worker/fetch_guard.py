@@ -91,7 +91,7 @@ class FetchLedger:
                     batch[-1].offset,
                     _why(stale, behind_dropped),
                     want,
-                    self.expected.get(tp, self.seek_back[tp]),  # what take_seek_backs will use
+                    self._seek_back_to(tp),
                 )
                 continue
             kept[tp] = batch
@@ -113,6 +113,10 @@ class FetchLedger:
             else:
                 self.expected[tp] = offset
 
+    def _seek_back_to(self, tp: TP) -> int:
+        """Where ``tp`` is read again from: where Faust sought it since the drop, if it did."""
+        return self.expected.get(tp, self.seek_back[tp])
+
     def revoked(self) -> None:
         """Faust clears what it buffered and seeks back once reassigned: start over."""
         self.expected.clear()
@@ -121,7 +125,7 @@ class FetchLedger:
 
     def take_seek_backs(self, assigned: set[TP]) -> dict[TP, int]:
         """The partitions to seek before the next fetch, and where (assigned ones only)."""
-        due = {tp: self.expected.get(tp, fallback) for tp, fallback in self.seek_back.items()}
+        due = {tp: self._seek_back_to(tp) for tp in self.seek_back}
         self.seek_back.clear()
         if due:
             log.info("seeking back: %s", ", ".join(f"{tp}@{offset}" for tp, offset in due.items()))

@@ -41,25 +41,3 @@ def adapt_take_window(
         return result
 
     stream.wait_for_stopped = wait_for_batch
-
-
-def fetched_to_the_end(app: Any, is_input: Callable[[str], bool]) -> bool:
-    """Every assigned input partition's fetch position is at its high watermark: nothing of
-    them waits on the broker. False while unknown (starting, rebalancing, never fetched)."""
-    try:
-        kafka_consumer = app.consumer._thread._ensure_consumer()
-        assignment = kafka_consumer._subscription.subscription.assignment
-        tps = assignment.tps
-    except Exception:
-        return False
-    seen = False
-    for tp in tps:
-        if not is_input(tp.topic):
-            continue
-        state = assignment.state_value(tp)
-        if state is None or state.highwater is None or not state.has_valid_position:
-            return False
-        if state.position < state.highwater:
-            return False
-        seen = True
-    return seen

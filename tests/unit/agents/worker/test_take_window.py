@@ -9,7 +9,8 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
-from agents.worker.take_window import adapt_take_window, fetched_to_the_end
+from agents.worker.faust_internals import fetched_to_the_end
+from agents.worker.take_window import adapt_take_window
 
 
 class Stream:
