@@ -217,11 +217,15 @@ def latency_at_rate(
     event_time_base: float,
     run: str = "lat",
     warm_up: float = 1.0,
+    cool_down: float = 2.0,
 ) -> dict[str, float]:
     """Produce fresh customers at ``rate`` events/s; time each until its snapshot/alert.
 
     The first ``warm_up`` seconds of traffic are not timed: a worker's first records pay its
-    one-off costs (lazy imports, first fetches of idle partitions). ``run`` names the customers
+    one-off costs (lazy imports, first fetches of idle partitions). Traffic goes on, untimed,
+    for ``cool_down`` seconds after the timed ones, so they see the offered rate to the end:
+    when traffic stops, the last records of a partition wait for the merge's idle time
+    (``--max-task-idle``), a pause's latency, not the rate's. ``run`` names the customers
     and events: another run needs another, or its events would be duplicates of the first's."""
     consumer = Consumer(
         {
@@ -243,9 +247,12 @@ def latency_at_rate(
     alert_lat: list[float] = []
     start, i, produced = time.perf_counter(), 0, 0
     timed_from, until = start + warm_up, start + warm_up + seconds
-    while time.perf_counter() < until + 10:
+    stop_producing = until + cool_down
+    while time.perf_counter() < stop_producing + 10:
         # ``rate`` counts events (every fifth customer sends two), not customers
-        while time.perf_counter() < until and produced < (time.perf_counter() - start) * rate:
+        while (
+            time.perf_counter() < stop_producing and produced < (time.perf_counter() - start) * rate
+        ):
             # Event time continues from the backlog's end: a jump to the wall clock would
             # make every customer's inactivity deadline due at once (a tick storm).
             for event in _latency_events(i, event_time_base + time.perf_counter() - start, run):
@@ -265,7 +272,7 @@ def latency_at_rate(
             if msg.error() or msg.key() is None:
                 continue
             at = sent.get(msg.key().decode())
-            if at is not None and at >= timed_from:
+            if at is not None and timed_from <= at < until:
                 (snap_lat if msg.topic() == topics.health else alert_lat).append(
                     time.perf_counter() - at
                 )

@@ -38,6 +38,12 @@ from streams.processing import integrity_key
 
 _HEADER = struct.Struct(">qd")  # offset of the last feedback folded in, and its weight
 
+#: Decoded customer states kept in memory. Small on purpose: a decoded state is about a dozen
+#: objects the garbage collector tracks, and a cache of 100,000 made its collections pause the
+#: worker for up to 0.3 s after a wave of new customers (alert p99 250-350 ms). A miss costs a
+#: table read and a 7 us decode; catch-up ran no slower with 2,000 (docs/benchmarks.md).
+STATE_CACHE_SIZE = 2_000
+
 
 def create_tables(app: faust.App, partitions: int, block_cache_mb: int) -> tuple[Any, Any]:
     """The ``customers`` and ``survey-integrity`` tables, bytes to bytes, with as many
@@ -60,12 +66,13 @@ def create_tables(app: faust.App, partitions: int, block_cache_mb: int) -> tuple
 class FaustStates:
     """``StateAccess`` over a Faust table whose values are encoded envelopes.
 
-    Decoded envelopes of recently active customers stay in a bounded LRU, so a busy customer
-    is decoded once, not once per batch. This worker is the only writer of its partitions, so
-    the cache can only go stale across a rebalance: :meth:`forget` is called on every revoke.
+    Decoded envelopes of recently active customers stay in a bounded LRU
+    (:data:`STATE_CACHE_SIZE`), so a customer active in consecutive batches is decoded once.
+    This worker is the only writer of its partitions, so the cache can only go stale across a
+    rebalance: :meth:`forget` is called on every revoke.
     """
 
-    def __init__(self, table: Any, capacity: int = 100_000) -> None:
+    def __init__(self, table: Any, capacity: int = STATE_CACHE_SIZE) -> None:
         self.table = table
         self.capacity = capacity
         self._cache: OrderedDict[str, Envelope] = OrderedDict()
