@@ -91,6 +91,17 @@ RELIES_ON: dict[str, tuple[Callable[[], Any], str, str]] = {
         "b86a9fe05f956b30",
         "fetch_guard seeks back with it: it must still move aiokafka and the read offset",
     ),
+    "faust Consumer.getmany": (
+        lambda: faust_consumer.Consumer.getmany,
+        "4b168d84882a70d6",
+        "fetch_guard reads again the changelog records this was handed and did not yield: it "
+        "must still yield (tp, message) pairs and fetch through self._getmany",
+    ),
+    "faust AIOKafkaConsumerThread._seek_wait": (
+        lambda: faust_aiokafka.AIOKafkaConsumerThread._seek_wait,
+        "9d221e816d940467",
+        "fetch_guard: recovery must still position changelog partitions through seek_wait",
+    ),
     "faust Consumer.on_partitions_revoked": (
         lambda: faust_consumer.Consumer.on_partitions_revoked,
         "d04b7ae72c6fc206",

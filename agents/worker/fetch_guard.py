@@ -22,12 +22,21 @@ not seek at all, aiokafka's position runs on, and passing the next fetch would c
 dropped records (a full soak, run 26b, lost 4,940 that way at a new worker's start).
 A partition that starts further on again right after such a seek has a real hole there
 (compaction, transaction markers, retention): that is handed on, as Faust would.
+
+Changelog partitions (standby replicas, recovery) need one rule more. Faust's ``getmany``
+drops records it was handed when the flow stops for a rebalance, when the generation changes,
+or when their partition was paused meanwhile; for input partitions its seek back to the
+committed offsets reads them again, but changelogs have no committed offsets, so a standby
+skipped them for good and later took over with a partial table (docs/reliability.md,
+defect 7). So records of a changelog partition that Faust did not pass on are read again from
+the first of them, and nothing later of that partition passes until they are. Changelogs are
+compacted, so a fetch starting further on than the last is normal there and passes.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Final
 
 import faust
@@ -67,8 +76,21 @@ class FetchLedger:
         kept: dict[TP, list[Any]] = {}
         dropped = 0
         for tp, batch in records.items():
-            if not batch or not is_input(tp.topic):
+            if not batch:
                 kept[tp] = batch
+                continue
+            if not is_input(tp.topic):
+                if tp in self.seek_back:  # its records Faust dropped are read again first
+                    dropped += len(batch)
+                    log.info(
+                        "%s: dropped changelog offsets %d..%d, read again from %d",
+                        tp,
+                        batch[0].offset,
+                        batch[-1].offset,
+                        self._seek_back_to(tp),
+                    )
+                else:
+                    kept[tp] = batch
                 continue
             first = batch[0].offset
             want = self.expected.get(tp)
@@ -113,6 +135,23 @@ class FetchLedger:
             else:
                 self.expected[tp] = offset
 
+    def not_passed_on(self, fetched: Mapping[TP, list[Any]], passed: Mapping[TP, int]) -> None:
+        """Faust passed on ``passed`` (the last offset per partition) of what it was handed:
+        changelog records it dropped are read again from the first of them."""
+        for tp, batch in fetched.items():
+            last = passed.get(tp)
+            if not batch or (last is not None and last >= batch[-1].offset):
+                continue
+            again = batch[0].offset if last is None else last + 1
+            self.seek_back[tp] = self.expected[tp] = again
+            log.info(
+                "%s: Faust dropped changelog offsets %d..%d, read again from %d",
+                tp,
+                again,
+                batch[-1].offset,
+                again,
+            )
+
     def _seek_back_to(self, tp: TP) -> int:
         """Where ``tp`` is read again from: where Faust sought it since the drop, if it did."""
         return self.expected.get(tp, self.seek_back[tp])
@@ -140,6 +179,7 @@ class GuardedConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
 
     _fetch_epoch: int = 0
     _seeking: int = 0
+    _handed_changelogs: dict[TP, list[Any]] | None = None  # the last fetch's, for Faust
 
     @property
     def ledger(self) -> FetchLedger:
@@ -171,6 +211,22 @@ class GuardedConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         await super().seek(partition, offset)
         self.ledger.sought({partition: offset}, self.app.topics.acks_enabled_for)
 
+    async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
+        """Recovery seeks changelog partitions (standbys, actives) to their stores' offsets:
+        records Faust dropped before it are read again from there."""
+        await super().seek_wait(partitions)
+        self.ledger.sought(dict(partitions), _any_topic)
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
+        """Faust's, noting how far each changelog partition was passed on (see the module)."""
+        passed: dict[TP, int] = {}
+        async for tp, message in super().getmany(timeout):
+            passed[tp] = message.offset
+            yield tp, message
+        fetched, self._handed_changelogs = self._handed_changelogs, None
+        if fetched:
+            self.ledger.not_passed_on(fetched, passed)
+
     async def _getmany(self, active_partitions: Any, timeout: float) -> Any:
         if self.ledger.seek_back and not self._seeking:
             await self._seek_back()
@@ -179,7 +235,10 @@ class GuardedConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         if not records:
             return records
         stale = epoch != self._fetch_epoch or self._seeking > 0
-        return self.ledger.screen(records, stale, self.app.topics.acks_enabled_for)
+        is_input = self.app.topics.acks_enabled_for
+        kept = self.ledger.screen(records, stale, is_input)
+        self._handed_changelogs = {tp: b for tp, b in kept.items() if b and not is_input(tp.topic)}
+        return kept
 
     async def _seek_back(self) -> None:
         """Seek where dropped records start; a failed seek (a rebalance under way) is retried
@@ -195,6 +254,10 @@ class GuardedConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
     async def _fetch(self, active_partitions: Any, timeout: float) -> Any:
         """Faust's own fetch (``ThreadDelegateConsumer._getmany``, on the consumer's thread)."""
         return await super()._getmany(active_partitions, timeout)
+
+
+def _any_topic(topic: str) -> bool:
+    return True
 
 
 def next_expected(app: Any, tp: TP) -> int | None:

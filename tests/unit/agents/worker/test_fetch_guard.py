@@ -257,3 +257,65 @@ def test_a_seek_back_that_fails_is_retried_before_the_next_fetch(
         assert sought == [(PURCHASES, 50)]
 
     asyncio.run(main())
+
+
+def test_changelog_records_faust_did_not_pass_on_are_read_again_before_anything_later() -> None:
+    """Defect 7: a standby's changelog records dropped by Faust's getmany (the flow stopped for
+    a rebalance) were skipped for good; changelogs have no committed offset to seek back to."""
+    ledger = FetchLedger()
+    ledger.sought({CHANGELOG: 0}, lambda topic: True)  # recovery: the standby reads from 0
+    handed = ledger.screen({CHANGELOG: batch(0, 39)}, False, is_input)
+    ledger.not_passed_on(handed, {CHANGELOG: 9})  # Faust yielded 0..9, then the flow stopped
+    assert CHANGELOG not in ledger.screen({CHANGELOG: batch(40, 46)}, False, is_input)
+    assert ledger.take_seek_backs({CHANGELOG}) == {CHANGELOG: 10}
+    assert offsets(ledger.screen({CHANGELOG: batch(10, 46)}, False, is_input), CHANGELOG) == list(
+        range(10, 47)
+    )
+
+
+def test_changelog_records_passed_on_in_full_need_no_seek_and_holes_are_compaction() -> None:
+    ledger = FetchLedger()
+    handed = ledger.screen({CHANGELOG: batch(0, 9)}, False, is_input)
+    ledger.not_passed_on(handed, {CHANGELOG: 9, PURCHASES: 3})
+    later = ledger.screen({CHANGELOG: batch(25, 30)}, False, is_input)  # 10..24 compacted away
+    assert offsets(later, CHANGELOG) == list(range(25, 31)) and not ledger.seek_back
+
+
+def test_changelog_records_dropped_before_a_recovery_seek_are_read_from_where_it_sought() -> None:
+    """The store's offset, as recovery sought it, is where a standby must go on from."""
+    ledger = FetchLedger()
+    ledger.not_passed_on({CHANGELOG: batch(50, 59)}, {})
+    ledger.sought({CHANGELOG: 44}, lambda topic: True)
+    assert ledger.take_seek_backs({CHANGELOG}) == {CHANGELOG: 44}
+
+
+def test_the_getmany_faust_drops_on_a_stopped_flow_has_its_changelog_records_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def main() -> None:
+        fetch = HeldFetch({CHANGELOG: batch(0, 39)})  # fetched while a rebalance stops the flow
+        consumer, sought = guarded(tmp_path, monkeypatch, True, fetch)
+
+        async def from_position(active_partitions: Any, timeout: float) -> Any:
+            if fetch.results:
+                return await fetch(active_partitions, timeout)
+            again = [offset for tp, offset in sought if tp == CHANGELOG]  # aiokafka's position
+            return {CHANGELOG: batch(again[-1] if again else 40, 46)}
+
+        monkeypatch.setattr(consumer, "_fetch", from_position)
+        monkeypatch.setattr(consumer, "_to_message", lambda tp, record: record)
+        monkeypatch.setattr(consumer, "highwater", lambda tp: 47)
+        consumer._set_active_tps({CHANGELOG})
+
+        async def drain() -> list[int]:
+            return [message.offset async for _, message in consumer.getmany(1.0)]
+
+        first = asyncio.ensure_future(drain())
+        await asyncio.sleep(0.01)
+        consumer.stop_flow()  # Faust's getmany now drops what the fetch returns
+        fetch.release.set()
+        assert await asyncio.wait_for(first, 5) == []
+        consumer.resume_flow()
+        assert await asyncio.wait_for(drain(), 5) == list(range(47))  # not 40..46 alone
+
+    asyncio.run(main())
