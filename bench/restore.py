@@ -70,7 +70,7 @@ def fill_changelog(bootstrap: str, changelog: str, templates: list[CustomerState
     return total
 
 
-def _health(worker: Worker) -> tuple[int, dict[str, object]]:
+def health_of(worker: Worker) -> tuple[int, dict[str, object]]:
     try:
         with urllib.request.urlopen(f"{worker.url}/healthz", timeout=30) as reply:
             return reply.status, json.loads(reply.read())
@@ -90,7 +90,7 @@ def wait_index_rebuilt(worker: Worker, limit: float = 600.0) -> float:
         assert time.monotonic() < deadline, f"index not rebuilt: {worker.log_tail()}"
         assert worker.process and worker.process.poll() is None, worker.log_tail()
         asked = time.perf_counter()
-        status, body = _health(worker)
+        status, body = health_of(worker)
         slowest = max(slowest, time.perf_counter() - asked)
         if status == 200 and body.get("deadline_index") == "ready":
             return slowest
