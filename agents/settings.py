@@ -221,10 +221,10 @@ class WorkerOptions:
     tick_interval: float = 1.0
     allowed_lateness: float = 300.0
     idle_wall_clock_after: float | None = 60.0
-    # Faust's table standbys can skip changelog records for good (fetched while flow is
-    # suspended, never re-read), and a standby that becomes active then serves and extends a
-    # partial table: the chaos soak lost whole customers that way (docs/reliability.md, defect
-    # 7). With none, a partition moving to a worker is restored from the changelog.
+    # Faust's table standbys skipped changelog records Faust dropped (docs/reliability.md,
+    # defect 7; the fetch guard reads them again since stop 25). Standbys have fewer soaks
+    # behind them than restores, so by default a moving partition is restored from its
+    # changelog; --standby-replicas 1 makes a takeover faster (docs/benchmarks.md).
     standby_replicas: int = 0
     partitions: int | None = None  # input partitions; None: read from the cluster
     # The event-time merge (like Kafka Streams' max.task.idle.ms): seconds an empty input

@@ -26,7 +26,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from agents.cli.commands.worker import worker_argv
+from agents.cli.commands.worker_argv import worker_argv
 from agents.settings import KafkaSettings, Settings, WorkerOptions
 from streams.errors import StackError
 

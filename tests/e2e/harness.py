@@ -20,7 +20,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer
 
-from agents.cli.commands.worker import worker_argv
+from agents.cli.commands.worker_argv import worker_argv
 from agents.demo.stack import free_port, healthy
 from agents.settings import ApiAccess, KafkaSettings, Settings, WorkerOptions
 from agents.sinks.side_consumer import message_headers

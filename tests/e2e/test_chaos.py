@@ -15,7 +15,14 @@ pytestmark = pytest.mark.e2e
 KINDS = tuple(HOSTILE_KINDS)
 
 
-def test_a_short_chaos_soak_loses_nothing_and_dead_letters_every_rejected_record() -> None:
+@pytest.mark.parametrize(
+    "standbys",
+    [0, 1],  # 1: a partition moves to the worker that kept a warm copy (defect 7's path)
+    ids=["restores", "standbys"],
+)
+def test_a_short_chaos_soak_loses_nothing_and_dead_letters_every_rejected_record(
+    standbys: int,
+) -> None:
     report = run(
         parse(
             [
@@ -23,6 +30,7 @@ def test_a_short_chaos_soak_loses_nothing_and_dead_letters_every_rejected_record
                 "--hostile", "300", "--big-records", "4", "--hostile-kinds", ",".join(KINDS),
                 "--customers", "60", "--days", "240", "--live-customers", "40",
                 "--live-days", "30", "--seconds", "40", "--drain-limit", "240", "--seed", "7",
+                f"--worker-flag=--standby-replicas={standbys}",
             ]
         )
     )  # fmt: skip

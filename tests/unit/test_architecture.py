@@ -31,7 +31,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "agents.app": frozenset({"agents.settings", "agents.worker", "agents.sinks"}),
     "agents.demo": frozenset(
         {"agents.settings", "agents.demo", "agents.cli.producing", "agents.cli.render"}
-        | {"agents.cli.commands.worker"}  # the worker's command line, to start one
+        | {"agents.cli.commands.worker_argv"}  # the worker's command line, to start one
     ),
     "agents.cli": frozenset(
         {"agents.settings", "agents.worker", "agents.sinks", "agents.app"}

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.cli.commands.worker import options_from_args, worker_argv
+from agents.cli.commands.worker import options_from_args
+from agents.cli.commands.worker_argv import worker_argv
 from agents.cli.main import build_parser
 from agents.settings import (
     WORKER_DEFAULTS,

@@ -15,7 +15,8 @@ import mode
 import pytest
 
 from agents.app import faust_app
-from agents.cli.commands.worker import options_from_args, worker_argv
+from agents.cli.commands.worker import options_from_args
+from agents.cli.commands.worker_argv import worker_argv
 from agents.cli.main import build_parser
 from agents.settings import ApiAccess, WorkerOptions
 from agents.worker import faust_overrides
