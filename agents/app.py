@@ -154,9 +154,9 @@ def run_worker(options: WorkerOptions, log_level: str = "info") -> int:
     config = load_config(options.model_config_path)  # a bad file fails before Kafka is asked
     partitions = preflight(options)  # the input topics' partition count, as the cluster has it
     if options.standby_replicas:
-        log.info(
-            "--standby-replicas %d: warm table copies; they have fewer chaos soaks behind "
-            "them than restores (docs/reliability.md, defect 7)",
+        log.warning(
+            "--standby-replicas %d: a full chaos soak with standbys still lost customers' "
+            "states (docs/reliability.md, defect 13); 0 restores moved partitions instead",
             options.standby_replicas,
         )
     app = create_app(options, config, partitions)
