@@ -222,8 +222,7 @@ class FastConsumer(GuardedConsumer):
         return await super()._getmany(active_partitions, timeout)
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover (e2e)
-        # Faust 0.15.3's loop (see RELIES_ON); only the delivery differs, marked below, and
-        # changelog deliveries abandoned when the flow stops are read again (defect 13).
+        # Faust 0.15.3's loop (see RELIES_ON); only the delivery differs, marked below.
         callback = self.callback
         getmany = self.getmany
         consumer_should_stop = self._stopped.is_set
@@ -244,15 +243,12 @@ class FastConsumer(GuardedConsumer):
                 ait = getmany(timeout=1.0)
                 await self.sleep(0)
                 if not self.should_stop:
-                    seeks, abandoned = self.changelog_seeks, {}  # the guard's addition
                     async for tp, message in ait:
                         num_since_yield += 1
                         if num_since_yield > yield_every:
                             await sleep(0)
                             num_since_yield = 0
                         offset = message.offset
-                        if tp in abandoned:  # read again from the abandoned one
-                            continue
                         r_offset = get_read_offset(tp)
                         if r_offset is None or offset >= r_offset:
                             gap = offset - (r_offset or 0)
@@ -264,18 +260,10 @@ class FastConsumer(GuardedConsumer):
                             # The override: no tasks when the delivery does not suspend.
                             rest = first_step(callback(message))
                             if rest is not None:
-                                finishing = _finish(rest)
-                                waited = await self.wait_first(finishing, self.suspend_flow.wait())
-                                if finishing not in waited.done and not acks_enabled_for(
-                                    message.topic
-                                ):  # a changelog record Faust dropped: the guard's addition
-                                    abandoned[tp] = offset
-                                    continue
+                                await self.wait_first(_finish(rest), self.suspend_flow.wait())
                             set_read_offset(tp, offset)
                         else:
                             self.log.dev("DROPPED MESSAGE ROFF %r", offset)
-                    if abandoned and seeks == self.changelog_seeks:
-                        self.ledger.not_delivered(abandoned)
                     unset_flag(flag_consumer_fetching)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:

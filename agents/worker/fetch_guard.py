@@ -152,14 +152,6 @@ class FetchLedger:
                 again,
             )
 
-    def not_delivered(self, abandoned: Mapping[TP, int]) -> None:
-        """Faust abandoned the delivery of these changelog records (the flow stopped while it
-        waited): read each partition again from the first of them."""
-        for tp, offset in abandoned.items():
-            again = min(offset, self.seek_back.get(tp, offset))
-            self.seek_back[tp] = self.expected[tp] = again
-            log.info("%s: changelog delivery abandoned at %d, read again from there", tp, again)
-
     def _seek_back_to(self, tp: TP) -> int:
         """Where ``tp`` is read again from: where Faust sought it since the drop, if it did."""
         return self.expected.get(tp, self.seek_back[tp])
@@ -188,7 +180,6 @@ class GuardedConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
     _fetch_epoch: int = 0
     _seeking: int = 0
     _handed_changelogs: dict[TP, list[Any]] | None = None  # the last fetch's, for Faust
-    changelog_seeks: int = 0  # recovery's seeks so far: a later one overrides abandoned ones
 
     @property
     def ledger(self) -> FetchLedger:
@@ -223,7 +214,6 @@ class GuardedConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
     async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
         """Recovery seeks changelog partitions (standbys, actives) to their stores' offsets:
         records Faust dropped before it are read again from there."""
-        self.changelog_seeks += 1
         await super().seek_wait(partitions)
         self.ledger.sought(dict(partitions), _any_topic)
 

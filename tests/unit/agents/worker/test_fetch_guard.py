@@ -319,13 +319,3 @@ def test_the_getmany_faust_drops_on_a_stopped_flow_has_its_changelog_records_rea
         assert await asyncio.wait_for(drain(), 5) == list(range(47))  # not 40..46 alone
 
     asyncio.run(main())
-
-
-def test_changelog_deliveries_faust_abandoned_are_read_again_from_the_first() -> None:
-    """Defect 13: a delivery abandoned when the flow stopped (the changelog queue was full)
-    lost the record and every later one of its batch; the standby went on after them."""
-    ledger = FetchLedger()
-    ledger.not_passed_on({CHANGELOG: batch(0, 1111)}, {CHANGELOG: 40})  # 41.. not yielded
-    ledger.not_delivered({CHANGELOG: 30})  # 30 was yielded, its delivery abandoned
-    assert CHANGELOG not in ledger.screen({CHANGELOG: batch(1112, 1200)}, False, is_input)
-    assert ledger.take_seek_backs({CHANGELOG}) == {CHANGELOG: 30}
