@@ -68,6 +68,7 @@ class FetchLedger:
         self.expected: dict[TP, int] = {}  # the next offset Faust must see
         self.seek_back: dict[TP, int] = {}  # dropped records: read them again from here
         self.confirming: dict[TP, int] = {}  # sought back to this offset, nothing seen since
+        self.discarded: dict[TP, int] = {}  # changelog records Faust cleared: read from here
 
     def screen(
         self, records: Mapping[TP, list[Any]], stale: bool, is_input: Callable[[str], bool]
@@ -80,7 +81,7 @@ class FetchLedger:
                 kept[tp] = batch
                 continue
             if not is_input(tp.topic):
-                if tp in self.seek_back:  # its records Faust dropped are read again first
+                if tp in self.seek_back or tp in self.discarded:  # those are read again first
                     dropped += len(batch)
                     log.info(
                         "%s: dropped changelog offsets %d..%d, read again from %d",
@@ -152,6 +153,16 @@ class FetchLedger:
                 again,
             )
 
+    def not_delivered(self, lowest: Mapping[TP, int]) -> None:
+        """Faust cleared these changelog records unapplied (``changelog_queue``): read each
+        partition again from the lowest, unless recovery seeks it first."""
+        for tp, offset in lowest.items():
+            again = min(offset, self.discarded.get(tp, offset))
+            self.discarded[tp] = self.seek_back[tp] = self.expected[tp] = again
+            log.info(
+                "%s: Faust cleared changelog records from %d, read again from there", tp, again
+            )
+
     def _seek_back_to(self, tp: TP) -> int:
         """Where ``tp`` is read again from: where Faust sought it since the drop, if it did."""
         return self.expected.get(tp, self.seek_back[tp])
@@ -161,11 +172,16 @@ class FetchLedger:
         self.expected.clear()
         self.confirming.clear()
         self.seek_back.clear()  # a new assignment reads from the committed offsets anyway
+        # ... but changelogs have none: cleared records wait for recovery's seek or ours
+        self.seek_back.update(self.discarded)
+        self.expected.update(self.discarded)
 
     def take_seek_backs(self, assigned: set[TP]) -> dict[TP, int]:
         """The partitions to seek before the next fetch, and where (assigned ones only)."""
         due = {tp: self._seek_back_to(tp) for tp in self.seek_back}
         self.seek_back.clear()
+        for tp in due:
+            self.discarded.pop(tp, None)
         if due:
             log.info("seeking back: %s", ", ".join(f"{tp}@{offset}" for tp, offset in due.items()))
         for tp, offset in due.items():
@@ -215,6 +231,8 @@ class GuardedConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         """Recovery seeks changelog partitions (standbys, actives) to their stores' offsets:
         records Faust dropped before it are read again from there."""
         await super().seek_wait(partitions)
+        for tp in partitions:  # recovery reads on from its store's offset, below those
+            self.ledger.discarded.pop(tp, None)
         self.ledger.sought(dict(partitions), _any_topic)
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:

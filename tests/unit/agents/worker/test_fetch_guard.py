@@ -13,6 +13,7 @@ from faust.types import TP
 from agents.app import faust_app
 from agents.settings import ApiAccess, WorkerOptions
 from agents.worker.api_security import ApiGuard
+from agents.worker.changelog_queue import guard_changelog_queue
 from agents.worker.faust_overrides import FastConsumer
 from agents.worker.fetch_guard import FetchLedger, GuardedConsumer, GuardedTransport
 from agents.worker.metrics import STALE_FETCH_RECORDS
@@ -317,5 +318,49 @@ def test_the_getmany_faust_drops_on_a_stopped_flow_has_its_changelog_records_rea
         assert await asyncio.wait_for(first, 5) == []
         consumer.resume_flow()
         assert await asyncio.wait_for(drain(), 5) == list(range(47))  # not 40..46 alone
+
+    asyncio.run(main())
+
+
+def test_changelog_records_faust_cleared_are_read_again_and_nothing_later_passes() -> None:
+    """Defect 13: Faust clears its changelog queue on a revocation; the standby then applied a
+    later record and ignored the cleared ones for good."""
+    ledger = FetchLedger()
+    ledger.not_delivered({CHANGELOG: 11})
+    ledger.revoked()  # a revocation keeps them: changelogs have no committed offset
+    assert CHANGELOG not in ledger.screen({CHANGELOG: batch(161, 170)}, False, is_input)
+    assert ledger.take_seek_backs({CHANGELOG}) == {CHANGELOG: 11}
+    assert not ledger.discarded
+    assert offsets(ledger.screen({CHANGELOG: batch(11, 20)}, False, is_input), CHANGELOG) == list(
+        range(11, 21)
+    )
+
+
+class Event:
+    def __init__(self, tp: TP, offset: int) -> None:
+        self.message = type("Message", (), {"tp": tp, "offset": offset})()
+
+
+def test_the_changelog_queue_notes_what_a_clear_drops_and_admits_nothing_of_it_until_sought(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def main() -> None:
+        consumer, _ = guarded(tmp_path, monkeypatch, True, HeldFetch())
+        queue = consumer.app.tables.changelog_queue
+        guard_changelog_queue(consumer.app)
+
+        async def thread_seek_wait(partitions: Any) -> None:
+            pass
+
+        monkeypatch.setattr(consumer._thread, "seek_wait", thread_seek_wait)
+        for offset in (11, 12):
+            queue.put_nowait(Event(CHANGELOG, offset))
+        consumer.app.flow_control.clear()  # what a revocation does
+        assert queue.empty() and consumer.ledger.discarded == {CHANGELOG: 11}
+        queue.put_nowait(Event(CHANGELOG, 128))  # delivered after the clear: kept out
+        assert queue.empty()
+        await consumer.seek_wait({CHANGELOG: 10})  # recovery re-reads from its store
+        queue.put_nowait(Event(CHANGELOG, 11))
+        assert queue.qsize() == 1
 
     asyncio.run(main())
