@@ -157,8 +157,8 @@ def run_worker(options: WorkerOptions, log_level: str = "info") -> int:
     partitions = preflight(options)  # the input topics' partition count, as the cluster has it
     if options.standby_replicas:
         log.warning(
-            "--standby-replicas %d: a full chaos soak with standbys still lost customers' "
-            "states (docs/reliability.md, defect 13); 0 restores moved partitions instead",
+            "--standby-replicas %d: standbys have fewer chaos soaks behind them than "
+            "restores (docs/reliability.md, defects 7 and 13); 0 restores moved partitions",
             options.standby_replicas,
         )
     app = create_app(options, config, partitions)

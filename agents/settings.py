@@ -222,9 +222,9 @@ class WorkerOptions:
     allowed_lateness: float = 300.0
     idle_wall_clock_after: float | None = 60.0
     # Faust's table standbys skipped changelog records Faust dropped (docs/reliability.md,
-    # defect 7; the fetch guard reads them again since stop 25), and a full chaos soak with
-    # standbys still lost states (defect 13, open). So by default a partition that moves is
-    # restored from its changelog, which 10 full soaks in a row passed.
+    # defect 7) and records Faust cleared from its changelog queue (defect 13); both are read
+    # again since stop 25, but standbys have two full soaks behind them, so by default a
+    # partition that moves is restored from its changelog (10 full soaks in a row pass).
     standby_replicas: int = 0
     partitions: int | None = None  # input partitions; None: read from the cluster
     # The event-time merge (like Kafka Streams' max.task.idle.ms): seconds an empty input

@@ -88,8 +88,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         type=int,
         default=DEFAULTS.standby_replicas,
         help="warm copies of each table partition kept by other workers, for faster "
-        "takeovers (Faust standbys; default 0: a chaos soak still lost states with them, "
-        "docs/reliability.md defect 13)",
+        "takeovers (Faust standbys; default 0: fewer chaos soaks behind them, "
+        "docs/reliability.md defects 7 and 13)",
     )
     parser.add_argument(
         "--max-task-idle",
