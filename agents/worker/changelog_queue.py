@@ -25,10 +25,12 @@ def guard_changelog_queue(app: Any) -> None:
     """Wrap ``app``'s changelog queue (its guarded consumer must exist: ``install_guard``)."""
     queue = app.tables.changelog_queue
     clear, put = queue.clear, queue._put
+    found: list[FetchLedger] = []  # the consumer's, looked up once (every record is put)
 
     def ledger() -> FetchLedger:
-        found: FetchLedger = app.consumer.ledger
-        return found
+        if not found:
+            found.append(app.consumer.ledger)
+        return found[0]
 
     def clear_noting_offsets() -> None:
         lowest: dict[TP, int] = {}

@@ -43,9 +43,11 @@ from typing import Any, cast
 import aiokafka
 import faust
 import mode
+from faust.tables import manager as faust_tables
 from faust.tables import recovery as faust_recovery
 from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from mode.utils import queues as mode_queues
 
 from agents.worker.fetch_guard import GuardedConsumer, GuardedTransport, install_guard
 from streams.errors import ConfigError
@@ -101,6 +103,18 @@ RELIES_ON: dict[str, tuple[Callable[[], Any], str, str]] = {
         lambda: faust_aiokafka.AIOKafkaConsumerThread._seek_wait,
         "9d221e816d940467",
         "fetch_guard: recovery must still position changelog partitions through seek_wait",
+    ),
+    "faust TableManager.changelog_queue": (
+        lambda: faust_tables.TableManager.changelog_queue.fget,
+        "9c7f4cac57ef1706",
+        "changelog_queue wraps this queue: it must still be one queue, cleared on a revocation "
+        "(clear_on_resume)",
+    ),
+    "mode FlowControlQueue.clear": (
+        lambda: mode_queues.FlowControlQueue.clear,
+        "fa9a86f6b097c90f",
+        "changelog_queue reads what a clear drops from _queue and filters _put: both must "
+        "still be asyncio.Queue's",
     ),
     "faust Consumer.on_partitions_revoked": (
         lambda: faust_consumer.Consumer.on_partitions_revoked,

@@ -68,7 +68,8 @@ class FetchLedger:
         self.expected: dict[TP, int] = {}  # the next offset Faust must see
         self.seek_back: dict[TP, int] = {}  # dropped records: read them again from here
         self.confirming: dict[TP, int] = {}  # sought back to this offset, nothing seen since
-        self.discarded: dict[TP, int] = {}  # changelog records Faust cleared: read from here
+        # changelog records Faust cleared, until sought (always in seek_back too)
+        self.discarded: dict[TP, int] = {}
 
     def screen(
         self, records: Mapping[TP, list[Any]], stale: bool, is_input: Callable[[str], bool]
@@ -81,7 +82,7 @@ class FetchLedger:
                 kept[tp] = batch
                 continue
             if not is_input(tp.topic):
-                if tp in self.seek_back or tp in self.discarded:  # those are read again first
+                if tp in self.seek_back:  # dropped or cleared records are read again first
                     dropped += len(batch)
                     log.info(
                         "%s: dropped changelog offsets %d..%d, read again from %d",
