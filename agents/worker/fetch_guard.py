@@ -121,6 +121,10 @@ class FetchLedger:
             kept[tp] = batch
             self.expected[tp] = batch[-1].offset + 1
             self.confirming.pop(tp, None)
+            # These start where Faust is, so the records dropped before come again in order,
+            # with no seek: a seek now would move Faust's read offset past these (held by the
+            # merge, not yet delivered) and Faust would skip them (defect 14).
+            self.seek_back.pop(tp, None)
         if dropped:
             STALE_FETCH_RECORDS.inc(dropped)
             log.info("dropped %d input records fetched out of sequence (read again)", dropped)
@@ -261,8 +265,19 @@ class GuardedConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
 
     async def _seek_back(self) -> None:
         """Seek where dropped records start; a failed seek (a rebalance under way) is retried
-        before the next fetch, and the rebalance seeks back anyway."""
+        before the next fetch, and the rebalance seeks back anyway.
+
+        Records the scheduler (the worker's merge) still holds for a partition are dropped
+        and read again too: the seek sets Faust's read offset, and Faust skips any record it
+        is handed below that offset, so a held record left behind it would be lost.
+        """
         due = self.ledger.take_seek_backs(set(self.assignment()))
+        drop_held = getattr(self.scheduler, "drop_held", None)
+        held: dict[TP, int] = drop_held(set(due)) if due and drop_held else {}
+        for tp, oldest in held.items():
+            if oldest < due[tp]:
+                log.info("%s: the merge held offsets from %d: read again from there", tp, oldest)
+                due[tp] = self.ledger.expected[tp] = self.ledger.confirming[tp] = oldest
         for tp, offset in due.items():
             try:
                 await super().seek(tp, offset)  # Faust's: aiokafka and the read offset

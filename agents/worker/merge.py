@@ -148,6 +148,18 @@ class EventTimeMerge(DefaultSchedulingStrategy):
                 return
             group[tp].popleft()
 
+    def drop_held(self, partitions: set[TP]) -> dict[TP, int]:
+        """The fetch guard seeks these partitions back: drop what is held of them (read again
+        from the seek) and return the oldest offset held per partition."""
+        oldest: dict[TP, int] = {}
+        for tp in partitions:
+            key = TP(tp.topic, tp.partition)
+            queue = self._groups.get(tp.partition, {}).pop(key, None)
+            self._next_offset.pop(key, None)
+            if queue:
+                oldest[tp] = queue[0][2].offset
+        return oldest
+
     def forget_all(self) -> None:
         """On a rebalance: Faust seeks back to committed offsets and fetches again.
 

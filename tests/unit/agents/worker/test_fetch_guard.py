@@ -4,6 +4,7 @@ sequence from where it sought; anything else is dropped and read again, never sk
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from agents.worker.api_security import ApiGuard
 from agents.worker.changelog_queue import guard_changelog_queue
 from agents.worker.faust_overrides import FastConsumer
 from agents.worker.fetch_guard import FetchLedger, GuardedConsumer, GuardedTransport
+from agents.worker.merge import EventTimeMerge
 from agents.worker.metrics import STALE_FETCH_RECORDS
 
 PURCHASES = TP("purchases", 2)
@@ -120,7 +122,26 @@ def test_a_fetch_from_where_faust_sought_passes_while_earlier_drops_wait() -> No
     ledger.sought({PURCHASES: 17190}, is_input)
     kept = ledger.screen({PURCHASES: batch(17190, 17212)}, False, is_input)
     assert offsets(kept) == list(range(17190, 17213))
-    assert ledger.take_seek_backs({PURCHASES}) == {PURCHASES: 17213}
+    assert ledger.take_seek_backs({PURCHASES}) == {}  # the dropped ones follow in order
+
+
+def test_records_from_where_faust_is_make_the_seek_back_moot_so_none_overtakes_them() -> None:
+    """Defect 14 (full soak 40, seed 15): after a fetch from before Faust's seek was dropped
+    (23503..24251), the fetch from the committed offset passed (23503..24257), and the guard
+    still sought "back" to 24258. The merge held 23503..24257 for the timestamp order; the seek
+    set Faust's read offset past them, so Faust skipped them and committed past: 755 records
+    lost. Nothing is sought now: the records after them come next anyway."""
+    ledger = FetchLedger()
+    ledger.sought({PURCHASES: 23503}, is_input)
+    assert PURCHASES not in ledger.screen({PURCHASES: batch(23503, 24251)}, True, is_input)
+    kept = ledger.screen({PURCHASES: batch(23503, 24257)}, False, is_input)
+    assert offsets(kept) == list(range(23503, 24258))
+    assert ledger.take_seek_backs({PURCHASES}) == {}
+    assert offsets(ledger.screen({PURCHASES: batch(24258, 24260)}, False, is_input)) == [
+        24258,
+        24259,
+        24260,
+    ]
 
 
 def test_without_a_known_position_dropped_records_are_read_again_from_the_log_start() -> None:
@@ -362,5 +383,32 @@ def test_the_changelog_queue_notes_what_a_clear_drops_and_admits_nothing_of_it_u
         await consumer.seek_wait({CHANGELOG: 10})  # recovery re-reads from its store
         queue.put_nowait(Event(CHANGELOG, 11))
         assert queue.qsize() == 1
+
+    asyncio.run(main())
+
+
+def test_a_seek_back_reads_again_what_the_merge_still_held_of_the_partition(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A seek sets Faust's read offset, and Faust skips records handed to it below that offset:
+    records the merge held (waiting for the timestamp order) would be lost behind the seek."""
+
+    async def main() -> None:
+        fetch = HeldFetch({PURCHASES: batch(115, 120)}, {PURCHASES: batch(100, 101)})
+        consumer, sought = guarded(tmp_path, monkeypatch, True, fetch)
+        merge = consumer.scheduler
+        assert isinstance(merge, EventTimeMerge)
+        consumer.ledger.sought({PURCHASES: 100}, is_input)
+        passed = consumer.ledger.screen({PURCHASES: batch(100, 110)}, False, is_input)
+        merge._groups[PURCHASES.partition] = {
+            PURCHASES: deque((0.0, None, r) for r in passed[PURCHASES])
+        }  # handed on to Faust, held by the merge: not delivered yet
+        fetch.release.set()
+        first = await consumer._getmany({PURCHASES}, 1.0)
+        assert offsets(first) == []  # ahead of 111: dropped, to be read again from 111
+        second = await consumer._getmany({PURCHASES}, 1.0)
+        assert sought == [(PURCHASES, 100)], "back to the oldest record the merge held"
+        assert not merge._groups[PURCHASES.partition], "held records are read again instead"
+        assert offsets(second) == [100, 101]
 
     asyncio.run(main())
