@@ -15,13 +15,13 @@ Faust offers no public API for what these do; each is pinned by the tests that e
 - The fetch guard (``agents.worker.fetch_guard``, always on): the worker's consumer wraps
   ``Consumer.perform_seek``, ``seek`` and ``on_partitions_revoked`` and replaces
   ``ThreadDelegateConsumer._getmany``, so that every input partition reaches Faust in sequence
-  from where it sought (pinned in ``faust_overrides.RELIES_ON`` too).
+  from where it sought (pinned in ``faust_pins.RELIES_ON`` too).
 - The record path (``agents.worker.faust_overrides``, on unless ``--no-faust-fast-path``): the
   worker's app gets its own transport whose consumer replaces ``Consumer._drain_messages``
   (a copy without tasks per record when delivery does not suspend) and wraps
   ``ThreadDelegateConsumer._getmany`` (its wait while partitions are held back), and whose
   consumer thread sets aiokafka's ``AIOKafkaConsumer._fetch_max_wait_ms`` (Faust hard-codes
-  1.5 s). Those pieces are pinned by source hash in ``faust_overrides.RELIES_ON``, checked by
+  1.5 s). Those pieces are pinned by source hash in ``faust_pins.RELIES_ON``, checked by
   ``tests/unit/agents/worker/test_faust_overrides.py``.
 """
 
@@ -124,6 +124,19 @@ def consuming(app: Any, tp: TP) -> bool:
     consumer = app.consumer
     active = consumer._active_partitions
     return active is None or tp in active or tp in consumer._buffered_partitions
+
+
+def fetch_again(app: Any, tp: TP) -> bool:
+    """Put ``tp`` back into the fetch if flow control took it out (``on_buffer_full``).
+
+    Faust stops fetching a partition whose records met a nearly full stream buffer, until
+    enough gets from that buffer call it back; True when ``tp`` was out and is back.
+    """
+    consumer = getattr(app, "consumer", None)  # None: not started
+    if tp not in getattr(consumer, "_buffered_partitions", ()):
+        return False
+    consumer.on_buffer_drop(tp)  # type: ignore[union-attr]
+    return True
 
 
 def read_offset(app: Any, tp: TP) -> int | None:

@@ -46,6 +46,7 @@ from faust.transport.utils import DefaultSchedulingStrategy
 from faust.types import TP
 
 from agents.worker.faust_internals import consuming, fetch_state, read_offset
+from agents.worker.faust_internals import fetch_again as faust_fetch_again
 from agents.worker.fetch_guard import next_expected
 from agents.worker.metrics import MERGE_OUT_OF_ORDER
 from streams.contracts.limits import MAX_EVENT_BYTES
@@ -66,6 +67,7 @@ class EventTimeMerge(DefaultSchedulingStrategy):
     fetched_at: Callable[[TP], int | None] = staticmethod(lambda tp: None)  # type: ignore[assignment]
     deliverable: Callable[[TP], bool] = staticmethod(lambda tp: True)  # type: ignore[assignment]
     delivered: Callable[[TP, int], bool] = staticmethod(lambda tp, offset: True)  # type: ignore[assignment]
+    fetch_again: Callable[[TP], bool] = staticmethod(lambda tp: False)  # type: ignore[assignment]
 
     def __init__(self) -> None:
         # partition number -> topic partition -> FIFO of (held since, fetched at (ms), record)
@@ -122,6 +124,9 @@ class EventTimeMerge(DefaultSchedulingStrategy):
                 if not group.get(m) and not self.caught_up(m, self._next_offset.get(m), fetched_ms)
             ]
             if waiting:
+                for member in waiting:  # what we wait for must be fetched (defect 15)
+                    if self.fetch_again(member):
+                        log.info("%s: the merge waits for it: fetched again", member)
                 if now - held_since < self.max_idle:
                     return
                 log.warning(
@@ -237,6 +242,13 @@ def merge_scheduler(
         read = read_offset(app_ref(), tp)
         return read is not None and read >= offset
 
+    def fetch_again(tp: TP) -> bool:
+        """A partition the merge waits for must not stay out of the fetch: flow control puts
+        it back only after enough of the stream buffer drained, which other partitions' records
+        can keep from happening (no fetch response: never caught up, released after
+        ``max_idle`` out of order)."""
+        return faust_fetch_again(app_ref(), tp)
+
     return type(
         "BoundEventTimeMerge",
         (EventTimeMerge,),
@@ -248,6 +260,7 @@ def merge_scheduler(
             "fetched_at": staticmethod(fetched_at),
             "deliverable": staticmethod(deliverable),
             "delivered": staticmethod(delivered),
+            "fetch_again": staticmethod(fetch_again),
         },
     )
 

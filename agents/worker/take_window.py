@@ -11,7 +11,7 @@ once every one is at it (what arrives now is live traffic). docs/benchmarks.md h
 measurement behind both.
 
 Relies on ``Stream.take_events`` waiting with ``self.wait_for_stopped(buffer_full,
-timeout=within)`` (pinned in :data:`agents.worker.faust_overrides.RELIES_ON`).
+timeout=within)`` (pinned in :data:`agents.worker.faust_pins.RELIES_ON`).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from agents.cli.commands.worker import options_from_args
 from agents.cli.commands.worker_argv import worker_argv
 from agents.cli.main import build_parser
 from agents.settings import ApiAccess, WorkerOptions
-from agents.worker import faust_overrides
+from agents.worker import faust_overrides, faust_pins
 from agents.worker.api_security import ApiGuard
 from agents.worker.faust_overrides import (
     FastConsumer,
@@ -27,8 +27,8 @@ from agents.worker.faust_overrides import (
     FaustLevers,
     first_step,
     install,
-    moved_internals,
 )
+from agents.worker.faust_pins import moved_internals
 from streams.errors import ConfigError
 
 VERSIONS = (
@@ -50,8 +50,8 @@ def test_the_internals_the_overrides_replace_are_the_pinned_ones() -> None:
 
 def test_a_moved_internal_is_named_with_what_to_recheck(monkeypatch: pytest.MonkeyPatch) -> None:
     name = "faust Consumer._drain_messages"
-    get, _, recheck = faust_overrides.RELIES_ON[name]
-    monkeypatch.setitem(faust_overrides.RELIES_ON, name, (get, "0" * 16, recheck))
+    get, _, recheck = faust_pins.RELIES_ON[name]
+    monkeypatch.setitem(faust_pins.RELIES_ON, name, (get, "0" * 16, recheck))
     [line] = moved_internals()
     assert line.startswith(name) and recheck in line
 

@@ -230,3 +230,30 @@ def test_a_partition_whose_fetched_records_were_dropped_is_not_caught_up(
     kept = ledger.screen({TP("tickets", 0): tickets}, stale=False, is_input=lambda topic: True)
     released = order(list(scheduler.iterate(kept)))
     assert released == [*(("tickets", t) for t in range(5)), ("purchases", 50)]
+
+
+def test_a_topic_the_merge_waits_for_is_put_back_into_the_fetch() -> None:
+    """Defect 15 (full soak 42, seed 18): Faust took support-tickets-3 out of the fetch when its
+    records met a nearly full stream buffer, and puts it back only after enough gets from that
+    buffer, which partition 2's records kept from happening. With no fetch response it never
+    looked caught up; the merge held partition 3 for 30 s, then released it out of order."""
+    from agents.worker.faust_internals import fetch_again
+
+    buffered = {TP("tickets", 0)}
+    consumer = SimpleNamespace(
+        _buffered_partitions=buffered, on_buffer_drop=lambda tp: buffered.discard(tp)
+    )
+    app = SimpleNamespace(consumer=consumer)
+    cls = type(
+        "TestMerge",
+        (EventTimeMerge,),
+        {
+            "merge_topics": frozenset({"purchases", "tickets"}),
+            "caught_up": staticmethod(lambda tp, next_offset, fetched_ms: False),
+            "fetch_again": staticmethod(lambda tp: fetch_again(app, tp)),
+        },
+    )
+    scheduler = cls()
+    assert list(scheduler.iterate({TP("purchases", 0): [Rec(10, 0)]})) == []  # still waits
+    assert buffered == set(), "tickets-0 is fetched again, so it can catch up"
+    assert fetch_again(app, TP("tickets", 0)) is False  # only what flow control took out

@@ -1,0 +1,137 @@
+"""The private Faust, mode and aiokafka pieces cxstream's worker replaces or relies on, pinned.
+
+Each entry names a piece, the SHA-256 (first 16 hex digits) of its source in the pinned
+versions (faust-streaming 0.15.3, mode-streaming 0.7.1, aiokafka 0.14.0), and what to re-check
+when an upgrade changes it. ``tests/unit/agents/worker/test_faust_overrides.py`` fails, naming
+each moved piece, and :func:`agents.worker.faust_overrides.install` refuses the overrides then.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import aiokafka
+import faust
+import mode
+from faust.tables import manager as faust_tables
+from faust.tables import recovery as faust_recovery
+from faust.transport import consumer as faust_consumer
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from mode.utils import queues as mode_queues
+
+#: The private pieces the overrides replace or rely on, with their source's SHA-256 (first 16
+#: hex digits) in the pinned versions, and what to re-check when one changes.
+RELIES_ON: dict[str, tuple[Callable[[], Any], str, str]] = {
+    "faust Consumer._drain_messages": (
+        lambda: faust_consumer.Consumer._drain_messages,
+        "44a2500309e83c63",
+        "override 2 copies this loop: copy the new one and keep only the wait_first change",
+    ),
+    "faust ThreadDelegateConsumer._getmany": (
+        lambda: faust_consumer.ThreadDelegateConsumer._getmany,
+        "f9d47aa9010b5ff2",
+        "override 3 and fetch_guard.GuardedConsumer._fetch call it: its timeout must still be "
+        "the wait for records",
+    ),
+    "faust Consumer.perform_seek": (
+        lambda: faust_consumer.Consumer.perform_seek,
+        "0e8c130ff4b0afd8",
+        "fetch_guard: it must still seek every assigned partition back to its committed offset "
+        "and leave that offset in _read_offset",
+    ),
+    "faust Consumer.seek": (
+        lambda: faust_consumer.Consumer.seek,
+        "b86a9fe05f956b30",
+        "fetch_guard seeks back with it: it must still move aiokafka and the read offset",
+    ),
+    "faust Consumer.getmany": (
+        lambda: faust_consumer.Consumer.getmany,
+        "4b168d84882a70d6",
+        "fetch_guard reads again the changelog records this was handed and did not yield: it "
+        "must still yield (tp, message) pairs and fetch through self._getmany",
+    ),
+    "faust AIOKafkaConsumerThread._seek_wait": (
+        lambda: faust_aiokafka.AIOKafkaConsumerThread._seek_wait,
+        "9d221e816d940467",
+        "fetch_guard: recovery must still position changelog partitions through seek_wait",
+    ),
+    "faust TableManager.changelog_queue": (
+        lambda: faust_tables.TableManager.changelog_queue.fget,
+        "9c7f4cac57ef1706",
+        "changelog_queue wraps this queue: it must still be one queue, cleared on a revocation "
+        "(clear_on_resume)",
+    ),
+    "mode FlowControlQueue.clear": (
+        lambda: mode_queues.FlowControlQueue.clear,
+        "fa9a86f6b097c90f",
+        "changelog_queue reads what a clear drops from _queue and filters _put: both must "
+        "still be asyncio.Queue's",
+    ),
+    "faust Consumer.on_buffer_drop": (
+        lambda: faust_consumer.Consumer.on_buffer_drop,
+        "4b57e8a418d5ad9c",
+        "merge.fetch_again puts a partition the merge waits for back into the fetch with it: "
+        "it must still undo on_buffer_full (_buffered_partitions, _active_partitions)",
+    ),
+    "faust Consumer.on_partitions_revoked": (
+        lambda: faust_consumer.Consumer.on_partitions_revoked,
+        "d04b7ae72c6fc206",
+        "fetch_guard: it must still be where a revocation starts on the main thread",
+    ),
+    "faust Recovery._resume_streams": (
+        lambda: faust_recovery.Recovery._resume_streams,
+        "d986a6710c1aca98",
+        "fetch_guard drops stale input records because this seeks back after each rebalance",
+    ),
+    "faust Recovery.on_recovery_completed": (
+        lambda: faust_recovery.Recovery.on_recovery_completed,
+        "6ef567acf072e46d",
+        "fetch_guard drops stale input records because this seeks back after each rebalance",
+    ),
+    "faust AIOKafkaConsumerThread._create_worker_consumer": (
+        lambda: faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer,
+        "c2701bfc3e6f6cad",
+        "override 1 sets the fetch wait on the consumer this returns, before it starts",
+    ),
+    "faust aiokafka Consumer._new_consumer_thread": (
+        lambda: faust_aiokafka.Consumer._new_consumer_thread,
+        "0870ec53dea75083",
+        "the overridden consumer creates its thread like this",
+    ),
+    "aiokafka AIOKafkaConsumer.start": (
+        lambda: aiokafka.AIOKafkaConsumer.start,
+        "2f1ba70443327538",
+        "override 1: the fetcher must still be built from self._fetch_max_wait_ms",
+    ),
+    "faust Stream.take_events": (
+        lambda: faust.Stream.take_events,
+        "607d48aead118ba8",
+        "take_window: it must still start each batch with self.wait_for_stopped(buffer_full, "
+        "timeout=within)",
+    ),
+    "mode Service.wait_first": (
+        lambda: mode.Service.wait_first,
+        "feade6a31f8a6789",
+        "override 2 falls back to it when a delivery suspends",
+    ),
+}
+
+
+def source_hash(obj: Any) -> str:
+    return hashlib.sha256(inspect.getsource(obj).encode()).hexdigest()[:16]
+
+
+def moved_internals() -> list[str]:
+    """One line per piece of :data:`RELIES_ON` whose source differs from the pinned one."""
+    moved = []
+    for name, (get, pinned, recheck) in RELIES_ON.items():
+        try:
+            found = source_hash(get())
+        except (AttributeError, OSError, TypeError) as exc:
+            found = f"missing ({exc})"
+        if found != pinned:
+            moved.append(f"{name}: source {found}, pinned {pinned}; re-check: {recheck}")
+    return moved
