@@ -22,6 +22,7 @@ from agents.worker.action_api import register_action_view
 from agents.worker.api_security import ApiGuard
 from agents.worker.batch_cycle import BatchCycle
 from agents.worker.batch_fold import BatchFold
+from agents.worker.budget_agent import register_budget
 from agents.worker.changelog_queue import guard_changelog_queue
 from agents.worker.consumer_lag import register_consumer_lag
 from agents.worker.customer_agent import register_customer_agent
@@ -142,11 +143,12 @@ def create_app(options: WorkerOptions, config: ModelConfig, partitions: int) -> 
     )
     register_parameters_reader(app, options, params)
     register_customer_agent(app, cycle, customers, params, options)
+    budget = register_budget(app, cycle, config, settings.kafka, topics, partitions)
     register_views(app, customers, cycle, health)
     register_action_view(
         app, customers, OutputProducer(settings.kafka), topics, options.event_time_window
     )
-    register_sinks(app, options, health)
+    register_sinks(app, options, health, budget=budget)
     register_consumer_lag(app, options)
     return app
 

@@ -8,6 +8,11 @@ time minus the allowed lateness), never beyond: an event that arrives a little l
 lands before any tick past its own time, so live runs and replays agree. When a partition has
 been idle for a while its stream time may follow the wall clock (live operation), so silence
 is noticed without new events.
+
+A partition's *mark* (:meth:`DeadlineIndex.mark`) is the event time before which it will open
+no more alerts: its watermark, held back by the earliest deadline still pending and by ticks
+sent but not yet folded. The alert budget closes a day only when every partition's mark has
+passed it (streams.model.budget).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ class _PartitionClock:
     last_event_wall: float = 0.0
     heap: list[tuple[float, str]] = field(default_factory=list)
     deadline_of: dict[str, float] = field(default_factory=dict)
+    in_flight: dict[str, tuple[float, float]] = field(default_factory=dict)  # (deadline, sent)
 
 
 class DeadlineIndex:
@@ -31,16 +37,18 @@ class DeadlineIndex:
         clock: Callable[[], float],
         idle_wall_clock_after: float | None,
         allowed_lateness: float = 300.0,
+        in_flight_for: float = 300.0,
     ) -> None:
         self._clock = clock
         self._idle_after = idle_wall_clock_after
         self._lateness = allowed_lateness
+        self._in_flight_for = in_flight_for  # wall seconds a sent tick holds its mark back
         self._partitions: dict[int, _PartitionClock] = {}
 
     def _part(self, partition: int) -> _PartitionClock:
         part = self._partitions.get(partition)
-        if part is None:
-            part = self._partitions[partition] = _PartitionClock()
+        if part is None:  # idle from now on: a partition with no events at all follows too
+            part = self._partitions[partition] = _PartitionClock(last_event_wall=self._clock())
         return part
 
     def observe(self, stream_times: dict[int, float]) -> None:
@@ -53,6 +61,7 @@ class DeadlineIndex:
     def schedule(self, entries: Iterable[tuple[str, int, float]]) -> None:
         for customer_id, partition, deadline in entries:
             part = self._part(partition)
+            part.in_flight.pop(customer_id, None)  # folded (or re-planned) since its tick
             if part.deadline_of.get(customer_id) == deadline:
                 continue
             part.deadline_of[customer_id] = deadline
@@ -87,14 +96,45 @@ class DeadlineIndex:
         one tick also runs any further deadlines that fell due before it.
         """
         out: list[tuple[str, int, float]] = []
+        wall = self._clock()
         for partition, part in self._partitions.items():
             until = self.watermark(partition)
             while part.heap and part.heap[0][0] <= until and len(out) < limit:
                 deadline, customer_id = heapq.heappop(part.heap)
                 if part.deadline_of.get(customer_id) == deadline:
                     del part.deadline_of[customer_id]
+                    part.in_flight[customer_id] = (deadline, wall)
                     out.append((customer_id, partition, until))
+            if len(part.in_flight) > 2 * len(part.deadline_of) + 1024:
+                self._expire(part)  # ticks that found no state to fold are never settled
         return out
+
+    def _expire(self, part: _PartitionClock) -> None:
+        oldest = self._clock() - self._in_flight_for
+        for customer_id, (_, sent) in list(part.in_flight.items()):
+            if sent < oldest:
+                del part.in_flight[customer_id]
+
+    def settle(self, folded: Iterable[tuple[str, int]]) -> None:
+        """``(customer id, partition)`` folded: ticks sent to them before no longer hold back
+        their partition's mark (a fold runs every deadline due by its time)."""
+        for customer_id, partition in folded:
+            part = self._partitions.get(partition)
+            if part is not None and part.in_flight:
+                part.in_flight.pop(customer_id, None)
+
+    def mark(self, partition: int) -> float:
+        """The event time before which ``partition`` opens no more alerts (see the module)."""
+        part = self._part(partition)
+        found = self.watermark(partition)
+        while part.heap and part.deadline_of.get(part.heap[0][1]) != part.heap[0][0]:
+            heapq.heappop(part.heap)  # stale: the customer's deadline moved
+        if part.heap:
+            found = min(found, part.heap[0][0])
+        if part.in_flight:
+            self._expire(part)  # a tick that found no state to fold (or was lost): let go
+            found = min([found, *(deadline for deadline, _ in part.in_flight.values())])
+        return found
 
     def forget_partitions(self, keep: set[int]) -> None:
         for partition in list(self._partitions):

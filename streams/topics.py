@@ -70,6 +70,16 @@ class Topics:
         return f"{self.prefix}model-parameters"
 
     @property
+    def alerts_admitted(self) -> str:
+        """With an alert budget: the churn openings each CX team's daily budget admitted."""
+        return f"{self.prefix}alerts-admitted"
+
+    @property
+    def alert_budget(self) -> str:
+        """Internal, one partition: churn openings competing for a budget, and stream-time marks."""
+        return f"{self.prefix}internal.alert-budget"
+
+    @property
     def ticks(self) -> str:
         """Internal: timer ticks for customers whose inactivity deadline passed."""
         return f"{self.prefix}internal.ticks"

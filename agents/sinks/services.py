@@ -25,14 +25,17 @@ from agents.worker.health import HealthBoard
 from streams.alert_notify import GROUP_HEADER, wants_notification
 from streams.contracts import decode_alert, encode_alert
 from streams.delivery import InMemoryIdempotencyStore
-from streams.domain import Alert, AlertAction
+from streams.domain import Alert, AlertAction, AlertType
 
 DELIVERY_FAILURE_HEADER = "cx-delivery-failure"
 DELIVERY_PROBLEM = "redis_alert_delivery"  # the idempotency store of webhook delivery
 
 
-def register_sinks(app: faust.App, options: WorkerOptions, health: HealthBoard) -> None:
-    """Run the sinks the options ask for as tasks of ``app``, stopped on shutdown."""
+def register_sinks(
+    app: faust.App, options: WorkerOptions, health: HealthBoard, *, budget: bool = False
+) -> None:
+    """Run the sinks the options ask for as tasks of ``app``, stopped on shutdown; with an
+    alert ``budget``, churn openings are posted from the alerts-admitted topic only."""
     settings = options.settings
     if options.redis_projection and settings.redis_url:
         projection = redis_projection(
@@ -45,7 +48,7 @@ def register_sinks(app: faust.App, options: WorkerOptions, health: HealthBoard) 
         )
         _run_as_task(app, projection, "redis-read-model")
     if options.webhook_url or options.webhook_routes:
-        _run_as_task(app, _delivery_consumer(app, options, health), "alert-delivery")
+        _run_as_task(app, _delivery_consumer(app, options, health, budget), "alert-delivery")
 
 
 def _run_as_task(app: faust.App, consumer: SideConsumer, name: str) -> None:
@@ -60,8 +63,11 @@ def _run_as_task(app: faust.App, consumer: SideConsumer, name: str) -> None:
         consumer.stop()
 
 
-def _delivery_consumer(app: faust.App, options: WorkerOptions, health: HealthBoard) -> SideConsumer:
+def _delivery_consumer(
+    app: faust.App, options: WorkerOptions, health: HealthBoard, budget: bool
+) -> SideConsumer:
     settings = options.settings
+    admitted = settings.topics.alerts_admitted if budget else None
     idempotency: Any = InMemoryIdempotencyStore()
     key_prefix = settings.topic_prefix.replace(".", ":")
     redis_health = HealthReport(health, settings.redis_url or "", key_prefix, DELIVERY_PROBLEM)
@@ -93,7 +99,8 @@ def _delivery_consumer(app: faust.App, options: WorkerOptions, health: HealthBoa
     )
 
     async def handle(batch: Sequence[Any]) -> None:
-        outcomes = await asyncio.gather(*(delivery.deliver(a) for a in _to_notify(batch)))
+        notify = _to_notify(batch, admitted)
+        outcomes = await asyncio.gather(*(delivery.deliver(a) for a in notify))
         for outcome in outcomes:
             if outcome.status is DeliveryStatus.DELIVERED:
                 metrics.DELIVERIES.labels("delivered").inc()
@@ -105,7 +112,7 @@ def _delivery_consumer(app: faust.App, options: WorkerOptions, health: HealthBoa
     return SideConsumer(
         settings.kafka,
         f"{options.app_id}-alert-delivery",
-        [settings.topics.alerts],
+        [settings.topics.alerts, *([admitted] if admitted else [])],
         handle,
         batch_size=100,
         on_failure=failed,
@@ -118,17 +125,23 @@ def _delivery_consumer(app: faust.App, options: WorkerOptions, health: HealthBoa
     )
 
 
-def _to_notify(batch: Sequence[Any]) -> list[Alert]:
+def _to_notify(batch: Sequence[Any], admitted: str | None = None) -> list[Alert]:
     """The batch's alerts the worker marked for the team (see streams.alert_notify).
 
     Control-group alerts and re-notifications of handled alerts are counted, not posted; an
-    alert from a worker that wrote no verdict is posted only when it opens.
+    alert from a worker that wrote no verdict is posted only when it opens. With an alert
+    budget (``admitted`` names its topic), a churn alert is posted only as an opening the
+    budget admitted: the others, and the updates and resolutions of all, stay quiet.
     """
     out: list[Alert] = []
     for message in batch:
         headers = message_headers(message)
         alert = decode_alert(message.value(), headers)
         if not isinstance(alert, Alert):
+            continue
+        if admitted is not None and alert.type is AlertType.CHURN_RISK:
+            if message.topic() == admitted:
+                out.append(alert)
             continue
         verdict = wants_notification(headers)
         if verdict is False:

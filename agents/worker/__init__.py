@@ -2,10 +2,13 @@
 
 The customer agent (``customer_agent``) hands each batch to its cycle (``batch_cycle``: fold,
 publish, acknowledge, store), whose fold (``batch_fold``, ``customer_fold``) is Faust-free.
-``merge`` orders the inputs by event time, ``tables`` and ``outputs`` keep state and publish,
-``faust_internals`` is the only module that touches private Faust/aiokafka attributes. The
-HTTP API (``web*``, ``api_security``, ``action_api``), metrics, health, model parameters,
-topic administration and start-up checks live here too.
+``merge`` orders the inputs by event time, ``tables`` and ``outputs`` keep state and publish.
+With an alert budget, ``budget_feed`` and ``budget_agent`` admit each CX team's K best churn
+openings per day. Private Faust/mode/aiokafka attributes are read in ``faust_internals`` and
+replaced or wrapped in ``faust_overrides``, ``fetch_guard`` and ``changelog_queue``; each piece
+they rely on is pinned by source hash in ``faust_pins``. The HTTP API (``web*``,
+``api_security``, ``action_api``), metrics, health, model parameters, topic administration and
+start-up checks live here too.
 
 May import: ``agents.settings``, ``streams`` and third-party libraries; never ``agents.sinks``,
 ``agents.cli``, ``agents.demo`` or ``agents.app``.

@@ -23,6 +23,7 @@ from typing import Any
 
 from agents.worker import loop_metrics, metrics
 from agents.worker.batch_fold import TICK_VALUE, BatchFold, BatchOutput, IntegrityAccess
+from agents.worker.budget_feed import BudgetFeed
 from agents.worker.customer_fold import Record
 from agents.worker.health import HealthBoard
 from agents.worker.index_rebuild import RebuildLedger, Table, rebuild_index
@@ -80,6 +81,7 @@ class BatchCycle:
         self.has_assignment = False  # set once the first rebalance completed
         self._ledger: RebuildLedger | None = None  # while the deadline index is rebuilt
         self.indexed: set[int] | None = None  # the partitions the deadline index covers
+        self.budget: BudgetFeed | None = None  # set when churn alerts compete for a budget
 
     async def handle_safely(self, records: Sequence[Record]) -> None:
         """Handle a batch; never raises except on cancellation (see the module docstring)."""
@@ -144,6 +146,7 @@ class BatchCycle:
         self.integrity.flush()
         self.deadlines.observe(out.stream_times)
         self.deadlines.schedule(out.deadlines)
+        self.deadlines.settle((cid, record.partition) for cid, _, _, record in out.states)
         if self._ledger is not None:
             self._ledger.batch(out)
         _record_metrics(out)
@@ -155,6 +158,8 @@ class BatchCycle:
             produce(topic, key, value, headers)
         for dl_key, dl_value, dl_headers in out.dead_letters:
             produce(self.topics.dead_letter, dl_key, dl_value, dl_headers)
+        if self.budget is not None and out.alerts:
+            self.budget.candidates(out)
 
     async def rebuild(
         self,

@@ -6,7 +6,8 @@ Data flow (all keyed by customer id unless said otherwise):
     feedback (weighed by the survey-integrity table) ───────────┤→ customer agent
     timer (deadline index) → internal.ticks ────────────────────┘   (customers table)
     customer agent → alerts, customer-health (compacted), alert-outcomes (compacted),
-                     dead-letter
+                     dead-letter; with an alert budget also internal.alert-budget (churn
+                     openings and marks; see budget_feed)
 
 Each batch runs through :class:`~agents.worker.batch_cycle.BatchCycle`; this module only
 wires it to Faust: the agent, the timer that sends ticks, and the rebalance handlers.
@@ -88,7 +89,11 @@ def register_customer_agent(
 
             if await cycle.rebuild(customers, assigned, still_valid) is None:
                 return  # cut short: the next run rebuilds for the new assignment or parameters
+            if cycle.budget is not None:
+                cycle.budget.forget(assigned)
         await cycle.send_ticks()
+        if cycle.budget is not None:  # after the ticks: their deadlines hold the marks back
+            await cycle.budget.send_marks(cycle.deadlines, sorted(assigned))
         for partition, stream_time in cycle.deadlines.stream_times().items():
             metrics.STREAM_TIME_LAG.labels(str(partition)).set(max(0.0, time.time() - stream_time))
 

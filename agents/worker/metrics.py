@@ -105,6 +105,20 @@ MODEL_PARAMETERS_DEFAULT = Gauge(
     "record read from the model-parameters topic yet), else 0.",
     registry=REGISTRY,
 )
+BUDGET = Counter(
+    "cxstream_alert_budget",
+    "Churn openings through the alert budget (loss.alert_budget_per_day): candidate (offered "
+    "to its team's day), admitted (among the day's K best, published), late (its day was "
+    "already decided: an event that arrived after the grace, or a repeat of one decided).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+BUDGET_OPEN_DAY = Gauge(
+    "cxstream_alert_budget_open_day",
+    "The first event-time day (UTC midnight, epoch seconds) the alert budget has not decided "
+    "yet: it stops moving while an input partition's stream time stands still.",
+    registry=REGISTRY,
+)
 
 
 def _expose_known_label_values() -> None:
@@ -117,6 +131,8 @@ def _expose_known_label_values() -> None:
                 ALERTS.labels(kind.value, action.value, priority.value)
     for outcome in ("delivered", "retried", "failed"):
         DELIVERIES.labels(outcome)
+    for outcome in ("candidate", "admitted", "late"):
+        BUDGET.labels(outcome)
     for reason in REASON_CODES:
         if reason not in SKIP_REASONS:
             DEAD_LETTERS.labels(reason)

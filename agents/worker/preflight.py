@@ -21,6 +21,7 @@ from confluent_kafka.admin import AclOperation, AdminClient, NewTopic
 from agents.settings import KafkaSettings, WorkerOptions
 from agents.worker.partitions import agreed_partitions, copartitioned, partition_counts
 from agents.worker.topic_admin import (
+    BUDGET_TABLE,
     ensure_changelogs,
     ensure_topics,
     faust_changelogs,
@@ -83,6 +84,8 @@ def needs(topics: Topics, app_id: str, redis: bool = True, webhooks: bool = Fals
     # alert actions are folded like events and written by POST /alerts/{id}/actions
     wanted += [Need("topic", topics.alert_actions, (R, W, D))]
     wanted += [Need("topic", t, (R, W, D)) for t in (topics.alerts, topics.health, topics.ticks)]
+    # the alert budget (loss.alert_budget_per_day): its internal topic and what it admits
+    wanted += [Need("topic", t, (R, W, D)) for t in (topics.alert_budget, topics.alerts_admitted)]
     wanted += [Need("topic", t, (W, D)) for t in (topics.dead_letter, topics.delivery_dead_letter)]
     groups = (
         [app_id] + [f"{app_id}-redis-read-model"] * redis + [f"{app_id}-alert-delivery"] * webhooks
@@ -93,7 +96,8 @@ def needs(topics: Topics, app_id: str, redis: bool = True, webhooks: bool = Fals
 
 def faust_internal_topics(app_id: str) -> list[str]:
     """Topics Faust uses under the app id (changelogs, leader election)."""
-    return [*faust_changelogs(app_id), f"{app_id}-__assignor-__leader"]
+    budget = f"{app_id}-{BUDGET_TABLE}-changelog"
+    return [*faust_changelogs(app_id), budget, f"{app_id}-__assignor-__leader"]
 
 
 def _admin(kafka: KafkaSettings, errors: list[KafkaError]) -> AdminClient:

@@ -54,10 +54,12 @@ def topic_specs(
         TopicSpec(topics.profiles, partitions, retained),
         TopicSpec(topics.alert_actions, partitions, retained),
         TopicSpec(topics.alerts, partitions, retained),
+        TopicSpec(topics.alerts_admitted, partitions, retained),
         TopicSpec(topics.health, partitions, COMPACTED),
         TopicSpec(topics.alert_outcomes, partitions, COMPACTED),
         TopicSpec(topics.model_parameters, 1, COMPACTED),
         TopicSpec(topics.ticks, partitions, ticks),
+        TopicSpec(topics.alert_budget, 1, ticks),
         TopicSpec(topics.dead_letter, 1, retained),
         TopicSpec(topics.delivery_dead_letter, 1, retained),
     ]
@@ -85,6 +87,7 @@ def ensure_topics(
 #: The worker's Faust tables (agents/worker/tables.py creates them); Faust names their
 #: changelogs after them.
 FAUST_TABLES = ("customers", "survey-integrity")
+BUDGET_TABLE = "alert-budget"  # one partition, like the budget topic it follows
 
 
 def faust_changelogs(app_id: str) -> list[str]:
@@ -107,8 +110,11 @@ def ensure_changelogs(
     admin = AdminClient(kafka.confluent())
     futures = admin.create_topics(
         [
-            NewTopic(name, partitions, replication_factor, config=COMPACTED)
-            for name in faust_changelogs(app_id)
+            *(
+                NewTopic(name, partitions, replication_factor, config=COMPACTED)
+                for name in faust_changelogs(app_id)
+            ),
+            NewTopic(f"{app_id}-{BUDGET_TABLE}-changelog", 1, replication_factor, config=COMPACTED),
         ],
         operation_timeout=timeout,
         request_timeout=timeout,

@@ -115,6 +115,9 @@ class LossConfig:
     # Alert cut as a budget (streams.model.budget): at most this many new churn alerts per
     # team per event-time day, the most at risk; 0 = every alert at p_loss >= alert_at.
     alert_budget_per_day: int = _rng(0, 100_000)
+    # How long after a day ends its budget waits for alerts opened by events that arrive late
+    # (alerts of silence are never late: see streams.model.budget); later ones are refused.
+    alert_budget_grace_hours: float = _rng(0.0, 24.0 * 7)
     # Learned trouble effects (streams.fitting.trouble): per signal (code, knots, multiplier
     # weights, excess-hazard weights); empty = the hazard_scale formula (cold start).
     trouble: tuple[Effect, ...] = _learned(())

@@ -1,11 +1,12 @@
-"""The worker creates its tables' changelogs before Faust starts: compacted, co-partitioned."""
+"""The worker creates its tables' changelogs before Faust starts: compacted, co-partitioned
+(the alert budget's table, like the topic it follows, has one partition)."""
 
 from __future__ import annotations
 
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from agents.settings import KafkaSettings
-from agents.worker.topic_admin import ensure_changelogs, faust_changelogs
+from agents.worker.topic_admin import BUDGET_TABLE, ensure_changelogs, faust_changelogs
 from streams.topics import INPUT_PARTITIONS
 
 
@@ -16,12 +17,13 @@ def test_changelogs_are_created_compacted_with_the_input_partitions_once(
     app_id = f"{unique_prefix}app"
     first = ensure_changelogs(kafka, app_id)
     again = ensure_changelogs(kafka, app_id)
-    names = faust_changelogs(app_id)
+    names = [*faust_changelogs(app_id), f"{app_id}-{BUDGET_TABLE}-changelog"]
     assert first == dict.fromkeys(names, "created") and again == dict.fromkeys(names, "exists")
 
     admin = AdminClient(kafka.confluent())
     metadata = admin.list_topics(timeout=10).topics
-    assert [len(metadata[name].partitions) for name in names] == [INPUT_PARTITIONS] * len(names)
+    sizes = [len(metadata[name].partitions) for name in names]
+    assert sizes == [INPUT_PARTITIONS] * (len(names) - 1) + [1]
     resources = [ConfigResource(ConfigResource.Type.TOPIC, name) for name in names]
     for future in admin.describe_configs(resources).values():
         assert future.result(10)["cleanup.policy"].value == "compact"

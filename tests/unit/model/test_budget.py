@@ -10,7 +10,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.domain import Alert, AlertAction, AlertType, Priority
-from streams.model.budget import DAY_S, BudgetBook, Candidate, admit_all, close, offer
+from streams.model.budget import (
+    DAY_S,
+    BudgetBook,
+    Candidate,
+    admit_all,
+    candidate,
+    close,
+    close_marked,
+    mark,
+    offer,
+)
 
 T0 = 1_700_006_400.0  # midnight UTC
 HOUR = 3600.0
@@ -125,3 +135,54 @@ def _counts(alerts: list[Alert]) -> dict[tuple[str, int], int]:
         key = (a.cx_team or "", int(a.opened_at // DAY_S))
         out[key] = out.get(key, 0) + 1
     return out
+
+
+def test_in_the_pipeline_a_day_is_decided_when_every_partitions_mark_has_passed_it() -> None:
+    book = BudgetBook()
+    book, _ = offer(book, Candidate("a", "c1", "eu", 0.9, 0, T0 + HOUR), 1)
+    book, _ = offer(book, Candidate("b", "c2", "eu", 0.8, 0, T0 + 2 * HOUR), 1)
+    book = mark(book, 0, T0 + 3 * DAY_S)
+    book, admitted = close_marked(book, partitions=2, grace_s=HOUR)
+    assert admitted == []  # partition 1 has said nothing yet: it may still open one
+    book = mark(book, 1, T0 + DAY_S + 30 * 60)
+    book, admitted = close_marked(book, partitions=2, grace_s=HOUR)
+    assert admitted == []  # the lowest mark decides, and it is within the grace
+    book = mark(book, 1, T0 + DAY_S)  # marks only move forward (a new owner starts behind)
+    assert book.marks[1] == T0 + DAY_S + 30 * 60
+    book = mark(book, 1, T0 + DAY_S + HOUR)
+    book, admitted = close_marked(book, partitions=2, grace_s=HOUR)
+    assert [c.alert_id for c in admitted] == ["a"]
+    assert book.marks == {0: T0 + 3 * DAY_S, 1: T0 + DAY_S + HOUR}  # kept across closes
+
+
+@settings(max_examples=60, deadline=None)
+@given(alert_sets, st.integers(1, 3), st.randoms(use_true_random=False))
+def test_marked_closing_admits_what_a_replay_admits_however_partitions_interleave(
+    rows: list[tuple[float, str | None, float, int]], k: int, rnd: object
+) -> None:
+    """Each partition's candidates precede its marks, as the worker produces them; the
+    partitions interleave at random, and days close as the lowest mark allows."""
+    alerts = [churn_alert(i, p, team, T0 + at, var) for i, (p, team, at, var) in enumerate(rows)]
+    by_partition: dict[int, list[object]] = {0: [], 1: []}
+    for i, a in enumerate(sorted(alerts, key=lambda a: a.opened_at)):
+        part = by_partition[i % 2]
+        part.append(a)
+        part.append((i % 2, a.opened_at))  # this partition opens nothing earlier from now on
+    for part_no, part in by_partition.items():
+        part.append((part_no, T0 + 4 * DAY_S))
+    book, admitted = BudgetBook(), []
+    while any(by_partition.values()):
+        part = by_partition[rnd.choice([p for p, q in by_partition.items() if q])]  # type: ignore[attr-defined]
+        item = part.pop(0)
+        if isinstance(item, Alert):
+            found = candidate(item)
+            assert found is not None
+            book, booked = offer(book, found, k)
+            assert booked, "never late: each partition's marks follow its candidates"
+        else:
+            book = mark(book, *item)  # type: ignore[misc]
+        book, decided = close_marked(book, 2, grace_s=0.0)
+        admitted += decided
+    assert sorted(admitted, key=Candidate.rank) == sorted(
+        admit_all(alerts, k, T0 + 4 * DAY_S), key=Candidate.rank
+    )

@@ -171,7 +171,7 @@ def test_state_bytes_round_trip(evs: list[Event]) -> None:
 def test_state_size_is_bounded_for_a_long_history() -> None:
     state = None
     sizes = []
-    started = time.perf_counter()
+    laps = [time.perf_counter()]
     for i in range(100_000):
         t = T0 + i * 600.0
         k = i % 10
@@ -184,12 +184,15 @@ def test_state_size_is_bounded_for_a_long_history() -> None:
         state, _ = apply(state, ev, t, CFG)
         if i % 20_000 == 19_999:
             sizes.append(len(state_to_bytes(state)))
-    elapsed = time.perf_counter() - started
+            laps.append(time.perf_counter())
     assert state is not None
     assert max(sizes) < 6_000, sizes
     assert max(sizes) - min(sizes) < 600, sizes  # flat: does not grow with history
     assert state.purchases.orders == 60_000
-    assert elapsed < 15.0
+    # Nor does the cost of an event: the last 20,000 take about as long as the first (a ratio
+    # measured in the same run, not a time limit a loaded machine could miss).
+    first, last = laps[1] - laps[0], laps[-1] - laps[-2]
+    assert last < 3 * first, (first, last)
 
 
 @SLOW

@@ -35,7 +35,7 @@ class Broker:
     def produce(
         self, topic: str, key: bytes | None, value: bytes | None, headers: Any = None, **kw: Any
     ) -> None:
-        self.sent.append({"topic": topic, "key": key, "value": value, **kw})
+        self.sent.append({"topic": topic, "key": key, "value": value, "headers": headers, **kw})
 
     async def flush(self, owner: object = None) -> None:
         self.table_at_flush.append(set(self.table))
