@@ -68,6 +68,7 @@ class EventTimeMerge(DefaultSchedulingStrategy):
     deliverable: Callable[[TP], bool] = staticmethod(lambda tp: True)  # type: ignore[assignment]
     delivered: Callable[[TP, int], bool] = staticmethod(lambda tp, offset: True)  # type: ignore[assignment]
     fetch_again: Callable[[TP], bool] = staticmethod(lambda tp: False)  # type: ignore[assignment]
+    describe: Callable[[TP], str] = staticmethod(lambda tp: "")  # type: ignore[assignment]
 
     def __init__(self) -> None:
         # partition number -> topic partition -> FIFO of (held since, fetched at (ms), record)
@@ -133,7 +134,7 @@ class EventTimeMerge(DefaultSchedulingStrategy):
                     "releasing %s out of timestamp order after %.0fs: %s not caught up",
                     tp,
                     self.max_idle,
-                    ", ".join(f"{m.topic}-{m.partition}" for m in waiting),
+                    ", ".join(f"{m.topic}-{m.partition} ({self.describe(m)})" for m in waiting),
                 )
             self._released[partition] = max(
                 self._released.get(partition, -math.inf), _order_time(record)
@@ -249,6 +250,18 @@ def merge_scheduler(
         ``max_idle`` out of order)."""
         return faust_fetch_again(app_ref(), tp)
 
+    def describe(tp: TP) -> str:
+        """Why ``tp`` may not look caught up: what the consumer knows of it (for the log)."""
+        app = app_ref()
+        consumer = getattr(app, "consumer", None)
+        paused = tp in getattr(consumer, "_paused_partitions", ())
+        buffered = tp in getattr(consumer, "_buffered_partitions", ())
+        try:
+            known = f"{fetch_state(app, tp)}, expected {next_expected(app, tp)}"
+        except Exception as exc:  # a log line must never stop the merge
+            known = f"fetch state unknown ({exc!r})"
+        return f"{known}, paused {paused}, buffered {buffered}"
+
     return type(
         "BoundEventTimeMerge",
         (EventTimeMerge,),
@@ -261,6 +274,7 @@ def merge_scheduler(
             "deliverable": staticmethod(deliverable),
             "delivered": staticmethod(delivered),
             "fetch_again": staticmethod(fetch_again),
+            "describe": staticmethod(describe),
         },
     )
 
