@@ -40,6 +40,8 @@ KNOWN_METRICS = {
     "cxstream_alert_deliveries_total",
     "cxstream_agent_failures_total",
     "cxstream_model_parameters_default",
+    "cxstream_alert_budget_total",
+    "cxstream_alert_budget_open_day",
     # feedback loop (agents/worker/loop_metrics.py, issue 16)
     "cxstream_alert_outcomes_total",
     "cxstream_churn_alert_precision",
@@ -123,6 +125,12 @@ def test_alerts_carry_severity_team_and_annotations() -> None:
         assert labels.get("severity") in {"critical", "warning", "info"}, rule["alert"]
         assert labels.get("team") in {"platform", "cx"}, rule["alert"]
         assert {"summary", "description", "runbook_url"} <= notes.keys(), rule["alert"]
+
+
+def test_the_runbook_index_lists_every_alert() -> None:
+    index = (ROOT / "docs" / "runbooks" / "README.md").read_text(encoding="utf-8")
+    missing = [rule["alert"] for rule in alert_rules() if rule["alert"] not in index]
+    assert missing == [], "alerts missing from docs/runbooks/README.md"
 
 
 def test_runbook_urls_point_at_existing_runbooks() -> None:
