@@ -23,8 +23,9 @@ from collections.abc import Iterable
 from agents.worker.batch_fold import BatchOutput
 from agents.worker.outputs import OutputProducer, OutputRejected
 from streams.alert_notify import wants_notification
+from streams.contracts import decode_alert
 from streams.deadline_index import DeadlineIndex
-from streams.domain import AlertAction, AlertType
+from streams.domain import Alert, AlertAction, AlertType
 from streams.model.budget import day_of
 
 MARK_HEADER = "cx-budget-mark"
@@ -56,8 +57,15 @@ class BudgetFeed:
     def candidates(self, out: BatchOutput) -> int:
         """Produce the batch's churn openings (not the holdout's) as candidates."""
         messages = [m for m in out.messages if m[0] == self.alerts_topic]
+        if len(messages) != len(out.alerts):  # each alert has its message, in order: a bug
+            log.error("alert budget: %d alerts, %d alert messages", len(out.alerts), len(messages))
+            decoded = [decode_alert(value, headers or []) for _, _, value, headers in messages]
+            alerts = [a for a in decoded if isinstance(a, Alert)]
+            messages = [m for m, a in zip(messages, decoded, strict=True) if isinstance(a, Alert)]
+        else:
+            alerts = out.alerts
         sent = 0
-        for alert, (_, _, value, headers) in zip(out.alerts, messages, strict=True):
+        for alert, (_, _, value, headers) in zip(alerts, messages, strict=True):
             if alert.type is not AlertType.CHURN_RISK or alert.action is not AlertAction.OPENED:
                 continue
             if wants_notification(headers or ()) is False:  # control group: nobody acts on it

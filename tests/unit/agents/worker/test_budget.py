@@ -149,3 +149,18 @@ def test_packed_messages_keep_their_bytes_and_headers() -> None:
 
     headers: list[tuple[str, bytes | None]] = [("a", b"\x00\xff"), ("b", None), (MARK_HEADER, b"")]
     assert unpack_message(pack_message(b"\x01\x02", headers)) == (b"\x01\x02", headers)
+
+
+def test_the_feed_pairs_alerts_with_their_messages_even_when_a_batch_disagrees() -> None:
+    """Each alert of a batch has its message, in order; if that ever breaks, the feed reads
+    the alerts from the messages instead of failing the batch (which would stall the worker)."""
+    from agents.worker.batch_fold import BatchOutput
+
+    churn = churn_alert(1, 0.9)
+    _, value, headers = encode_alert(churn)
+    out = BatchOutput(alerts=[], messages=[(TOPICS.alerts, b"c1", value, headers)])
+    client = Client()
+    outputs = OutputProducer(None, client=client)  # type: ignore[arg-type]
+    feed = BudgetFeed(TOPICS.alert_budget, TOPICS.alerts, outputs, grace_s=HOUR)
+    assert feed.candidates(out) == 1
+    assert client.sent[0]["topic"] == TOPICS.alert_budget and client.sent[0]["key"] == b"eu"
