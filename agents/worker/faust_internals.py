@@ -139,6 +139,23 @@ def fetch_again(app: Any, tp: TP) -> bool:
     return True
 
 
+def fetch_diagnosis(app: Any, tp: TP) -> str:
+    """Why aiokafka may not be fetching ``tp`` (for a log line; never raises)."""
+    try:
+        kafka_consumer = app.consumer._thread._ensure_consumer()
+        key = AIOKafkaTP(tp.topic, tp.partition)
+        state = kafka_consumer._subscription.subscription.assignment.state_value(key)
+        unread = kafka_consumer._fetcher._records.get(key)
+        active = app.consumer._active_partitions
+        return (
+            f"aiokafka paused {getattr(state, 'paused', None)}, "
+            f"unread fetch {'yes' if unread is not None else 'no'}, "
+            f"faust active {active is None or tp in active}"
+        )
+    except Exception as exc:
+        return f"aiokafka state unknown ({exc!r})"
+
+
 def read_offset(app: Any, tp: TP) -> int | None:
     """The offset of the last message Faust handed to a stream from ``tp``."""
     offset: int | None = app.consumer._read_offset.get(tp)

@@ -45,7 +45,7 @@ from typing import Any
 from faust.transport.utils import DefaultSchedulingStrategy
 from faust.types import TP
 
-from agents.worker.faust_internals import consuming, fetch_state, read_offset
+from agents.worker.faust_internals import consuming, fetch_diagnosis, fetch_state, read_offset
 from agents.worker.faust_internals import fetch_again as faust_fetch_again
 from agents.worker.fetch_guard import next_expected
 from agents.worker.metrics import MERGE_OUT_OF_ORDER
@@ -260,7 +260,7 @@ def merge_scheduler(
             known = f"{fetch_state(app, tp)}, expected {next_expected(app, tp)}"
         except Exception as exc:  # a log line must never stop the merge
             known = f"fetch state unknown ({exc!r})"
-        return f"{known}, paused {paused}, buffered {buffered}"
+        return f"{known}, paused {paused}, buffered {buffered}, {fetch_diagnosis(app, tp)}"
 
     return type(
         "BoundEventTimeMerge",
