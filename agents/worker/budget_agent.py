@@ -45,6 +45,7 @@ from streams.model.budget import (
     Candidate,
     candidate,
     close_marked,
+    late,
     mark,
     offer,
 )
@@ -185,7 +186,7 @@ class BudgetAgent:
                 continue
             metrics.BUDGET.labels("candidate").inc()
             book, booked = offer(book, found, self.k)
-            if not booked and found.day < book.open_from:
+            if not booked and late(book, found):
                 metrics.BUDGET.labels("late").inc()
                 log.warning(
                     "alert budget: churn alert %s of %s arrived after its day was decided "

@@ -146,8 +146,11 @@ def fetch_diagnosis(app: Any, tp: TP) -> str:
         key = AIOKafkaTP(tp.topic, tp.partition)
         state = kafka_consumer._subscription.subscription.assignment.state_value(key)
         unread = kafka_consumer._fetcher._records.get(key)
-        active = app.consumer._active_partitions
+        faust = app.consumer
+        active = faust._active_partitions
         return (
+            f"paused {tp in faust._paused_partitions}, "
+            f"buffered {tp in faust._buffered_partitions}, "
             f"aiokafka paused {getattr(state, 'paused', None)}, "
             f"unread fetch {'yes' if unread is not None else 'no'}, "
             f"faust active {active is None or tp in active}"

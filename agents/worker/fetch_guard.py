@@ -181,9 +181,16 @@ class FetchLedger:
         self.seek_back.update(self.discarded)
         self.expected.update(self.discarded)
 
-    def take_seek_backs(self, assigned: set[TP]) -> dict[TP, int]:
-        """The partitions to seek before the next fetch, and where (assigned ones only)."""
+    def take_seek_backs(
+        self, assigned: set[TP], held: Mapping[TP, int] | None = None
+    ) -> dict[TP, int]:
+        """The partitions to seek before the next fetch, and where (assigned ones only);
+        ``held``: the oldest offset the merge still held per partition, read again too."""
         due = {tp: self._seek_back_to(tp) for tp in self.seek_back}
+        for tp, oldest in (held or {}).items():
+            if tp in due and oldest < due[tp]:
+                log.info("%s: the merge held offsets from %d: read again from there", tp, oldest)
+                due[tp] = oldest
         self.seek_back.clear()
         for tp in due:
             self.discarded.pop(tp, None)
@@ -271,13 +278,10 @@ class GuardedConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         and read again too: the seek sets Faust's read offset, and Faust skips any record it
         is handed below that offset, so a held record left behind it would be lost.
         """
-        due = self.ledger.take_seek_backs(set(self.assignment()))
         drop_held = getattr(self.scheduler, "drop_held", None)
-        held: dict[TP, int] = drop_held(set(due)) if due and drop_held else {}
-        for tp, oldest in held.items():
-            if oldest < due[tp]:
-                log.info("%s: the merge held offsets from %d: read again from there", tp, oldest)
-                due[tp] = self.ledger.expected[tp] = self.ledger.confirming[tp] = oldest
+        pending = set(self.ledger.seek_back)
+        held: dict[TP, int] = drop_held(pending) if pending and drop_held else {}
+        due = self.ledger.take_seek_backs(set(self.assignment()), held)
         for tp, offset in due.items():
             try:
                 await super().seek(tp, offset)  # Faust's: aiokafka and the read offset

@@ -253,14 +253,11 @@ def merge_scheduler(
     def describe(tp: TP) -> str:
         """Why ``tp`` may not look caught up: what the consumer knows of it (for the log)."""
         app = app_ref()
-        consumer = getattr(app, "consumer", None)
-        paused = tp in getattr(consumer, "_paused_partitions", ())
-        buffered = tp in getattr(consumer, "_buffered_partitions", ())
         try:
             known = f"{fetch_state(app, tp)}, expected {next_expected(app, tp)}"
         except Exception as exc:  # a log line must never stop the merge
             known = f"fetch state unknown ({exc!r})"
-        return f"{known}, paused {paused}, buffered {buffered}, {fetch_diagnosis(app, tp)}"
+        return f"{known}, {fetch_diagnosis(app, tp)}"
 
     return type(
         "BoundEventTimeMerge",

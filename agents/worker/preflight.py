@@ -21,7 +21,7 @@ from confluent_kafka.admin import AclOperation, AdminClient, NewTopic
 from agents.settings import KafkaSettings, WorkerOptions
 from agents.worker.partitions import agreed_partitions, copartitioned, partition_counts
 from agents.worker.topic_admin import (
-    BUDGET_TABLE,
+    budget_changelog,
     ensure_changelogs,
     ensure_topics,
     faust_changelogs,
@@ -96,8 +96,7 @@ def needs(topics: Topics, app_id: str, redis: bool = True, webhooks: bool = Fals
 
 def faust_internal_topics(app_id: str) -> list[str]:
     """Topics Faust uses under the app id (changelogs, leader election)."""
-    budget = f"{app_id}-{BUDGET_TABLE}-changelog"
-    return [*faust_changelogs(app_id), budget, f"{app_id}-__assignor-__leader"]
+    return [*faust_changelogs(app_id), budget_changelog(app_id), f"{app_id}-__assignor-__leader"]
 
 
 def _admin(kafka: KafkaSettings, errors: list[KafkaError]) -> AdminClient:

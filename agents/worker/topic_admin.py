@@ -94,6 +94,10 @@ def faust_changelogs(app_id: str) -> list[str]:
     return [f"{app_id}-{table}-changelog" for table in FAUST_TABLES]
 
 
+def budget_changelog(app_id: str) -> str:
+    return f"{app_id}-{BUDGET_TABLE}-changelog"
+
+
 def ensure_changelogs(
     kafka: KafkaSettings,
     app_id: str,
@@ -114,7 +118,7 @@ def ensure_changelogs(
                 NewTopic(name, partitions, replication_factor, config=COMPACTED)
                 for name in faust_changelogs(app_id)
             ),
-            NewTopic(f"{app_id}-{BUDGET_TABLE}-changelog", 1, replication_factor, config=COMPACTED),
+            NewTopic(budget_changelog(app_id), 1, replication_factor, config=COMPACTED),
         ],
         operation_timeout=timeout,
         request_timeout=timeout,

@@ -83,12 +83,17 @@ class BudgetBook:
     marks: Mapping[int, float] = field(default_factory=lambda: MappingProxyType({}))
 
 
+def late(book: BudgetBook, cand: Candidate) -> bool:
+    """``cand``'s day is already decided: :func:`offer` refuses it."""
+    return cand.day < book.open_from
+
+
 def offer(book: BudgetBook, cand: Candidate, k: int) -> tuple[BudgetBook, bool]:
     """Book ``cand`` for its team and day, keeping the ``k`` best; (book, False) when its day
     is already closed (late) or it is already booked."""
     if k < 1:
         raise ValueError(f"alert budget: k must be >= 1, got {k}")
-    if cand.day < book.open_from:
+    if late(book, cand):
         return book, False
     key = (cand.team, cand.day)
     held = book.buckets.get(key, ())

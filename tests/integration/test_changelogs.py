@@ -6,7 +6,7 @@ from __future__ import annotations
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from agents.settings import KafkaSettings
-from agents.worker.topic_admin import BUDGET_TABLE, ensure_changelogs, faust_changelogs
+from agents.worker.topic_admin import budget_changelog, ensure_changelogs, faust_changelogs
 from streams.topics import INPUT_PARTITIONS
 
 
@@ -17,7 +17,7 @@ def test_changelogs_are_created_compacted_with_the_input_partitions_once(
     app_id = f"{unique_prefix}app"
     first = ensure_changelogs(kafka, app_id)
     again = ensure_changelogs(kafka, app_id)
-    names = [*faust_changelogs(app_id), f"{app_id}-{BUDGET_TABLE}-changelog"]
+    names = [*faust_changelogs(app_id), budget_changelog(app_id)]
     assert first == dict.fromkeys(names, "created") and again == dict.fromkeys(names, "exists")
 
     admin = AdminClient(kafka.confluent())
