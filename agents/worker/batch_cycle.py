@@ -22,9 +22,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from agents.worker import loop_metrics, metrics
-from agents.worker.batch_fold import TICK_VALUE, BatchFold, BatchOutput, IntegrityAccess
+from agents.worker.batch_fold import TICK_VALUE, BatchFold
 from agents.worker.budget_feed import BudgetFeed
 from agents.worker.customer_fold import Record
+from agents.worker.fold_ports import BatchOutput, IntegrityAccess
 from agents.worker.health import HealthBoard
 from agents.worker.index_rebuild import RebuildLedger, Table, rebuild_index
 from agents.worker.outputs import OutputProducer, OutputRejected

@@ -17,12 +17,16 @@ import logging
 import struct
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from functools import partial
-from typing import Protocol
 
-from agents.worker.customer_fold import CustomerFold, Item, Message, Record, RecordFault
-from streams.alert_loop import AlertOutcome
+from agents.worker.customer_fold import CustomerFold, Item, Record, RecordFault
+from agents.worker.fold_ports import (
+    FULL_WEIGHT,
+    BatchOutput,
+    IntegrityAccess,
+    StateAccess,
+    StoredState,
+)
 from streams.contracts import (
     LIVE_WINDOW,
     RETRIABLE_REASONS,
@@ -37,7 +41,7 @@ from streams.contracts import (
 )
 from streams.contracts.actions import DecodedAction, decode_action
 from streams.contracts.confluent import RegistryUnavailable
-from streams.domain import Alert, Feedback, HealthSnapshot
+from streams.domain import Feedback
 from streams.envelope import Envelope, encode_envelope
 from streams.model import ModelConfig
 from streams.topics import ACTIONS_KIND, INPUT_KINDS, Topics
@@ -46,62 +50,6 @@ log = logging.getLogger(__name__)
 
 Headers = list[tuple[str, bytes]]
 TICK_VALUE = struct.Struct(">d")
-
-
-class IntegrityAccess(Protocol):
-    """Survey-integrity weight of one feedback event (per agent/location state)."""
-
-    def weigh(self, feedback: Feedback, record: Record) -> float: ...
-
-    def flush(self) -> None: ...
-
-    def discard(self) -> None: ...
-
-
-class _FullWeight:
-    def weigh(self, feedback: Feedback, record: Record) -> float:
-        return 1.0
-
-    def flush(self) -> None:
-        return None
-
-    def discard(self) -> None:
-        return None
-
-
-FULL_WEIGHT = _FullWeight()
-
-
-class StateAccess(Protocol):
-    """Table access in the context of the record that caused it (Faust needs that context)."""
-
-    def get(self, customer_id: str, record: Record) -> Envelope | None: ...
-
-    def put(self, customer_id: str, envelope: Envelope, raw: bytes, record: Record) -> None:
-        """Store ``envelope``, already encoded as ``raw`` (encoding failures are caught earlier)."""
-
-
-StoredState = tuple[str, Envelope, bytes, Record]  # customer id, state, its bytes, last record
-
-
-@dataclass(slots=True)
-class BatchOutput:
-    alerts: list[Alert] = field(default_factory=list)
-    snapshots: list[HealthSnapshot] = field(default_factory=list)
-    messages: list[Message] = field(default_factory=list)  # encoded alerts and snapshots
-    dead_letters: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]]]] = field(
-        default_factory=list
-    )
-    states: list[StoredState] = field(default_factory=list)
-    deadlines: list[tuple[str, int, float]] = field(default_factory=list)
-    # (customer id, old stage, old band, stage, band) of customers whose labels changed
-    stage_moves: list[tuple[str, str | None, str | None, str, str]] = field(default_factory=list)
-    stream_times: dict[int, float] = field(default_factory=dict)
-    first_consumed: float = 0.0
-    # Counted by the batch cycle once the batch is durable: a retried batch must not count twice.
-    outcomes: list[tuple[str, str]] = field(default_factory=list)  # (topic, outcome)
-    alert_outcomes: list[AlertOutcome] = field(default_factory=list)
-    dead_letter_reasons: list[str] = field(default_factory=list)
 
 
 class BatchFold:

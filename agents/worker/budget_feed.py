@@ -20,7 +20,7 @@ import logging
 import struct
 from collections.abc import Iterable
 
-from agents.worker.batch_fold import BatchOutput
+from agents.worker.fold_ports import BatchOutput
 from agents.worker.outputs import OutputProducer, OutputRejected
 from streams.alert_notify import wants_notification
 from streams.contracts import decode_alert

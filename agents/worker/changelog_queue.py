@@ -18,7 +18,7 @@ from typing import Any
 
 from faust.types import TP
 
-from agents.worker.fetch_guard import FetchLedger
+from agents.worker.fetch_ledger import FetchLedger
 
 
 def guard_changelog_queue(app: Any) -> None:

@@ -145,14 +145,20 @@ def fetch_diagnosis(app: Any, tp: TP) -> str:
         kafka_consumer = app.consumer._thread._ensure_consumer()
         key = AIOKafkaTP(tp.topic, tp.partition)
         state = kafka_consumer._subscription.subscription.assignment.state_value(key)
-        unread = kafka_consumer._fetcher._records.get(key)
+        fetcher = kafka_consumer._fetcher
+        unread = fetcher._records.get(key)
         faust = app.consumer
         active = faust._active_partitions
+        valid = getattr(state, "has_valid_position", None)
         return (
             f"paused {tp in faust._paused_partitions}, "
             f"buffered {tp in faust._buffered_partitions}, "
             f"aiokafka paused {getattr(state, 'paused', None)}, "
-            f"unread fetch {'yes' if unread is not None else 'no'}, "
+            f"aiokafka position {state.position if valid else None}, "
+            f"unread fetch {'yes' if unread is not None else 'no'} "
+            f"(of {len(fetcher._records)} partitions), "
+            f"fetches in flight {len(fetcher._in_flight)}, "
+            f"fetch task done {fetcher._fetch_task.done()}, "
             f"faust active {active is None or tp in active}"
         )
     except Exception as exc:

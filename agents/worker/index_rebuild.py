@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from agents.worker.batch_fold import BatchOutput
+from agents.worker.fold_ports import BatchOutput
 from streams.deadline_index import DeadlineIndex
 from streams.envelope import decode_envelope
 from streams.loop_processing import loop_deadline

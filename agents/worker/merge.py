@@ -47,7 +47,7 @@ from faust.types import TP
 
 from agents.worker.faust_internals import consuming, fetch_diagnosis, fetch_state, read_offset
 from agents.worker.faust_internals import fetch_again as faust_fetch_again
-from agents.worker.fetch_guard import next_expected
+from agents.worker.fetch_ledger import next_expected
 from agents.worker.metrics import MERGE_OUT_OF_ORDER
 from streams.contracts.limits import MAX_EVENT_BYTES
 from streams.topics import Topics

@@ -11,7 +11,8 @@ import asyncio
 from typing import Any
 
 from agents.worker.batch_cycle import BatchCycle
-from agents.worker.batch_fold import FULL_WEIGHT, TICK_VALUE, BatchFold
+from agents.worker.batch_fold import TICK_VALUE, BatchFold
+from agents.worker.fold_ports import FULL_WEIGHT
 from agents.worker.health import HealthBoard
 from agents.worker.outputs import OutputRejected
 from streams.deadline_index import DeadlineIndex

@@ -154,7 +154,7 @@ def test_packed_messages_keep_their_bytes_and_headers() -> None:
 def test_the_feed_pairs_alerts_with_their_messages_even_when_a_batch_disagrees() -> None:
     """Each alert of a batch has its message, in order; if that ever breaks, the feed reads
     the alerts from the messages instead of failing the batch (which would stall the worker)."""
-    from agents.worker.batch_fold import BatchOutput
+    from agents.worker.fold_ports import BatchOutput
 
     churn = churn_alert(1, 0.9)
     _, value, headers = encode_alert(churn)

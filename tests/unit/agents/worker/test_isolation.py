@@ -11,9 +11,10 @@ import pytest
 
 import agents.worker.customer_fold as customer_fold
 from agents.worker.batch_cycle import AGENT_PROBLEM, BATCH_ATTEMPTS, RECORD_ATTEMPTS, BatchCycle
-from agents.worker.batch_fold import FULL_WEIGHT, BatchFold
+from agents.worker.batch_fold import BatchFold
 from agents.worker.customer_agent import finish_before_ack
 from agents.worker.customer_fold import MAX_OUTPUT_BYTES
+from agents.worker.fold_ports import FULL_WEIGHT
 from agents.worker.health import HealthBoard
 from agents.worker.outputs import OutputRejected
 from streams.deadline_index import DeadlineIndex

@@ -10,7 +10,7 @@ from faust.types import TP
 
 from agents.worker import merge as merge_module
 from agents.worker.faust_internals import FetchState
-from agents.worker.fetch_guard import FetchLedger
+from agents.worker.fetch_ledger import FetchLedger
 from agents.worker.merge import EventTimeMerge, worker_merge
 from agents.worker.metrics import MERGE_OUT_OF_ORDER
 from streams.contracts.limits import MAX_EVENT_BYTES
