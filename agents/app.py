@@ -31,7 +31,7 @@ from agents.worker.faust_overrides import FaustLevers
 from agents.worker.faust_overrides import install as install_overrides
 from agents.worker.fetch_guard import install_guard
 from agents.worker.health import HealthBoard
-from agents.worker.merge import worker_merge
+from agents.worker.merge_probes import worker_merge
 from agents.worker.model_params import ModelParameters, register_parameters_reader
 from agents.worker.outputs import OutputProducer
 from agents.worker.preflight import preflight

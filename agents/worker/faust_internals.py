@@ -28,6 +28,7 @@ Faust offers no public API for what these do; each is pinned by the tests that e
 from __future__ import annotations
 
 import logging
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -163,6 +164,29 @@ def fetch_diagnosis(app: Any, tp: TP) -> str:
         )
     except Exception as exc:
         return f"aiokafka state unknown ({exc!r})"
+
+
+def leader_answered_within(app: Any, tp: TP, seconds: float) -> bool:
+    """Whether ``tp``'s leader broker answered a fetch in the last ``seconds``: any assigned
+    partition it leads was reported by a fetch response since. False while ``tp`` has no
+    known leader; True when the consumer's state cannot be read (nothing to conclude)."""
+    try:
+        kafka_consumer = app.consumer._thread._ensure_consumer()
+        cluster = kafka_consumer._client.cluster
+        assignment = kafka_consumer._subscription.subscription.assignment
+        leader = cluster.leader_for_partition(AIOKafkaTP(tp.topic, tp.partition))
+        if leader is None or leader < 0:
+            return False
+        since_ms = 1000.0 * (time.time() - seconds)
+        for other in assignment.tps:
+            state = assignment.state_value(other)
+            reported = getattr(state, "timestamp", None)
+            fresh = reported is not None and reported >= since_ms
+            if fresh and cluster.leader_for_partition(other) == leader:
+                return True
+        return False
+    except Exception:
+        return True
 
 
 def read_offset(app: Any, tp: TP) -> int | None:

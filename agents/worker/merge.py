@@ -25,7 +25,11 @@ fetched. How long it must then stay there is the worker's ``--max-task-idle`` (K
 releases sooner (lower latency); too short releases a record ahead of an older one appended to
 another topic a moment later (counted as ``cxstream_merge_out_of_order``). A record held
 longer than ``--merge-max-wait`` seconds (``max_idle``) is released regardless, with a
-warning: a safety net for a partition whose high watermark is never reported.
+warning: a safety net for a partition whose high watermark is never reported. That clock stops
+while the waited-for partition's leader broker answers no fetch at all (an outage: nothing can
+be fetched, and records released meanwhile would make the waited-for ones late when it is back),
+and restarts when it answers again; only an outage longer than ``OUTAGE_LIMIT`` times ``max_idle``
+releases out of order (a worker never stalls for good on a broker that looks silent).
 docs/benchmarks.md has the measurement behind the defaults.
 
 Record timestamps are the event time, the one rule of docs/contracts.md ("Record timestamps"),
@@ -39,26 +43,29 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from faust.transport.utils import DefaultSchedulingStrategy
 from faust.types import TP
 
-from agents.worker.faust_internals import consuming, fetch_diagnosis, fetch_state, read_offset
-from agents.worker.faust_internals import fetch_again as faust_fetch_again
-from agents.worker.fetch_ledger import next_expected
 from agents.worker.metrics import MERGE_OUT_OF_ORDER
 from streams.contracts.limits import MAX_EVENT_BYTES
-from streams.topics import Topics
 
 #: (partition, next offset the merge has seen, wall ms the held record's fetch was reported by)
 Caught = Callable[[TP, int | None, int | None], bool]
 log = logging.getLogger(__name__)
 
+#: A leader broker that answered no fetch for this long is down (or unreachable): the merge's
+#: ``max_idle`` clock waits for it (fetch responses come every 0.1-1.5 s while it is up).
+LEADER_SILENCE_S = 10.0
+#: An outage longer than this many ``max_idle`` releases out of order after all.
+OUTAGE_LIMIT = 10
+
 
 class EventTimeMerge(DefaultSchedulingStrategy):
-    """Faust ``ConsumerScheduler``; configure with :func:`merge_scheduler`."""
+    """Faust ``ConsumerScheduler``; bound to the consumer by
+    :func:`agents.worker.merge_probes.merge_scheduler`."""
 
     merge_topics: frozenset[str] = frozenset()
     never_wait: frozenset[str] = frozenset()  # merged in order, but nothing waits for them
@@ -69,12 +76,14 @@ class EventTimeMerge(DefaultSchedulingStrategy):
     delivered: Callable[[TP, int], bool] = staticmethod(lambda tp, offset: True)  # type: ignore[assignment]
     fetch_again: Callable[[TP], bool] = staticmethod(lambda tp: False)  # type: ignore[assignment]
     describe: Callable[[TP], str] = staticmethod(lambda tp: "")  # type: ignore[assignment]
+    leader_answering: Callable[[TP], bool] = staticmethod(lambda tp: True)  # type: ignore[assignment]
 
     def __init__(self) -> None:
         # partition number -> topic partition -> FIFO of (held since, fetched at (ms), record)
         self._groups: dict[int, dict[TP, deque[tuple[float, int | None, Any]]]] = {}
         self._next_offset: dict[TP, int] = {}
         self._released: dict[int, float] = {}  # partition -> newest timestamp released
+        self._silent_at: dict[TP, float] = {}  # when a waited-for partition's leader was silent
         self._generation = 0  # bumped by forget_all: queues from before a rebalance are void
 
     def iterate(self, records: Mapping[TP, list[Any]]) -> Iterator[tuple[TP, Any]]:
@@ -128,7 +137,10 @@ class EventTimeMerge(DefaultSchedulingStrategy):
                 for member in waiting:  # what we wait for must be fetched (defect 15)
                     if self.fetch_again(member):
                         log.info("%s: the merge waits for it: fetched again", member)
-                if now - held_since < self.max_idle:
+                held = now - held_since
+                if held >= min(self.max_idle, LEADER_SILENCE_S):
+                    self._note_silence(waiting, now)
+                if held < self.max_idle or self._outage(waiting, held, now):
                     return
                 log.warning(
                     "releasing %s out of timestamp order after %.0fs: %s not caught up",
@@ -154,6 +166,28 @@ class EventTimeMerge(DefaultSchedulingStrategy):
                 return
             group[tp].popleft()
 
+    def _note_silence(self, waiting: list[TP], now: float) -> None:
+        """Note when each waited-for partition's leader broker was last found silent."""
+        for member in waiting:
+            if self.leader_answering(member):
+                continue
+            if now - self._silent_at.get(member, -math.inf) >= self.max_idle:
+                log.warning(
+                    "%s-%d: its leader broker answers no fetch: partition %d stays in timestamp "
+                    "order until it does",
+                    member.topic,
+                    member.partition,
+                    member.partition,
+                )
+            self._silent_at[member] = now
+
+    def _outage(self, waiting: list[TP], held: float, now: float) -> bool:
+        """A waited-for partition's leader was silent less than ``max_idle`` ago: its records
+        could not be fetched, so the wait goes on (up to ``OUTAGE_LIMIT`` times ``max_idle``)."""
+        if held >= self.max_idle * OUTAGE_LIMIT:
+            return False
+        return any(now - self._silent_at.get(m, -math.inf) < self.max_idle for m in waiting)
+
     def drop_held(self, partitions: set[TP]) -> dict[TP, int]:
         """The fetch guard seeks these partitions back: drop what is held of them (read again
         from the seek) and return the oldest offset held per partition."""
@@ -173,6 +207,7 @@ class EventTimeMerge(DefaultSchedulingStrategy):
         to stop instead of releasing what it still holds.
         """
         self._generation += 1
+        self._silent_at.clear()
         self._groups.clear()
         self._next_offset.clear()
         self._released.clear()
@@ -185,114 +220,3 @@ def _order_time(record: Any) -> float:
         return float("-inf")
     timestamp: float = record.timestamp
     return timestamp
-
-
-def merge_scheduler(
-    topics: Sequence[str],
-    app_ref: Callable[[], Any],
-    quiet: float = 0.75,
-    never_wait: Sequence[str] = (),
-    max_idle: float = 30.0,
-) -> type[EventTimeMerge]:
-    """A scheduler class bound to these input topics and the app's Kafka consumer.
-
-    Records of ``never_wait`` topics take their place in timestamp order among the queued
-    records, but an empty queue of theirs holds nothing back.
-
-    A partition counts as caught up when a fetch response received after the held record's
-    shows its position at the high watermark, and that watermark has not moved for ``quiet``
-    seconds (the worker's ``--max-task-idle``): records appended meanwhile are seen first.
-    Freshness alone (0 s) still let 8-10% of a live load's records overtake one appended a few
-    milliseconds later on another topic (docs/benchmarks.md).
-    """
-    caught_since: dict[TP, tuple[int, float]] = {}
-
-    def caught_up(tp: TP, next_offset: int | None, fetched_ms: int | None) -> bool:
-        """Nothing more to fetch: a fetch response no older than the held record's put the
-        consumer's position at the high watermark, and it has stayed there ``quiet`` s."""
-        state = fetch_state(app_ref(), tp)
-        if state is None:  # not started or not assigned: nothing of it can be waited for
-            return True
-        if state.highwater is None or not state.has_valid_position:
-            return False
-        if fetched_ms is not None and (state.reported_ms or 0) < fetched_ms:
-            return False  # its watermark predates the held record: an older record may follow
-        received = next_expected(app_ref(), tp)  # the fetch position may be past dropped records
-        if received is None:
-            received = max(state.position or 0, next_offset or 0)
-        if received < state.highwater:
-            return False
-        now = time.monotonic()
-        mark, since = caught_since.get(tp, (-1, now))
-        if mark != state.highwater:
-            caught_since[tp] = (state.highwater, now)
-            since = now
-        return now - since >= quiet
-
-    def fetched_at(tp: TP) -> int | None:
-        """When the fetch response that brought ``tp``'s newest records was received."""
-        state = fetch_state(app_ref(), tp)
-        return None if state is None else state.reported_ms
-
-    def deliverable(tp: TP) -> bool:
-        """Faust drops records of partitions it is not consuming right now (paused, revoked)."""
-        return consuming(app_ref(), tp)
-
-    def delivered(tp: TP, offset: int) -> bool:
-        """Faust records the read offset of each message it hands to a stream."""
-        read = read_offset(app_ref(), tp)
-        return read is not None and read >= offset
-
-    def fetch_again(tp: TP) -> bool:
-        """A partition the merge waits for must not stay out of the fetch: flow control puts
-        it back only after enough of the stream buffer drained, which other partitions' records
-        can keep from happening (no fetch response: never caught up, released after
-        ``max_idle`` out of order)."""
-        return faust_fetch_again(app_ref(), tp)
-
-    def describe(tp: TP) -> str:
-        """Why ``tp`` may not look caught up: what the consumer knows of it (for the log)."""
-        app = app_ref()
-        try:
-            known = f"{fetch_state(app, tp)}, expected {next_expected(app, tp)}"
-        except Exception as exc:  # a log line must never stop the merge
-            known = f"fetch state unknown ({exc!r})"
-        return f"{known}, {fetch_diagnosis(app, tp)}"
-
-    return type(
-        "BoundEventTimeMerge",
-        (EventTimeMerge,),
-        {
-            "merge_topics": frozenset(topics),
-            "never_wait": frozenset(never_wait),
-            "max_idle": max_idle,
-            "caught_up": staticmethod(caught_up),
-            "fetched_at": staticmethod(fetched_at),
-            "deliverable": staticmethod(deliverable),
-            "delivered": staticmethod(delivered),
-            "fetch_again": staticmethod(fetch_again),
-            "describe": staticmethod(describe),
-        },
-    )
-
-
-def worker_merge(
-    topics: Topics, app_ref: Callable[[], Any], max_task_idle: float, max_wait: float
-) -> type[EventTimeMerge]:
-    """The worker's merge: every input and the ticks in timestamp order per partition, never
-    waiting for the ticks.
-
-    Ticks stay in the merge so a tick read back (a restart, a fresh group replaying from
-    earliest) is never folded before older inputs. But nothing waits for the ticks topic:
-    during a catch-up this worker keeps appending ticks, so that partition never looks caught
-    up, and waiting for it made the merge release 42% of a benchmark backlog out of order
-    after ``max_idle``. A tick the inputs do not wait for loses nothing: each event runs its
-    own due ticks first.
-    """
-    return merge_scheduler(
-        [*topics.customer_inputs, topics.ticks],
-        app_ref,
-        quiet=max_task_idle,
-        never_wait=[topics.ticks],
-        max_idle=max_wait,
-    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -9,9 +10,11 @@ import pytest
 from faust.types import TP
 
 from agents.worker import merge as merge_module
+from agents.worker import merge_probes
 from agents.worker.faust_internals import FetchState
 from agents.worker.fetch_ledger import FetchLedger
-from agents.worker.merge import EventTimeMerge, worker_merge
+from agents.worker.merge import EventTimeMerge
+from agents.worker.merge_probes import worker_merge
 from agents.worker.metrics import MERGE_OUT_OF_ORDER
 from streams.contracts.limits import MAX_EVENT_BYTES
 from streams.topics import Topics
@@ -177,10 +180,10 @@ def test_an_empty_partition_counts_as_caught_up_only_on_a_watermark_reported_aft
         "purchases": FetchState(highwater=1, position=1, has_valid_position=True, reported_ms=1000),
         "tickets": FetchState(highwater=5, position=5, has_valid_position=True, reported_ms=900),
     }
-    monkeypatch.setattr(merge_module, "fetch_state", lambda app, tp: states[tp.topic])
-    monkeypatch.setattr(merge_module, "consuming", lambda app, tp: True)
-    monkeypatch.setattr(merge_module, "read_offset", lambda app, tp: 10**9)
-    cls = merge_module.merge_scheduler(["purchases", "tickets"], lambda: None, quiet=0.0)
+    monkeypatch.setattr(merge_probes, "fetch_state", lambda app, tp: states[tp.topic])
+    monkeypatch.setattr(merge_probes, "consuming", lambda app, tp: True)
+    monkeypatch.setattr(merge_probes, "read_offset", lambda app, tp: 10**9)
+    cls = merge_probes.merge_scheduler(["purchases", "tickets"], lambda: None, quiet=0.0)
     scheduler = cls()
     purchase = (TP("purchases", 0), [Rec(timestamp=50, offset=0)])
     assert list(scheduler.iterate(dict([purchase]))) == []  # tickets' watermark is stale
@@ -195,10 +198,10 @@ def test_a_fresh_watermark_the_position_has_not_reached_still_holds_the_record(
         "purchases": FetchState(1, 1, True, reported_ms=1000),
         "tickets": FetchState(6, 5, True, reported_ms=1200),  # a ticket is on its way
     }
-    monkeypatch.setattr(merge_module, "fetch_state", lambda app, tp: states[tp.topic])
-    monkeypatch.setattr(merge_module, "consuming", lambda app, tp: True)
-    monkeypatch.setattr(merge_module, "read_offset", lambda app, tp: 10**9)
-    scheduler = merge_module.merge_scheduler(["purchases", "tickets"], lambda: None, quiet=0.0)()
+    monkeypatch.setattr(merge_probes, "fetch_state", lambda app, tp: states[tp.topic])
+    monkeypatch.setattr(merge_probes, "consuming", lambda app, tp: True)
+    monkeypatch.setattr(merge_probes, "read_offset", lambda app, tp: 10**9)
+    scheduler = merge_probes.merge_scheduler(["purchases", "tickets"], lambda: None, quiet=0.0)()
     assert list(scheduler.iterate({TP("purchases", 0): [Rec(timestamp=50, offset=0)]})) == []
     released = scheduler.iterate({TP("tickets", 0): [Rec(timestamp=40, offset=5)]})
     assert order(list(released)) == [("tickets", 40), ("purchases", 50)]
@@ -215,16 +218,16 @@ def test_a_partition_whose_fetched_records_were_dropped_is_not_caught_up(
         "purchases": FetchState(1, 1, True, reported_ms=1000),
         "tickets": FetchState(highwater=10, position=10, has_valid_position=True, reported_ms=1200),
     }
-    monkeypatch.setattr(merge_module, "fetch_state", lambda app, tp: states[tp.topic])
-    monkeypatch.setattr(merge_module, "consuming", lambda app, tp: True)
-    monkeypatch.setattr(merge_module, "read_offset", lambda app, tp: 10**9)
+    monkeypatch.setattr(merge_probes, "fetch_state", lambda app, tp: states[tp.topic])
+    monkeypatch.setattr(merge_probes, "consuming", lambda app, tp: True)
+    monkeypatch.setattr(merge_probes, "read_offset", lambda app, tp: 10**9)
     ledger = FetchLedger()
     ledger.sought({TP("tickets", 0): 5}, lambda topic: True)
     tickets = [Rec(timestamp=o - 5, offset=o) for o in range(5, 10)]  # older than the purchase
     stale = {TP("tickets", 0): tickets}
     assert ledger.screen(stale, stale=True, is_input=lambda topic: True) == {}
     app = SimpleNamespace(consumer=SimpleNamespace(ledger=ledger))
-    scheduler = merge_module.merge_scheduler(["purchases", "tickets"], lambda: app, quiet=0.0)()
+    scheduler = merge_probes.merge_scheduler(["purchases", "tickets"], lambda: app, quiet=0.0)()
     assert list(scheduler.iterate({TP("purchases", 0): [Rec(timestamp=50, offset=0)]})) == []
     ledger.take_seek_backs({TP("tickets", 0)})  # sought back to 5; read again:
     kept = ledger.screen({TP("tickets", 0): tickets}, stale=False, is_input=lambda topic: True)
@@ -257,3 +260,111 @@ def test_a_topic_the_merge_waits_for_is_put_back_into_the_fetch() -> None:
     assert list(scheduler.iterate({TP("purchases", 0): [Rec(10, 0)]})) == []  # still waits
     assert buffered == set(), "tickets-0 is fetched again, so it can catch up"
     assert fetch_again(app, TP("tickets", 0)) is False  # only what flow control took out
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def outage_merge(answering: dict[str, bool], max_idle: float = 30.0) -> EventTimeMerge:
+    cls = type(
+        "TestMerge",
+        (EventTimeMerge,),
+        {
+            "merge_topics": frozenset({"purchases", "tickets"}),
+            "max_idle": max_idle,
+            "caught_up": staticmethod(lambda tp, next_offset, fetched_ms: False),
+            "leader_answering": staticmethod(lambda tp: answering["up"]),
+        },
+    )
+    scheduler: EventTimeMerge = cls()
+    return scheduler
+
+
+def test_a_broker_outage_does_not_release_records_out_of_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Full soak 47 (seed 22): the broker was down for over 30 s; the merge released
+    purchases-1 ahead of feedback-1's unfetched older records (position 2,248 of 2,305), which
+    then came late. While the waited-for partition's leader answers no fetch, nothing can be
+    fetched, so the wait goes on, and the max_idle clock restarts once the leader is back."""
+    clock = Clock()
+    monkeypatch.setattr(merge_module, "time", SimpleNamespace(monotonic=clock))
+    broker = {"up": False}
+    scheduler = outage_merge(broker)
+    purchases = TP("purchases", 1)
+    assert list(scheduler.iterate({purchases: [Rec(10, 0)]})) == []
+    for step in range(1, 7):  # 60 s of outage, polled every 10 s
+        clock.now += 10.0
+        assert list(scheduler.iterate({})) == [], f"released {10 * step} s into the outage"
+    broker["up"] = True
+    clock.now += 1.0  # back, but tickets-1 not fetched yet: its older records may come
+    assert list(scheduler.iterate({})) == []
+    clock.now += 28.0  # 29 s after the outage was last seen
+    assert list(scheduler.iterate({})) == []
+    clock.now += 2.0  # max_idle since and still not caught up: the safety net
+    assert order(list(scheduler.iterate({}))) == [("purchases", 10)]
+
+
+def test_without_an_outage_the_safety_net_still_releases_after_max_idle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = Clock()
+    monkeypatch.setattr(merge_module, "time", SimpleNamespace(monotonic=clock))
+    scheduler = outage_merge({"up": True})
+    assert list(scheduler.iterate({TP("purchases", 0): [Rec(10, 0)]})) == []
+    clock.now += 29.0
+    assert list(scheduler.iterate({})) == []
+    clock.now += 1.5
+    assert order(list(scheduler.iterate({}))) == [("purchases", 10)]
+
+
+def test_a_broker_silent_for_ten_times_max_idle_no_longer_holds_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A leader that looks silent for good (a bug, not an outage) must not stall the worker."""
+    clock = Clock()
+    monkeypatch.setattr(merge_module, "time", SimpleNamespace(monotonic=clock))
+    scheduler = outage_merge({"up": False}, max_idle=2.0)
+    assert list(scheduler.iterate({TP("purchases", 0): [Rec(10, 0)]})) == []
+    clock.now += 19.0
+    assert list(scheduler.iterate({})) == []
+    clock.now += 1.5
+    assert order(list(scheduler.iterate({}))) == [("purchases", 10)]
+
+
+def test_the_leader_counts_as_answering_only_on_a_recent_fetch_response() -> None:
+    from aiokafka.structs import TopicPartition
+
+    from agents.worker.faust_internals import leader_answered_within
+
+    now_ms = int(time.time() * 1000)
+    reported = {
+        TopicPartition("purchases", 0): now_ms - 60_000,
+        TopicPartition("tickets", 0): now_ms - 60_000,
+    }
+    leaders = {"purchases": 1, "tickets": 1}
+    assignment = SimpleNamespace(
+        tps=list(reported),
+        state_value=lambda tp: SimpleNamespace(timestamp=reported[tp]),
+    )
+    kafka = SimpleNamespace(
+        _client=SimpleNamespace(
+            cluster=SimpleNamespace(leader_for_partition=lambda tp: leaders[tp.topic])
+        ),
+        _subscription=SimpleNamespace(subscription=SimpleNamespace(assignment=assignment)),
+    )
+    thread = SimpleNamespace(_ensure_consumer=lambda: kafka)
+    app = SimpleNamespace(consumer=SimpleNamespace(_thread=thread))
+    tickets = TP("tickets", 0)
+    assert not leader_answered_within(app, tickets, 10.0)  # a minute of silence: down
+    reported[TopicPartition("purchases", 0)] = now_ms - 500  # another partition it leads
+    assert leader_answered_within(app, tickets, 10.0)
+    leaders["purchases"] = 2  # ... but led by another broker says nothing of tickets' leader
+    assert not leader_answered_within(app, tickets, 10.0)
+    leaders["tickets"] = -1  # no leader at all
+    assert not leader_answered_within(app, tickets, 10.0)
