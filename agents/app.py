@@ -149,7 +149,7 @@ def create_app(options: WorkerOptions, config: ModelConfig, partitions: int) -> 
         app, customers, OutputProducer(settings.kafka), topics, options.event_time_window
     )
     register_sinks(app, options, health, budget=budget)
-    register_consumer_lag(app, options)
+    register_consumer_lag(app, options, health)
     return app
 
 

@@ -20,11 +20,15 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from agents.settings import KafkaSettings, WorkerOptions
 from agents.worker import metrics
 from agents.worker.faust_internals import assigned_partitions
+from agents.worker.health import HealthBoard
+from agents.worker.stall_watch import Stalled, StallWatch
 
 log = logging.getLogger(__name__)
 
 #: Seconds between two lag readings (two small admin requests each).
 LAG_INTERVAL = 2.0
+#: The ``/healthz`` problem of a stalled input partition.
+STALL_PROBLEM = "input_stalled"
 
 Partition = tuple[str, int]
 
@@ -44,8 +48,9 @@ class ConsumerLag:
         )
         self._reported: set[Partition] = set()
 
-    def measure(self, partitions: Iterable[Partition]) -> dict[Partition, int]:
-        """Lag per partition (blocking: run it in a thread)."""
+    def measure(self, partitions: Iterable[Partition]) -> dict[Partition, tuple[int, int]]:
+        """(Committed offset, lag) per partition (blocking: run it in a thread); the committed
+        offset is the log start while the group has committed nothing."""
         tps = [TopicPartition(topic, partition) for topic, partition in partitions]
         if not tps:
             return {}
@@ -53,29 +58,34 @@ class ConsumerLag:
             (tp.topic, tp.partition): tp.offset
             for tp in self._consumer.committed(tps, timeout=self.timeout)
         }
-        lag = {}
+        readings = {}
         for tp in tps:
             key = (tp.topic, tp.partition)
             start, end = self._consumer.get_watermark_offsets(tp, self.timeout, cached=False)
             position = committed.get(key, -1)
-            lag[key] = max(0, end - (position if position >= 0 else start))
-        return lag
+            position = position if position >= 0 else start
+            readings[key] = (position, max(0, end - position))
+        return readings
 
-    def update(self, partitions: Iterable[Partition]) -> None:
+    def update(self, partitions: Iterable[Partition]) -> dict[Partition, tuple[int, int]]:
         """Set the gauge for ``partitions``; drop series of partitions this worker gave up (the
-        worker that owns them now reports them)."""
-        lag = self.measure(partitions)
-        for topic, partition in self._reported - lag.keys():
+        worker that owns them now reports them). Returns the readings."""
+        readings = self.measure(partitions)
+        for topic, partition in self._reported - readings.keys():
             metrics.CONSUMER_LAG.remove(topic, str(partition))
-        for (topic, partition), value in lag.items():
-            metrics.CONSUMER_LAG.labels(topic, str(partition)).set(value)
-        self._reported = set(lag)
+        for (topic, partition), (_, lag) in readings.items():
+            metrics.CONSUMER_LAG.labels(topic, str(partition)).set(lag)
+        self._reported = set(readings)
+        return readings
 
 
-def register_consumer_lag(app: faust.App, options: WorkerOptions) -> None:
-    """Update the lag gauge every :data:`LAG_INTERVAL` seconds for the owned input partitions."""
+def register_consumer_lag(app: faust.App, options: WorkerOptions, health: HealthBoard) -> None:
+    """Update the lag gauge every :data:`LAG_INTERVAL` seconds for the owned input partitions,
+    and report a stalled one (:mod:`agents.worker.stall_watch`) on ``/healthz`` and the
+    ``cxstream_input_partitions_stalled`` gauge."""
     inputs = options.settings.topics.customer_inputs  # alert actions lag like any input
     probe = ConsumerLag(options.settings.kafka, app.conf.id)
+    watch = StallWatch()
     failing = False
 
     async def consumer_lag() -> None:
@@ -84,14 +94,28 @@ def register_consumer_lag(app: faust.App, options: WorkerOptions) -> None:
             return
         owned = [(topic, p) for topic in inputs for p in sorted(assigned_partitions(app, topic))]
         try:
-            await asyncio.to_thread(probe.update, owned)
+            readings = await asyncio.to_thread(probe.update, owned)
         except KafkaException as exc:  # the broker is away: keep the last reading, say it once
             if not failing:
                 log.warning("consumer lag not read (kept the last reading): %s", exc)
             failing = True
-        else:
-            if failing:
-                log.info("consumer lag read again")
-            failing = False
+            watch.forget()
+            return
+        if failing:
+            log.info("consumer lag read again")
+        failing = False
+        report_stalls(watch.observe(readings), health)
 
     app.timer(LAG_INTERVAL, name="consumer-lag")(consumer_lag)  # Faust's decorator is untyped
+
+
+def report_stalls(stalled: list[Stalled], health: HealthBoard) -> None:
+    """Say which owned input partitions stalled, or clear the problem once none is."""
+    metrics.INPUT_PARTITIONS_STALLED.set(len(stalled))
+    if not stalled:
+        health.clear(STALL_PROBLEM)
+        return
+    detail = "; ".join(s.describe() for s in stalled[:5])
+    if STALL_PROBLEM not in {p.name for p in health.problems()}:
+        log.error("input partitions stalled: %s", detail)
+    health.raise_problem(STALL_PROBLEM, f"{detail}; see docs/runbooks/input-partition-stalled.md")

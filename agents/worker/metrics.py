@@ -83,6 +83,12 @@ CONSUMER_LAG = Gauge(
     ["topic", "partition"],
     registry=REGISTRY,
 )
+INPUT_PARTITIONS_STALLED = Gauge(
+    "cxstream_input_partitions_stalled",
+    "Owned input partitions with records waiting whose committed offset has not moved for "
+    "3 minutes (agents/worker/stall_watch.py); /healthz names them.",
+    registry=REGISTRY,
+)
 REDIS_WRITE_FAILURES = Counter(
     "cxstream_redis_write_failures", "Failed Redis read-model batch writes.", registry=REGISTRY
 )
