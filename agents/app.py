@@ -24,6 +24,7 @@ from agents.worker.batch_cycle import BatchCycle
 from agents.worker.batch_fold import BatchFold
 from agents.worker.budget_agent import register_budget
 from agents.worker.changelog_queue import guard_changelog_queue
+from agents.worker.cleared_inputs import guard_input_clears
 from agents.worker.consumer_lag import register_consumer_lag
 from agents.worker.customer_agent import register_customer_agent
 from agents.worker.faust_internals import CxWorker
@@ -118,6 +119,7 @@ def faust_app(options: WorkerOptions, guard: ApiGuard, partitions: int) -> faust
     else:
         install_guard(app)  # the overrides' consumer includes it
     guard_changelog_queue(app)
+    guard_input_clears(app)
     app.cx_api_guard = guard  # type: ignore[attr-defined]  # read by GuardedRouter
     app.cx_peer_ssl = peer_ssl_context(options.web_tls_cert, options.web_tls_ca)  # type: ignore[attr-defined]
     return app

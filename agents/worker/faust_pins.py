@@ -70,6 +70,18 @@ RELIES_ON: dict[str, tuple[Callable[[], Any], str, str]] = {
         "changelog_queue reads what a clear drops from _queue and filters _put: both must "
         "still be asyncio.Queue's",
     ),
+    "mode FlowControlEvent.clear": (
+        lambda: mode_queues.FlowControlEvent.clear,
+        "dda5e40d80288a8f",
+        "cleared_inputs wraps it on the app's flow control: it must still clear every managed "
+        "queue (_queues), and resume() must still call self.clear()",
+    ),
+    "mode FlowControlEvent.resume": (
+        lambda: mode_queues.FlowControlEvent.resume,
+        "4dcdc1253fd0dcb4",
+        "cleared_inputs: resuming must still clear through self.clear() (an instance attribute "
+        "wins)",
+    ),
     "faust Consumer.on_buffer_drop": (
         lambda: faust_consumer.Consumer.on_buffer_drop,
         "4b57e8a418d5ad9c",
@@ -84,7 +96,8 @@ RELIES_ON: dict[str, tuple[Callable[[], Any], str, str]] = {
     "faust Recovery._resume_streams": (
         lambda: faust_recovery.Recovery._resume_streams,
         "d986a6710c1aca98",
-        "fetch_guard drops stale input records because this seeks back after each rebalance",
+        "fetch_guard drops stale input records because this seeks back after each rebalance; "
+        "cleared_inputs reads again what its flow_control.resume() clears after that seek",
     ),
     "faust Recovery.on_recovery_completed": (
         lambda: faust_recovery.Recovery.on_recovery_completed,

@@ -140,6 +140,15 @@ class FetchLedger:
                 "%s: Faust cleared changelog records from %d, read again from there", tp, again
             )
 
+    def not_taken(self, lowest: Mapping[TP, int]) -> None:
+        """Faust cleared these input records from its stream buffers before the agent took
+        them (``cleared_inputs``): read each partition again from the lowest (defect 16)."""
+        for tp, offset in lowest.items():
+            again = min(offset, self.seek_back.get(tp, offset))
+            self.seek_back[tp] = self.expected[tp] = again
+            self.confirming.pop(tp, None)
+            log.info("%s: Faust cleared input records from %d, read again from there", tp, again)
+
     def _seek_back_to(self, tp: TP) -> int:
         """Where ``tp`` is read again from: where Faust sought it since the drop, if it did."""
         return self.expected.get(tp, self.seek_back[tp])

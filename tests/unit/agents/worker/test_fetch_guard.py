@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from faust.types import TP
+from mode.utils.queues import FlowControlQueue
 
 from agents.app import faust_app
 from agents.settings import ApiAccess, WorkerOptions
@@ -241,5 +242,49 @@ def test_a_seek_back_reads_again_what_the_merge_still_held_of_the_partition(
         assert sought == [(PURCHASES, 100)], "back to the oldest record the merge held"
         assert not merge._groups[PURCHASES.partition], "held records are read again instead"
         assert offsets(second) == [100, 101]
+
+    asyncio.run(main())
+
+
+def test_input_records_faust_clears_from_its_stream_buffers_are_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defect 16 (full soak 48): after a rebalance Faust resumed the flow, sought to the
+    committed offset 26,708, the fetch delivered 26,708..26,735 into the stream buffer, and
+    Faust's second resume cleared the buffer after the agent had taken 26,708 only. Nothing
+    acknowledged the rest, Faust's read offset was past them, and the commit of the next
+    records skipped them. A clear of input records now reads them again."""
+
+    async def main() -> None:
+        fetch = HeldFetch({PURCHASES: batch(26_709, 26_740)})
+        consumer, sought = guarded(tmp_path, monkeypatch, True, fetch)
+        app = consumer.app
+        stream_buffer: FlowControlQueue[Any] = FlowControlQueue(
+            flow_control=app.flow_control, clear_on_resume=True
+        )
+        consumer.ledger.sought({PURCHASES: 26_708}, is_input)
+        consumer.ledger.screen({PURCHASES: batch(26_708, 26_735)}, False, is_input)
+        for offset in range(26_709, 26_736):  # delivered; 26,708 already taken by the agent
+            stream_buffer.put_nowait(Event(PURCHASES, offset))
+        app.flow_control.resume()  # Faust's second resume after the seek clears the buffers
+        assert stream_buffer.empty()
+        fetch.release.set()
+        again = await consumer._getmany({PURCHASES}, 1.0)
+        assert sought == [(PURCHASES, 26_709)], "read again from the first cleared record"
+        assert consumer._read_offset[PURCHASES] == 26_709
+        assert offsets(again) == list(range(26_709, 26_741))
+
+    asyncio.run(main())
+
+
+def test_a_clear_of_changelog_records_only_is_left_to_the_changelog_guard(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def main() -> None:
+        consumer, _ = guarded(tmp_path, monkeypatch, True, HeldFetch())
+        consumer.app.tables.changelog_queue.put_nowait(Event(CHANGELOG, 5))
+        consumer.app.flow_control.clear()
+        assert PURCHASES not in consumer.ledger.seek_back
+        assert consumer.ledger.discarded == {CHANGELOG: 5}
 
     asyncio.run(main())
