@@ -28,8 +28,9 @@ longer than ``--merge-max-wait`` seconds (``max_idle``) is released regardless, 
 warning: a safety net for a partition whose high watermark is never reported. That clock stops
 while the waited-for partition's leader broker answers no fetch at all (an outage: nothing can
 be fetched, and records released meanwhile would make the waited-for ones late when it is back),
-and restarts when it answers again; only an outage longer than ``OUTAGE_LIMIT`` times ``max_idle``
-releases out of order (a worker never stalls for good on a broker that looks silent).
+and restarts when it answers again, or when the merge itself could not run for a while (the
+worker blocked on a flush to the absent broker); only an outage longer than ``OUTAGE_LIMIT``
+times ``max_idle`` releases out of order (a worker never stalls for good on a silent broker).
 docs/benchmarks.md has the measurement behind the defaults.
 
 Record timestamps are the event time, the one rule of docs/contracts.md ("Record timestamps"),
@@ -84,6 +85,7 @@ class EventTimeMerge(DefaultSchedulingStrategy):
         self._next_offset: dict[TP, int] = {}
         self._released: dict[int, float] = {}  # partition -> newest timestamp released
         self._silent_at: dict[TP, float] = {}  # when a waited-for partition's leader was silent
+        self._ran_at: dict[int, float] = {}  # partition -> when its queues were last looked at
         self._generation = 0  # bumped by forget_all: queues from before a rebalance are void
 
     def iterate(self, records: Mapping[TP, list[Any]]) -> Iterator[tuple[TP, Any]]:
@@ -120,6 +122,10 @@ class EventTimeMerge(DefaultSchedulingStrategy):
         generation: int,
     ) -> Iterator[tuple[TP, Any]]:
         members = [TP(t, partition) for t in self.merge_topics - self.never_wait]
+        last, self._ran_at[partition] = self._ran_at.get(partition), now
+        # Not looked at for a while: the worker was blocked (a flush to an absent broker), so
+        # nothing was waited for meanwhile, and the members' clocks start over.
+        blocked = last is not None and now - last >= LEADER_SILENCE_S
         while self._generation == generation:
             heads = [(_order_time(q[0][2]), tp) for tp, q in group.items() if q]
             if not heads:
@@ -138,7 +144,9 @@ class EventTimeMerge(DefaultSchedulingStrategy):
                     if self.fetch_again(member):
                         log.info("%s: the merge waits for it: fetched again", member)
                 held = now - held_since
-                if held >= min(self.max_idle, LEADER_SILENCE_S):
+                if blocked:
+                    self._silent_at.update(dict.fromkeys(waiting, now))
+                elif held >= min(self.max_idle, LEADER_SILENCE_S):
                     self._note_silence(waiting, now)
                 if held < self.max_idle or self._outage(waiting, held, now):
                     return
@@ -208,6 +216,7 @@ class EventTimeMerge(DefaultSchedulingStrategy):
         """
         self._generation += 1
         self._silent_at.clear()
+        self._ran_at.clear()
         self._groups.clear()
         self._next_offset.clear()
         self._released.clear()

@@ -285,29 +285,46 @@ def outage_merge(answering: dict[str, bool], max_idle: float = 30.0) -> EventTim
     return scheduler
 
 
+def poll(scheduler: EventTimeMerge, clock: Clock, seconds: float) -> list[tuple[str, int]]:
+    """What the merge releases while the worker fetches (it looks every second)."""
+    released: list[tuple[str, int]] = []
+    for _ in range(int(seconds)):
+        clock.now += 1.0
+        released += order(list(scheduler.iterate({})))
+    return released
+
+
 def test_a_broker_outage_does_not_release_records_out_of_order(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Full soak 47 (seed 22): the broker was down for over 30 s; the merge released
-    purchases-1 ahead of feedback-1's unfetched older records (position 2,248 of 2,305), which
+    purchases-1 ahead of feedback-1's unfetched records (position 2,248 of 2,305), which
     then came late. While the waited-for partition's leader answers no fetch, nothing can be
     fetched, so the wait goes on, and the max_idle clock restarts once the leader is back."""
     clock = Clock()
     monkeypatch.setattr(merge_module, "time", SimpleNamespace(monotonic=clock))
     broker = {"up": False}
     scheduler = outage_merge(broker)
-    purchases = TP("purchases", 1)
-    assert list(scheduler.iterate({purchases: [Rec(10, 0)]})) == []
-    for step in range(1, 7):  # 60 s of outage, polled every 10 s
-        clock.now += 10.0
-        assert list(scheduler.iterate({})) == [], f"released {10 * step} s into the outage"
-    broker["up"] = True
-    clock.now += 1.0  # back, but tickets-1 not fetched yet: its older records may come
-    assert list(scheduler.iterate({})) == []
-    clock.now += 28.0  # 29 s after the outage was last seen
-    assert list(scheduler.iterate({})) == []
-    clock.now += 2.0  # max_idle since and still not caught up: the safety net
-    assert order(list(scheduler.iterate({}))) == [("purchases", 10)]
+    assert list(scheduler.iterate({TP("purchases", 1): [Rec(10, 0)]})) == []
+    assert poll(scheduler, clock, 60) == [], "released during the outage"
+    broker["up"] = True  # back, but tickets-1 not fetched yet: its older records may come
+    assert poll(scheduler, clock, 29) == []
+    assert poll(scheduler, clock, 2) == [("purchases", 10)]  # max_idle since: the safety net
+
+
+def test_a_worker_blocked_through_an_outage_restarts_the_clock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Full soak 49: a worker blocked 39 s in a flush to the absent broker, so the merge never
+    saw the outage; right after it, it released purchases-1 out of order before feedback-1's
+    first fetch. A merge that could not look for a while has not been waiting."""
+    clock = Clock()
+    monkeypatch.setattr(merge_module, "time", SimpleNamespace(monotonic=clock))
+    scheduler = outage_merge({"up": True})
+    assert list(scheduler.iterate({TP("purchases", 1): [Rec(10, 0)]})) == []
+    clock.now += 39.0  # blocked: no iteration at all
+    assert poll(scheduler, clock, 29) == []
+    assert poll(scheduler, clock, 2) == [("purchases", 10)]
 
 
 def test_without_an_outage_the_safety_net_still_releases_after_max_idle(
@@ -317,10 +334,8 @@ def test_without_an_outage_the_safety_net_still_releases_after_max_idle(
     monkeypatch.setattr(merge_module, "time", SimpleNamespace(monotonic=clock))
     scheduler = outage_merge({"up": True})
     assert list(scheduler.iterate({TP("purchases", 0): [Rec(10, 0)]})) == []
-    clock.now += 29.0
-    assert list(scheduler.iterate({})) == []
-    clock.now += 1.5
-    assert order(list(scheduler.iterate({}))) == [("purchases", 10)]
+    assert poll(scheduler, clock, 29) == []
+    assert poll(scheduler, clock, 2) == [("purchases", 10)]
 
 
 def test_a_broker_silent_for_ten_times_max_idle_no_longer_holds_the_others(
@@ -331,10 +346,8 @@ def test_a_broker_silent_for_ten_times_max_idle_no_longer_holds_the_others(
     monkeypatch.setattr(merge_module, "time", SimpleNamespace(monotonic=clock))
     scheduler = outage_merge({"up": False}, max_idle=2.0)
     assert list(scheduler.iterate({TP("purchases", 0): [Rec(10, 0)]})) == []
-    clock.now += 19.0
-    assert list(scheduler.iterate({})) == []
-    clock.now += 1.5
-    assert order(list(scheduler.iterate({}))) == [("purchases", 10)]
+    assert poll(scheduler, clock, 19) == []
+    assert poll(scheduler, clock, 2) == [("purchases", 10)]
 
 
 def test_the_leader_counts_as_answering_only_on_a_recent_fetch_response() -> None:
