@@ -315,7 +315,7 @@ def test_a_broker_outage_does_not_release_records_out_of_order(
 def test_a_worker_blocked_through_an_outage_restarts_the_clock(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Full soak 49: a worker blocked 39 s in a flush to the absent broker, so the merge never
+    """Full soak 50: a worker blocked 39 s in a flush to the absent broker, so the merge never
     saw the outage; right after it, it released purchases-1 out of order before feedback-1's
     first fetch. A merge that could not look for a while has not been waiting."""
     clock = Clock()
