@@ -6,7 +6,8 @@ and fills disks. :class:`RepeatLimiter` passes the first record of each distinct
 (logger, level and text, so "Unable connect to node 1" and "... node 2" count as one),
 drops repeats for ``interval`` seconds, then passes the next one with the number it dropped.
 Messages are compared with their numbers masked (node ids, ports, timings), since librdkafka
-logs every line through one generic ``"%s [%s] %s"`` format string.
+logs every line through one generic ``"%s [%s] %s"`` format string. A rebalance's milestones
+(INFO lines of :data:`MILESTONES`) always pass: they are few, and a soak's forensics need them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ import time
 from collections.abc import Callable
 
 NOISY = ("aiokafka", "faust", "mode", "kafka", "librdkafka", "cxstream.librdkafka")
+#: Loggers whose INFO lines are a rebalance's milestones (revoked, joined, assigned, recovery
+#: done, sought, ready): never limited, since a chaos soak's forensics need every rebalance's
+#: (docs/reliability.md, defect 16); an outage's floods are their warnings and errors.
+MILESTONES = ("aiokafka.consumer.group_coordinator", "faust.tables.recovery", "faust.app.base")
 _MAX_KEYS = 2048  # distinct messages remembered; beyond that the table starts afresh
 _DIGITS = re.compile(r"\d+")
 _DECISION = "_cx_repeat_decision"  # one decision per record, however many handlers see it
@@ -46,7 +51,8 @@ class RepeatLimiter(logging.Filter):
         decided = getattr(record, _DECISION, None)
         if decided is not None:
             return bool(decided)
-        keep = self._decide(record) if self._limited(record.name) else True
+        milestone = record.levelno < logging.WARNING and record.name in MILESTONES
+        keep = self._decide(record) if self._limited(record.name) and not milestone else True
         setattr(record, _DECISION, keep)
         return keep
 

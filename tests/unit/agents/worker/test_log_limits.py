@@ -84,3 +84,28 @@ def test_install_puts_one_shared_filter_on_each_handler_once() -> None:
     finally:
         logger.removeHandler(first)
         logger.removeHandler(second)
+
+
+def test_rebalance_milestones_are_never_limited_but_their_errors_are() -> None:
+    """Defect 16's rebalance was hidden: its Revoking/Setting newly assigned lines were dropped
+    as repeats of the previous rebalance's, six seconds earlier."""
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    clock = Clock()
+    handler.addFilter(RepeatLimiter(10.0, clock=clock))
+    coordinator = logging.getLogger("aiokafka.consumer.group_coordinator")
+    coordinator.addHandler(handler)
+    before = coordinator.propagate, coordinator.level
+    coordinator.propagate, coordinator.level = False, logging.DEBUG
+    try:
+        for _ in range(3):
+            coordinator.info("Revoking previously assigned partitions %s", {"purchases-1"})
+            coordinator.error("Group Coordinator Request failed: NodeNotReadyError")
+            clock.now += 2.0
+    finally:
+        coordinator.removeHandler(handler)
+        coordinator.propagate, coordinator.level = before
+    lines = out.getvalue().splitlines()
+    assert sum(line.startswith("INFO Revoking") for line in lines) == 3
+    assert sum(line.startswith("ERROR") for line in lines) == 1
