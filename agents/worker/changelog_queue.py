@@ -16,9 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from faust.types import TP
-
-from agents.worker.fetch_ledger import FetchLedger
+from agents.worker.fetch_ledger import FetchLedger, lowest_offsets
 
 
 def guard_changelog_queue(app: Any) -> None:
@@ -33,10 +31,7 @@ def guard_changelog_queue(app: Any) -> None:
         return found[0]
 
     def clear_noting_offsets() -> None:
-        lowest: dict[TP, int] = {}
-        for event in queue._queue:
-            message = event.message
-            lowest[message.tp] = min(message.offset, lowest.get(message.tp, message.offset))
+        lowest = lowest_offsets(list(queue._queue), lambda tp: True)
         clear()
         if lowest:
             ledger().not_delivered(lowest)

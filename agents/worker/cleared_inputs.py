@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from faust.types import TP
+from agents.worker.fetch_ledger import lowest_offsets
 
 
 def guard_input_clears(app: Any) -> None:
@@ -32,15 +32,8 @@ def guard_input_clears(app: Any) -> None:
     def clear_noting_inputs() -> None:
         is_input = app.topics.acks_enabled_for
         changelog = app.tables.changelog_queue
-        lowest: dict[TP, int] = {}
-        for queue in list(flow._queues):
-            if queue is changelog:
-                continue
-            for item in list(queue._queue):
-                message = getattr(item, "message", None)
-                if message is None or not is_input(message.tp.topic):
-                    continue
-                lowest[message.tp] = min(message.offset, lowest.get(message.tp, message.offset))
+        queued = [e for q in list(flow._queues) if q is not changelog for e in list(q._queue)]
+        lowest = lowest_offsets(queued, lambda tp: is_input(tp.topic))
         clear()
         if lowest:
             app.consumer.ledger.not_taken(lowest)

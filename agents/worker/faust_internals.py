@@ -74,12 +74,21 @@ class FetchState:
     reported_ms: int | None = None  # wall time of the fetch response that last reported it
 
 
+def _kafka_consumer(app: Any) -> Any:
+    """The aiokafka consumer behind Faust's consumer thread (raises when not started)."""
+    return app.consumer._thread._ensure_consumer()
+
+
+def _assignment_of(kafka_consumer: Any) -> Any:
+    """aiokafka's current assignment: its per-partition fetch states."""
+    return kafka_consumer._subscription.subscription.assignment
+
+
 def _assignment(app: Any) -> Any | None:
     """aiokafka's current assignment (its per-partition fetch states); None when the consumer
     is not started or is between assignments."""
     try:
-        kafka_consumer = app.consumer._thread._ensure_consumer()
-        return kafka_consumer._subscription.subscription.assignment
+        return _assignment_of(_kafka_consumer(app))
     except Exception:
         return None
 
@@ -143,9 +152,9 @@ def fetch_again(app: Any, tp: TP) -> bool:
 def fetch_diagnosis(app: Any, tp: TP) -> str:
     """Why aiokafka may not be fetching ``tp`` (for a log line; never raises)."""
     try:
-        kafka_consumer = app.consumer._thread._ensure_consumer()
+        kafka_consumer = _kafka_consumer(app)
         key = AIOKafkaTP(tp.topic, tp.partition)
-        state = kafka_consumer._subscription.subscription.assignment.state_value(key)
+        state = _assignment_of(kafka_consumer).state_value(key)
         fetcher = kafka_consumer._fetcher
         unread = fetcher._records.get(key)
         faust = app.consumer
@@ -171,9 +180,9 @@ def leader_answered_within(app: Any, tp: TP, seconds: float) -> bool:
     partition it leads was reported by a fetch response since. False while ``tp`` has no
     known leader; True when the consumer's state cannot be read (nothing to conclude)."""
     try:
-        kafka_consumer = app.consumer._thread._ensure_consumer()
+        kafka_consumer = _kafka_consumer(app)
         cluster = kafka_consumer._client.cluster
-        assignment = kafka_consumer._subscription.subscription.assignment
+        assignment = _assignment_of(kafka_consumer)
         leader = cluster.leader_for_partition(AIOKafkaTP(tp.topic, tp.partition))
         if leader is None or leader < 0:
             return False

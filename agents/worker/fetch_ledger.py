@@ -10,7 +10,7 @@ what they are is in ``fetch_guard``'s docstring.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 from faust.types import TP
@@ -197,3 +197,15 @@ def next_expected(app: Any, tp: TP) -> int | None:
     if again is None:
         return offset
     return again if offset is None else min(offset, again)
+
+
+def lowest_offsets(events: Iterable[Any], wanted: Callable[[TP], bool]) -> dict[TP, int]:
+    """The lowest offset per partition of queued Faust events whose partition is ``wanted``
+    (what a cleared queue held, to be read again from there)."""
+    lowest: dict[TP, int] = {}
+    for event in events:
+        message = getattr(event, "message", None)
+        if message is None or not wanted(message.tp):
+            continue
+        lowest[message.tp] = min(message.offset, lowest.get(message.tp, message.offset))
+    return lowest

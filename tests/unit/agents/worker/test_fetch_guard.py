@@ -19,26 +19,13 @@ from agents.worker.changelog_queue import guard_changelog_queue
 from agents.worker.faust_overrides import FastConsumer
 from agents.worker.fetch_guard import GuardedConsumer, GuardedTransport
 from agents.worker.merge import EventTimeMerge
-
-PURCHASES = TP("purchases", 2)
-CHANGELOG = TP("cxstream-customers-changelog", 2)
-
-
-class Record:
-    def __init__(self, offset: int) -> None:
-        self.offset = offset
-
-
-def batch(first: int, last: int) -> list[Any]:
-    return [Record(o) for o in range(first, last + 1)]
-
-
-def is_input(topic: str) -> bool:
-    return topic == PURCHASES.topic
-
-
-def offsets(records: dict[TP, list[Any]], tp: TP = PURCHASES) -> list[int]:
-    return [r.offset for r in records.get(tp, [])]
+from tests.unit.agents.worker.test_fetch_ledger import (
+    CHANGELOG,
+    PURCHASES,
+    batch,
+    is_input,
+    offsets,
+)
 
 
 class HeldFetch:
