@@ -215,8 +215,8 @@ class WorkerOptions:
     web_tls_ca: Path | None = None  # trust for peers' HTTPS when routing
     api_access: ApiAccess = field(default_factory=ApiAccess)  # token hidden from repr
     event_time_window: EventTimeWindow = LIVE_WINDOW  # plausible event times, live
-    batch_size: int = 1000
-    batch_within: float = 0.05  # the take window while input waits on the broker
+    batch_size: int = 4000  # records per batch at most: a catch-up amortises flushes and snapshots
+    batch_within: float = 0.25  # the take window while input waits on the broker
     batch_within_caught_up: float = 0.02  # ... and once every input is fetched to its end
     tick_interval: float = 1.0
     allowed_lateness: float = 300.0

@@ -91,11 +91,42 @@ def processed(worker: Worker) -> float:
     return metric(worker, "cxstream_events_total{")
 
 
-def wait_processed(worker: Worker, expected: int, limit: float = 1200.0) -> None:
+#: Longest pause between two progress scrapes. Every scrape runs the worker's Prometheus
+#: exposition on the event loop it measures (a few ms each): scraping every 20 ms cost the
+#: worker about a fifth of its main thread, which no peer pays (they time themselves).
+SCRAPE_EVERY = 0.5
+
+
+def next_scrape(remaining: float, rate: float) -> float:
+    """Seconds to the next progress scrape: ``SCRAPE_EVERY``, shorter as the end nears (a
+    quarter of the time the rest should take at ``rate``), never under 20 ms."""
+    if rate <= 0:
+        return SCRAPE_EVERY
+    return min(SCRAPE_EVERY, max(0.02, remaining / rate / 4))
+
+
+def crossing(before: tuple[float, float], after: tuple[float, float], target: float) -> float:
+    """When the count reached ``target``, interpolated between two (time, count) scrapes."""
+    (t0, n0), (t1, n1) = before, after
+    if n1 <= n0:
+        return t1
+    return t0 + (t1 - t0) * (min(target, n1) - n0) / (n1 - n0)
+
+
+def wait_processed(worker: Worker, expected: int, limit: float = 1200.0) -> float:
+    """Wait until ``worker`` counted ``expected`` records; returns the interpolated
+    ``time.perf_counter()`` at which it did (scraped rarely: :data:`SCRAPE_EVERY`)."""
     deadline = time.monotonic() + limit
-    while processed(worker) < expected:
+    first = last = (time.perf_counter(), processed(worker))
+    while last[1] < expected:
         assert time.monotonic() < deadline, f"worker did not finish: {worker.log_tail()}"
-        time.sleep(0.1)
+        elapsed = last[0] - first[0]
+        rate = (last[1] - first[1]) / elapsed if elapsed > 0 else 0.0
+        time.sleep(next_scrape(expected - last[1], rate))
+        previous, last = last, (time.perf_counter(), processed(worker))
+        if last[1] >= expected:
+            return crossing(previous, last, expected)
+    return last[0]
 
 
 def first_processed(workers: Sequence[Worker]) -> float:
@@ -115,11 +146,17 @@ def sustained_rate(workers: Sequence[Worker], expected: int, limit: float = 1200
     while (done := first_processed(workers)) == 0:
         assert time.monotonic() < deadline, "no worker processed anything"
         time.sleep(0.01)
-    started = time.perf_counter()
-    while (total := first_processed(workers)) < expected:
+    started = last = time.perf_counter()
+    total = done
+    while total < expected:
         assert time.monotonic() < deadline, f"stalled at {total}/{expected}"
-        time.sleep(0.02)
-    return (total - done) / (time.perf_counter() - started)
+        elapsed = last - started
+        time.sleep(next_scrape(expected - total, (total - done) / elapsed if elapsed else 0.0))
+        previous = (last, total)
+        last, total = time.perf_counter(), first_processed(workers)
+        if total >= expected:
+            return (expected - done) / (crossing(previous, (last, total), expected) - started)
+    return (total - done) / (last - started)
 
 
 def group_rate(workers: Sequence[Worker], expected: int, limit: float = 1200.0) -> float:

@@ -49,7 +49,7 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 FAUST_OVERRIDES = ["--overrides", "--buffer", "16384"]  # the worker's overrides and buffer
 STOCK = ["--no-faust-fast-path"]  # the worker with Faust unchanged
 FAST = ["--faust-fast-path"]  # the worker with the Faust overrides (the default)
-# Released after 0.05 s of quiet and folded after 5 ms, not 0.75 s and 50 ms (docs/benchmarks.md)
+# Released after 0.05 s of quiet and folded after 5 ms, not 0.75 s and 0.25 s (docs/benchmarks.md)
 LOW_LATENCY = ["--max-task-idle", "0.05", "--batch-within", "0.005"]
 
 

@@ -22,7 +22,7 @@ from confluent_kafka import Consumer, Producer
 
 from agents.cli.commands.worker_argv import worker_argv
 from agents.demo.stack import free_port, healthy
-from agents.settings import ApiAccess, KafkaSettings, Settings, WorkerOptions
+from agents.settings import WORKER_DEFAULTS, ApiAccess, KafkaSettings, Settings, WorkerOptions
 from agents.sinks.side_consumer import message_headers
 from streams.contracts import (
     Decoded,
@@ -78,7 +78,7 @@ class Worker:
             allowed_lateness=LATENESS,
             session_timeout=6,
             tick_interval=float(os.environ.get("CX_TEST_TICK", "0.5")),
-            batch_size=int(os.environ.get("CX_BATCH_SIZE", "1000")),
+            batch_size=int(os.environ.get("CX_BATCH_SIZE", WORKER_DEFAULTS.batch_size)),
             api_access=ApiAccess(rate_per_second=500, burst=1000),  # tests read many customers
             redis_projection=self.redis_url is not None,
             webhook_url=self.webhook_url,

@@ -1,0 +1,1 @@
+"""Unit tests of the benchmark's own measuring helpers (bench/)."""
