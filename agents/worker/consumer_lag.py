@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import faust
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from agents.settings import KafkaSettings, WorkerOptions
 from agents.worker import metrics
-from agents.worker.faust_internals import assigned_partitions
+from agents.worker.faust_internals import assigned_partitions, rebalance_diagnosis
 from agents.worker.health import HealthBoard
-from agents.worker.stall_watch import Stalled, StallWatch
+from agents.worker.stall_watch import STALL_AFTER, RebalanceClock, Stalled, StallWatch
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 LAG_INTERVAL = 2.0
 #: The ``/healthz`` problem of a stalled input partition.
 STALL_PROBLEM = "input_stalled"
+#: The ``/healthz`` problem of a rebalance (or its table recovery) that does not finish.
+REBALANCE_PROBLEM = "rebalance_stuck"
 
 Partition = tuple[str, int]
 
@@ -86,10 +88,13 @@ def register_consumer_lag(app: faust.App, options: WorkerOptions, health: Health
     inputs = options.settings.topics.customer_inputs  # alert actions lag like any input
     probe = ConsumerLag(options.settings.kafka, app.conf.id)
     watch = StallWatch()
+    rebalance = RebalanceClock()
     failing = False
 
     async def consumer_lag() -> None:
         nonlocal failing
+        lasting = rebalance.observe(bool(app.rebalancing))
+        report_rebalance(lasting, lambda: rebalance_diagnosis(app), health)
         if app.rebalancing:
             return
         owned = [(topic, p) for topic in inputs for p in sorted(assigned_partitions(app, topic))]
@@ -119,3 +124,19 @@ def report_stalls(stalled: list[Stalled], health: HealthBoard) -> None:
     if STALL_PROBLEM not in {p.name for p in health.problems()}:
         log.error("input partitions stalled: %s", detail)
     health.raise_problem(STALL_PROBLEM, f"{detail}; see docs/runbooks/input-partition-stalled.md")
+
+
+def report_rebalance(lasting: float, diagnosis: Callable[[], str], health: HealthBoard) -> None:
+    """Publish how long the rebalance under way has lasted; past :data:`STALL_AFTER`, say so
+    on ``/healthz`` and log where Faust's rebalance and recovery stand (once per rebalance)."""
+    metrics.REBALANCE_SECONDS.set(lasting)
+    if lasting < STALL_AFTER:
+        health.clear(REBALANCE_PROBLEM)
+        return
+    if REBALANCE_PROBLEM not in {p.name for p in health.problems()}:
+        log.error("the group rebalance has not finished in %.0f s: %s", lasting, diagnosis())
+    health.raise_problem(
+        REBALANCE_PROBLEM,
+        f"the consumer-group rebalance (or the table recovery after it) has not finished in "
+        f"{lasting:.0f} s: no input is processed; see docs/runbooks/rebalance-stuck.md",
+    )

@@ -175,6 +175,31 @@ def fetch_diagnosis(app: Any, tp: TP) -> str:
         return f"aiokafka state unknown ({exc!r})"
 
 
+def rebalance_diagnosis(app: Any) -> str:
+    """Where Faust's rebalance and table recovery stand (for a log line; never raises: what
+    cannot be read says so)."""
+    probes: list[tuple[str, Callable[[], object]]] = [
+        ("rebalancing", lambda: app.rebalancing),
+        ("in recovery", lambda: in_recovery(app)),
+        ("generation", lambda: app.consumer_generation_id),
+        ("recovery started", lambda: app.tables.recovery.signal_recovery_start.is_set()),
+        ("recovery completed", lambda: app.tables.recovery.completed.is_set()),
+        ("changelog records to restore", lambda: app.tables.recovery.active_remaining_total()),
+        ("flow control active", lambda: app.flow_control.is_active()),
+        ("consumer flow active", lambda: app.consumer.flow_active),
+        ("assigned partitions", lambda: len(app.consumer.assignment())),
+        ("paused partitions", lambda: len(app.consumer._paused_partitions)),
+    ]
+    return ", ".join(f"{label} {_read(probe)}" for label, probe in probes)
+
+
+def _read(probe: Callable[[], object]) -> object:
+    try:
+        return probe()
+    except Exception as exc:
+        return f"unknown ({type(exc).__name__})"
+
+
 def leader_answered_within(app: Any, tp: TP, seconds: float) -> bool:
     """Whether ``tp``'s leader broker answered a fetch in the last ``seconds``: any assigned
     partition it leads was reported by a fetch response since. False while ``tp`` has no

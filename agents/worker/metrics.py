@@ -89,6 +89,12 @@ INPUT_PARTITIONS_STALLED = Gauge(
     "3 minutes (agents/worker/stall_watch.py); /healthz names them.",
     registry=REGISTRY,
 )
+REBALANCE_SECONDS = Gauge(
+    "cxstream_rebalance_seconds",
+    "Seconds the consumer-group rebalance under way (with its table recovery) has lasted, 0 "
+    "when none is: no input is processed meanwhile (agents/worker/stall_watch.py).",
+    registry=REGISTRY,
+)
 REDIS_WRITE_FAILURES = Counter(
     "cxstream_redis_write_failures", "Failed Redis read-model batch writes.", registry=REGISTRY
 )

@@ -7,6 +7,9 @@ stop for ten minutes after a rebalance, 70 and 59 records waiting, with ``/healt
 the next rebalance moved them. :class:`StallWatch` reads what the lag probe already measures
 (the group's committed offset and the lag per owned partition) and calls a partition stalled
 when records wait and its committed offset has not moved for ``after`` seconds.
+
+A rebalance that never finishes stops every partition at once and hides from that watch (lag
+is not read while the group rebalances): :class:`RebalanceClock` times it instead.
 """
 
 from __future__ import annotations
@@ -61,3 +64,22 @@ class StallWatch:
     def forget(self) -> None:
         """Start over (the lag could not be read: nothing is known of the time in between)."""
         self._since.clear()
+
+
+class RebalanceClock:
+    """How long the current consumer-group rebalance (Faust's ``app.rebalancing``, which stays
+    set through the table recovery that follows) has lasted."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._since: float | None = None
+
+    def observe(self, rebalancing: bool) -> float:
+        """Seconds since the rebalance under way began; 0 when none is."""
+        if not rebalancing:
+            self._since = None
+            return 0.0
+        now = self.clock()
+        if self._since is None:
+            self._since = now
+        return now - self._since

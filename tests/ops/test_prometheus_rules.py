@@ -43,6 +43,7 @@ KNOWN_METRICS = {
     "cxstream_alert_budget_total",
     "cxstream_alert_budget_open_day",
     "cxstream_input_partitions_stalled",
+    "cxstream_rebalance_seconds",
     # feedback loop (agents/worker/loop_metrics.py, issue 16)
     "cxstream_alert_outcomes_total",
     "cxstream_churn_alert_precision",

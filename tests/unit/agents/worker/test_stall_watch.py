@@ -3,10 +3,21 @@
 
 from __future__ import annotations
 
+import logging
+
+import faust
+import pytest
+
 from agents.worker import metrics
-from agents.worker.consumer_lag import STALL_PROBLEM, report_stalls
+from agents.worker.consumer_lag import (
+    REBALANCE_PROBLEM,
+    STALL_PROBLEM,
+    report_rebalance,
+    report_stalls,
+)
+from agents.worker.faust_internals import rebalance_diagnosis
 from agents.worker.health import HealthBoard
-from agents.worker.stall_watch import StallWatch
+from agents.worker.stall_watch import RebalanceClock, StallWatch
 
 P1 = ("cx.purchases", 1)
 P3 = ("cx.purchases", 3)
@@ -72,3 +83,50 @@ def test_stalls_are_reported_on_healthz_and_cleared_when_none_is_left() -> None:
     clock.now = 210.0
     report_stalls(watch.observe({P1: (9, 0)}), health)
     assert health.healthy and metrics.INPUT_PARTITIONS_STALLED._value.get() == 0
+
+
+def test_a_rebalance_is_timed_from_its_start_and_forgotten_once_it_ends() -> None:
+    clock = Clock()
+    rebalance = RebalanceClock(clock=clock)
+    assert rebalance.observe(False) == 0.0
+    clock.now = 10.0
+    assert rebalance.observe(True) == 0.0  # starts now
+    clock.now = 70.0
+    assert rebalance.observe(True) == 60.0
+    assert rebalance.observe(False) == 0.0
+    clock.now = 100.0
+    assert rebalance.observe(True) == 0.0  # the next rebalance starts over
+
+
+def test_a_rebalance_that_does_not_finish_fails_healthz_and_says_where_faust_stands(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The lag probe does not read lag while the group rebalances, so a rebalance (or the
+    table recovery after it) that never ends stopped every partition without a word."""
+    health = HealthBoard()
+    asked: list[int] = []
+
+    def diagnosis() -> str:
+        asked.append(1)
+        return "in recovery True, changelog records to restore 0"
+
+    report_rebalance(30.0, diagnosis, health)
+    assert health.healthy and metrics.REBALANCE_SECONDS._value.get() == 30.0
+    with caplog.at_level(logging.ERROR, logger="agents.worker.consumer_lag"):
+        report_rebalance(181.0, diagnosis, health)
+        report_rebalance(183.0, diagnosis, health)
+    (problem,) = health.problems()
+    assert problem.name == REBALANCE_PROBLEM and "not finished in 183 s" in problem.detail
+    assert metrics.REBALANCE_SECONDS._value.get() == 183.0
+    assert len(asked) == 1  # logged once per rebalance, with Faust's state
+    assert "changelog records to restore 0" in caplog.text
+    report_rebalance(0.0, diagnosis, health)
+    assert health.healthy and metrics.REBALANCE_SECONDS._value.get() == 0.0
+
+
+def test_the_rebalance_diagnosis_reads_a_faust_app_and_never_raises() -> None:
+    app = faust.App("diagnosis-test", broker="kafka://127.0.0.1:1")  # never started
+    text = rebalance_diagnosis(app)
+    assert "rebalancing False" in text and "changelog records to restore 0" in text
+    assert "assigned partitions unknown (ConsumerNotStarted)" in text
+    assert "rebalancing unknown (AttributeError)" in rebalance_diagnosis(object())
