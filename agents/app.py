@@ -102,7 +102,12 @@ def faust_app(options: WorkerOptions, guard: ApiGuard, partitions: int) -> faust
         broker_heartbeat_interval=max(1.0, options.session_timeout / 10),
         producer_linger=0.005,
         stream_buffer_maxsize=max(16_384, options.batch_size * 8),
-        broker_max_poll_records=2000,
+        # Every partition aiokafka has fetched is handed over in one poll. With a cap, aiokafka
+        # hands over partitions one at a time in the order their fetches arrived, so a
+        # partition fetched again waited behind every other one's backlog, and the merge
+        # released its co-partitions out of timestamp order meanwhile (docs/reliability.md,
+        # defect 18: 3,681 purchases dead-lettered as late in one catch-up).
+        broker_max_poll_records=None,
         producer_max_batch_size=16_384,
         autodiscover=False,
         loghandlers=[],

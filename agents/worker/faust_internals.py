@@ -157,19 +157,26 @@ def fetch_diagnosis(app: Any, tp: TP) -> str:
         state = _assignment_of(kafka_consumer).state_value(key)
         fetcher = kafka_consumer._fetcher
         unread = fetcher._records.get(key)
+        order = list(fetcher._records)
+        records = getattr(unread, "_partition_records", None)
         faust = app.consumer
         active = faust._active_partitions
         valid = getattr(state, "has_valid_position", None)
         return (
             f"paused {tp in faust._paused_partitions}, "
-            f"buffered {tp in faust._buffered_partitions}, "
+            f"buffered {tp in faust._buffered_partitions} "
+            f"({len(faust._buffered_partitions)} partitions buffered), "
             f"aiokafka paused {getattr(state, 'paused', None)}, "
             f"aiokafka position {state.position if valid else None}, "
             f"unread fetch {'yes' if unread is not None else 'no'} "
-            f"(of {len(fetcher._records)} partitions), "
+            f"(from offset {getattr(records, 'next_fetch_offset', None)}, "
+            f"{order.index(key) + 1 if unread is not None else '-'} of {len(order)} "
+            f"partitions in the fetcher's order), "
             f"fetches in flight {len(fetcher._in_flight)}, "
             f"fetch task done {fetcher._fetch_task.done()}, "
-            f"faust active {active is None or tp in active}"
+            f"faust active {active is None or tp in active}, "
+            f"flow active {faust.flow_active}/{app.flow_control.is_active()}, "
+            f"producer buffer {app.producer.buffer.pending.qsize()}"
         )
     except Exception as exc:
         return f"aiokafka state unknown ({exc!r})"
