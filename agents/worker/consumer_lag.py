@@ -19,7 +19,11 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from agents.settings import KafkaSettings, WorkerOptions
 from agents.worker import metrics
-from agents.worker.faust_internals import assigned_partitions, rebalance_diagnosis
+from agents.worker.faust_internals import (
+    assigned_partitions,
+    rebalance_diagnosis,
+    recovery_remaining,
+)
 from agents.worker.health import HealthBoard
 from agents.worker.stall_watch import STALL_AFTER, RebalanceClock, Stalled, StallWatch
 
@@ -93,7 +97,7 @@ def register_consumer_lag(app: faust.App, options: WorkerOptions, health: Health
 
     async def consumer_lag() -> None:
         nonlocal failing
-        lasting = rebalance.observe(bool(app.rebalancing))
+        lasting = rebalance.observe(bool(app.rebalancing), recovery_remaining(app))
         report_rebalance(lasting, lambda: rebalance_diagnosis(app), health)
         if app.rebalancing:
             return
@@ -127,16 +131,17 @@ def report_stalls(stalled: list[Stalled], health: HealthBoard) -> None:
 
 
 def report_rebalance(lasting: float, diagnosis: Callable[[], str], health: HealthBoard) -> None:
-    """Publish how long the rebalance under way has lasted; past :data:`STALL_AFTER`, say so
-    on ``/healthz`` and log where Faust's rebalance and recovery stand (once per rebalance)."""
+    """Publish how long the rebalance under way has gone without progress; past
+    :data:`STALL_AFTER`, say so on ``/healthz`` and log where Faust's rebalance and recovery
+    stand (once per stall)."""
     metrics.REBALANCE_SECONDS.set(lasting)
     if lasting < STALL_AFTER:
         health.clear(REBALANCE_PROBLEM)
         return
     if REBALANCE_PROBLEM not in {p.name for p in health.problems()}:
-        log.error("the group rebalance has not finished in %.0f s: %s", lasting, diagnosis())
+        log.error("the group rebalance made no progress for %.0f s: %s", lasting, diagnosis())
     health.raise_problem(
         REBALANCE_PROBLEM,
-        f"the consumer-group rebalance (or the table recovery after it) has not finished in "
-        f"{lasting:.0f} s: no input is processed; see docs/runbooks/rebalance-stuck.md",
+        f"the consumer-group rebalance (or the table recovery after it) has made no progress "
+        f"for {lasting:.0f} s: no input is processed; see docs/runbooks/rebalance-stuck.md",
     )

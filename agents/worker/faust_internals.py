@@ -182,6 +182,15 @@ def fetch_diagnosis(app: Any, tp: TP) -> str:
         return f"aiokafka state unknown ({exc!r})"
 
 
+def recovery_remaining(app: Any) -> int | None:
+    """Changelog records Faust has left to restore into the active tables; None when unknown."""
+    try:
+        remaining: int = app.tables.recovery.active_remaining_total()
+    except Exception:
+        return None
+    return remaining
+
+
 def rebalance_diagnosis(app: Any) -> str:
     """Where Faust's rebalance and table recovery stand (for a log line; never raises: what
     cannot be read says so)."""

@@ -91,8 +91,9 @@ INPUT_PARTITIONS_STALLED = Gauge(
 )
 REBALANCE_SECONDS = Gauge(
     "cxstream_rebalance_seconds",
-    "Seconds the consumer-group rebalance under way (with its table recovery) has lasted, 0 "
-    "when none is: no input is processed meanwhile (agents/worker/stall_watch.py).",
+    "Seconds the consumer-group rebalance under way (with its table recovery) has gone without "
+    "progress (restored changelog records count), 0 when none is under way: no input is "
+    "processed meanwhile (agents/worker/stall_watch.py).",
     registry=REGISTRY,
 )
 REDIS_WRITE_FAILURES = Counter(

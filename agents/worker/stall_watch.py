@@ -68,18 +68,24 @@ class StallWatch:
 
 class RebalanceClock:
     """How long the current consumer-group rebalance (Faust's ``app.rebalancing``, which stays
-    set through the table recovery that follows) has lasted."""
+    set through the table recovery that follows) has gone without progress. Restoring changelog
+    records is progress: a million customers take minutes to restore, and a worker that is
+    restoring must not be called stuck (an orchestrator would restart it, and it would start
+    the restore over)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self._since: float | None = None
+        self._progress: object = None
 
-    def observe(self, rebalancing: bool) -> float:
-        """Seconds since the rebalance under way began; 0 when none is."""
+    def observe(self, rebalancing: bool, progress: object = None) -> float:
+        """Seconds since the rebalance under way began or last made ``progress`` (any value
+        that changes while it advances, e.g. the changelog records left to restore); 0 when
+        no rebalance is under way."""
         if not rebalancing:
             self._since = None
             return 0.0
         now = self.clock()
-        if self._since is None:
-            self._since = now
+        if self._since is None or progress != self._progress:
+            self._since, self._progress = now, progress
         return now - self._since
