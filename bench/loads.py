@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from confluent_kafka import Consumer, Producer
 
@@ -113,20 +113,32 @@ def crossing(before: tuple[float, float], after: tuple[float, float], target: fl
     return t0 + (t1 - t0) * (min(target, n1) - n0) / (n1 - n0)
 
 
-def wait_processed(worker: Worker, expected: int, limit: float = 1200.0) -> float:
-    """Wait until ``worker`` counted ``expected`` records; returns the interpolated
-    ``time.perf_counter()`` at which it did (scraped rarely: :data:`SCRAPE_EVERY`)."""
-    deadline = time.monotonic() + limit
-    first = last = (time.perf_counter(), processed(worker))
+def reached(
+    count: Callable[[], float], expected: int, deadline: float, stalled: Callable[[float], str]
+) -> float:
+    """Poll ``count`` (rarely: :func:`next_scrape`) until it reaches ``expected``; returns the
+    interpolated ``time.perf_counter()`` at which it did. Past ``deadline`` (monotonic) the
+    assertion says ``stalled(last count)``."""
+    first = last = (time.perf_counter(), count())
     while last[1] < expected:
-        assert time.monotonic() < deadline, f"worker did not finish: {worker.log_tail()}"
+        assert time.monotonic() < deadline, stalled(last[1])
         elapsed = last[0] - first[0]
         rate = (last[1] - first[1]) / elapsed if elapsed > 0 else 0.0
         time.sleep(next_scrape(expected - last[1], rate))
-        previous, last = last, (time.perf_counter(), processed(worker))
+        previous, last = last, (time.perf_counter(), count())
         if last[1] >= expected:
             return crossing(previous, last, expected)
     return last[0]
+
+
+def wait_processed(worker: Worker, expected: int, limit: float = 1200.0) -> float:
+    """Wait until ``worker`` counted ``expected`` records; returns when it did (:func:`reached`)."""
+    return reached(
+        lambda: processed(worker),
+        expected,
+        time.monotonic() + limit,
+        lambda _: f"worker did not finish: {worker.log_tail()}",
+    )
 
 
 def first_processed(workers: Sequence[Worker]) -> float:
@@ -146,17 +158,11 @@ def sustained_rate(workers: Sequence[Worker], expected: int, limit: float = 1200
     while (done := first_processed(workers)) == 0:
         assert time.monotonic() < deadline, "no worker processed anything"
         time.sleep(0.01)
-    started = last = time.perf_counter()
-    total = done
-    while total < expected:
-        assert time.monotonic() < deadline, f"stalled at {total}/{expected}"
-        elapsed = last - started
-        time.sleep(next_scrape(expected - total, (total - done) / elapsed if elapsed else 0.0))
-        previous = (last, total)
-        last, total = time.perf_counter(), first_processed(workers)
-        if total >= expected:
-            return (expected - done) / (crossing(previous, (last, total), expected) - started)
-    return (total - done) / (last - started)
+    started = time.perf_counter()
+    ended = reached(
+        lambda: first_processed(workers), expected, deadline, lambda n: f"stalled at {n}/{expected}"
+    )
+    return (expected - done) / (ended - started)
 
 
 def group_rate(workers: Sequence[Worker], expected: int, limit: float = 1200.0) -> float:
