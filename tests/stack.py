@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -105,7 +106,11 @@ def start_stack(private: bool = False) -> RunningStack:
 
 
 def stop_stack(stack: RunningStack) -> None:
-    """``ops/stack.sh down``: SIGTERM, then SIGKILL; both services are gone when it returns."""
+    """``ops/stack.sh down``: SIGTERM, then SIGKILL; both services are gone when it returns,
+    and so is the stack dir (a session's broker data is ~250 MB) unless CX_KEEP_STACK_DIR is
+    set for a post-mortem."""
     if stack.stack_dir is None:
         return
     stack_command(stack.stack_dir, "down", timeout=150)
+    if not os.environ.get("CX_KEEP_STACK_DIR"):
+        shutil.rmtree(stack.stack_dir, ignore_errors=True)

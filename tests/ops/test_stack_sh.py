@@ -1,4 +1,5 @@
-"""``ops/stack.sh`` restarts one service at a time and keeps its data; ``down`` leaves nothing."""
+"""``ops/stack.sh`` restarts one service at a time and keeps its data; ``down`` leaves no
+process, and a test session's teardown leaves no stack dir."""
 
 from __future__ import annotations
 
@@ -74,3 +75,5 @@ def test_killed_and_restarted_services_keep_their_data_ports_and_down_stops_them
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+    stop_stack(private_stack)  # what every session's teardown does: the broker's data goes too
+    assert not stack_dir.exists()
