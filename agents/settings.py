@@ -216,8 +216,8 @@ class WorkerOptions:
     api_access: ApiAccess = field(default_factory=ApiAccess)  # token hidden from repr
     event_time_window: EventTimeWindow = LIVE_WINDOW  # plausible event times, live
     batch_size: int = 4000  # records per batch at most: a catch-up amortises flushes and snapshots
-    batch_within: float = 0.25  # the take window while input waits on the broker
-    batch_within_caught_up: float = 0.02  # ... and once every input is fetched to its end
+    batch_within: float = 0.25  # the take window while a full batch waits unread (catch-up)
+    batch_within_caught_up: float = 0.02  # ... and otherwise (live traffic)
     tick_interval: float = 1.0
     allowed_lateness: float = 300.0
     idle_wall_clock_after: float | None = 60.0

@@ -26,10 +26,10 @@ import faust
 from agents.settings import WorkerOptions
 from agents.worker import metrics
 from agents.worker.batch_cycle import BatchCycle
-from agents.worker.faust_internals import assigned_partitions, fetched_to_the_end, in_recovery
+from agents.worker.faust_internals import assigned_partitions, in_recovery, records_unread
 from agents.worker.merge import EventTimeMerge
 from agents.worker.model_params import ModelParameters
-from agents.worker.take_window import adapt_take_window
+from agents.worker.take_window import adapt_take_window, backlog_fills_a_batch
 from streams.model import ModelConfig
 
 
@@ -50,7 +50,9 @@ def register_customer_agent(
             stream,
             options.batch_within,
             options.batch_within_caught_up,
-            behind=lambda: not fetched_to_the_end(app, app.topics.acks_enabled_for),
+            behind=lambda: backlog_fills_a_batch(
+                records_unread(app, app.topics.acks_enabled_for), options.batch_size
+            ),
         )
         async for events in stream.take_events(options.batch_size, options.batch_within):
             await params.ready()  # the parameters to judge with (pinned: until they arrive)

@@ -110,23 +110,26 @@ def fetch_state(app: Any, tp: TP) -> FetchState | None:
     )
 
 
-def fetched_to_the_end(app: Any, is_input: Callable[[str], bool]) -> bool:
-    """Every assigned input partition's fetch position is at its high watermark: nothing of
-    them waits on the broker. False while unknown (starting, rebalancing, never fetched)."""
+def records_unread(app: Any, is_input: Callable[[str], bool]) -> int | None:
+    """Records of the assigned input partitions not yet handed to the agent: on the broker,
+    in aiokafka's fetch buffers or held by the merge (high watermark - 1 - Faust's read offset,
+    or - fetch position before the first record is read). None while unknown (starting,
+    rebalancing, never fetched)."""
     assignment = _assignment(app)
     if assignment is None:
-        return False
-    seen = False
+        return None
+    read = app.consumer._read_offset
+    waiting, seen = 0, False
     for tp in assignment.tps:
         if not is_input(tp.topic):
             continue
         state = assignment.state_value(tp)
         if state is None or state.highwater is None or not state.has_valid_position:
-            return False
-        if state.position < state.highwater:
-            return False
+            return None
+        last = read.get(tp)
+        waiting += max(0, state.highwater - (state.position if last is None else last + 1))
         seen = True
-    return seen
+    return waiting if seen else None
 
 
 def consuming(app: Any, tp: TP) -> bool:

@@ -43,7 +43,7 @@ MERGE_OUT_OF_ORDER = Counter(
 )
 BATCH_WINDOW_SHORT = Counter(
     "cxstream_batch_window_short",
-    "Batches whose take window was --batch-within-caught-up (every input fetched to its end)",
+    "Batches whose take window was --batch-within-caught-up (less than a batch unread)",
     registry=REGISTRY,
 )
 STALE_FETCH_RECORDS = Counter(

@@ -55,14 +55,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         type=positive_float,
         default=DEFAULTS.batch_within,
         help="seconds a batch waits for more events before it is folded, unless it is full, "
-        "while input waits on the broker (a catch-up; default %(default)s)",
+        "while a full batch or more waits unread (a catch-up; default %(default)s)",
     )
     parser.add_argument(
         "--batch-within-caught-up",
         type=positive_float,
         default=DEFAULTS.batch_within_caught_up,
-        help="the same wait once every input partition is fetched to its end: live traffic "
-        "(lower is faster at low rates; default %(default)s)",
+        help="the same wait otherwise: live traffic (lower is faster at low rates; "
+        "default %(default)s)",
     )
     parser.add_argument(
         "--tick-interval",

@@ -1,5 +1,6 @@
-"""The batch window (agents/worker/take_window.py): long while input waits on the broker, short
-once every input partition is fetched to its end; other waits of the stream untouched."""
+"""The batch window (agents/worker/take_window.py): long while a full batch waits on the broker
+(a catch-up), short otherwise (live traffic, which always has a few records unfetched); other
+waits of the stream untouched."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
-from agents.worker.faust_internals import fetched_to_the_end
-from agents.worker.take_window import adapt_take_window
+from agents.worker.faust_internals import records_unread
+from agents.worker.take_window import adapt_take_window, backlog_fills_a_batch
 
 
 class Stream:
@@ -59,34 +60,52 @@ class Assignment:
         return self.states.get(tp)
 
 
-def app_with(assignment: Assignment | None) -> Any:
+def app_with(assignment: Assignment | None, read: dict[TopicPartition, int] | None = None) -> Any:
     class Ns:
         def __init__(self, **kw: Any) -> None:
             self.__dict__.update(kw)
 
     subscription = Ns(subscription=None if assignment is None else Ns(assignment=assignment))
     kafka = Ns(_subscription=subscription)
-    return Ns(consumer=Ns(_thread=Ns(_ensure_consumer=lambda: kafka)))
+    consumer = Ns(_thread=Ns(_ensure_consumer=lambda: kafka), _read_offset=read or {})
+    return Ns(consumer=consumer)
 
 
 def is_input(topic: str) -> bool:
     return topic != "app-customers-changelog"
 
 
-def test_fetched_to_the_end_only_when_every_input_partition_is_at_its_high_watermark() -> None:
+def test_records_unread_counts_what_the_agent_has_not_been_handed_yet() -> None:
     states = {
         TopicPartition("purchases", 0): PartitionState(120, 120),
         TopicPartition("feedback", 0): PartitionState(7, 7),
         TopicPartition("app-customers-changelog", 0): PartitionState(900, 10),  # not an input
     }
+    read = {TopicPartition("purchases", 0): 119, TopicPartition("feedback", 0): 6}
     assignment = Assignment(states)
-    assert fetched_to_the_end(app_with(assignment), is_input)
+    assert records_unread(app_with(assignment, read), is_input) == 0
     states[TopicPartition("feedback", 0)] = PartitionState(9, 7)  # two records on the broker
-    assert not fetched_to_the_end(app_with(assignment), is_input)
+    assert records_unread(app_with(assignment, read), is_input) == 2
+    # a catch-up: fetched far ahead of the agent, which has read only up to offset 1,000
+    states[TopicPartition("purchases", 1)] = PartitionState(5_000, 4_900)
+    read[TopicPartition("purchases", 1)] = 999
+    assert records_unread(app_with(assignment, read), is_input) == 2 + 4_000
+    del read[TopicPartition("purchases", 1)]  # nothing read yet: what is unfetched, at least
+    assert records_unread(app_with(assignment, read), is_input) == 2 + 100
     states[TopicPartition("feedback", 0)] = PartitionState(None, 7)  # never fetched
-    assert not fetched_to_the_end(app_with(assignment), is_input)
+    assert records_unread(app_with(assignment, read), is_input) is None
 
 
-def test_unknown_positions_count_as_behind() -> None:
-    assert not fetched_to_the_end(app_with(None), is_input)  # rebalancing
-    assert not fetched_to_the_end(app_with(Assignment()), is_input)  # nothing assigned yet
+def test_unknown_positions_count_as_unknown() -> None:
+    assert records_unread(app_with(None), is_input) is None  # rebalancing
+    assert records_unread(app_with(Assignment()), is_input) is None  # nothing assigned yet
+
+
+def test_live_traffic_gets_the_short_window_and_a_catch_up_the_long_one() -> None:
+    """A few records always wait unfetched under live traffic: only a full batch's worth (or an
+    unknown position, as at start-up) is a backlog worth waiting to fill a batch for."""
+    assert not backlog_fills_a_batch(0, 4_000)
+    assert not backlog_fills_a_batch(250, 4_000)  # 500 events/s, one fetch wait's worth
+    assert backlog_fills_a_batch(4_000, 4_000)
+    assert backlog_fills_a_batch(84_807, 4_000)
+    assert backlog_fills_a_batch(None, 4_000)
