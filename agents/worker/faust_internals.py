@@ -118,7 +118,6 @@ def records_unread(app: Any, is_input: Callable[[str], bool]) -> int | None:
     assignment = _assignment(app)
     if assignment is None:
         return None
-    read = app.consumer._read_offset
     waiting, seen = 0, False
     for tp in assignment.tps:
         if not is_input(tp.topic):
@@ -126,7 +125,7 @@ def records_unread(app: Any, is_input: Callable[[str], bool]) -> int | None:
         state = assignment.state_value(tp)
         if state is None or state.highwater is None or not state.has_valid_position:
             return None
-        last = read.get(tp)
+        last = read_offset(app, tp)
         waiting += max(0, state.highwater - (state.position if last is None else last + 1))
         seen = True
     return waiting if seen else None
