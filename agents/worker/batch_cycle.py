@@ -27,7 +27,7 @@ from agents.worker.budget_feed import BudgetFeed
 from agents.worker.customer_fold import Record
 from agents.worker.fold_ports import BatchOutput, IntegrityAccess
 from agents.worker.health import HealthBoard
-from agents.worker.index_rebuild import RebuildLedger, Table, rebuild_index
+from agents.worker.index_rebuild import RebuildLedger, StoredStates, rebuild_index
 from agents.worker.outputs import OutputProducer, OutputRejected
 from agents.worker.tables import FaustStates
 from streams.contracts import dead_letter, processing_failure
@@ -164,7 +164,7 @@ class BatchCycle:
 
     async def rebuild(
         self,
-        table: Table,
+        table: StoredStates,
         partitions: set[int],
         still_valid: Callable[[], bool] = lambda: True,
     ) -> int | None:

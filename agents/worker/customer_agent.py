@@ -29,6 +29,7 @@ from agents.worker.batch_cycle import BatchCycle
 from agents.worker.faust_internals import assigned_partitions, in_recovery, records_unread
 from agents.worker.merge import EventTimeMerge
 from agents.worker.model_params import ModelParameters
+from agents.worker.table_store import stored_states
 from agents.worker.take_window import adapt_take_window, backlog_fills_a_batch
 from streams.model import ModelConfig
 
@@ -43,6 +44,7 @@ def register_customer_agent(
     """The agent folding every input batch, the inactivity-tick timer and rebalance handlers."""
     topics = options.settings.topics
     inputs = app.topic(*topics.customer_inputs, topics.ticks)
+    stored = stored_states(customers)
 
     @app.agent(inputs, name="customers")
     async def customer_agent(stream: Any) -> None:
@@ -89,7 +91,7 @@ def register_customer_agent(
             def still_valid() -> bool:
                 return settled() and assigned_partitions(app, topics.purchases) == assigned
 
-            if await cycle.rebuild(customers, assigned, still_valid) is None:
+            if await cycle.rebuild(stored, assigned, still_valid) is None:
                 return  # cut short: the next run rebuilds for the new assignment or parameters
             if cycle.budget is not None:
                 cycle.budget.forget(assigned)

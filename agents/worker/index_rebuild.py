@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -28,6 +28,8 @@ from streams.model import ModelConfig
 
 #: Longest stretch of rebuilding between two yields to the event loop (seconds).
 SLICE_S = 0.02
+#: Keys listed at a time: well under a slice (about 1.5 µs a key from RocksDB on a slow day).
+PAGE_KEYS = 512
 
 Labels = tuple[str, str]  # (stage, band)
 
@@ -67,16 +69,42 @@ class Rebuilt:
     unreadable: list[str]  # customers whose stored state failed to decode (skipped)
 
 
-class Table(Protocol):
-    """What the rebuild reads of the customers table (a Faust table or a dict)."""
+@dataclass(frozen=True, slots=True)
+class KeyPage:
+    """Some stored customers' keys, and how to read one of them when its turn comes."""
 
-    def keys(self) -> Iterable[Any]: ...
+    keys: list[Any]
+    read: Callable[[Any], bytes | None]  # None: no longer stored
 
-    def get(self, key: Any) -> bytes | None: ...
+
+class StoredStates(Protocol):
+    """The customers table as the rebuild reads it: keys a page at a time.
+
+    No page may hold an iteration open while the rebuild yields between pages: batches add
+    customers meanwhile, and a rebalance drops the store's handles (``table_store``).
+    """
+
+    def key_pages(self, partitions: set[int], size: int) -> Iterator[KeyPage]: ...
+
+
+class MappingStates:
+    """A mapping's stored states (Faust's ``memory://`` store, tests).
+
+    Its keys are listed in one pass up front: a dict raises when an iteration spans a batch that
+    adds a customer, and listing a dict's keys is quick.
+    """
+
+    def __init__(self, mapping: Mapping[Any, bytes]) -> None:
+        self._mapping = mapping
+
+    def key_pages(self, partitions: set[int], size: int) -> Iterator[KeyPage]:
+        keys = list(self._mapping.keys())
+        for start in range(0, len(keys), size):
+            yield KeyPage(keys[start : start + size], self._mapping.get)
 
 
 async def rebuild_index(
-    table: Table,
+    table: StoredStates,
     partitions: set[int],
     deadlines: DeadlineIndex,
     config: ModelConfig,
@@ -87,9 +115,9 @@ async def rebuild_index(
     partly rebuilt, when ``still_valid()`` turns false (a rebalance): the caller rebuilds again
     later.
 
-    The keys are listed first, in one pass without decoding (no store lets an iteration span
-    the yields safely: a dict raises when a batch adds a customer, and Faust swaps its RocksDB
-    handles on a rebalance); each value is then read when its turn comes.
+    The keys come a page at a time (listing a million in one pass held the loop for 12 s on a
+    slow day); each value is read when its turn comes, so what a slice schedules is what the
+    table held when the slice ran.
     """
     deadlines.forget_partitions(partitions)
     counts: Counter[Labels] = Counter()
@@ -98,34 +126,35 @@ async def rebuild_index(
     scheduled = 0
     unreadable: list[str] = []
     slice_ends = time.monotonic() + SLICE_S
-    for key in list(table.keys()):
-        raw = table.get(key)
-        customer_id = key.decode() if isinstance(key, bytes) else str(key)
-        try:
-            envelope = decode_envelope(raw) if raw else None
-            deadline = None if envelope is None else loop_deadline(envelope.state, config)
-        except Exception:  # one bad value must not stop every other customer's deadlines
-            unreadable.append(customer_id)
-            envelope = None
-        if envelope is not None and envelope.partition in partitions:
-            partition = envelope.partition
-            stream_times[partition] = max(stream_times.get(partition, 0.0), envelope.event_time)
-            labels = (envelope.stage, envelope.band)
-            counts[labels] += 1
-            if customer_id in ledger.labels:
-                ledger.read[customer_id] = labels
-            if deadline is not None:
-                entries.append((customer_id, partition, deadline))
-        if time.monotonic() >= slice_ends:
-            # Scheduled before yielding: no batch ran since these reads. A batch that folds one
-            # of these customers later schedules its new deadline over this one.
-            deadlines.schedule(entries)
-            scheduled += len(entries)
-            entries = []
-            await asyncio.sleep(0)
-            if not still_valid():
-                return None
-            slice_ends = time.monotonic() + SLICE_S
+    for page in table.key_pages(partitions, PAGE_KEYS):
+        for key in page.keys:
+            raw = page.read(key)
+            customer_id = key.decode() if isinstance(key, bytes) else str(key)
+            try:
+                envelope = decode_envelope(raw) if raw else None
+                deadline = None if envelope is None else loop_deadline(envelope.state, config)
+            except Exception:  # one bad value must not stop every other customer's deadlines
+                unreadable.append(customer_id)
+                envelope = None
+            if envelope is not None and envelope.partition in partitions:
+                partition = envelope.partition
+                stream_times[partition] = max(stream_times.get(partition, 0.0), envelope.event_time)
+                labels = (envelope.stage, envelope.band)
+                counts[labels] += 1
+                if customer_id in ledger.labels:
+                    ledger.read[customer_id] = labels
+                if deadline is not None:
+                    entries.append((customer_id, partition, deadline))
+            if time.monotonic() >= slice_ends:
+                # Scheduled before yielding: no batch ran since these reads. A batch that folds one
+                # of these customers later schedules its new deadline over this one.
+                deadlines.schedule(entries)
+                scheduled += len(entries)
+                entries = []
+                await asyncio.sleep(0)
+                if not still_valid():
+                    return None
+                slice_ends = time.monotonic() + SLICE_S
     deadlines.schedule(entries)
     deadlines.observe(stream_times)
     return Rebuilt(scheduled + len(entries), ledger.corrected(counts), unreadable)

@@ -17,12 +17,15 @@ applied by a restore advance it as Faust does: a restore reads every record that
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from typing import Any
 
 from faust.stores import STORES
 from faust.stores import rocksdb as faust_rocksdb
 from faust.types import TP
+
+from agents.worker.index_rebuild import KeyPage, MappingStates, StoredStates
 
 SCHEME = "cxrocksdb"
 #: Acknowledged offsets held back behind a gap, per partition, before they are dropped (the
@@ -109,6 +112,61 @@ class ContiguousRocksStore(faust_rocksdb.Store):  # type: ignore[misc]
     def reset_state(self) -> None:
         self._persisted.clear()
         super().reset_state()
+
+    def key_pages(self, partitions: set[int], size: int) -> Iterator[KeyPage]:
+        """The stored customers of ``partitions``, ``size`` keys at a time, for the deadline
+        index's rebuild (``index_rebuild.StoredStates``).
+
+        Each page opens its own RocksDB iterator, reads on from the previous page's last key and
+        drops it. The rebuild yields to the event loop between pages, and a rebalance there drops
+        a partition's handle and opens a new one: an iterator held across would keep the old
+        handle and its file lock. A partition dropped meanwhile ends its pages.
+        """
+        for partition in sorted(partitions):
+            after: bytes | None = None
+            while True:
+                db = self._dbs.get(partition)
+                if db is None:
+                    break
+                keys, after = _key_page(db, after, size, self.offset_key)
+                del db
+                if keys:
+                    yield KeyPage(keys, partial(self._stored_value, partition))
+                if after is None:
+                    break
+
+    def _stored_value(self, partition: int, key: bytes) -> bytes | None:
+        db = self._dbs.get(partition)
+        value: bytes | None = None if db is None else db.get(key)
+        return value
+
+
+def _key_page(
+    db: Any, after: bytes | None, size: int, skip: bytes
+) -> tuple[list[bytes], bytes | None]:
+    """Up to ``size`` keys of ``db`` after ``after`` (all from the first when None), without
+    ``skip``; and the key to go on after, None at the end."""
+    it = db.iter()
+    if after is None:
+        it.seek_to_first()
+    else:
+        it.seek(after)
+        if it.valid() and it.key() == after:
+            it.next()
+    keys: list[bytes] = []
+    last: bytes | None = None
+    while it.valid() and len(keys) < size:
+        last = it.key()
+        if last != skip:
+            keys.append(last)
+        it.next()
+    return keys, last if it.valid() else None
+
+
+def stored_states(table: Any) -> StoredStates:
+    """How the deadline index's rebuild reads ``table``: by RocksDB pages, or as a mapping."""
+    store = table.data
+    return store if isinstance(store, ContiguousRocksStore) else MappingStates(table)
 
 
 def register() -> None:

@@ -14,6 +14,7 @@ from agents.worker.batch_cycle import BatchCycle
 from agents.worker.batch_fold import TICK_VALUE, BatchFold
 from agents.worker.fold_ports import FULL_WEIGHT
 from agents.worker.health import HealthBoard
+from agents.worker.index_rebuild import MappingStates
 from agents.worker.outputs import OutputRejected
 from streams.deadline_index import DeadlineIndex
 from streams.envelope import decode_envelope
@@ -125,8 +126,10 @@ def test_a_restarted_worker_rebuilds_its_deadlines_from_the_table() -> None:
     asyncio.run(first.handle_safely(history("c1", 0) + history("c2", 100)))
     restarted, _ = cycle(table)
     assert restarted.deadlines.pending() == 0
-    assert asyncio.run(restarted.rebuild(table, {0})) == 2
+    assert asyncio.run(restarted.rebuild(MappingStates(table), {0})) == 2
     assert restarted.deadlines.pending() == 2
     assert restarted.deadlines.stream_time(0) == T0 + 11 * 14 * DAY
-    assert asyncio.run(restarted.rebuild(table, {1})) == 0, "partition 0 is no longer ours"
+    assert asyncio.run(restarted.rebuild(MappingStates(table), {1})) == 0, (
+        "partition 0 is no longer ours"
+    )
     assert restarted.deadlines.pending() == 0

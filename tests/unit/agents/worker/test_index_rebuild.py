@@ -10,6 +10,7 @@ import pytest
 
 from agents.worker import index_rebuild
 from agents.worker.batch_cycle import BatchCycle
+from agents.worker.index_rebuild import MappingStates
 from agents.worker.metrics import REGISTRY
 from streams.envelope import decode_envelope
 from tests.unit.agents.worker.test_batch_cycle import cycle, history
@@ -62,7 +63,7 @@ def test_batches_folded_during_the_rebuild_leave_the_index_and_gauges_exact(
     restarted, _ = cycle(table)
 
     async def scenario() -> int | None:
-        rebuilding = asyncio.create_task(restarted.rebuild(table, {0}))
+        rebuilding = asyncio.create_task(restarted.rebuild(MappingStates(table), {0}))
         for _ in range(5):
             await asyncio.sleep(0)
         assert not rebuilding.done(), "the batch runs in the middle of the rebuild"
@@ -75,7 +76,7 @@ def test_batches_folded_during_the_rebuild_leave_the_index_and_gauges_exact(
     assert (before.stage, before.band) != (after.stage, after.band), "c0 moved after its read"
 
     instant: BatchCycle = cycle(table)[0]
-    assert asyncio.run(instant.rebuild(table, {0})) is not None
+    assert asyncio.run(instant.rebuild(MappingStates(table), {0})) is not None
     for customer in table:
         assert restarted.deadlines.deadline(0, customer) == instant.deadlines.deadline(
             0, customer
@@ -88,10 +89,10 @@ def test_a_rebalance_cuts_the_rebuild_short_and_leaves_the_gauges(
     monkeypatch.setattr(index_rebuild, "SLICE_S", 0.0)
     table = stored(3)
     restarted, _ = cycle(table)
-    assert asyncio.run(restarted.rebuild(table, {0})) == 3
+    assert asyncio.run(restarted.rebuild(MappingStates(table), {0})) == 3
     counted = gauges()
     yields = iter([True, False])
-    assert asyncio.run(restarted.rebuild(table, {0}, lambda: next(yields))) is None
+    assert asyncio.run(restarted.rebuild(MappingStates(table), {0}, lambda: next(yields))) is None
     assert gauges() == counted
 
 
@@ -99,10 +100,10 @@ def test_an_undecodable_state_is_reported_and_the_others_are_indexed() -> None:
     table = stored(3)
     table["c1"] = b"\x09garbage"
     restarted, _ = cycle(table)
-    assert asyncio.run(restarted.rebuild(table, {0})) == 2
+    assert asyncio.run(restarted.rebuild(MappingStates(table), {0})) == 2
     [problem] = restarted.health.problems()
     assert problem.name == "deadline_index" and "1 stored customer state" in problem.detail
     assert "c1" not in problem.detail, "customer ids stay out of /healthz"
     table["c1"] = table["c0"]
-    assert asyncio.run(restarted.rebuild(table, {0})) == 3
+    assert asyncio.run(restarted.rebuild(MappingStates(table), {0})) == 3
     assert restarted.health.problems() == []
