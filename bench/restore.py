@@ -25,13 +25,17 @@ from agents.worker.topic_admin import faust_changelogs
 from bench.loads import encoded_population, rss_bytes, topic_for
 from bench.peer_fold import PEER_PRODUCER, PeerFold, fold_record
 from streams.envelope import encode_envelope, new_envelope
+from streams.loop_processing import loop_deadline
 from streams.model import CustomerState, snapshot
+from streams.model.deadline import export_deadline, import_deadline
 from streams.topics import INPUT_PARTITIONS, Topics
 from tests.e2e.harness import Worker, murmur2_partition
 
 
 def template_states(customers: int, days: int, seed: int) -> list[CustomerState]:
-    """The final states of a simulated population (what a year of history leaves per customer)."""
+    """The final states of a simulated population (what a year of history leaves per customer),
+    each with its next deadline cached as the worker's fold leaves it (the codec stores it, and
+    a rebuild under the same parameters reads it instead of recomputing it)."""
     fold = PeerFold.default("tpl.")
     states: dict[bytes, CustomerState] = {}
     for cls, key, value, headers, ts in encoded_population(customers, days, seed):
@@ -39,6 +43,8 @@ def template_states(customers: int, days: int, seed: int) -> list[CustomerState]
         state, _ = fold_record(fold, kind, key, value, headers, ts, states.get(key))
         if state is not None:
             states[key] = state
+    for state in states.values():
+        loop_deadline(state, fold.config)
     return list(states.values())
 
 
@@ -54,7 +60,9 @@ def fill_changelog(bootstrap: str, changelog: str, templates: list[CustomerState
         cid = f"r-{i:07d}"
         key = cid.encode()
         partition = murmur2_partition(key)
-        state = dataclasses.replace(templates[i % len(templates)], customer_id=cid)
+        template = templates[i % len(templates)]
+        state = dataclasses.replace(template, customer_id=cid)
+        import_deadline(state, export_deadline(template))  # replace() drops the cached deadline
         snap = snapshot(state, state.as_of, config)
         envelope = new_envelope(partition, state).with_labels(snap.stage, snap.band)
         value = encode_envelope(dataclasses.replace(envelope, event_time=state.watermark))
