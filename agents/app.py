@@ -17,7 +17,7 @@ import faust
 
 from agents.settings import KafkaSettings, WorkerOptions
 from agents.sinks.services import register_sinks
-from agents.worker import table_store
+from agents.worker import fast_restore, table_store
 from agents.worker.action_api import register_action_view
 from agents.worker.api_security import ApiGuard
 from agents.worker.batch_cycle import BatchCycle
@@ -125,6 +125,9 @@ def faust_app(options: WorkerOptions, guard: ApiGuard, partitions: int) -> faust
         install_guard(app)  # the overrides' consumer includes it
     guard_changelog_queue(app)
     guard_input_clears(app)
+    if options.fast_restore:
+        kafka = options.settings.kafka.confluent()
+        fast_restore.install(app, fast_restore.consumer_conf(kafka, options.app_id))
     app.cx_api_guard = guard  # type: ignore[attr-defined]  # read by GuardedRouter
     app.cx_peer_ssl = peer_ssl_context(options.web_tls_cert, options.web_tls_ca)  # type: ignore[attr-defined]
     return app

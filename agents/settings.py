@@ -244,6 +244,8 @@ class WorkerOptions:
     # On by default since the fetch guard (agents/worker/fetch_guard.py) fixed the records their
     # timing exposed Faust to skipping (docs/reliability.md, runs 9 to 13).
     faust_fast_path: bool = True
+    # Changelog recovery read with librdkafka ahead of Faust's (agents/worker/fast_restore.py).
+    fast_restore: bool = True
     fetch_max_wait: float = 0.1
     paused_fetch_wait: float = 0.05
     session_timeout: float = 30.0  # seconds before a silent worker's partitions move

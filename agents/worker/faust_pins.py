@@ -16,6 +16,7 @@ from typing import Any
 import aiokafka
 import faust
 import mode
+from faust.stores import rocksdb as faust_rocksdb
 from faust.tables import manager as faust_tables
 from faust.tables import recovery as faust_recovery
 from faust.transport import consumer as faust_consumer
@@ -124,6 +125,30 @@ RELIES_ON: dict[str, tuple[Callable[[], Any], str, str]] = {
         "607d48aead118ba8",
         "take_window: it must still start each batch with self.wait_for_stopped(buffer_full, "
         "timeout=within)",
+    ),
+    "faust Recovery._restart_recovery": (
+        lambda: faust_recovery.Recovery._restart_recovery.fun,
+        "6bd8a8558a2dffe4",
+        "fast_restore runs in its _build_highwaters(..., 'active') step: that step must still "
+        "come before _build_offsets reads active_offsets, bounded by broker_request_timeout",
+    ),
+    "faust Recovery._build_highwaters": (
+        lambda: faust_recovery.Recovery._build_highwaters,
+        "91b4cc0d3724ae7b",
+        "fast_restore wraps it on the app's recovery: same arguments (consumer, tps, "
+        "destination, title)",
+    ),
+    "faust Recovery._add": (
+        lambda: faust_recovery.Recovery._add,
+        "1584a197b11bf835",
+        "fast_restore advances active_offsets: it must still hold the persisted offset Faust "
+        "reads on from",
+    ),
+    "faust rocksdb Store.apply_changelog_batch": (
+        lambda: faust_rocksdb.Store.apply_changelog_batch,
+        "ea3344d369fc4ab5",
+        "fast_restore applies its records with it: raw puts, deletes for tombstones, from "
+        "event.message's tp, offset, partition, key and value, then the persisted offset",
     ),
     "mode Service.wait_first": (
         lambda: mode.Service.wait_first,

@@ -52,6 +52,12 @@ STALE_FETCH_RECORDS = Counter(
     "committed offsets (they are read again; delivering them would commit past others).",
     registry=REGISTRY,
 )
+TABLE_RESTORE_RECORDS = Counter(
+    "cxstream_table_restore_records",
+    "Changelog records read into the tables with librdkafka ahead of Faust's recovery "
+    "(--fast-restore); Faust's recovery reads the rest.",
+    registry=REGISTRY,
+)
 ALERTS = Counter(
     "cxstream_alerts",
     "Alert actions emitted by type, action and priority.",

@@ -19,6 +19,7 @@ from tests.e2e.harness import (
     alert_actions,
     api_state,
     jsonable_state,
+    metric,
     produce,
     read_outputs,
     reference_run,
@@ -101,6 +102,8 @@ def test_two_workers_share_partitions_and_one_takes_over_when_the_other_is_kille
     first.kill()  # its partitions and their state move to the survivor
     assert wait_assignment([second]) == [[0, 1, 2, 3]]
     wait_drained(kafka_bootstrap, topics, second.app_id)
+    # the survivor read the first's tables from their changelogs with librdkafka (fast_restore)
+    assert metric(second, "cxstream_table_restore_records_total") > 0
     assert_matches_reference(
         read_outputs(kafka_bootstrap, topics), reference_run(scenario, load_config()), second
     )

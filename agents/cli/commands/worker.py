@@ -123,6 +123,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "docs/benchmarks.md; default on: --no-faust-fast-path runs Faust's own path)",
     )
     parser.add_argument(
+        "--fast-restore",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULTS.fast_restore,
+        help="read the changelog partitions a recovery restores with librdkafka, straight into "
+        "the tables' RocksDB, before Faust's recovery reads what is left "
+        "(agents/worker/fast_restore.py; default on: --no-fast-restore leaves it all to Faust)",
+    )
+    parser.add_argument(
         "--fetch-max-wait",
         type=float,
         default=DEFAULTS.fetch_max_wait,
@@ -277,6 +285,7 @@ def options_from_args(args: argparse.Namespace) -> WorkerOptions:
         merge_max_wait=args.merge_max_wait,
         table_cache_mb=args.table_cache_mb,
         faust_fast_path=args.faust_fast_path,
+        fast_restore=args.fast_restore,
         fetch_max_wait=args.fetch_max_wait,
         paused_fetch_wait=args.paused_fetch_wait,
         session_timeout=args.session_timeout,
