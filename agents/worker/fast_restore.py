@@ -190,6 +190,7 @@ def consumer_conf(kafka: dict[str, Any], app_id: str) -> dict[str, Any]:
         "enable.partition.eof": True,
         "auto.offset.reset": "earliest",
         "fetch.wait.max.ms": 100,
+        "queued.max.messages.kbytes": 16_384,  # librdkafka's read-ahead (64 MB by default)
     }
 
 
