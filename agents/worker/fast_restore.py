@@ -40,7 +40,9 @@ log = logging.getLogger(__name__)
 BUDGET_SHARE = 0.5
 #: Records taken from librdkafka at a time (applied as one RocksDB write batch per partition).
 CHUNK = 5_000
-_POLL_S = 0.5
+#: Longest wait of one librdkafka poll: it waits this long for a full chunk, also after the
+#: last partition's end, so a small read takes about this.
+_POLL_S = 0.05
 T = TypeVar("T")
 
 
@@ -213,7 +215,7 @@ def install(app: Any, conf: dict[str, Any]) -> None:
             else:
                 if done.partitions:
                     log.info(
-                        "read %d changelog records of %d partitions with librdkafka in %.1f s%s",
+                        "read %d changelog records of %d partition(s) with librdkafka in %.2f s%s",
                         done.records,
                         done.partitions,
                         done.seconds,
