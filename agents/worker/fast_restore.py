@@ -110,10 +110,10 @@ class _Reader:
         tps, ends = self._tps, self.ends
         for msg in self._consumer.consume(CHUNK, _POLL_S):
             error = msg.error()
+            if error is not None and error.code() != KafkaError._PARTITION_EOF:
+                raise KafkaException(error)  # a client-wide error names no partition
             tp = tps[(msg.topic(), msg.partition())]
             if error is not None:
-                if error.code() != KafkaError._PARTITION_EOF:
-                    raise KafkaException(error)
                 reached.add(tp)
                 continue
             offset = msg.offset()
@@ -210,8 +210,8 @@ def install(app: Any, conf: dict[str, Any]) -> None:
             budget = BUDGET_SHARE * float(app.conf.broker_request_timeout)
             try:
                 done = await restore_ahead(recovery, conf, budget)
-            except (KafkaException, OSError, RuntimeError, ValueError) as exc:
-                log.warning("changelog read with librdkafka failed, Faust recovers it: %s", exc)
+            except Exception as exc:  # never stops a worker: Faust's recovery reads it all
+                log.warning("changelog read with librdkafka failed, Faust recovers it: %r", exc)
             else:
                 if done.partitions:
                     log.info(
