@@ -64,6 +64,7 @@ class Restored:
     partitions: int = 0
     records: int = 0
     finished: bool = True  # every partition reached the high watermark found at the start
+    # (not: the time budget ran out, or a rebalance started)
     seconds: float = 0.0
 
 
@@ -219,7 +220,7 @@ def install(app: Any, conf: dict[str, Any]) -> None:
                         done.records,
                         done.partitions,
                         done.seconds,
-                        "" if done.finished else " (time budget spent: Faust reads the rest)",
+                        "" if done.finished else " (cut short: Faust's recovery reads the rest)",
                     )
         await build_highwaters(consumer, tps, destination, title)
 

@@ -81,3 +81,27 @@ def test_the_read_applies_the_changelog_from_the_persisted_offset_on(
 
     again = asyncio.run(fast_restore.restore_ahead(recovery, conf, budget_s=60))
     assert (again.partitions, again.records) == (0, 0), "nothing past the persisted offsets"
+
+
+def test_a_read_cut_short_leaves_faust_the_offsets_to_read_on_from(
+    kafka_bootstrap: str, unique_prefix: str, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Out of time after its first chunk, the read has applied a prefix of each partition and
+    Faust's recovery starts right after it."""
+    monkeypatch.setattr(fast_restore, "CHUNK", 3)
+    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap)
+    app_id = f"{unique_prefix}app"
+    app, table = changelog_table(app_id, tmp_path)
+    topic = table.changelog_topic_name
+    produce(kafka, topic, [(0, b"c%d" % i, b"v%d" % i) for i in range(10)])
+    recovery = app.tables.recovery
+    recovery.add_active(table, TP(topic, 0))
+
+    conf = fast_restore.consumer_conf(kafka.confluent(), app_id)
+    done = asyncio.run(fast_restore.restore_ahead(recovery, conf, budget_s=0.0))
+
+    assert not done.finished and 0 < done.records < 10
+    persisted = table.data.persisted_offset(TP(topic, 0))
+    assert persisted == done.records - 1 == recovery.active_offsets[TP(topic, 0)]
+    stored = set(dict(table.data._db_for_partition(0).items())) - {table.data.offset_key}
+    assert stored == {b"c%d" % i for i in range(done.records)}, "a prefix, with no hole"
