@@ -83,9 +83,13 @@ class _Reader:
         return asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     def close(self) -> None:
-        if self._consumer is not None:
-            self._pool.submit(self._consumer.close)
+        """Close on the reader's thread, after whatever runs there (``open`` included)."""
+        self._pool.submit(self._close)
         self._pool.shutdown(wait=False)
+
+    def _close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
 
     def open(self, starts: dict[TP, int]) -> dict[TP, int]:
         """Assign every partition with records from its start offset; their end offsets."""
