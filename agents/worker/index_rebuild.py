@@ -126,35 +126,35 @@ async def rebuild_index(
     scheduled = 0
     unreadable: list[str] = []
     slice_ends = time.monotonic() + SLICE_S
-    for page in table.key_pages(partitions, PAGE_KEYS):
-        for key in page.keys:
-            raw = page.read(key)
-            customer_id = key.decode() if isinstance(key, bytes) else str(key)
-            try:
-                envelope = decode_envelope(raw) if raw else None
-                deadline = None if envelope is None else loop_deadline(envelope.state, config)
-            except Exception:  # one bad value must not stop every other customer's deadlines
-                unreadable.append(customer_id)
-                envelope = None
-            if envelope is not None and envelope.partition in partitions:
-                partition = envelope.partition
-                stream_times[partition] = max(stream_times.get(partition, 0.0), envelope.event_time)
-                labels = (envelope.stage, envelope.band)
-                counts[labels] += 1
-                if customer_id in ledger.labels:
-                    ledger.read[customer_id] = labels
-                if deadline is not None:
-                    entries.append((customer_id, partition, deadline))
-            if time.monotonic() >= slice_ends:
-                # Scheduled before yielding: no batch ran since these reads. A batch that folds one
-                # of these customers later schedules its new deadline over this one.
-                deadlines.schedule(entries)
-                scheduled += len(entries)
-                entries = []
-                await asyncio.sleep(0)
-                if not still_valid():
-                    return None
-                slice_ends = time.monotonic() + SLICE_S
+    pages = table.key_pages(partitions, PAGE_KEYS)
+    for key, read in ((key, page.read) for page in pages for key in page.keys):
+        raw = read(key)
+        customer_id = key.decode() if isinstance(key, bytes) else str(key)
+        try:
+            envelope = decode_envelope(raw) if raw else None
+            deadline = None if envelope is None else loop_deadline(envelope.state, config)
+        except Exception:  # one bad value must not stop every other customer's deadlines
+            unreadable.append(customer_id)
+            envelope = None
+        if envelope is not None and envelope.partition in partitions:
+            partition = envelope.partition
+            stream_times[partition] = max(stream_times.get(partition, 0.0), envelope.event_time)
+            labels = (envelope.stage, envelope.band)
+            counts[labels] += 1
+            if customer_id in ledger.labels:
+                ledger.read[customer_id] = labels
+            if deadline is not None:
+                entries.append((customer_id, partition, deadline))
+        if time.monotonic() >= slice_ends:
+            # Scheduled before yielding: no batch ran since these reads. A batch that folds one
+            # of these customers later schedules its new deadline over this one.
+            deadlines.schedule(entries)
+            scheduled += len(entries)
+            entries = []
+            await asyncio.sleep(0)
+            if not still_valid():
+                return None
+            slice_ends = time.monotonic() + SLICE_S
     deadlines.schedule(entries)
     deadlines.observe(stream_times)
     return Rebuilt(scheduled + len(entries), ledger.corrected(counts), unreadable)
