@@ -126,8 +126,8 @@ def faust_app(options: WorkerOptions, guard: ApiGuard, partitions: int) -> faust
     guard_changelog_queue(app)
     guard_input_clears(app)
     if options.fast_restore:
-        kafka = options.settings.kafka.confluent()
-        fast_restore.install(app, fast_restore.consumer_conf(kafka, options.app_id))
+        conf = fast_restore.consumer_conf(options.settings.kafka, options.app_id)
+        fast_restore.install(app, conf)
     app.cx_api_guard = guard  # type: ignore[attr-defined]  # read by GuardedRouter
     app.cx_peer_ssl = peer_ssl_context(options.web_tls_cert, options.web_tls_ca)  # type: ignore[attr-defined]
     return app

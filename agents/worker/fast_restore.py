@@ -14,8 +14,8 @@ It runs inside Faust's recovery step that builds the actives' high watermarks. F
 step by ``broker_request_timeout`` (past it the recovery service stops), so the read stops
 taking new records after :data:`BUDGET_SHARE` of it. A rebalance cancels the step (or stops the
 read before its next write): what was applied stays, with its persisted offset, and the next
-recovery goes on from there. A failure of
-the read is logged and leaves the rest to Faust: it never stops a worker.
+recovery goes on from there. A failure of the read is logged and leaves the rest to Faust: it
+never stops a worker.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from faust.types import TP
 
+from agents.settings import KafkaSettings
 from agents.worker import metrics
 from agents.worker.table_store import ContiguousRocksStore
 
@@ -185,20 +186,20 @@ def _apply(changes: list[_Change], stores: dict[TP, Any], offsets: dict[TP, Any]
             offsets[tp] = _persisted(store, tp)
 
 
-def consumer_conf(kafka: dict[str, Any], app_id: str) -> dict[str, Any]:
-    """librdkafka settings for the read: ``kafka`` (the broker and its credentials) with
-    assigned partitions, no commits and an end-of-partition event. The group id is never
-    joined."""
-    return {
-        **kafka,
-        "group.id": f"{app_id}-restore",
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        "enable.partition.eof": True,
-        "auto.offset.reset": "earliest",
-        "fetch.wait.max.ms": 100,
-        "queued.max.messages.kbytes": 16_384,  # librdkafka's read-ahead (64 MB by default)
-    }
+def consumer_conf(kafka: KafkaSettings, app_id: str) -> dict[str, Any]:
+    """librdkafka settings for the read: the worker's broker and credentials, assigned
+    partitions, no commits and an end-of-partition event. The group id is never joined."""
+    return kafka.confluent(
+        **{
+            "group.id": f"{app_id}-restore",
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "enable.partition.eof": True,
+            "auto.offset.reset": "earliest",
+            "fetch.wait.max.ms": 100,
+            "queued.max.messages.kbytes": 16_384,  # librdkafka's read-ahead (64 MB by default)
+        }
+    )
 
 
 def install(app: Any, conf: dict[str, Any]) -> None:

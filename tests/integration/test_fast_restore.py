@@ -64,7 +64,7 @@ def test_the_read_applies_the_changelog_from_the_persisted_offset_on(
     for partition in (0, 1):
         recovery.add_active(table, TP(topic, partition))  # Faust reads the persisted offsets
 
-    conf = fast_restore.consumer_conf(kafka.confluent(), app_id)
+    conf = fast_restore.consumer_conf(kafka, app_id)
     done = asyncio.run(fast_restore.restore_ahead(recovery, conf, budget_s=60))
 
     assert (done.partitions, done.records, done.finished) == (2, 6, True)
@@ -97,7 +97,7 @@ def test_a_read_cut_short_leaves_faust_the_offsets_to_read_on_from(
     recovery = app.tables.recovery
     recovery.add_active(table, TP(topic, 0))
 
-    conf = fast_restore.consumer_conf(kafka.confluent(), app_id)
+    conf = fast_restore.consumer_conf(kafka, app_id)
     done = asyncio.run(fast_restore.restore_ahead(recovery, conf, budget_s=0.0))
 
     assert not done.finished and 0 < done.records < 10

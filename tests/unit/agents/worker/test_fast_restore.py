@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from faust.types import TP
 
+from agents.settings import KafkaSettings
 from agents.worker import fast_restore
 
 
@@ -73,7 +74,7 @@ def test_a_failed_read_leaves_the_restore_to_faust(
 
 
 def test_the_read_never_commits_or_joins_and_keeps_the_worker_s_credentials() -> None:
-    kafka = {"bootstrap.servers": "b:9093", "security.protocol": "SASL_SSL"}
+    kafka = KafkaSettings("b:9093", "SASL_SSL", "SCRAM-SHA-512", "cx-worker", "secret")
     conf = fast_restore.consumer_conf(kafka, "cxstream")
     assert conf["security.protocol"] == "SASL_SSL"
     assert conf["group.id"].startswith("cxstream"), "inside the worker's group ACL prefix"
