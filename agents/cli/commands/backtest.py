@@ -35,9 +35,12 @@ def run(args: argparse.Namespace) -> int:
     cutoff = _cutoff_day(args.cutoff)
     path = Path(args.log)
     with console.status(f"reading {path}", spinner="dots"):
-        log, currency = read_purchase_log(
+        reading = read_purchase_log(
             path, parse_mapping(args.map or []), args.currency, args.date_format
         )
+    for note in reading.notes:
+        console.print(f"{path.name}: {note}")
+    log = reading.log
     n = len(log.customer_ids)
     fitted_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     with Progress(
@@ -58,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             lambda k: bar.advance(task, k),
             alert_at=args.alert_at,
         )
-    report = write_report(result, Path(args.out), path.name, currency)
+    report = write_report(result, Path(args.out), path.name, reading.currency, reading.notes)
     print(summary_tables(result))
     print(f"report: {report} (plots beside it)")
     return 0
@@ -83,8 +86,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--map",
         action="append",
         metavar="COLUMN=FIELD",
-        help="name a column: FIELD is customer_id, occurred_at, amount or currency "
-        "(repeatable; common names are found without it)",
+        help="name a column: FIELD is customer_id, occurred_at, amount, unit_price, quantity "
+        "or currency (repeatable; common names are found without it; a line-item export's "
+        "value is quantity times unit_price; negative rows are returns and left out)",
     )
     parser.add_argument("--currency", help="the log's currency (refused if orders use others)")
     parser.add_argument(

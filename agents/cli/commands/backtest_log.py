@@ -1,8 +1,15 @@
 """Read a purchase export (CSV/TSV/whitespace text, JSON Lines, Parquet) into a PurchaseLog.
 
-Columns are found by common names or named with ``--map column=field``; fields are
-``customer_id``, ``occurred_at``, ``amount`` (optional) and ``currency`` (optional). Dates are
-parsed once per distinct value, so a million orders over a few years cost a few thousand parses.
+Columns are found by common names (case, spaces and punctuation aside: ``Customer ID``,
+``InvoiceDate``) or named with ``--map column=field``; fields are ``customer_id``,
+``occurred_at`` and, optional, ``amount`` (the order's or line's value), ``unit_price`` and
+``quantity`` (a line-item export: value = quantity times unit price) and ``currency``.
+
+A purchase log from a shop holds more than purchases: rows with a negative quantity or value
+are returns or cancellations, and rows without a customer are guest orders. Neither is a
+purchase of a known customer, so both are left out (a return would otherwise count as buying
+again) and the reading says how many rows each rule left out. Dates are parsed once per
+distinct value, so a million orders over a few years cost a few thousand parses.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import csv
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -21,14 +29,54 @@ import pyarrow.parquet as pq
 
 from streams.evaluation.backtest import BacktestError, PurchaseLog
 
-FIELDS = ("customer_id", "occurred_at", "amount", "currency")
+FIELDS = ("customer_id", "occurred_at", "amount", "unit_price", "quantity", "currency")
+#: column names each field is found by, lower case without spaces or punctuation, in preference
 CANDIDATES = {
-    "customer_id": ("customer_id", "customerid", "customer", "client_id", "user_id", "id"),
-    "occurred_at": ("occurred_at", "date", "invoicedate", "order_date", "timestamp", "time"),
-    "amount": ("amount", "value", "revenue", "dollar_value", "total", "sales", "price"),
-    "currency": ("currency", "currency_code"),
+    "customer_id": (
+        "customerid",
+        "customer",
+        "clientid",
+        "custid",
+        "userid",
+        "memberid",
+        "accountid",
+        "id",
+    ),
+    "occurred_at": (
+        "occurredat",
+        "date",
+        "invoicedate",
+        "orderdate",
+        "purchasedate",
+        "transactiondate",
+        "timestamp",
+        "datetime",
+        "time",
+    ),
+    "amount": (
+        "amount",
+        "value",
+        "revenue",
+        "dollarvalue",
+        "total",
+        "ordertotal",
+        "linetotal",
+        "sales",
+    ),
+    "unit_price": ("unitprice", "price", "priceeach"),
+    "quantity": ("quantity", "qty"),
+    "currency": ("currency", "currencycode"),
 }
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+class LogReading(NamedTuple):
+    """A read purchase log: its purchases, their currency (None when unknown) and what the
+    reading did that a user should know (rows left out, how the value was found)."""
+
+    log: PurchaseLog
+    currency: str | None
+    notes: tuple[str, ...]
 
 
 def parse_mapping(pairs: Sequence[str], fields: Sequence[str] = FIELDS) -> dict[str, str]:
@@ -124,8 +172,13 @@ def _pick(table: pa.Table, mapping: dict[str, str], name: str) -> str | None:
                 f"{', '.join(table.column_names)}"
             )
         return mapping[name]
-    lower = {c.lower(): c for c in table.column_names}
-    return next((lower[c] for c in CANDIDATES[name] if c in lower), None)
+    plain = {_plain(c): c for c in reversed(table.column_names)}  # the first of equal names
+    return next((plain[c] for c in CANDIDATES[name] if c in plain), None)
+
+
+def _plain(column: str) -> str:
+    """``Customer ID``, ``customer_id`` and ``CustomerID`` alike: ``customerid``."""
+    return "".join(ch for ch in column.lower() if ch.isalnum())
 
 
 def _parse_date(text: str, fmt: str | None) -> float:
@@ -161,10 +214,57 @@ def _days(column: pa.ChunkedArray, name: str, fmt: str | None) -> np.ndarray:
     return parsed[inverse]
 
 
+def _numbers(table: pa.Table, column: str, field: str) -> np.ndarray:
+    try:
+        values = pc.cast(table[column], pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise BacktestError(
+            f"column {column!r} ({field}) holds values that are not numbers ({exc}); give plain "
+            f"decimals such as 12.50, or name another column with --map COLUMN={field}"
+        ) from exc
+    return np.nan_to_num(np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64))
+
+
+def _known_customers(table: pa.Table, column: str) -> pa.Table:
+    """Rows with a customer id: a missing or blank one is a guest order."""
+    ids = pc.cast(table[column], pa.string())
+    blank = pc.equal(pc.utf8_trim_whitespace(ids), "")
+    return table.filter(pc.and_kleene(pc.is_valid(ids), pc.invert(blank)))
+
+
+def _check_currency(table: pa.Table, column: str | None, currency: str | None) -> str | None:
+    if column is None:
+        return currency
+    seen = sorted(str(v) for v in pc.unique(table[column]).to_pylist())
+    if currency is None and len(seen) == 1:
+        return seen[0]
+    if currency is None or any(s != currency for s in seen):
+        raise BacktestError(
+            f"orders in {', '.join(seen)} but --currency is {currency}: cxstream does not "
+            "convert currencies; filter the log to one currency or set --currency"
+        )
+    return currency
+
+
+def _values(table: pa.Table, cols: dict[str, str | None], notes: list[str]) -> np.ndarray:
+    """Each row's value: the amount column, else quantity times unit price, else 0."""
+    if cols["amount"] is not None:
+        return _numbers(table, cols["amount"], "amount")
+    if cols["unit_price"] is None:
+        return np.zeros(table.num_rows)
+    price = _numbers(table, cols["unit_price"], "unit_price")
+    if cols["quantity"] is None:
+        notes.append(f"each row's value is its {cols['unit_price']!r} (no quantity column)")
+        return price
+    notes.append(f"each row's value is {cols['quantity']!r} times {cols['unit_price']!r}")
+    value: np.ndarray = price * _numbers(table, cols["quantity"], "quantity")
+    return value
+
+
 def read_purchase_log(
     path: Path, mapping: dict[str, str], currency: str | None, date_format: str | None = None
-) -> tuple[PurchaseLog, str | None]:
-    """The log's orders and the currency they are in (None when unknown)."""
+) -> LogReading:
+    """The log's purchases by known customers, their currency, and what was left out."""
     if not path.exists():
         raise BacktestError(f"{path}: no such file")
     table = _read_table(path)
@@ -175,23 +275,31 @@ def read_purchase_log(
                 f"no {name} column among {', '.join(table.column_names)}: add --map COLUMN={name}"
             )
     cust_col, date_col = str(cols["customer_id"]), str(cols["occurred_at"])
-    table = table.filter(pc.is_valid(table[cust_col]))
-    if cols["currency"] is not None:
-        seen = sorted(str(v) for v in pc.unique(table[cols["currency"]]).to_pylist())
-        if currency is None and len(seen) == 1:
-            currency = seen[0]
-        elif currency is None or any(s != currency for s in seen):
-            raise BacktestError(
-                f"orders in {', '.join(seen)} but --currency is {currency}: cxstream does not "
-                "convert currencies; filter the log to one currency or set --currency"
-            )
-    ids = pc.cast(table[cust_col], pa.string()).to_numpy(zero_copy_only=False).astype(str)
+    notes: list[str] = []
+    rows = table.num_rows
+    table = _known_customers(table, cust_col)
+    if table.num_rows < rows:
+        notes.append(
+            f"{rows - table.num_rows:,} rows without a customer id left out (guest orders)"
+        )
+    currency = _check_currency(table, cols["currency"], currency)
+    amount = _values(table, cols, notes)
+    returned = amount < 0
+    if cols["quantity"] is not None:
+        returned |= _numbers(table, cols["quantity"], "quantity") < 0
+    if returned.any():
+        notes.append(
+            f"{int(returned.sum()):,} rows with a negative quantity or value left out "
+            "(returns or cancellations are not purchases)"
+        )
+    kept = ~returned
+    if not kept.any():
+        raise BacktestError(
+            f"{path}: no purchases of known customers left ({'; '.join(notes) or 'no rows'}); "
+            "check --map customer_id and the value columns"
+        )
+    ids = pc.cast(table[cust_col], pa.string()).to_numpy(zero_copy_only=False).astype(str)[kept]
     uniq, codes = np.unique(ids, return_inverse=True)
-    days = _days(table[date_col], date_col, date_format)
-    if cols["amount"] is not None:
-        amount = pc.cast(table[cols["amount"]], pa.float64()).to_numpy(zero_copy_only=False)
-        amount = np.nan_to_num(np.asarray(amount, dtype=np.float64))
-    else:
-        amount = np.zeros(len(days))
-    log = PurchaseLog(codes.astype(np.int64), days, amount, [str(u) for u in uniq])
-    return log, currency
+    days = _days(table[date_col], date_col, date_format)[kept]
+    log = PurchaseLog(codes.astype(np.int64), days, amount[kept], [str(u) for u in uniq])
+    return LogReading(log, currency, tuple(notes))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -131,8 +132,11 @@ def summary_tables(b: Backtest) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(b: Backtest, out: Path, source: str, currency: str | None) -> Path:
-    """report.md, roc.png, reliability.png, gains.png and params.json in ``out``."""
+def write_report(
+    b: Backtest, out: Path, source: str, currency: str | None, notes: Sequence[str] = ()
+) -> Path:
+    """report.md, roc.png, reliability.png, gains.png and params.json in ``out``; ``notes``:
+    what reading the log left out or derived, listed under the title."""
     out.mkdir(parents=True, exist_ok=True)
     pngs = _plots(b, out)
     records = {k: r.to_dict() for k, r in b.model.records.items()}
@@ -147,6 +151,8 @@ def write_report(b: Backtest, out: Path, source: str, currency: str | None) -> P
         f"{b.horizon_days:g} days after the cutoff. {len(c.ids)} customers, "
         f"{int(c.repeat.sum())} repeat buyers, calibration spend {spend:,.2f} "
         f"{currency or '(currency unknown)'}.\n",
+        *(f"- Reading the log: {note}." for note in notes),
+        *([""] if notes else []),
         "cxstream's alert cut is chosen from the calibration period alone: the cut with the "
         "best balanced accuracy the fitted model expects from its own predictions for the "
         "customers alerted (all customers, or repeat buyers only). Each baseline gets its "

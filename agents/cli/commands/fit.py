@@ -94,9 +94,12 @@ def fit_from_stats(path: Path, fitted_at: str, args: argparse.Namespace) -> dict
 
 
 def fit_from_log(args: argparse.Namespace, fitted_at: str) -> dict[str, ParamRecord]:
-    log, _ = read_purchase_log(
+    reading = read_purchase_log(
         Path(args.file), parse_mapping(args.map or []), args.currency, args.date_format
     )
+    for note in reading.notes:
+        Console(stderr=True).print(f"{args.file}: {note}")
+    log = reading.log
     as_of = _cutoff_day(args.as_of) if args.as_of else float(np.floor(log.day.max()))
     records, how = fit_log(log, as_of, float(args.horizon), fitted_at, args.minor_per_unit)
     Console(stderr=True).print(f"dormancy: {how}")

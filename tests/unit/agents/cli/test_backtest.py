@@ -36,7 +36,7 @@ def test_csv_jsonl_and_parquet_exports_read_the_same(tmp_path: Path) -> None:
         for row in table.to_pylist():
             fh.write(json.dumps({k: str(v) for k, v in row.items()}) + "\n")
     logs = [
-        read_purchase_log(p, {}, "EUR")[0]
+        read_purchase_log(p, {}, "EUR").log
         for p in (DATA, tmp_path / "o.parquet", tmp_path / "o.jsonl")
     ]
     for log in logs[1:]:
@@ -126,7 +126,7 @@ def test_orders_in_another_currency_are_refused(
 
 
 def test_alert_cut_comes_from_the_calibration_period_only() -> None:
-    log, _ = read_purchase_log(DATA, {}, "EUR")
+    log = read_purchase_log(DATA, {}, "EUR").log
     cutoff = float(np.datetime64("2024-09-30", "D").astype(int))
     first = run_backtest(log, cutoff, 180.0, "t")
     # change the future: drop every holdout order of every other customer
@@ -199,7 +199,7 @@ def test_operator_sets_the_alert_probability(
 
 
 def test_scoring_reports_progress_for_every_customer() -> None:
-    log, _ = read_purchase_log(DATA, {}, "EUR")
+    log = read_purchase_log(DATA, {}, "EUR").log
     cutoff = float(np.datetime64("2024-09-30", "D").astype(int))
     seen: list[int] = []
     result = run_backtest(log, cutoff, 180.0, "t", seen.append)

@@ -1,0 +1,123 @@
+"""Reading real shop exports for ``cxstream backtest`` and ``fit``: line items, returns, guest
+orders, column names as shops spell them, and values that are not numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow.csv as pacsv
+import pytest
+
+from agents.cli.commands.backtest_log import read_purchase_log
+from agents.cli.main import main
+from streams.evaluation.backtest import BacktestError
+
+DATA = Path(__file__).parents[3] / "data" / "orders_small.csv"
+ONLINE_RETAIL = "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country"
+
+
+def _write(path: Path, header: str, rows: list[str]) -> Path:
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def _by_customer(path: Path) -> dict[str, list[tuple[float, float]]]:
+    log = read_purchase_log(path, {}, None).log
+    out: dict[str, list[tuple[float, float]]] = {}
+    for code, day, amount in zip(log.customer, log.day, log.amount, strict=True):
+        out.setdefault(log.customer_ids[code], []).append((float(day), float(amount)))
+    return out
+
+
+def test_a_line_item_export_values_each_line_and_leaves_out_returns_and_guests(
+    tmp_path: Path,
+) -> None:
+    path = _write(
+        tmp_path / "online_retail.csv",
+        ONLINE_RETAIL,
+        [
+            "536365,85123A,HEART HOLDER,6,2010-12-01 08:26:00,2.55,17850,United Kingdom",
+            "536365,71053,METAL LANTERN,2,2010-12-01 08:26:00,3.39,17850,United Kingdom",
+            "536366,22633,HAND WARMER,6,2010-12-02 08:28:00,1.85,13047,United Kingdom",
+            "C536379,D,Discount,-1,2011-02-01 09:41:00,27.50,17850,United Kingdom",
+            "536414,22139,RETROSPOT TEA SET,56,2010-12-01 11:52:00,0.00,,United Kingdom",
+        ],
+    )
+    reading = read_purchase_log(path, {}, None)
+    orders = _by_customer(path)
+
+    assert sorted(orders) == ["13047", "17850"]  # the guest line is nobody's purchase
+    assert [round(a, 2) for _, a in orders["17850"]] == [15.3, 6.78]  # 6 x 2.55, 2 x 3.39
+    assert len(orders["17850"]) == 2, "the cancelled invoice must not count as buying again"
+    assert reading.notes == (
+        "1 rows without a customer id left out (guest orders)",
+        "each row's value is 'Quantity' times 'Price'",
+        "1 rows with a negative quantity or value left out (returns or cancellations are not "
+        "purchases)",
+    )
+
+
+def test_blank_string_ids_are_guests_not_one_customer(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path / "o.csv",
+        "customer,order date,amount",
+        ["c1,2024-01-01,5", ",2024-01-02,7", "  ,2024-01-03,9", "c2,2024-01-04,-3"],
+    )
+    reading = read_purchase_log(path, {}, None)
+    assert reading.log.customer_ids == ["c1"]
+    assert np.array_equal(reading.log.amount, [5.0])
+    assert reading.notes[0] == "2 rows without a customer id left out (guest orders)"
+
+
+@pytest.mark.parametrize(
+    ("header", "found"),
+    [
+        ("Customer ID,Order Date,Total", "Customer ID"),
+        ("CUSTOMER-ID,order_date,Sales", "CUSTOMER-ID"),
+        ("CustomerID,InvoiceDate,Revenue", "CustomerID"),
+    ],
+)
+def test_columns_are_found_whatever_their_case_and_spacing(
+    tmp_path: Path, header: str, found: str
+) -> None:
+    path = _write(tmp_path / "o.csv", header, ["c1,2024-01-01,5", "c2,2024-02-01,7"])
+    log = read_purchase_log(path, {}, None).log
+    assert log.customer_ids == ["c1", "c2"], found
+    assert np.array_equal(log.amount, [5.0, 7.0])
+
+
+def test_a_value_column_that_is_not_numbers_names_the_column_and_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _write(tmp_path / "o.csv", "customer_id,date,amount", ["c1,2024-01-01,$5.00"])
+    with pytest.raises(BacktestError, match=r"column 'amount' \(amount\).*not numbers"):
+        read_purchase_log(path, {}, None)
+    assert main(["backtest", str(path), "--cutoff", "2024-01-01", "--out", str(tmp_path)]) == 2
+    assert "--map COLUMN=amount" in capsys.readouterr().err
+
+
+def test_a_log_of_nothing_but_returns_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path / "o.csv", "customer_id,date,amount", ["c1,2024-01-01,-5"])
+    with pytest.raises(BacktestError, match="no purchases of known customers left"):
+        read_purchase_log(path, {}, None)
+
+
+def test_the_report_says_what_reading_the_log_left_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = pacsv.read_csv(DATA)
+    rows = [
+        f"{c},{d},{t},{cur}"
+        for c, d, t, cur in zip(*(table[n].to_pylist() for n in table.column_names), strict=True)
+    ]
+    returns = [f"{c},2024-10-05,-10.00,EUR" for c in table["customer_id"].to_pylist()[:3]]
+    path = _write(tmp_path / "o.csv", ",".join(table.column_names), rows + returns)
+    out = tmp_path / "report"
+
+    argv = ["backtest", str(path), "--cutoff", "2024-09-30", "--horizon", "180"]
+    assert main([*argv, "--out", str(out)]) == 0
+
+    note = "3 rows with a negative quantity or value left out"
+    assert note in capsys.readouterr().err
+    assert f"- Reading the log: {note}" in (out / "report.md").read_text()
