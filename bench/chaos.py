@@ -31,7 +31,7 @@ from agents.settings import KafkaSettings
 from agents.worker.topic_admin import KEEP_FOREVER, ensure_topics
 from bench import chaos_check
 from bench.chaos_faults import HOSTILE_KINDS, NO_EFFECT_KINDS, HostileMix, fault_schedule
-from bench.chaos_report import Report, markdown, write_docs
+from bench.chaos_report import Report, log_findings, markdown, write_docs
 from bench.chaos_traffic import Traffic
 from streams.domain import Event
 from streams.model import ModelConfig, load_config
@@ -171,6 +171,7 @@ def run(args: argparse.Namespace) -> Report:
         report.kills, report.broker_kills = group.kills, counts["broker_kill"]
         report.redis_restarts = counts["redis_restart"]
         report.kinds = kinds
+        report.logged = log_findings(w.data_dir.with_suffix(".log") for w in group.workers)
         report.soak_seconds = drained - soak_started
         report.duration = time.monotonic() - started
         if report.ok and not args.keep_logs:  # logs are worth keeping to study a failure

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,39 @@ from bench.chaos_check import AlertCheck, DeadLetterCheck, HealthCheck, StateChe
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
 START, END = "<!-- chaos:start -->", "<!-- chaos:end -->"
+
+
+#: What the workers' logs say about races the state comparison cannot see once drained:
+#: (finding, the line a worker logs for it). See docs/reliability.md, defects 15 and 17.
+LOGGED = {
+    "stalls": "input partitions stalled:",  # agents/worker/consumer_lag.py (defect 17)
+    "out_of_order": "out of timestamp order after",  # the merge's safety net (defect 15)
+    "restore_reads": "changelog records of",  # agents/worker/fast_restore.py, read ahead
+    "restore_failures": "changelog read with librdkafka failed",
+}
+
+
+@dataclass(frozen=True)
+class LogFindings:
+    """Counts of :data:`LOGGED` lines over every incarnation of every worker."""
+
+    stalls: int = 0
+    out_of_order: int = 0
+    restore_reads: int = 0
+    restore_failures: int = 0
+
+
+def log_findings(paths: Iterable[Path]) -> LogFindings:
+    counts = dict.fromkeys(LOGGED, 0)
+    for path in paths:
+        if not path.exists():
+            continue
+        with path.open(errors="replace") as fh:
+            for line in fh:
+                for name, needle in LOGGED.items():
+                    if needle in line:
+                        counts[name] += 1
+    return LogFindings(**counts)
 
 
 @dataclass
@@ -35,6 +69,7 @@ class Report:
     soak_seconds: float = 0.0
     duration: float = 0.0
     failing_kinds: list[str] = field(default_factory=list)
+    logged: LogFindings = field(default_factory=LogFindings)
 
     @property
     def lost(self) -> int:
@@ -61,6 +96,7 @@ class Report:
             and h.missing == 0
             and h.equal_to_model == self.states.customers
             and h.redis_equal == self.states.customers
+            and self.logged.stalls == 0  # drained later, but stood still: a defect (17)
         )
 
 
@@ -98,6 +134,11 @@ def markdown(r: Report) -> str:
          f"**{d.matched:,} / {d.rejected:,}**"),
         ("dead letters repeated (redelivery) / truncated / unmatched",
          f"{d.repeated:,} / {d.truncated:,} / {d.unknown:,}"),
+        ("input partitions stalled (3 min, records waiting, no commit) / merge releases out "
+         "of timestamp order, from the workers' logs",
+         f"{r.logged.stalls} / {r.logged.out_of_order}"),
+        ("changelog restores read ahead with librdkafka / failed (Faust read them)",
+         f"{r.logged.restore_reads} / {r.logged.restore_failures}"),
         ("verdict", "**pass**" if r.ok else "**FAIL**"),
     ]  # fmt: skip
     lines = ["| measure | value |", "| --- | --- |", *(f"| {k} | {v} |" for k, v in rows)]
