@@ -32,42 +32,19 @@ from streams.evaluation.backtest import BacktestError, PurchaseLog
 FIELDS = ("customer_id", "occurred_at", "amount", "unit_price", "quantity", "currency")
 #: column names each field is found by, lower case without spaces or punctuation, in preference
 CANDIDATES = {
-    "customer_id": (
-        "customerid",
-        "customer",
-        "clientid",
-        "custid",
-        "userid",
-        "memberid",
-        "accountid",
-        "id",
-    ),
-    "occurred_at": (
-        "occurredat",
-        "date",
-        "invoicedate",
-        "orderdate",
-        "purchasedate",
-        "transactiondate",
-        "timestamp",
-        "datetime",
-        "time",
-    ),
-    "amount": (
-        "amount",
-        "value",
-        "revenue",
-        "dollarvalue",
-        "total",
-        "ordertotal",
-        "linetotal",
-        "sales",
-    ),
-    "unit_price": ("unitprice", "price", "priceeach"),
-    "quantity": ("quantity", "qty"),
-    "currency": ("currency", "currencycode"),
+    field: tuple(names.split())
+    for field, names in {
+        "customer_id": "customerid customer clientid custid userid memberid accountid id",
+        "occurred_at": "occurredat date invoicedate orderdate purchasedate transactiondate "
+        "timestamp datetime time",
+        "amount": "amount value revenue dollarvalue total ordertotal linetotal sales",
+        "unit_price": "unitprice price priceeach",
+        "quantity": "quantity qty",
+        "currency": "currency currencycode",
+    }.items()
 }
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
 
 
 class LogReading(NamedTuple):
@@ -104,6 +81,11 @@ def _read_table(
     the whole file.
     """
     suffix = path.suffix.lower()
+    if suffix in SPREADSHEETS:
+        raise BacktestError(
+            f"{path}: a spreadsheet ({suffix}) is not read; save the sheet as CSV (UTF-8) and "
+            "pass that file"
+        )
     try:
         if suffix == ".parquet":
             return pq.read_table(path)

@@ -121,3 +121,12 @@ def test_the_report_says_what_reading_the_log_left_out(
     note = "3 rows with a negative quantity or value left out"
     assert note in capsys.readouterr().err
     assert f"- Reading the log: {note}" in (out / "report.md").read_text()
+
+
+def test_a_spreadsheet_is_refused_with_the_way_to_export_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "Online Retail.xlsx"
+    path.write_bytes(b"PK\x03\x04 a zipped workbook")
+    assert main(["backtest", str(path), "--cutoff", "2011-06-30", "--out", str(tmp_path)]) == 2
+    assert "save the sheet as CSV" in capsys.readouterr().err
