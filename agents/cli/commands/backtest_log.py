@@ -27,6 +27,8 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from streams.contracts.import_money import learn_decimal_mark, parse_amount
+from streams.contracts.import_times import ImportSetupError
 from streams.evaluation.backtest import BacktestError, PurchaseLog
 
 FIELDS = ("customer_id", "occurred_at", "amount", "unit_price", "quantity", "currency")
@@ -197,14 +199,37 @@ def _days(column: pa.ChunkedArray, name: str, fmt: str | None) -> np.ndarray:
 
 
 def _numbers(table: pa.Table, column: str, field: str) -> np.ndarray:
+    """A numeric column as floats (missing: 0). Text is read as ``cxstream import`` reads
+    money: ``1,234.50``, ``€ 12,50``, ``(3.00)``, the decimal mark learned from the column."""
+    values = table[column]
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        try:
+            values = pc.cast(values, pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise BacktestError(
+                f"column {column!r} ({field}) is {values.type}, not numbers; name another "
+                f"column with --map COLUMN={field}"
+            ) from exc
+        return np.nan_to_num(np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64))
+    texts = pc.fill_null(values, "").to_numpy(zero_copy_only=False).astype(str)
+    uniq, inverse = np.unique(texts, return_inverse=True)
     try:
-        values = pc.cast(table[column], pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise BacktestError(
-            f"column {column!r} ({field}) holds values that are not numbers ({exc}); give plain "
-            f"decimals such as 12.50, or name another column with --map COLUMN={field}"
-        ) from exc
-    return np.nan_to_num(np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64))
+        mark = learn_decimal_mark(enumerate(uniq), column)
+    except ImportSetupError as exc:
+        raise BacktestError(str(exc)) from exc
+    parsed = np.zeros(len(uniq))
+    for i, text in enumerate(uniq):
+        if not text.strip():
+            continue
+        try:
+            parsed[i] = float(parse_amount(text, mark).value)
+        except ValueError as exc:
+            raise BacktestError(
+                f"column {column!r} ({field}) holds values that are not numbers ({exc}); give "
+                f"amounts such as 12.50 or 1,234.50, or name another column with "
+                f"--map COLUMN={field}"
+            ) from exc
+    return parsed[inverse]
 
 
 def _known_customers(table: pa.Table, column: str) -> pa.Table:

@@ -87,10 +87,23 @@ def test_columns_are_found_whatever_their_case_and_spacing(
     assert np.array_equal(log.amount, [5.0, 7.0])
 
 
+def test_money_written_as_shops_export_it_reads_as_cxstream_import_reads_it(
+    tmp_path: Path,
+) -> None:
+    rows = ["c1,2024-01-01,$5.00", 'c1,2024-02-01,"$1,234.50"', "c2,2024-01-03,(3.00)"]
+    path = _write(tmp_path / "o.csv", "customer_id,date,amount", [*rows, "c3,2024-01-04,"])
+    reading = read_purchase_log(path, {}, None)
+    assert np.array_equal(reading.log.amount, [5.0, 1234.5, 0.0])  # (3.00) is a return
+    assert reading.log.customer_ids == ["c1", "c3"]
+    decimal_comma = _write(tmp_path / "eu.csv", "kunde;datum;umsatz", ["k1;2024-01-01;12,50 €"])
+    mapping = {"customer_id": "kunde", "occurred_at": "datum", "amount": "umsatz"}
+    assert read_purchase_log(decimal_comma, mapping, None).log.amount.tolist() == [12.5]
+
+
 def test_a_value_column_that_is_not_numbers_names_the_column_and_the_fix(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = _write(tmp_path / "o.csv", "customer_id,date,amount", ["c1,2024-01-01,$5.00"])
+    path = _write(tmp_path / "o.csv", "customer_id,date,amount", ["c1,2024-01-01,twelve"])
     with pytest.raises(BacktestError, match=r"column 'amount' \(amount\).*not numbers"):
         read_purchase_log(path, {}, None)
     assert main(["backtest", str(path), "--cutoff", "2024-01-01", "--out", str(tmp_path)]) == 2
