@@ -253,18 +253,20 @@ def _check_currency(table: pa.Table, column: str | None, currency: str | None) -
     return currency
 
 
-def _values(table: pa.Table, cols: dict[str, str | None], notes: list[str]) -> np.ndarray:
+def _values(
+    table: pa.Table, cols: dict[str, str | None], quantity: np.ndarray | None, notes: list[str]
+) -> np.ndarray:
     """Each row's value: the amount column, else quantity times unit price, else 0."""
     if cols["amount"] is not None:
         return _numbers(table, cols["amount"], "amount")
     if cols["unit_price"] is None:
         return np.zeros(table.num_rows)
     price = _numbers(table, cols["unit_price"], "unit_price")
-    if cols["quantity"] is None:
+    if quantity is None:
         notes.append(f"each row's value is its {cols['unit_price']!r} (no quantity column)")
         return price
     notes.append(f"each row's value is {cols['quantity']!r} times {cols['unit_price']!r}")
-    value: np.ndarray = price * _numbers(table, cols["quantity"], "quantity")
+    value: np.ndarray = price * quantity
     return value
 
 
@@ -290,10 +292,11 @@ def read_purchase_log(
             f"{rows - table.num_rows:,} rows without a customer id left out (guest orders)"
         )
     currency = _check_currency(table, cols["currency"], currency)
-    amount = _values(table, cols, notes)
+    quantity = None if cols["quantity"] is None else _numbers(table, cols["quantity"], "quantity")
+    amount = _values(table, cols, quantity, notes)
     returned = amount < 0
-    if cols["quantity"] is not None:
-        returned |= _numbers(table, cols["quantity"], "quantity") < 0
+    if quantity is not None:
+        returned |= quantity < 0
     if returned.any():
         notes.append(
             f"{int(returned.sum()):,} rows with a negative quantity or value left out "

@@ -97,12 +97,13 @@ def fit_from_log(args: argparse.Namespace, fitted_at: str) -> dict[str, ParamRec
     reading = read_purchase_log(
         Path(args.file), parse_mapping(args.map or []), args.currency, args.date_format
     )
+    console = Console(stderr=True)
     for note in reading.notes:
-        Console(stderr=True).print(f"{args.file}: {note}")
+        console.print(f"{args.file}: {note}")
     log = reading.log
     as_of = _cutoff_day(args.as_of) if args.as_of else float(np.floor(log.day.max()))
     records, how = fit_log(log, as_of, float(args.horizon), fitted_at, args.minor_per_unit)
-    Console(stderr=True).print(f"dormancy: {how}")
+    console.print(f"dormancy: {how}")
     return records
 
 
