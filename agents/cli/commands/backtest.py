@@ -86,9 +86,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--map",
         action="append",
         metavar="COLUMN=FIELD",
-        help="name a column: FIELD is customer_id, occurred_at, amount, unit_price, quantity "
-        "or currency (repeatable; common names are found without it; a line-item export's "
-        "value is quantity times unit_price; negative rows are returns and left out)",
+        help="name a column: FIELD is customer_id, occurred_at, amount, unit_price, quantity, "
+        "currency or order_id (repeatable; common names are found without it; a line-item "
+        "export's value is quantity times unit_price, its lines of one order_id one purchase; "
+        "negative rows are returns and left out)",
     )
     parser.add_argument("--currency", help="the log's currency (refused if orders use others)")
     parser.add_argument(
@@ -97,7 +98,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="alert when the loss probability reaches this (default: the cut the fitted model "
         "expects to give the best balanced accuracy, from calibration data only)",
     )
-    parser.add_argument("--date-format", help="strptime format when dates are not ISO 8601")
+    parser.add_argument(
+        "--date-format",
+        help="strptime format, when the dates are neither ISO 8601 nor a form read by itself "
+        "(12/1/2010 8:26 with the day order learned from the column, March 5, 2024, epoch "
+        "seconds)",
+    )
     parser.add_argument(
         "--out", default="backtest-report", help="report directory (default backtest-report)"
     )

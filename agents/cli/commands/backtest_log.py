@@ -3,19 +3,20 @@
 Columns are found by common names (case, spaces and punctuation aside: ``Customer ID``,
 ``InvoiceDate``) or named with ``--map column=field``; fields are ``customer_id``,
 ``occurred_at`` and, optional, ``amount`` (the order's or line's value), ``unit_price`` and
-``quantity`` (a line-item export: value = quantity times unit price) and ``currency``.
+``quantity`` (a line-item export: value = quantity times unit price), ``currency`` and
+``order_id`` (an invoice or order number: a line-item export's lines of one order are one
+purchase, their values summed; without it every row is an order).
 
 A purchase log from a shop holds more than purchases: rows with a negative quantity or value
 are returns or cancellations, and rows without a customer are guest orders. Neither is a
 purchase of a known customer, so both are left out (a return would otherwise count as buying
-again) and the reading says how many rows each rule left out. Dates are parsed once per
-distinct value, so a million orders over a few years cost a few thousand parses.
+again) and the reading says how many rows each rule left out. Dates and money are read as
+``cxstream import`` reads them (``log_cells``).
 """
 
 from __future__ import annotations
 
 import csv
-import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -27,11 +28,18 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from streams.contracts.import_money import learn_decimal_mark, parse_amount
-from streams.contracts.import_times import ImportSetupError
+from agents.cli.commands.log_cells import day_numbers, numbers
 from streams.evaluation.backtest import BacktestError, PurchaseLog
 
-FIELDS = ("customer_id", "occurred_at", "amount", "unit_price", "quantity", "currency")
+FIELDS = (
+    "customer_id",
+    "occurred_at",
+    "amount",
+    "unit_price",
+    "quantity",
+    "currency",
+    "order_id",
+)
 #: column names each field is found by, lower case without spaces or punctuation, in preference
 CANDIDATES = {
     field: tuple(names.split())
@@ -43,9 +51,10 @@ CANDIDATES = {
         "unit_price": "unitprice price priceeach",
         "quantity": "quantity qty",
         "currency": "currency currencycode",
+        "order_id": "orderid invoice invoiceno invoicenumber invoiceid ordernumber orderno "
+        "transactionid receiptid receiptno",
     }.items()
 }
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
 
 
@@ -165,73 +174,6 @@ def _plain(column: str) -> str:
     return "".join(ch for ch in column.lower() if ch.isalnum())
 
 
-def _parse_date(text: str, fmt: str | None) -> float:
-    """Days since the epoch (UTC) of one date or timestamp string."""
-    if fmt:
-        value = dt.datetime.strptime(text, fmt)
-    elif len(text) == 8 and text.isdigit():
-        value = dt.datetime.strptime(text, "%Y%m%d")
-    else:
-        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return (value - EPOCH).total_seconds() / 86400.0
-
-
-def _days(column: pa.ChunkedArray, name: str, fmt: str | None) -> np.ndarray:
-    if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
-        seconds = pc.cast(pc.cast(column, pa.timestamp("s"), safe=False), pa.int64()).to_numpy()
-        return np.asarray(seconds, dtype=np.float64) / 86400.0
-    texts = pc.cast(column, pa.string()).to_numpy(zero_copy_only=False)
-    uniq, inverse = np.unique(texts.astype(str), return_inverse=True)
-    parsed, bad = np.empty(len(uniq)), []
-    for i, text in enumerate(uniq):
-        try:
-            parsed[i] = _parse_date(text.strip(), fmt)
-        except ValueError:
-            bad.append(text)
-    if bad:
-        raise BacktestError(
-            f"unparseable dates in column {name!r}: {bad[0]!r} (and {len(bad) - 1} more distinct); "
-            "give --date-format, e.g. --date-format %d/%m/%Y"
-        )
-    return parsed[inverse]
-
-
-def _numbers(table: pa.Table, column: str, field: str) -> np.ndarray:
-    """A numeric column as floats (missing: 0). Text is read as ``cxstream import`` reads
-    money: ``1,234.50``, ``€ 12,50``, ``(3.00)``, the decimal mark learned from the column."""
-    values = table[column]
-    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
-        try:
-            values = pc.cast(values, pa.float64())
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise BacktestError(
-                f"column {column!r} ({field}) is {values.type}, not numbers; name another "
-                f"column with --map COLUMN={field}"
-            ) from exc
-        return np.nan_to_num(np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64))
-    texts = pc.fill_null(values, "").to_numpy(zero_copy_only=False).astype(str)
-    uniq, inverse = np.unique(texts, return_inverse=True)
-    try:
-        mark = learn_decimal_mark(enumerate(uniq), column)
-    except ImportSetupError as exc:
-        raise BacktestError(str(exc)) from exc
-    parsed = np.zeros(len(uniq))
-    for i, text in enumerate(uniq):
-        if not text.strip():
-            continue
-        try:
-            parsed[i] = float(parse_amount(text, mark).value)
-        except ValueError as exc:
-            raise BacktestError(
-                f"column {column!r} ({field}) holds values that are not numbers ({exc}); give "
-                f"amounts such as 12.50 or 1,234.50, or name another column with "
-                f"--map COLUMN={field}"
-            ) from exc
-    return parsed[inverse]
-
-
 def _known_customers(table: pa.Table, column: str) -> pa.Table:
     """Rows with a customer id: a missing or blank one is a guest order."""
     ids = pc.cast(table[column], pa.string())
@@ -258,10 +200,10 @@ def _values(
 ) -> np.ndarray:
     """Each row's value: the amount column, else quantity times unit price, else 0."""
     if cols["amount"] is not None:
-        return _numbers(table, cols["amount"], "amount")
+        return numbers(table, cols["amount"], "amount")
     if cols["unit_price"] is None:
         return np.zeros(table.num_rows)
-    price = _numbers(table, cols["unit_price"], "unit_price")
+    price = numbers(table, cols["unit_price"], "unit_price")
     if quantity is None:
         notes.append(f"each row's value is its {cols['unit_price']!r} (no quantity column)")
         return price
@@ -292,7 +234,7 @@ def read_purchase_log(
             f"{rows - table.num_rows:,} rows without a customer id left out (guest orders)"
         )
     currency = _check_currency(table, cols["currency"], currency)
-    quantity = None if cols["quantity"] is None else _numbers(table, cols["quantity"], "quantity")
+    quantity = None if cols["quantity"] is None else numbers(table, cols["quantity"], "quantity")
     amount = _values(table, cols, quantity, notes)
     returned = amount < 0
     if quantity is not None:
@@ -310,6 +252,30 @@ def read_purchase_log(
         )
     ids = pc.cast(table[cust_col], pa.string()).to_numpy(zero_copy_only=False).astype(str)[kept]
     uniq, codes = np.unique(ids, return_inverse=True)
-    days = _days(table[date_col], date_col, date_format)[kept]
+    days = day_numbers(table[date_col], date_col, date_format, notes)[kept]
     log = PurchaseLog(codes.astype(np.int64), days, amount[kept], [str(u) for u in uniq])
+    if cols["order_id"] is not None:
+        orders = pc.cast(table[str(cols["order_id"])], pa.string())
+        log = _orders(log, pc.fill_null(orders, "").to_numpy(zero_copy_only=False)[kept])
+        if len(log.day) < int(kept.sum()):
+            notes.append(
+                f"{int(kept.sum()):,} line items grouped into {len(log.day):,} orders by "
+                f"{cols['order_id']!r}"
+            )
     return LogReading(log, currency, tuple(notes))
+
+
+def _orders(lines: PurchaseLog, order_ids: np.ndarray) -> PurchaseLog:
+    """One row per (customer, order id): the order's value is its lines' sum, its day the
+    earliest line's, so a five-line invoice is one purchase, not five."""
+    _, order_codes = np.unique(order_ids.astype(str), return_inverse=True)
+    pairs, index = np.unique(
+        np.stack([lines.customer, order_codes.astype(np.int64)], axis=1),
+        axis=0,
+        return_inverse=True,
+    )
+    index = index.reshape(-1)
+    day = np.full(len(pairs), np.inf)
+    np.minimum.at(day, index, lines.day)
+    amount = np.bincount(index, weights=lines.amount, minlength=len(pairs)).astype(np.float64)
+    return PurchaseLog(pairs[:, 0].copy(), day, amount, lines.customer_ids)

@@ -30,7 +30,7 @@ def _by_customer(path: Path) -> dict[str, list[tuple[float, float]]]:
     return out
 
 
-def test_a_line_item_export_values_each_line_and_leaves_out_returns_and_guests(
+def test_a_line_item_export_is_read_as_orders_leaving_out_returns_and_guests(
     tmp_path: Path,
 ) -> None:
     path = _write(
@@ -40,6 +40,7 @@ def test_a_line_item_export_values_each_line_and_leaves_out_returns_and_guests(
             "536365,85123A,HEART HOLDER,6,2010-12-01 08:26:00,2.55,17850,United Kingdom",
             "536365,71053,METAL LANTERN,2,2010-12-01 08:26:00,3.39,17850,United Kingdom",
             "536366,22633,HAND WARMER,6,2010-12-02 08:28:00,1.85,13047,United Kingdom",
+            "536370,22728,ALARM CLOCK,4,2010-12-05 09:00:00,3.75,17850,United Kingdom",
             "C536379,D,Discount,-1,2011-02-01 09:41:00,27.50,17850,United Kingdom",
             "536414,22139,RETROSPOT TEA SET,56,2010-12-01 11:52:00,0.00,,United Kingdom",
         ],
@@ -48,14 +49,63 @@ def test_a_line_item_export_values_each_line_and_leaves_out_returns_and_guests(
     orders = _by_customer(path)
 
     assert sorted(orders) == ["13047", "17850"]  # the guest line is nobody's purchase
-    assert [round(a, 2) for _, a in orders["17850"]] == [15.3, 6.78]  # 6 x 2.55, 2 x 3.39
-    assert len(orders["17850"]) == 2, "the cancelled invoice must not count as buying again"
+    # invoice 536365's two lines are one order: 6 x 2.55 + 2 x 3.39; the cancelled invoice
+    # does not count as buying again
+    assert [round(a, 2) for _, a in orders["17850"]] == [22.08, 15.0]
     assert reading.notes == (
         "1 rows without a customer id left out (guest orders)",
         "each row's value is 'Quantity' times 'Price'",
         "1 rows with a negative quantity or value left out (returns or cancellations are not "
         "purchases)",
+        "4 line items grouped into 3 orders by 'Invoice'",
     )
+
+
+def test_without_an_order_column_every_row_is_an_order(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path / "o.csv", "customer_id,date,amount", ["c1,2024-01-01,5", "c1,2024-01-01,7"]
+    )
+    assert _by_customer(path) == {"c1": [(19723.0, 5.0), (19723.0, 7.0)]}
+    mapped = read_purchase_log(path, {"order_id": "date"}, None)
+    assert mapped.log.amount.tolist() == [12.0]
+
+
+@pytest.mark.parametrize(
+    ("dates", "first_day", "form"),
+    [
+        (["12/1/2010 8:26", "12/13/2010 17:05"], "2010-12-01", "MM/DD/YYYY"),  # Online Retail
+        (["01/12/2010", "13/12/2010"], "2010-12-01", "DD/MM/YYYY"),
+        (["March 5, 2024", "March 9, 2024"], "2024-03-05", "Month D, YYYY"),
+    ],
+)
+def test_dates_as_shops_write_them_are_read_with_the_day_order_learned_from_the_column(
+    tmp_path: Path, dates: list[str], first_day: str, form: str
+) -> None:
+    rows = [f'c{i},"{d}",5' for i, d in enumerate(dates)]
+    reading = read_purchase_log(
+        _write(tmp_path / "o.csv", "customer_id,date,amount", rows), {}, None
+    )
+    expected = float(np.datetime64(first_day, "D").astype(int))
+    assert int(reading.log.day.min()) == expected
+    assert reading.notes == (f"dates in 'date' read as {form}",)
+
+
+@pytest.mark.parametrize(
+    ("dates", "says"),
+    [
+        (["05/03/2024", "06/04/2024"], "could be day/month or month/day"),
+        (["2024-01-01", ""], "1 rows have no date in column 'date'"),
+        (["2024-01-01", "soon"], "unparseable dates in column 'date': 'soon'"),
+    ],
+)
+def test_dates_that_cannot_be_read_are_refused_naming_the_column_and_the_fix(
+    tmp_path: Path, dates: list[str], says: str
+) -> None:
+    rows = [f"c{i},{d},5" for i, d in enumerate(dates)]
+    path = _write(tmp_path / "o.csv", "customer_id,date,amount", rows)
+    with pytest.raises(BacktestError, match=says) as refused:
+        read_purchase_log(path, {}, None)
+    assert "--date-format" in str(refused.value) or "fill them in" in str(refused.value)
 
 
 def test_blank_string_ids_are_guests_not_one_customer(tmp_path: Path) -> None:

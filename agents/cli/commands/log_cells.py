@@ -1,0 +1,119 @@
+"""How the cells of one column of a purchase export become numbers, for ``cxstream backtest``
+and ``fit``: dates to days since the epoch, money to floats, each as ``cxstream import`` reads
+them, so an analyst's export reads the same in every command.
+
+Both parse each distinct value once: a million orders over a few years cost a few thousand
+parses. A value that cannot be read is refused naming the column and the option that fixes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from streams.contracts.import_money import learn_decimal_mark, parse_amount
+from streams.contracts.import_times import (
+    ImportSetupError,
+    Moment,
+    learn_day_first,
+    parse_moment,
+)
+from streams.evaluation.backtest import BacktestError
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _day_number(moment: Moment) -> float:
+    """Days since the epoch of a parsed time; a time without an offset is read as UTC (the
+    backtest counts whole days, so a zone moves an order by at most one day)."""
+    if isinstance(moment.value, float):
+        return moment.value / 86400.0
+    value = moment.value if moment.value.tzinfo else moment.value.replace(tzinfo=dt.UTC)
+    return (value - EPOCH).total_seconds() / 86400.0
+
+
+def day_numbers(
+    column: pa.ChunkedArray, name: str, fmt: str | None, notes: list[str]
+) -> np.ndarray:
+    """Each row's day. Text is read as ``cxstream import`` reads times (ISO 8601,
+    ``12/1/2010 8:26``, ``March 5, 2024``, epoch numbers), whether ``05/03/2024`` puts the day
+    or the month first learned from the whole column, or with ``--date-format``."""
+    if column.null_count:
+        missing = np.flatnonzero(pc.is_null(column).to_numpy(zero_copy_only=False))
+        raise _no_date(name, len(missing), int(missing[0]))
+    if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
+        seconds = pc.cast(pc.cast(column, pa.timestamp("s"), safe=False), pa.int64()).to_numpy()
+        return np.asarray(seconds, dtype=np.float64) / 86400.0
+    texts = pc.cast(column, pa.string()).to_numpy(zero_copy_only=False)
+    uniq, first, inverse = np.unique(
+        np.char.strip(texts.astype(str)), return_index=True, return_inverse=True
+    )
+    if uniq[0] == "":  # sorted first
+        raise _no_date(name, int(np.count_nonzero(inverse == 0)), int(first[0]))
+    try:
+        day_first = None if fmt else learn_day_first(zip(first + 1, uniq, strict=True), name)
+    except ImportSetupError as exc:
+        raise BacktestError(str(exc)) from exc
+    parsed, bad, forms = np.empty(len(uniq)), list[str](), set[str]()
+    for i, text in enumerate(uniq):
+        try:
+            moment = parse_moment(str(text), day_first, fmt)
+        except ValueError:
+            bad.append(str(text))
+            continue
+        parsed[i] = _day_number(moment)
+        forms.add(moment.form)
+    if bad:
+        example = "--date-format %d/%m/%Y %H:%M" if " " in bad[0] else "--date-format %d/%m/%Y"
+        raise BacktestError(
+            f"unparseable dates in column {name!r}: {bad[0]!r} (and {len(bad) - 1} more "
+            f"distinct); give the format with --date-format, e.g. {example}"
+        )
+    read_as = sorted(f for f in forms if f not in ("ISO 8601", "typed timestamp", "typed date"))
+    if read_as and not fmt:
+        notes.append(f"dates in {name!r} read as {', '.join(read_as)}")
+    return parsed[inverse]
+
+
+def _no_date(column: str, rows: int, first: int) -> BacktestError:
+    return BacktestError(
+        f"{rows:,} rows have no date in column {column!r} (the first is row {first + 1}): "
+        "fill them in or filter them out of the export"
+    )
+
+
+def numbers(table: pa.Table, column: str, field: str) -> np.ndarray:
+    """A numeric column as floats (missing: 0). Text is read as ``cxstream import`` reads
+    money: ``1,234.50``, ``€ 12,50``, ``(3.00)``, the decimal mark learned from the column."""
+    values = table[column]
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        try:
+            values = pc.cast(values, pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise BacktestError(
+                f"column {column!r} ({field}) is {values.type}, not numbers; name another "
+                f"column with --map COLUMN={field}"
+            ) from exc
+        return np.nan_to_num(np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64))
+    texts = pc.fill_null(values, "").to_numpy(zero_copy_only=False).astype(str)
+    uniq, inverse = np.unique(texts, return_inverse=True)
+    try:
+        mark = learn_decimal_mark(enumerate(uniq), column)
+    except ImportSetupError as exc:
+        raise BacktestError(str(exc)) from exc
+    parsed = np.zeros(len(uniq))
+    for i, text in enumerate(uniq):
+        if not text.strip():
+            continue
+        try:
+            parsed[i] = float(parse_amount(text, mark).value)
+        except ValueError as exc:
+            raise BacktestError(
+                f"column {column!r} ({field}) holds values that are not numbers ({exc}); give "
+                f"amounts such as 12.50 or 1,234.50, or name another column with "
+                f"--map COLUMN={field}"
+            ) from exc
+    return parsed[inverse]
