@@ -44,15 +44,20 @@ FIELDS = (
 CANDIDATES = {
     field: tuple(names.split())
     for field, names in {
-        "customer_id": "customerid customer clientid custid userid memberid accountid id",
+        "customer_id": "customeruniqueid customerid customer clientid custid userid memberid "
+        "accountid customerno customernumber custno clientno buyerid shopperid householdkey "
+        "customercode id",
         "occurred_at": "occurredat date invoicedate orderdate purchasedate transactiondate "
+        "transdate trandate saledate salesdate orderdatetime orderpurchasetimestamp createdat "
         "timestamp datetime time",
-        "amount": "amount value revenue dollarvalue total ordertotal linetotal sales",
+        "amount": "amount value revenue dollarvalue total ordertotal linetotal sales "
+        "tranamount transactionamount transamount purchaseamount orderamount ordervalue "
+        "totalamount totalprice grandtotal salesvalue saleamount spend paymentvalue",
         "unit_price": "unitprice price priceeach",
         "quantity": "quantity qty",
         "currency": "currency currencycode",
         "order_id": "orderid invoice invoiceno invoicenumber invoiceid ordernumber orderno "
-        "transactionid receiptid receiptno",
+        "transactionid receiptid receiptno basketid",
     }.items()
 }
 SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")

@@ -24,6 +24,16 @@ from streams.contracts.import_times import (
 from streams.evaluation.backtest import BacktestError
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+#: strptime formats of dates the import's reader does not read itself (two-digit years, month
+#: names between numbers, compact stamps), tried on refused values to name the option's value
+_DAYS = ("%d-%b-%y", "%d %b %y", "%d/%b/%Y", "%d/%b/%y", "%b-%d-%y", "%d/%m/%y", "%m/%d/%y")
+_MORE_DAYS = ("%d.%m.%y", "%d-%m-%y", "%m-%d-%y", "%y%m%d")
+COMMON_FORMATS = (
+    *(f"{day}{time}" for day in _DAYS + _MORE_DAYS for time in ("", " %H:%M", " %H:%M:%S")),
+    *(f"{day} %I:%M %p" for day in _DAYS),
+    "%Y%m%d%H%M%S",
+    "%d%m%Y",
+)
 
 
 def _day_number(moment: Moment) -> float:
@@ -67,15 +77,39 @@ def day_numbers(
         parsed[i] = _day_number(moment)
         forms.add(moment.form)
     if bad:
-        example = "--date-format %d/%m/%Y %H:%M" if " " in bad[0] else "--date-format %d/%m/%Y"
         raise BacktestError(
             f"unparseable dates in column {name!r}: {bad[0]!r} (and {len(bad) - 1} more "
-            f"distinct); give the format with --date-format, e.g. {example}"
+            f"distinct); {_format_hint(bad, fmt)}"
         )
     read_as = sorted(f for f in forms if f not in ("ISO 8601", "typed timestamp", "typed date"))
     if read_as and not fmt:
         notes.append(f"dates in {name!r} read as {', '.join(read_as)}")
     return parsed[inverse]
+
+
+def _format_hint(bad: list[str], fmt: str | None) -> str:
+    """The --date-format that reads every unread value, when one of the common ones does."""
+    if fmt:
+        return f"they do not match --date-format {_quoted(fmt)}: give the format they are in"
+    fits = [f for f in COMMON_FORMATS if all(_reads(text, f) for text in bad)]
+    if len(fits) == 1:
+        return f"give --date-format {_quoted(fits[0])} (it reads every one of them)"
+    if fits:
+        options = " or ".join(_quoted(f) for f in fits)
+        return f"give the one they are in: --date-format {options}"
+    return "give the format they are in with --date-format, e.g. --date-format %d-%b-%y"
+
+
+def _reads(text: str, fmt: str) -> bool:
+    try:
+        dt.datetime.strptime(text, fmt)
+    except ValueError:
+        return False
+    return True
+
+
+def _quoted(fmt: str) -> str:
+    return f"'{fmt}'" if " " in fmt else fmt
 
 
 def _no_date(column: str, rows: int, first: int) -> BacktestError:

@@ -96,6 +96,8 @@ def test_dates_as_shops_write_them_are_read_with_the_day_order_learned_from_the_
         (["05/03/2024", "06/04/2024"], "could be day/month or month/day"),
         (["2024-01-01", ""], "1 rows have no date in column 'date'"),
         (["2024-01-01", "soon"], "unparseable dates in column 'date': 'soon'"),
+        (["11-Feb-13", "1-Jan-14"], "give --date-format %d-%b-%y \\(it reads every one"),
+        (["01/02/13", "03/04/15"], "give the one they are in: --date-format %d/%m/%y or %m/%d/%y"),
     ],
 )
 def test_dates_that_cannot_be_read_are_refused_naming_the_column_and_the_fix(
@@ -193,3 +195,20 @@ def test_a_spreadsheet_is_refused_with_the_way_to_export_it(
     path.write_bytes(b"PK\x03\x04 a zipped workbook")
     assert main(["backtest", str(path), "--cutoff", "2011-06-30", "--out", str(tmp_path)]) == 2
     assert "save the sheet as CSV" in capsys.readouterr().err
+
+
+def test_dates_that_miss_the_given_format_are_refused_saying_so(tmp_path: Path) -> None:
+    path = _write(tmp_path / "o.csv", "customer_id,date,amount", ["c1,01-31-2024,5"])
+    with pytest.raises(BacktestError, match="do not match --date-format %d/%m/%Y"):
+        read_purchase_log(path, {}, None, "%d/%m/%Y")
+
+
+def test_columns_named_as_public_retail_logs_name_them_are_found(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path / "o.csv",
+        "household_key,BASKET_ID,trans_date,SALES_VALUE",
+        ["h1,b1,2024-01-01,2.5", "h1,b1,2024-01-01,1.5", "h2,b2,2024-01-02,4"],
+    )
+    reading = read_purchase_log(path, {}, None)
+    assert reading.log.customer_ids == ["h1", "h2"]
+    assert reading.log.amount.tolist() == [4.0, 4.0]  # basket b1's two lines are one order
