@@ -8,7 +8,10 @@ lacks is derived, never invented per run:
   in the file, so importing the same export twice yields the same ids (the worker skips the
   repeats) while two identical rows stay two events;
 * a purchase's ``kind``: ``refund`` when the amount is negative (``-12.50``, ``(12.50)``),
-  else ``order_placed``; its ``order_id``: the event id; ``item_count``: 0 (not known).
+  else ``order_placed``; its ``order_id``: the event id; ``item_count``: the quantity, else 0
+  (not known). Its money (amount, or unit price times quantity) is read by
+  :mod:`streams.contracts.import_purchase`; the lines of one order become one purchase in
+  :mod:`streams.contracts.import_orders`.
 """
 
 from __future__ import annotations
@@ -23,12 +26,15 @@ from functools import cache
 from typing import Any
 
 import schemas
-from streams.contracts.import_money import (
-    is_currency_code,
-    learn_decimal_mark,
-    parse_amount,
-    to_minor,
+from streams.contracts.import_money import is_currency_code, learn_decimal_mark
+from streams.contracts.import_purchase import (
+    MAPPED_ONLY,
+    PRICE_FIELDS,
+    check_price_columns,
+    fill_purchase,
+    price_field,
 )
+from streams.contracts.import_purchase import RowError as RowError  # raised by RowMapper.record
 from streams.contracts.import_times import (
     ImportSetupError,
     NonexistentTime,
@@ -38,21 +44,12 @@ from streams.contracts.import_times import (
 from streams.topics import EVENT_INPUT_KINDS
 
 DEFAULT_SOURCE = "/cxstream/import"
-AMOUNT = "amount"  # a purchase's amount in major units (12.50), read into amount_minor
 REQUIRED_COLUMNS = ("customer_id", "occurred_at")
 #: Fields the import fills itself when no column or --set gives them.
 DERIVED = {
     "purchases": frozenset({"event_id", "source", "kind", "order_id", "currency", "item_count"}),
 } | {kind: frozenset({"event_id", "source"}) for kind in ("tickets", "feedback", "profiles")}
 _TRUE, _FALSE = {"true", "t", "yes", "y", "1"}, {"false", "f", "no", "n", "0"}
-
-
-class RowError(ValueError):
-    """Why one row cannot become an event: a reason code, the field and a sentence."""
-
-    def __init__(self, reason: str, field: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason, self.field, self.detail = reason, field, detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +84,7 @@ def contract_fields(kind: str) -> dict[str, FieldType]:
 
 def mappable_fields(kind: str) -> tuple[str, ...]:
     """What ``--map COLUMN=FIELD`` and ``--set FIELD=VALUE`` may name for ``kind``."""
-    return (*contract_fields(kind), *((AMOUNT,) if kind == "purchases" else ()))
+    return (*contract_fields(kind), *(PRICE_FIELDS if kind == "purchases" else ()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +122,10 @@ def make_plan(
             )
     columns = dict(mapping)
     lower = {c.lower(): c for c in available}
-    for name in fields:  # a column named like a field needs no --map
+    for name in fields:  # a column named like a field needs no --map (but a line's price:
+        # an export that imported before unit prices were read must keep its event ids)
+        if name in MAPPED_ONLY:
+            continue
         if name not in columns and name not in constants and name in lower:
             columns[name] = lower[name]
     for name in set(columns) & set(constants):
@@ -133,11 +133,8 @@ def make_plan(
     for name in REQUIRED_COLUMNS:
         if name not in columns:
             raise ImportSetupError(f"no column for {name}: add --map COLUMN={name}")
-    if kind == "purchases" and (AMOUNT in columns) == ("amount_minor" in columns):
-        raise ImportSetupError(
-            "purchases need one amount column: --map COLUMN=amount (12.50) or "
-            "--map COLUMN=amount_minor (1250 in minor units)"
-        )
+    if kind == "purchases":
+        check_price_columns(columns, constants)
     missing = [
         spec.name
         for spec in contract_fields(kind).values()
@@ -230,7 +227,7 @@ class RowMapper:
             if name in plan.columns or name in plan.constants:
                 out[name] = self._convert(spec, *self._cell(name, row), number)
         if plan.kind == "purchases":
-            self._purchase(row, out)
+            fill_purchase(self.plan, self._cell, self.decimal_mark, row, out)
         for name, spec in self.fields.items():
             if name not in out and name not in ("event_id", "source", "order_id"):
                 out[name] = self._convert(spec, None, name, number)
@@ -245,43 +242,6 @@ class RowMapper:
             out.setdefault("order_id", out["event_id"])
         return {name: out[name] for name in self.fields}  # in the schema's order
 
-    def _purchase(self, row: Mapping[str, Any], out: dict[str, Any]) -> None:
-        """Currency, amount in minor units and, unless given, the kind by the amount's sign."""
-        currency = str(out.get("currency") or self.plan.currency or "").upper() or None
-        out.setdefault("item_count", 0)
-        if AMOUNT not in self.plan.columns and AMOUNT not in self.plan.constants:
-            if currency is None:
-                raise RowError("missing_currency", "currency", "no currency: add --currency EUR")
-            out["currency"] = currency
-        else:
-            value, where = self._cell(AMOUNT, row)
-            if _empty(value):
-                raise RowError("missing_value", AMOUNT, f"{where} is empty: an amount is needed")
-            try:
-                amount = parse_amount(value, self.decimal_mark)
-            except ValueError as exc:
-                raise RowError("invalid_amount", AMOUNT, f"{where}: {exc}") from None
-            if currency is None and len(amount.currencies) == 1:
-                currency = amount.currencies[0]
-            if currency is None:
-                means = f" ({value!r} may be {', '.join(amount.currencies)})"
-                detail = f"no currency{means if amount.currencies else ''}: add --currency EUR"
-                raise RowError("missing_currency", "currency", detail + " or a currency column")
-            if amount.currencies and currency not in amount.currencies:
-                raise RowError(
-                    "currency_mismatch",
-                    "currency",
-                    f"{where} {value!r} is in {'/'.join(amount.currencies)}, the row's currency"
-                    f" is {currency}: cxstream does not convert currencies",
-                )
-            try:
-                out["amount_minor"] = to_minor(amount.value, currency)
-            except ValueError as exc:
-                raise RowError("invalid_amount", AMOUNT, f"{where}: {exc}") from None
-            out["currency"] = currency
-        if "kind" not in out:
-            out["kind"] = "refund" if out["amount_minor"] < 0 else "order_placed"
-
 
 def learn_mapper(
     plan: ImportPlan, values: Callable[[str], Iterable[tuple[int, Any]]], times: TimeReader
@@ -295,6 +255,6 @@ def learn_mapper(
         if name in fields and fields[name].type == "time" and times.date_format is None:
             times.day_first[column] = learn_day_first(values(column), column)
     mark = "."
-    if AMOUNT in plan.columns:
-        mark = learn_decimal_mark(values(plan.columns[AMOUNT]), plan.columns[AMOUNT])
+    if (money := price_field(plan.columns)) is not None:
+        mark = learn_decimal_mark(values(plan.columns[money]), plan.columns[money])
     return RowMapper(plan, times, mark)

@@ -27,6 +27,12 @@ from agents.cli.commands.import_report import ImportOutcome, print_import, repor
 from agents.cli.commands.replay import Item, check, history_fits
 from agents.cli.producing import DeliveryReport, add_producing_flags, producer_from_settings
 from agents.cli.render import progress
+from streams.contracts.import_orders import (
+    OrderKey,
+    groups_order_lines,
+    merge_order_lines,
+    order_key,
+)
 from streams.contracts.import_rows import (
     DEFAULT_SOURCE,
     RowError,
@@ -69,6 +75,9 @@ def map_rows(path: Path, export: Export, args: argparse.Namespace, show: bool) -
     )
     now = time.time()
     total = len(export.numbers) + len(export.refused)
+    lines = groups_order_lines(plan)
+    pending: list[tuple[int, dict[str, Any]]] = []  # order lines, merged after the last row
+    refused: dict[OrderKey, int] = {}  # (customer, order id) of a rejected line -> its row
     with progress(Console(stderr=True), enabled=show, unit="rows") as bar:
         task = bar.add_task("mapping rows", total=total, count=0)
         for done, (number, row) in enumerate(_in_file_order(export), 1):
@@ -85,18 +94,43 @@ def map_rows(path: Path, export: Export, args: argparse.Namespace, show: bool) -
                 record = mapper.record(row, number)
             except RowError as exc:
                 outcome.add_rejected(Item(str(path), number, 0), exc.reason, exc.detail, exc.field)
+                if lines and (key := order_key(plan, row)) is not None:
+                    refused.setdefault(key, number)
                 continue
-            item = Item(str(path), number, 0, args.kind, json.dumps(record).encode())
-            result = check(item, now)
-            if isinstance(result, tuple):
-                outcome.add_rejected(item, *result)
-                continue
-            outcome.add_valid(args.kind, result.event.occurred_at)
-            outcome.events.append((result.event.occurred_at, number, result.event))
-            if len(outcome.sample) < args.sample:
-                outcome.sample.append((number, record))
+            if lines:
+                pending.append((number, record))
+            else:
+                _check(path, number, record, outcome, args, now)
+    if lines:
+        orders = merge_order_lines(pending, refused)
+        for line in orders.rejected:
+            outcome.add_rejected(Item(str(path), line.row, 0), line.reason, line.detail, line.field)
+        for number, record in orders.records:
+            _check(path, number, record, outcome, args, now)
+        outcome.lines_merged = orders.lines_merged
+        outcome.sort_rejections()
     outcome.events.sort(key=lambda event: (event[0], event[1]))
     return outcome
+
+
+def _check(
+    path: Path,
+    number: int,
+    record: dict[str, Any],
+    outcome: ImportOutcome,
+    args: argparse.Namespace,
+    now: float,
+) -> None:
+    """Validate one mapped record as the worker would: a valid event, or a rejection."""
+    item = Item(str(path), number, 0, args.kind, json.dumps(record).encode())
+    result = check(item, now)
+    if isinstance(result, tuple):
+        outcome.add_rejected(item, *result)
+        return
+    outcome.add_valid(args.kind, result.event.occurred_at)
+    outcome.events.append((result.event.occurred_at, number, result.event))
+    if len(outcome.sample) < args.sample:
+        outcome.sample.append((number, record))
 
 
 def _in_file_order(export: Export) -> Iterator[tuple[int, dict[str, Any] | tuple[str, str]]]:
@@ -154,8 +188,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "whole column, refused when no date settles it), March 5, 2024, epoch seconds or "
         "ms; times without a UTC offset need --timezone. Amounts (--map COLUMN=amount): "
         "thousands separators, currency symbols, -12.50 and (12.50); a negative purchase "
-        "is a refund. Rows without an event id get one derived from their content, the "
-        "same on every run, so importing a file twice duplicates nothing. Exit status: 0 "
+        "is a refund. Line items: --map COLUMN=unit_price with --map COLUMN=quantity, and "
+        "the rows of one order_id become one purchase. Rows without an event id get one "
+        "derived from their content, the same on every run, so importing a file twice "
+        "duplicates nothing. Exit status: 0 "
         "when every row was produced, 1 when any row was rejected or any delivery failed, "
         "2 on a usage or configuration error.",
     )

@@ -36,10 +36,17 @@ class ImportOutcome(Outcome):
     columns: dict[str, str] = field(default_factory=dict)  # field -> column used
     forms: Counter[tuple[str, str]] = field(default_factory=Counter)  # (column, time form)
     ambiguous: Counter[str] = field(default_factory=Counter)  # column -> DST fall-back times
+    lines_merged: int = 0  # order lines merged into another line's purchase
 
     def add_rejected(self, item: Item, reason: str, detail: str, field: str | None) -> None:
         Outcome.add_rejected(self, item, reason, detail, field)
         self.fields.append(field or "-")
+
+    def sort_rejections(self) -> None:
+        """Rejections by row (an order's lines are rejected after the last row is read)."""
+        pairs = sorted(zip(self.rejections, self.fields, strict=True), key=lambda p: p[0][1])
+        self.rejections = [r for r, _ in pairs]
+        self.fields = [f for _, f in pairs]
 
 
 def by_reason(outcome: ImportOutcome) -> Counter[str]:
@@ -83,6 +90,7 @@ def report_json(
             "produced": produced(report),
             "rejected": len(outcome.rejections),
             "rejected_by_reason": dict(by_reason(outcome)),
+            "lines_merged_into_orders": outcome.lines_merged,
         },
     }
 
@@ -140,9 +148,14 @@ def print_import(
         if report is not None
         else f"{sum(outcome.valid.values())} valid (dry run: nothing sent)"
     )
+    merged = (
+        f", {outcome.lines_merged} order lines merged into their order's purchase"
+        if outcome.lines_merged
+        else ""
+    )
     out.print(
         f"read {outcome.read} rows ({outcome.blank} blank skipped): {done}, "
-        f"{len(outcome.rejections)} rejected" + (f" ({reasons})" if reasons else ""),
+        f"{len(outcome.rejections)} rejected" + (f" ({reasons})" if reasons else "") + merged,
         style="bold",
         highlight=False,
     )

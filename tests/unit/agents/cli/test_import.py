@@ -60,6 +60,7 @@ def test_every_row_of_the_messy_csv_is_mapped_or_rejected_with_row_field_and_rea
             "currency_mismatch": 1,
             "wrong_column_count": 1,
         },
+        "lines_merged_into_orders": 0,  # every order id is one row
     }
     assert (
         report["valid"] == 7
@@ -159,3 +160,114 @@ def test_setup_problems_exit_2_naming_the_fix(
     path.write_text("\n".join(["customer_id,occurred_at,amount", *rows]) + "\n")
     assert main(["import", str(path), "--kind", "purchases", *args, "--dry-run"]) == 2
     assert says in " ".join(capsys.readouterr().err.split())
+
+
+LINE_ITEMS = [
+    "Invoice,StockCode,Quantity,InvoiceDate,Price,Customer ID,Country",
+    "536365,85123A,6,2010-12-01T08:26:00Z,2.55,17850,United Kingdom",
+    "536365,71053,2,2010-12-01T08:26:00Z,3.39,17850,United Kingdom",
+    "536366,22633,6,2010-12-01T08:28:00Z,1.85,13047,United Kingdom",
+    "536367,84879,32,2010-12-01T08:34:00Z,oops,13047,United Kingdom",
+    "536367,22745,6,2010-12-01T08:34:00Z,2.10,13047,United Kingdom",
+    "536368,22960,6,2010-12-01T08:34:00Z,4.25,12583,United Kingdom",
+]
+LINE_ARGS = [
+    "--kind", "purchases",
+    "--map", "Invoice=order_id",
+    "--map", "Customer ID=customer_id",
+    "--map", "InvoiceDate=occurred_at",
+    "--map", "Price=unit_price",
+    "--map", "Quantity=quantity",
+    "--currency", "GBP",
+    "--sample", "10",
+]  # fmt: skip
+
+
+def test_a_line_item_export_becomes_one_purchase_per_order_imported_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "online_retail.csv"
+    path.write_text("\n".join(LINE_ITEMS) + "\n")
+    code, report = dry_run(capsys, path, *LINE_ARGS)
+
+    events = {s["event"]["order_id"]: s["event"] for s in report["sample"]}
+    assert list(events) == ["536365", "536366", "536368"]  # one purchase per invoice
+    assert events["536365"]["amount_minor"] == 6 * 255 + 2 * 339  # its lines' values summed
+    assert events["536365"]["item_count"] == 8  # and their quantities
+    assert (events["536366"]["amount_minor"], events["536366"]["item_count"]) == (1110, 6)
+    # invoice 536367 has a line that is no amount: the whole order waits for the fix, so a
+    # re-import after it brings the order once, whole
+    assert code == 1
+    assert [(r["row"], r["reason"]) for r in report["rejected"]] == [
+        (5, "invalid_amount"),
+        (6, "order_incomplete"),
+    ]
+    assert "row 5 of order '536367' was rejected" in report["rejected"][1]["detail"]
+    assert report["summary"]["lines_merged_into_orders"] == 1
+    again = dry_run(capsys, path, *LINE_ARGS)[1]
+    assert [s["event"]["event_id"] for s in again["sample"]] == [
+        e["event_id"] for e in events.values()
+    ]
+
+
+def test_order_lines_without_counts_count_one_item_per_line_and_one_currency_per_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "lines.csv"
+    path.write_text(
+        "order_id,customer_id,occurred_at,amount,currency\n"
+        "o1,c1,2024-03-05T10:00:00Z,5.00,EUR\n"
+        "o1,c1,2024-03-05T10:00:00Z,7.50,EUR\n"
+        "o2,c2,2024-03-06T10:00:00Z,5.00,EUR\n"
+        "o2,c2,2024-03-06T10:00:00Z,5.00,USD\n"
+    )
+    code, report = dry_run(capsys, path, "--kind", "purchases")
+    assert code == 1
+    [order] = [s["event"] for s in report["sample"]]
+    assert (order["amount_minor"], order["item_count"]) == (1250, 2)
+    assert {(r["row"], r["reason"]) for r in report["rejected"]} == {
+        (4, "order_currency_mismatch"),
+        (5, "order_currency_mismatch"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "args", "says"),
+    [
+        ("c,t,price", "c1,2024-03-05T10:00:00Z,2.55", ["--map", "price=unit_price"], "quantity"),
+        ("c,t,price,qty", "c1,2024-03-05T10:00:00Z,2.55,0.333", [], "map the line total"),
+        ("c,t,price,qty", "c1,2024-03-05T10:00:00Z,2.55,lots", [], "not a number of units"),
+    ],
+)
+def test_a_unit_price_needs_a_quantity_and_a_product_that_is_money(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    header: str,
+    row: str,
+    args: list[str],
+    says: str,
+) -> None:
+    path = tmp_path / "lines.csv"
+    path.write_text(f"{header}\n{row}\n")
+    mapping = ["--map", "c=customer_id", "--map", "t=occurred_at", "--currency", "EUR"]
+    if "qty" in header:
+        mapping += ["--map", "price=unit_price", "--map", "qty=quantity"]
+    code = main(["import", str(path), "--kind", "purchases", *mapping, *args, "--dry-run"])
+    assert code in (1, 2)
+    out = capsys.readouterr()
+    assert says in " ".join((out.out + out.err).split())
+
+
+def test_quantity_and_unit_price_columns_are_read_only_when_mapped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An orders export that happens to have them keeps the events (and ids) it always had."""
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "order_id,customer_id,occurred_at,amount,quantity,unit_price\n"
+        "o1,c1,2024-03-05T10:00:00Z,12.50,3,4.1666\n"
+    )
+    code, report = dry_run(capsys, path, "--kind", "purchases", "--currency", "EUR")
+    assert code == 0
+    [event] = [s["event"] for s in report["sample"]]
+    assert (event["amount_minor"], event["item_count"]) == (1250, 0)
