@@ -49,11 +49,10 @@ class _Order:
 
 @dataclass(frozen=True, slots=True)
 class MergedOrders:
-    """Records in order of their first row, the lines rejected, and how many merged away."""
+    """One record per order with its lines' rows (first row first), and the lines rejected."""
 
-    records: list[tuple[int, Record]]
+    orders: list[tuple[list[int], Record]]
     rejected: list[LineRejection]
-    lines_merged: int
 
 
 def groups_order_lines(plan: ImportPlan) -> bool:
@@ -91,22 +90,32 @@ def merge_order_lines(
     ``refused`` maps the order keys of lines the mapping rejected to the first such row."""
     orders: dict[tuple[str, str, str], _Order] = {}
     for row, record in lines:
-        key = (str(record["customer_id"]), str(record["order_id"]), str(record["kind"]))
+        order_id = str(record["order_id"]) or f"\x00row {row}"  # no id: an order of its own
+        key = (str(record["customer_id"]), order_id, str(record["kind"]))
         order = orders.setdefault(key, _Order())
         order.rows.append(row)
         order.records.append(record)
-    merged: list[tuple[int, Record]] = []
+    merged: list[tuple[list[int], Record]] = []
     rejected: list[LineRejection] = []
-    lines_merged = 0
     for (customer, order_id, kind), order in orders.items():
         why = _why_not(order, refused.get((customer, order_id)), order_id)
         if why is not None:
             rejected.extend(LineRejection(row, *why) for row in order.rows)
             continue
-        merged.append((order.rows[0], _merged(kind, (customer, order_id), order.records)))
-        lines_merged += len(order.rows) - 1
-    merged.sort(key=lambda entry: entry[0])
-    return MergedOrders(merged, sorted(rejected, key=lambda r: r.row), lines_merged)
+        merged.append((order.rows, _merged(kind, (customer, order_id), order.records)))
+    merged.sort(key=lambda entry: entry[0][0])
+    return MergedOrders(merged, sorted(rejected, key=lambda r: r.row))
+
+
+def incomplete(row: int, first: int, order_id: str) -> LineRejection:
+    """A line not imported because its order's first line (``first``) was rejected."""
+    return LineRejection(
+        row,
+        "order_incomplete",
+        "order_id",
+        f"row {first}, the first line of order {order_id!r}, was rejected: fix it and import "
+        "again (the order's lines are imported together)",
+    )
 
 
 def _why_not(order: _Order, refused_row: int | None, order_id: str) -> tuple[str, str, str] | None:

@@ -28,8 +28,10 @@ from agents.cli.commands.replay import Item, check, history_fits
 from agents.cli.producing import DeliveryReport, add_producing_flags, producer_from_settings
 from agents.cli.render import progress
 from streams.contracts.import_orders import (
+    LineRejection,
     OrderKey,
     groups_order_lines,
+    incomplete,
     merge_order_lines,
     order_key,
 )
@@ -104,10 +106,13 @@ def map_rows(path: Path, export: Export, args: argparse.Namespace, show: bool) -
     if lines:
         orders = merge_order_lines(pending, refused)
         for line in orders.rejected:
-            outcome.add_rejected(Item(str(path), line.row, 0), line.reason, line.detail, line.field)
-        for number, record in orders.records:
-            _check(path, number, record, outcome, args, now)
-        outcome.lines_merged = orders.lines_merged
+            outcome.add_rejected(Item(str(path), line.row, 0), *_reason(line))
+        for rows, record in orders.orders:
+            if _check(path, rows[0], record, outcome, args, now):
+                outcome.lines_merged += len(rows) - 1
+                continue
+            for line in (incomplete(row, rows[0], record["order_id"]) for row in rows[1:]):
+                outcome.add_rejected(Item(str(path), line.row, 0), *_reason(line))
         outcome.sort_rejections()
     outcome.events.sort(key=lambda event: (event[0], event[1]))
     return outcome
@@ -120,17 +125,22 @@ def _check(
     outcome: ImportOutcome,
     args: argparse.Namespace,
     now: float,
-) -> None:
-    """Validate one mapped record as the worker would: a valid event, or a rejection."""
+) -> bool:
+    """Validate one mapped record as the worker would: a valid event (True), or a rejection."""
     item = Item(str(path), number, 0, args.kind, json.dumps(record).encode())
     result = check(item, now)
     if isinstance(result, tuple):
         outcome.add_rejected(item, *result)
-        return
+        return False
     outcome.add_valid(args.kind, result.event.occurred_at)
     outcome.events.append((result.event.occurred_at, number, result.event))
     if len(outcome.sample) < args.sample:
         outcome.sample.append((number, record))
+    return True
+
+
+def _reason(line: LineRejection) -> tuple[str, str, str]:
+    return line.reason, line.detail, line.field
 
 
 def _in_file_order(export: Export) -> Iterator[tuple[int, dict[str, Any] | tuple[str, str]]]:

@@ -271,3 +271,26 @@ def test_quantity_and_unit_price_columns_are_read_only_when_mapped(
     assert code == 0
     [event] = [s["event"] for s in report["sample"]]
     assert (event["amount_minor"], event["item_count"]) == (1250, 0)
+
+
+def test_an_order_the_contract_refuses_is_reported_on_every_one_of_its_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "lines.csv"
+    path.write_text(
+        "order_id,customer_id,occurred_at,amount\n"
+        "o1,c1,2024-03-05T10:00:00Z,6000000000000.00\n"  # each line is within the limit,
+        "o1,c1,2024-03-05T10:00:00Z,6000000000000.00\n"  # the order is not
+        ",c1,2024-03-06T10:00:00Z,5.00\n"
+        ",c1,2024-03-07T10:00:00Z,5.00\n"
+    )
+    code, report = dry_run(capsys, path, "--kind", "purchases", "--currency", "EUR")
+    assert code == 1
+    assert [(r["row"], r["field"]) for r in report["rejected"]] == [
+        (2, "amount_minor"),
+        (3, "order_id"),
+        (4, "order_id"),
+        (5, "order_id"),
+    ]
+    assert report["rejected"][1]["reason"] == "order_incomplete"
+    assert report["summary"]["read"] == len(report["rejected"]) == 4
