@@ -29,6 +29,14 @@ def dry_run(capsys: pytest.CaptureFixture[str], path: Path, *args: str) -> tuple
     return code, json.loads(capsys.readouterr().out)
 
 
+def dry_run_csv(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, *args: str
+) -> tuple[int, Any]:
+    path = tmp_path / "export.csv"
+    path.write_text(text)
+    return dry_run(capsys, path, "--kind", "purchases", *args)
+
+
 def ms(text: str) -> int:
     return round(datetime.fromisoformat(text).astimezone(UTC).timestamp() * 1000)
 
@@ -213,15 +221,15 @@ def test_a_line_item_export_becomes_one_purchase_per_order_imported_whole(
 def test_order_lines_without_counts_count_one_item_per_line_and_one_currency_per_order(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = tmp_path / "lines.csv"
-    path.write_text(
+    code, report = dry_run_csv(
+        capsys,
+        tmp_path,
         "order_id,customer_id,occurred_at,amount,currency\n"
         "o1,c1,2024-03-05T10:00:00Z,5.00,EUR\n"
         "o1,c1,2024-03-05T10:00:00Z,7.50,EUR\n"
         "o2,c2,2024-03-06T10:00:00Z,5.00,EUR\n"
-        "o2,c2,2024-03-06T10:00:00Z,5.00,USD\n"
+        "o2,c2,2024-03-06T10:00:00Z,5.00,USD\n",
     )
-    code, report = dry_run(capsys, path, "--kind", "purchases")
     assert code == 1
     [order] = [s["event"] for s in report["sample"]]
     assert (order["amount_minor"], order["item_count"]) == (1250, 2)
@@ -262,12 +270,14 @@ def test_quantity_and_unit_price_columns_are_read_only_when_mapped(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """An orders export that happens to have them keeps the events (and ids) it always had."""
-    path = tmp_path / "orders.csv"
-    path.write_text(
+    code, report = dry_run_csv(
+        capsys,
+        tmp_path,
         "order_id,customer_id,occurred_at,amount,quantity,unit_price\n"
-        "o1,c1,2024-03-05T10:00:00Z,12.50,3,4.1666\n"
+        "o1,c1,2024-03-05T10:00:00Z,12.50,3,4.1666\n",
+        "--currency",
+        "EUR",
     )
-    code, report = dry_run(capsys, path, "--kind", "purchases", "--currency", "EUR")
     assert code == 0
     [event] = [s["event"] for s in report["sample"]]
     assert (event["amount_minor"], event["item_count"]) == (1250, 0)
@@ -276,15 +286,17 @@ def test_quantity_and_unit_price_columns_are_read_only_when_mapped(
 def test_an_order_the_contract_refuses_is_reported_on_every_one_of_its_lines(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = tmp_path / "lines.csv"
-    path.write_text(
+    code, report = dry_run_csv(
+        capsys,
+        tmp_path,
         "order_id,customer_id,occurred_at,amount\n"
         "o1,c1,2024-03-05T10:00:00Z,6000000000000.00\n"  # each line is within the limit,
         "o1,c1,2024-03-05T10:00:00Z,6000000000000.00\n"  # the order is not
         ",c1,2024-03-06T10:00:00Z,5.00\n"
-        ",c1,2024-03-07T10:00:00Z,5.00\n"
+        ",c1,2024-03-07T10:00:00Z,5.00\n",
+        "--currency",
+        "EUR",
     )
-    code, report = dry_run(capsys, path, "--kind", "purchases", "--currency", "EUR")
     assert code == 1
     assert [(r["row"], r["field"]) for r in report["rejected"]] == [
         (2, "amount_minor"),
