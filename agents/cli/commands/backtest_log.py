@@ -179,11 +179,11 @@ def _plain(column: str) -> str:
     return "".join(ch for ch in column.lower() if ch.isalnum())
 
 
-def _known_customers(table: pa.Table, column: str) -> pa.Table:
-    """Rows with a customer id: a missing or blank one is a guest order."""
+def _known_customers(table: pa.Table, column: str) -> pa.ChunkedArray:
+    """Which rows have a customer id: a missing or blank one is a guest order."""
     ids = pc.cast(table[column], pa.string())
     blank = pc.equal(pc.utf8_trim_whitespace(ids), "")
-    return table.filter(pc.and_kleene(pc.is_valid(ids), pc.invert(blank)))
+    return pc.fill_null(pc.and_kleene(pc.is_valid(ids), pc.invert(blank)), False)
 
 
 def _check_currency(table: pa.Table, column: str | None, currency: str | None) -> str | None:
@@ -233,7 +233,10 @@ def read_purchase_log(
     cust_col, date_col = str(cols["customer_id"]), str(cols["occurred_at"])
     notes: list[str] = []
     rows = table.num_rows
-    table = _known_customers(table, cust_col)
+    known = _known_customers(table, cust_col)
+    header = 0 if path.suffix.lower() in (".parquet", ".jsonl", ".ndjson", ".json") else 1
+    row_numbers = (np.arange(rows) + 1 + header)[known.to_numpy(zero_copy_only=False)]
+    table = table.filter(known)
     if table.num_rows < rows:
         notes.append(
             f"{rows - table.num_rows:,} rows without a customer id left out (guest orders)"
@@ -257,7 +260,7 @@ def read_purchase_log(
         )
     ids = pc.cast(table[cust_col], pa.string()).to_numpy(zero_copy_only=False).astype(str)[kept]
     uniq, codes = np.unique(ids, return_inverse=True)
-    days = day_numbers(table[date_col], date_col, date_format, notes)[kept]
+    days = day_numbers(table[date_col], date_col, date_format, notes, row_numbers)[kept]
     log = PurchaseLog(codes.astype(np.int64), days, amount[kept], [str(u) for u in uniq])
     if cols["order_id"] is not None:
         orders = pc.cast(table[str(cols["order_id"])], pa.string())

@@ -46,14 +46,15 @@ def _day_number(moment: Moment) -> float:
 
 
 def day_numbers(
-    column: pa.ChunkedArray, name: str, fmt: str | None, notes: list[str]
+    column: pa.ChunkedArray, name: str, fmt: str | None, notes: list[str], rows: np.ndarray
 ) -> np.ndarray:
     """Each row's day. Text is read as ``cxstream import`` reads times (ISO 8601,
     ``12/1/2010 8:26``, ``March 5, 2024``, epoch numbers), whether ``05/03/2024`` puts the day
-    or the month first learned from the whole column, or with ``--date-format``."""
+    or the month first learned from the whole column, or with ``--date-format``. ``rows``:
+    each row's number as the user sees it in the file, for the refusals."""
     if column.null_count:
         missing = np.flatnonzero(pc.is_null(column).to_numpy(zero_copy_only=False))
-        raise _no_date(name, len(missing), int(missing[0]))
+        raise _no_date(name, len(missing), int(rows[missing[0]]))
     if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
         seconds = pc.cast(pc.cast(column, pa.timestamp("s"), safe=False), pa.int64()).to_numpy()
         return np.asarray(seconds, dtype=np.float64) / 86400.0
@@ -62,9 +63,13 @@ def day_numbers(
         np.char.strip(texts.astype(str)), return_index=True, return_inverse=True
     )
     if uniq[0] == "":  # sorted first
-        raise _no_date(name, int(np.count_nonzero(inverse == 0)), int(first[0]))
+        raise _no_date(name, int(np.count_nonzero(inverse == 0)), int(rows[first[0]]))
     try:
-        day_first = None if fmt else learn_day_first(zip(first + 1, uniq, strict=True), name)
+        day_first = (
+            None
+            if fmt
+            else learn_day_first(zip(rows[first].tolist(), uniq.tolist(), strict=True), name)
+        )
     except ImportSetupError as exc:
         raise BacktestError(str(exc)) from exc
     parsed, bad, forms = np.empty(len(uniq)), list[str](), set[str]()
@@ -114,7 +119,7 @@ def _quoted(fmt: str) -> str:
 
 def _no_date(column: str, rows: int, first: int) -> BacktestError:
     return BacktestError(
-        f"{rows:,} rows have no date in column {column!r} (the first is row {first + 1}): "
+        f"{rows:,} rows have no date in column {column!r} (the first is row {first}): "
         "fill them in or filter them out of the export"
     )
 

@@ -93,8 +93,8 @@ def test_dates_as_shops_write_them_are_read_with_the_day_order_learned_from_the_
 @pytest.mark.parametrize(
     ("dates", "says"),
     [
-        (["05/03/2024", "06/04/2024"], "could be day/month or month/day"),
-        (["2024-01-01", ""], "1 rows have no date in column 'date'"),
+        (["05/03/2024", "06/04/2024"], "'05/03/2024' \\(row 3\\) could be day/month or month"),
+        (["2024-01-01", ""], "1 rows have no date in column 'date' \\(the first is row 4\\)"),
         (["2024-01-01", "soon"], "unparseable dates in column 'date': 'soon'"),
         (["11-Feb-13", "1-Jan-14"], "give --date-format %d-%b-%y \\(it reads every one"),
         (["01/02/13", "03/04/15"], "give the one they are in: --date-format %d/%m/%y or %m/%d/%y"),
@@ -103,7 +103,8 @@ def test_dates_as_shops_write_them_are_read_with_the_day_order_learned_from_the_
 def test_dates_that_cannot_be_read_are_refused_naming_the_column_and_the_fix(
     tmp_path: Path, dates: list[str], says: str
 ) -> None:
-    rows = [f"c{i},{d},5" for i, d in enumerate(dates)]
+    guest = ",no date either,5"  # left out before dates are read; rows are still numbered
+    rows = [guest, *(f"c{i},{d},5" for i, d in enumerate(dates))]
     path = _write(tmp_path / "o.csv", "customer_id,date,amount", rows)
     with pytest.raises(BacktestError, match=says) as refused:
         read_purchase_log(path, {}, None)
