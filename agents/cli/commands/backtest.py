@@ -87,9 +87,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         action="append",
         metavar="COLUMN=FIELD",
         help="name a column: FIELD is customer_id, occurred_at, amount, unit_price, quantity, "
-        "currency or order_id (repeatable; common names are found without it; a line-item "
-        "export's value is quantity times unit_price, its lines of one order_id one purchase; "
-        "negative rows are returns and left out)",
+        "currency, order_id or status (repeatable; common names are found without it; a "
+        "line-item export's value is quantity times unit_price, its lines of one order_id one "
+        "purchase; negative rows are returns, and cancelled or refunded statuses, left out)",
     )
     parser.add_argument("--currency", help="the log's currency (refused if orders use others)")
     parser.add_argument(

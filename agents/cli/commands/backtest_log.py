@@ -3,20 +3,21 @@
 Columns are found by common names (case, spaces and punctuation aside: ``Customer ID``,
 ``InvoiceDate``) or named with ``--map column=field``; fields are ``customer_id``,
 ``occurred_at`` and, optional, ``amount`` (the order's or line's value), ``unit_price`` and
-``quantity`` (a line-item export: value = quantity times unit price), ``currency`` and
+``quantity`` (a line-item export: value = quantity times unit price), ``currency``,
 ``order_id`` (an invoice or order number: a line-item export's lines of one order are one
-purchase, their values summed; without it every row is an order).
+purchase, their values summed; without it every row is an order) and ``status`` (an order
+status).
 
 A purchase log from a shop holds more than purchases: rows with a negative quantity or value
-are returns or cancellations, and rows without a customer are guest orders. Neither is a
-purchase of a known customer, so both are left out (a return would otherwise count as buying
+are returns or cancellations, rows whose status says cancelled, refunded, voided, failed or
+unavailable were never bought, and rows without a customer are guest orders. None is a
+purchase of a known customer, so all are left out (a return would otherwise count as buying
 again) and the reading says how many rows each rule left out. Dates and money are read as
 ``cxstream import`` reads them (``log_cells``).
 """
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -24,10 +25,8 @@ from typing import NamedTuple
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.json as pajson
-import pyarrow.parquet as pq
 
+from agents.cli.commands.export_table import read_table
 from agents.cli.commands.log_cells import day_numbers, numbers
 from streams.evaluation.backtest import BacktestError, PurchaseLog
 
@@ -39,6 +38,7 @@ FIELDS = (
     "quantity",
     "currency",
     "order_id",
+    "status",
 )
 #: column names each field is found by, lower case without spaces or punctuation, in preference
 CANDIDATES = {
@@ -58,9 +58,11 @@ CANDIDATES = {
         "currency": "currency currencycode",
         "order_id": "orderid invoice invoiceno invoicenumber invoiceid ordernumber orderno "
         "transactionid receiptid receiptno basketid",
+        "status": "orderstatus status financialstatus paymentstatus",
     }.items()
 }
-SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
+#: an order status (any case) beginning with one of these is an order that was not bought
+NOT_BOUGHT = ("cancel", "refund", "void", "fail", "declin", "unavailable", "return", "reject")
 
 
 class LogReading(NamedTuple):
@@ -85,83 +87,6 @@ def parse_mapping(pairs: Sequence[str], fields: Sequence[str] = FIELDS) -> dict[
     return out
 
 
-def _read_table(
-    path: Path, *, text: bool = False, ragged: list[tuple[int, str]] | None = None
-) -> pa.Table:
-    """The export as a table.
-
-    ``text=True`` (for ``cxstream import``) keeps every CSV cell a string (ids keep leading
-    zeros, amounts their exact decimals), a quoted line break inside its cell and a blank line
-    as an empty row, so rows are numbered as a spreadsheet shows them; given ``ragged``, a row
-    with the wrong number of cells is skipped into it as ``(line, why)`` instead of failing
-    the whole file.
-    """
-    suffix = path.suffix.lower()
-    if suffix in SPREADSHEETS:
-        raise BacktestError(
-            f"{path}: a spreadsheet ({suffix}) is not read; save the sheet as CSV (UTF-8) and "
-            "pass that file"
-        )
-    try:
-        if suffix == ".parquet":
-            return pq.read_table(path)
-        if suffix in (".jsonl", ".ndjson", ".json"):
-            return pajson.read_json(path)
-        with path.open(encoding="utf-8-sig", errors="replace") as fh:
-            header = fh.readline()
-        for delimiter in (",", "\t", ";", "|"):
-            if delimiter in header:
-                if text:
-                    return _read_text_csv(path, header, delimiter, ragged)
-                return pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter))
-        return _read_whitespace(path)
-    except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
-        raise BacktestError(f"{path}: cannot read it as {suffix or 'text'}: {exc}") from exc
-
-
-def _read_text_csv(
-    path: Path, header: str, delimiter: str, ragged: list[tuple[int, str]] | None
-) -> pa.Table:
-    def skip(row: pacsv.InvalidRow) -> str:
-        if ragged is None:
-            return "error"
-        cells = f"{row.actual_columns} cells where the header has {row.expected_columns}"
-        ragged.append((row.number or 0, f"{cells}: {row.text[:60]!r}"))
-        return "skip"
-
-    return pacsv.read_csv(
-        path,
-        read_options=pacsv.ReadOptions(use_threads=False),  # invalid rows know their line
-        parse_options=pacsv.ParseOptions(
-            delimiter=delimiter,
-            ignore_empty_lines=False,
-            newlines_in_values=True,
-            invalid_row_handler=skip,
-        ),
-        convert_options=_as_text(header, delimiter),
-    )
-
-
-def _as_text(header: str, delimiter: str) -> pacsv.ConvertOptions:
-    """Read every column of the CSV whose first line is ``header`` as strings."""
-    names = next(csv.reader([header], delimiter=delimiter))
-    return pacsv.ConvertOptions(
-        column_types={name: pa.string() for name in names},
-        strings_can_be_null=False,
-        quoted_strings_can_be_null=False,
-    )
-
-
-def _read_whitespace(path: Path) -> pa.Table:
-    lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
-    names = lines[0].split()
-    rows = [line.split() for line in lines[1:] if line.strip()]
-    bad = next((i for i, r in enumerate(rows) if len(r) != len(names)), None)
-    if bad is not None:
-        raise BacktestError(f"{path}: line {bad + 2} has a different number of columns")
-    return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
-
-
 def _pick(table: pa.Table, mapping: dict[str, str], name: str) -> str | None:
     if name in mapping:
         if mapping[name] not in table.column_names:
@@ -184,6 +109,24 @@ def _known_customers(table: pa.Table, column: str) -> pa.ChunkedArray:
     ids = pc.cast(table[column], pa.string())
     blank = pc.equal(pc.utf8_trim_whitespace(ids), "")
     return pc.fill_null(pc.and_kleene(pc.is_valid(ids), pc.invert(blank)), False)
+
+
+def _not_bought(table: pa.Table, column: str | None, notes: list[str]) -> np.ndarray:
+    """Rows whose order status says the order was cancelled, refunded, voided or failed."""
+    if column is None:
+        return np.zeros(table.num_rows, dtype=bool)
+    status = pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(table[column], pa.string())))
+    texts = pc.fill_null(status, "").to_numpy(zero_copy_only=False).astype(str)
+    out: np.ndarray = np.char.startswith(texts, NOT_BOUGHT[0])
+    for prefix in NOT_BOUGHT[1:]:
+        out |= np.char.startswith(texts, prefix)
+    if out.any():
+        seen = ", ".join(sorted(set(texts[out].tolist()))[:5])
+        notes.append(
+            f"{int(out.sum()):,} rows whose {column!r} says the order was not bought ({seen}) "
+            "left out"
+        )
+    return out
 
 
 def _check_currency(table: pa.Table, column: str | None, currency: str | None) -> str | None:
@@ -223,7 +166,7 @@ def read_purchase_log(
     """The log's purchases by known customers, their currency, and what was left out."""
     if not path.exists():
         raise BacktestError(f"{path}: no such file")
-    table = _read_table(path)
+    table = read_table(path)
     cols = {name: _pick(table, mapping, name) for name in FIELDS}
     for name in ("customer_id", "occurred_at"):
         if cols[name] is None:
@@ -252,7 +195,7 @@ def read_purchase_log(
             f"{int(returned.sum()):,} rows with a negative quantity or value left out "
             "(returns or cancellations are not purchases)"
         )
-    kept = ~returned
+    kept = ~returned & ~_not_bought(table, cols["status"], notes)
     if not kept.any():
         raise BacktestError(
             f"{path}: no purchases of known customers left ({'; '.join(notes) or 'no rows'}); "

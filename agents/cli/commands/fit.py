@@ -26,8 +26,9 @@ from rich.console import Console
 from rich.table import Table
 
 from agents.cli.commands.backtest import _cutoff_day
-from agents.cli.commands.backtest_log import _read_table, parse_mapping, read_purchase_log
+from agents.cli.commands.backtest_log import parse_mapping, read_purchase_log
 from agents.cli.commands.common import add_connection_flags, settings_from_args
+from agents.cli.commands.export_table import read_table
 from agents.cli.commands.fit_health import latest_snapshots, stats_from_snapshots
 from agents.cli.commands.fit_publish import publish
 from streams.evaluation.backtest import WEEK_DAYS, BacktestError
@@ -76,7 +77,7 @@ def fit_stats(
 
 
 def fit_from_stats(path: Path, fitted_at: str, args: argparse.Namespace) -> dict[str, ParamRecord]:
-    table = _read_table(path)
+    table = read_table(path)
     missing = [c for c in STATS_COLUMNS if c not in table.column_names]
     if missing:
         raise BacktestError(f"{path}: --stats needs columns {', '.join(missing)}")

@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from agents.cli.commands.backtest_log import _read_table
+from agents.cli.commands.export_table import read_table
 from agents.cli.commands.replay_files import read_jsonl
 
 JSON_LINES = (".jsonl", ".ndjson", ".json")
@@ -68,7 +68,7 @@ def read_export(path: Path) -> Export:
     if path.suffix.lower() in JSON_LINES:
         return _read_json_lines(path)
     ragged: list[tuple[int, str]] = []
-    table = _read_table(path, text=True, ragged=ragged)
+    table = read_table(path, text=True, ragged=ragged)
     skipped = {line for line, _ in ragged}
     first = 1 if path.suffix.lower() == ".parquet" else 2
     unskipped = (n for n in itertools.count(first) if n not in skipped)

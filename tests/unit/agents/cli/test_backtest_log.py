@@ -213,3 +213,22 @@ def test_columns_named_as_public_retail_logs_name_them_are_found(tmp_path: Path)
     reading = read_purchase_log(path, {}, None)
     assert reading.log.customer_ids == ["h1", "h2"]
     assert reading.log.amount.tolist() == [4.0, 4.0]  # basket b1's two lines are one order
+
+
+def test_orders_whose_status_says_they_were_not_bought_are_left_out(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path / "olist.csv",
+        "order_id,customer_unique_id,order_status,order_purchase_timestamp,payment_value",
+        [
+            "o1,u1,delivered,2017-10-02 10:56:33,38.71",
+            "o2,u1,canceled,2017-11-02 10:56:33,20.00",
+            "o3,u2,Unavailable,2017-11-03 09:00:00,15.00",
+            "o4,u2,shipped,2017-11-05 09:00:00,12.00",
+        ],
+    )
+    reading = read_purchase_log(path, {}, None)
+    assert reading.log.amount.tolist() == [38.71, 12.0]
+    assert reading.notes == (
+        "2 rows whose 'order_status' says the order was not bought (canceled, unavailable) "
+        "left out",
+    )
