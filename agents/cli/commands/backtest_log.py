@@ -218,8 +218,12 @@ def read_purchase_log(
 
 def _orders(lines: PurchaseLog, order_ids: np.ndarray) -> PurchaseLog:
     """One row per (customer, order id): the order's value is its lines' sum, its day the
-    earliest line's, so a five-line invoice is one purchase, not five."""
-    _, order_codes = np.unique(order_ids.astype(str), return_inverse=True)
+    earliest line's, so a five-line invoice is one purchase, not five. A row without an order
+    id is an order of its own."""
+    ids = np.char.strip(order_ids.astype(str))
+    blank = ids == ""
+    ids = np.where(blank, np.char.add("\x00", np.arange(len(ids)).astype(str)), ids)
+    _, order_codes = np.unique(ids, return_inverse=True)
     pairs, index = np.unique(
         np.stack([lines.customer, order_codes.astype(np.int64)], axis=1),
         axis=0,

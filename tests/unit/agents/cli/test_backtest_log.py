@@ -68,6 +68,12 @@ def test_without_an_order_column_every_row_is_an_order(tmp_path: Path) -> None:
     assert _by_customer(path) == {"c1": [(19723.0, 5.0), (19723.0, 7.0)]}
     mapped = read_purchase_log(path, {"order_id": "date"}, None)
     assert mapped.log.amount.tolist() == [12.0]
+    blank_ids = _write(
+        tmp_path / "b.csv",
+        "customer_id,order_id,date,amount",
+        ["c1,,2024-01-01,5", "c1, ,2024-02-01,7", "c1,o9,2024-03-01,1", "c1,o9,2024-03-01,2"],
+    )
+    assert _by_customer(blank_ids) == {"c1": [(19723.0, 5.0), (19754.0, 7.0), (19783.0, 3.0)]}
 
 
 @pytest.mark.parametrize(
