@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.contracts.import_rows import ImportPlan
+from streams.contracts.import_rows import ImportPlan, RowMapper
 
 OrderKey = tuple[str, str]  # (customer_id, order_id) as the export writes them
 Record = dict[str, Any]  # a mapped contract record (JSON wire form)
@@ -62,19 +62,11 @@ def groups_order_lines(plan: ImportPlan) -> bool:
     return plan.kind == "purchases" and "order_id" in plan.columns and derived_id
 
 
-def order_key(plan: ImportPlan, row: Mapping[str, Any]) -> OrderKey | None:
-    """The (customer, order id) a row names, read from its cells as the mapping reads text;
-    None when either is missing."""
-    cells = [
-        plan.constants[name] if name in plan.constants else row.get(plan.columns.get(name, ""))
-        for name in ("customer_id", "order_id")
-    ]
-    if any(c is None or not str(c).strip() for c in cells):
-        return None
-    customer, order = (
-        str(int(c)) if isinstance(c, float) and c.is_integer() else str(c).strip() for c in cells
-    )
-    return customer, order
+def order_key(mapper: RowMapper, row: Mapping[str, Any]) -> OrderKey | None:
+    """The (customer, order id) a row names, read as the mapping reads text; None when either
+    is missing."""
+    customer, order = mapper.text("customer_id", row), mapper.text("order_id", row)
+    return None if customer is None or order is None else (customer, order)
 
 
 def order_id_for(kind: str, key: OrderKey) -> str:

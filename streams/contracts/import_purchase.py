@@ -22,7 +22,8 @@ UNIT_PRICE = "unit_price"  # a line's price per unit, in major units
 QUANTITY = "quantity"  # a line's number of units
 PRICE_FIELDS = (AMOUNT, UNIT_PRICE, QUANTITY)  # fields beyond the contract's own
 MAPPED_ONLY = (UNIT_PRICE, QUANTITY)  # never taken from a column by its name alone
-Cell = Callable[[str, Mapping[str, Any]], tuple[Any, str]]  # (field, row) -> (value, where)
+#: (field, row) -> (value, where it came from); the value is None when the cell is empty
+Cell = Callable[[str, Mapping[str, Any]], tuple[Any, str]]
 
 
 class RowError(ValueError):
@@ -79,7 +80,7 @@ def fill_purchase(
         out["currency"] = currency
     else:
         value, where = cell(source, row)
-        if value is None or (isinstance(value, str) and not value.strip()):
+        if value is None:
             raise RowError("missing_value", source, f"{where} is empty: an amount is needed")
         try:
             amount = parse_amount(value, decimal_mark)

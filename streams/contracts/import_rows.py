@@ -171,13 +171,22 @@ class RowMapper:
         self._seen: Counter[str] = Counter()
 
     def _cell(self, name: str, row: Mapping[str, Any]) -> tuple[Any, str]:
-        """The raw value of a field and where it came from (column name or ``--set``)."""
+        """The raw value of a field (None when empty or blank) and where it came from (column
+        name or ``--set``)."""
+        value: Any
         if name in self.plan.constants:
-            return self.plan.constants[name], f"--set {name}"
-        if name in self.plan.columns:
-            column = self.plan.columns[name]
-            return row.get(column), column
-        return None, name
+            value, where = self.plan.constants[name], f"--set {name}"
+        elif name in self.plan.columns:
+            where = self.plan.columns[name]
+            value = row.get(where)
+        else:
+            return None, name
+        return (None if _empty(value) else value), where
+
+    def text(self, name: str, row: Mapping[str, Any]) -> str | None:
+        """A field's value in ``row`` as the mapping reads text; None when it is empty."""
+        value, _ = self._cell(name, row)
+        return None if value is None else _text(value)
 
     def _convert(self, spec: FieldType, value: Any, where: str, number: int) -> Any:
         if isinstance(value, dict | list):

@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from agents.cli.commands.export_table import read_table
+from agents.cli.commands.export_table import first_row_number, read_table
 from agents.cli.commands.log_cells import day_numbers, numbers
 from streams.evaluation.backtest import BacktestError, PurchaseLog
 
@@ -104,9 +104,8 @@ def _plain(column: str) -> str:
     return "".join(ch for ch in column.lower() if ch.isalnum())
 
 
-def _known_customers(table: pa.Table, column: str) -> pa.ChunkedArray:
+def _known_customers(ids: pa.ChunkedArray) -> pa.ChunkedArray:
     """Which rows have a customer id: a missing or blank one is a guest order."""
-    ids = pc.cast(table[column], pa.string())
     blank = pc.equal(pc.utf8_trim_whitespace(ids), "")
     return pc.fill_null(pc.and_kleene(pc.is_valid(ids), pc.invert(blank)), False)
 
@@ -176,9 +175,9 @@ def read_purchase_log(
     cust_col, date_col = str(cols["customer_id"]), str(cols["occurred_at"])
     notes: list[str] = []
     rows = table.num_rows
-    known = _known_customers(table, cust_col)
-    header = 0 if path.suffix.lower() in (".parquet", ".jsonl", ".ndjson", ".json") else 1
-    row_numbers = (np.arange(rows) + 1 + header)[known.to_numpy(zero_copy_only=False)]
+    all_ids = pc.cast(table[cust_col], pa.string())
+    known = _known_customers(all_ids)
+    row_numbers = (np.arange(rows) + first_row_number(path))[known.to_numpy(zero_copy_only=False)]
     table = table.filter(known)
     if table.num_rows < rows:
         notes.append(
@@ -201,7 +200,7 @@ def read_purchase_log(
             f"{path}: no purchases of known customers left ({'; '.join(notes) or 'no rows'}); "
             "check --map customer_id and the value columns"
         )
-    ids = pc.cast(table[cust_col], pa.string()).to_numpy(zero_copy_only=False).astype(str)[kept]
+    ids = all_ids.filter(known).to_numpy(zero_copy_only=False).astype(str)[kept]
     uniq, codes = np.unique(ids, return_inverse=True)
     days = day_numbers(table[date_col], date_col, date_format, notes, row_numbers)[kept]
     log = PurchaseLog(codes.astype(np.int64), days, amount[kept], [str(u) for u in uniq])

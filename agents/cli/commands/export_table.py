@@ -18,6 +18,13 @@ import pyarrow.parquet as pq
 from streams.evaluation.backtest import BacktestError
 
 SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
+JSON_LINES = (".jsonl", ".ndjson", ".json")
+
+
+def first_row_number(path: Path) -> int:
+    """The number a user sees on the export's first record: 2 in a text file with a header
+    line (the header is row 1, as in a spreadsheet), 1 in Parquet or JSON Lines."""
+    return 1 if path.suffix.lower() in (".parquet", *JSON_LINES) else 2
 
 
 def read_table(
@@ -40,7 +47,7 @@ def read_table(
     try:
         if suffix == ".parquet":
             return pq.read_table(path)
-        if suffix in (".jsonl", ".ndjson", ".json"):
+        if suffix in JSON_LINES:
             return pajson.read_json(path)
         with path.open(encoding="utf-8-sig", errors="replace") as fh:
             header = fh.readline()

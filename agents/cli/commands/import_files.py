@@ -18,10 +18,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from agents.cli.commands.export_table import read_table
+from agents.cli.commands.export_table import JSON_LINES, first_row_number, read_table
 from agents.cli.commands.replay_files import read_jsonl
 
-JSON_LINES = (".jsonl", ".ndjson", ".json")
 BATCH_ROWS = 10_000
 Row = tuple[int, dict[str, Any]]  # (row number as the user sees it, cells by column)
 
@@ -70,8 +69,7 @@ def read_export(path: Path) -> Export:
     ragged: list[tuple[int, str]] = []
     table = read_table(path, text=True, ragged=ragged)
     skipped = {line for line, _ in ragged}
-    first = 1 if path.suffix.lower() == ".parquet" else 2
-    unskipped = (n for n in itertools.count(first) if n not in skipped)
+    unskipped = (n for n in itertools.count(first_row_number(path)) if n not in skipped)
     numbers = list(itertools.islice(unskipped, table.num_rows))
     refused = [(line, "wrong_column_count", why) for line, why in ragged]
     return Export(table.column_names, numbers, table, refused=refused)

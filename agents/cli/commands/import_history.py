@@ -96,7 +96,7 @@ def map_rows(path: Path, export: Export, args: argparse.Namespace, show: bool) -
                 record = mapper.record(row, number)
             except RowError as exc:
                 outcome.add_rejected(Item(str(path), number, 0), exc.reason, exc.detail, exc.field)
-                if lines and (key := order_key(plan, row)) is not None:
+                if lines and (key := order_key(mapper, row)) is not None:
                     refused.setdefault(key, number)
                 continue
             if lines:

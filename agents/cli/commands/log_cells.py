@@ -23,7 +23,6 @@ from streams.contracts.import_times import (
 )
 from streams.evaluation.backtest import BacktestError
 
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 #: strptime formats of dates the import's reader does not read itself (two-digit years, month
 #: names between numbers, compact stamps), tried on refused values to name the option's value
 _DAYS = ("%d-%b-%y", "%d %b %y", "%d/%b/%Y", "%d/%b/%y", "%b-%d-%y", "%d/%m/%y", "%m/%d/%y")
@@ -42,7 +41,7 @@ def _day_number(moment: Moment) -> float:
     if isinstance(moment.value, float):
         return moment.value / 86400.0
     value = moment.value if moment.value.tzinfo else moment.value.replace(tzinfo=dt.UTC)
-    return (value - EPOCH).total_seconds() / 86400.0
+    return value.timestamp() / 86400.0
 
 
 def day_numbers(
