@@ -13,17 +13,32 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from agents.cli.commands.backtest_log import parse_mapping, read_purchase_log
 from agents.cli.commands.backtest_report import summary_tables, write_report
+from agents.cli.commands.log_cells import option_day
 from streams.evaluation.backtest import BacktestError, run_backtest
 
 LARGE_LOG = 50_000  # customers: show a progress bar from here on
 
 
-def _cutoff_day(text: str) -> float:
-    try:
-        d = dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise BacktestError(f"--cutoff {text!r}: expected a date such as 1997-09-30") from exc
-    return float((d - dt.date(1970, 1, 1)).days)
+def day_zero(args: argparse.Namespace) -> float | None:
+    """``--day-zero``'s day, refused beside ``--date-format`` (one says how dates are written,
+    the other that there are none)."""
+    if args.day_zero is None:
+        return None
+    if args.date_format:
+        raise BacktestError(
+            "--day-zero reads a column of day numbers and --date-format a column of dates: "
+            "give one of them"
+        )
+    return option_day(args.day_zero, "--day-zero")
+
+
+def add_day_zero(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--day-zero",
+        metavar="DATE",
+        help="the time column counts days (dunnhumby's DAY 1..711): day N is N days after "
+        "DATE; the cutoff may then be a day number too",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,11 +47,12 @@ def run(args: argparse.Namespace) -> int:
         raise BacktestError("--horizon must be a positive number of days")
     if args.alert_at is not None and not 0.0 < args.alert_at < 1.0:
         raise BacktestError("--alert-at must be a probability between 0 and 1")
-    cutoff = _cutoff_day(args.cutoff)
+    zero = day_zero(args)
+    cutoff = option_day(args.cutoff, "--cutoff", zero)
     path = Path(args.log)
     with console.status(f"reading {path}", spinner="dots"):
         reading = read_purchase_log(
-            path, parse_mapping(args.map or []), args.currency, args.date_format
+            path, parse_mapping(args.map or []), args.currency, args.date_format, zero
         )
     for note in reading.notes:
         console.print(f"{path.name}: {note}")
@@ -77,7 +93,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "report with ROC, reliability and gains plots. Exits 2, naming the problem and the "
         "fix, on a log it cannot use (no repeat buyers, holdout too short, unparseable dates).",
     )
-    parser.add_argument("log", metavar="LOG", help="orders: .csv/.tsv/.txt, .jsonl or .parquet")
+    parser.add_argument(
+        "log", metavar="LOG", help="orders: .csv/.tsv/.txt, .xlsx/.xls/.ods, .jsonl or .parquet"
+    )
     parser.add_argument("--cutoff", required=True, help="last day of the calibration period")
     parser.add_argument(
         "--horizon", type=float, default=270.0, help="days after the cutoff (default 270)"
@@ -104,6 +122,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "(12/1/2010 8:26 with the day order learned from the column, March 5, 2024, epoch "
         "seconds)",
     )
+    add_day_zero(parser)
     parser.add_argument(
         "--out", default="backtest-report", help="report directory (default backtest-report)"
     )

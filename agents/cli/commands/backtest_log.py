@@ -1,4 +1,5 @@
-"""Read a purchase export (CSV/TSV/whitespace text, JSON Lines, Parquet) into a PurchaseLog.
+"""Read a purchase export (CSV/TSV/whitespace text, JSON Lines, Parquet, a spreadsheet) into a
+PurchaseLog.
 
 Columns are found by common names (case, spaces and punctuation aside: ``Customer ID``,
 ``InvoiceDate``) or named with ``--map column=field``; fields are ``customer_id``,
@@ -49,7 +50,7 @@ CANDIDATES = {
         "customercode id",
         "occurred_at": "occurredat date invoicedate orderdate purchasedate transactiondate "
         "transdate trandate saledate salesdate orderdatetime orderpurchasetimestamp createdat "
-        "timestamp datetime time",
+        "timestamp datetime time day",
         "amount": "amount value revenue dollarvalue total ordertotal linetotal sales "
         "tranamount transactionamount transamount purchaseamount orderamount ordervalue "
         "totalamount totalprice grandtotal salesvalue saleamount spend paymentvalue",
@@ -160,12 +161,18 @@ def _values(
 
 
 def read_purchase_log(
-    path: Path, mapping: dict[str, str], currency: str | None, date_format: str | None = None
+    path: Path,
+    mapping: dict[str, str],
+    currency: str | None,
+    date_format: str | None = None,
+    day_zero: float | None = None,
 ) -> LogReading:
-    """The log's purchases by known customers, their currency, and what was left out."""
+    """The log's purchases by known customers, their currency, and what was left out.
+    ``day_zero``: the time column counts days from this day (days since the epoch)."""
     if not path.exists():
         raise BacktestError(f"{path}: no such file")
-    table = read_table(path)
+    notes: list[str] = []
+    table = read_table(path, notes=notes)
     cols = {name: _pick(table, mapping, name) for name in FIELDS}
     for name in ("customer_id", "occurred_at"):
         if cols[name] is None:
@@ -173,7 +180,6 @@ def read_purchase_log(
                 f"no {name} column among {', '.join(table.column_names)}: add --map COLUMN={name}"
             )
     cust_col, date_col = str(cols["customer_id"]), str(cols["occurred_at"])
-    notes: list[str] = []
     rows = table.num_rows
     all_ids = pc.cast(table[cust_col], pa.string())
     known = _known_customers(all_ids)
@@ -202,7 +208,8 @@ def read_purchase_log(
         )
     ids = all_ids.filter(known).to_numpy(zero_copy_only=False).astype(str)[kept]
     uniq, codes = np.unique(ids, return_inverse=True)
-    days = day_numbers(table[date_col], date_col, date_format, notes, row_numbers)[kept]
+    days = day_numbers(table[date_col], date_col, date_format, notes, row_numbers, day_zero)
+    days = days[kept]
     log = PurchaseLog(codes.astype(np.int64), days, amount[kept], [str(u) for u in uniq])
     if cols["order_id"] is not None:
         orders = pc.cast(table[str(cols["order_id"])], pa.string())

@@ -1,8 +1,8 @@
 """An export file as an Arrow table, for ``cxstream backtest``, ``fit`` and ``import``.
 
 CSV, TSV and other delimited text (the delimiter found in the header line), whitespace-separated
-text (CDNOW's own format), JSON Lines and Parquet. A spreadsheet is refused with the way to
-export it; a file that cannot be read names its type and the reader's complaint.
+text (CDNOW's own format), JSON Lines, Parquet and spreadsheets (``export_sheets``). A file
+that cannot be read names its type and the reader's complaint.
 """
 
 from __future__ import annotations
@@ -15,20 +15,25 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from agents.cli.commands.export_sheets import read_sheets
 from streams.evaluation.backtest import BacktestError
 
-SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
+SPREADSHEETS = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
 JSON_LINES = (".jsonl", ".ndjson", ".json")
 
 
 def first_row_number(path: Path) -> int:
-    """The number a user sees on the export's first record: 2 in a text file with a header
-    line (the header is row 1, as in a spreadsheet), 1 in Parquet or JSON Lines."""
+    """The number a user sees on the export's first record: 2 in a text file or spreadsheet
+    with a header line (the header is row 1), 1 in Parquet or JSON Lines."""
     return 1 if path.suffix.lower() in (".parquet", *JSON_LINES) else 2
 
 
 def read_table(
-    path: Path, *, text: bool = False, ragged: list[tuple[int, str]] | None = None
+    path: Path,
+    *,
+    text: bool = False,
+    ragged: list[tuple[int, str]] | None = None,
+    notes: list[str] | None = None,
 ) -> pa.Table:
     """The export as a table.
 
@@ -36,14 +41,17 @@ def read_table(
     zeros, amounts their exact decimals), a quoted line break inside its cell and a blank line
     as an empty row, so rows are numbered as a spreadsheet shows them; given ``ragged``, a row
     with the wrong number of cells is skipped into it as ``(line, why)`` instead of failing
-    the whole file.
+    the whole file. ``notes`` gets what a user should know about how a workbook's sheets
+    were read.
     """
     suffix = path.suffix.lower()
-    if suffix in SPREADSHEETS:
+    if suffix == ".numbers":
         raise BacktestError(
-            f"{path}: a spreadsheet ({suffix}) is not read; save the sheet as CSV (UTF-8) and "
+            f"{path}: a Numbers document is not read; export it as CSV or Excel (.xlsx) and "
             "pass that file"
         )
+    if suffix in SPREADSHEETS:
+        return read_sheets(path, text=text, notes=notes)
     try:
         if suffix == ".parquet":
             return pq.read_table(path)

@@ -25,12 +25,13 @@ import pyarrow.compute as pc
 from rich.console import Console
 from rich.table import Table
 
-from agents.cli.commands.backtest import _cutoff_day
+from agents.cli.commands.backtest import add_day_zero, day_zero
 from agents.cli.commands.backtest_log import parse_mapping, read_purchase_log
 from agents.cli.commands.common import add_connection_flags, settings_from_args
 from agents.cli.commands.export_table import read_table
 from agents.cli.commands.fit_health import latest_snapshots, stats_from_snapshots
 from agents.cli.commands.fit_publish import publish
+from agents.cli.commands.log_cells import option_day
 from streams.evaluation.backtest import WEEK_DAYS, BacktestError
 from streams.evaluation.learned import fit_log
 from streams.fitting import CustomerStats, ParamRecord
@@ -48,7 +49,7 @@ def _column(table: pa.Table, name: str) -> np.ndarray:
 def fit_from_health(args: argparse.Namespace, fitted_at: str) -> dict[str, ParamRecord]:
     """Every customer's latest snapshot on the health topic: the statistics a worker keeps."""
     snapshots = latest_snapshots(settings_from_args(args))
-    as_of = _cutoff_day(args.as_of) * 86400.0 + 86400.0 if args.as_of else None
+    as_of = option_day(args.as_of, "--as-of") * 86400.0 + 86400.0 if args.as_of else None
     stats, orders, mean_value, _ = stats_from_snapshots(snapshots, as_of)
     return fit_stats(stats, ["all"] * len(stats), fitted_at, args, orders, mean_value)
 
@@ -95,14 +96,17 @@ def fit_from_stats(path: Path, fitted_at: str, args: argparse.Namespace) -> dict
 
 
 def fit_from_log(args: argparse.Namespace, fitted_at: str) -> dict[str, ParamRecord]:
+    zero = day_zero(args)
     reading = read_purchase_log(
-        Path(args.file), parse_mapping(args.map or []), args.currency, args.date_format
+        Path(args.file), parse_mapping(args.map or []), args.currency, args.date_format, zero
     )
     console = Console(stderr=True)
     for note in reading.notes:
         console.print(f"{args.file}: {note}")
     log = reading.log
-    as_of = _cutoff_day(args.as_of) if args.as_of else float(np.floor(log.day.max()))
+    as_of = (
+        option_day(args.as_of, "--as-of", zero) if args.as_of else float(np.floor(log.day.max()))
+    )
     records, how = fit_log(log, as_of, float(args.horizon), fitted_at, args.minor_per_unit)
     console.print(f"dormancy: {how}")
     return records
@@ -171,6 +175,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--map", action="append", metavar="COLUMN=FIELD", help="as in backtest")
     parser.add_argument("--currency", help="the log's currency")
     parser.add_argument("--date-format", help="strptime format when dates are not ISO 8601")
+    add_day_zero(parser)
     parser.add_argument(
         "--min-segment",
         type=int,

@@ -1,9 +1,9 @@
 """Reading an export for ``cxstream import``: rows numbered as the user sees them, streamed.
 
-CSV (and TSV) files are read by backtest's reader with every cell kept as text, Parquet with
-its types, JSON Lines by replay's line reader. Rows are handed out batch by batch, and the
-columns the import learns from (times, amounts) one column at a time, so a million-row
-export is never a million Python dicts at once.
+CSV (and TSV) files and spreadsheets are read by backtest's reader with every cell kept as
+text, Parquet with its types, JSON Lines by replay's line reader. Rows are handed out batch by
+batch, and the columns the import learns from (times, amounts) one column at a time, so a
+million-row export is never a million Python dicts at once.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ Row = tuple[int, dict[str, Any]]  # (row number as the user sees it, cells by co
 
 @dataclass(slots=True)
 class Export:
-    """An export's records (an Arrow table or JSON objects), their row numbers, and the
-    lines reading refused (``(row, reason, detail)``) or found blank (JSON Lines)."""
+    """An export's records (an Arrow table or JSON objects), their row numbers, the lines
+    reading refused (``(row, reason, detail)``) or found blank (JSON Lines), and what a user
+    should know about how it was read (a workbook's sheets)."""
 
     columns: list[str]
     numbers: list[int]
@@ -36,6 +37,7 @@ class Export:
     records: list[dict[str, Any]] = field(default_factory=list)
     refused: list[tuple[int, str, str]] = field(default_factory=list)
     blank: int = 0
+    notes: list[str] = field(default_factory=list)
 
     def values(self, column: str) -> Iterator[tuple[int, Any]]:
         """``(row, cell)`` of one column, for learning the file's formats."""
@@ -61,18 +63,19 @@ def is_blank(row: dict[str, Any]) -> bool:
 
 
 def read_export(path: Path) -> Export:
-    """A CSV/TSV, Parquet or JSON Lines export, its rows numbered as the user sees them:
-    a CSV's header is row 1 (as in a spreadsheet), a JSON Lines row is its line, a Parquet
+    """A CSV/TSV, spreadsheet, Parquet or JSON Lines export, its rows numbered as the user
+    sees them: a CSV's or sheet's header is row 1, a JSON Lines row is its line, a Parquet
     row its record number from 1."""
     if path.suffix.lower() in JSON_LINES:
         return _read_json_lines(path)
     ragged: list[tuple[int, str]] = []
-    table = read_table(path, text=True, ragged=ragged)
+    notes: list[str] = []
+    table = read_table(path, text=True, ragged=ragged, notes=notes)
     skipped = {line for line, _ in ragged}
     unskipped = (n for n in itertools.count(first_row_number(path)) if n not in skipped)
     numbers = list(itertools.islice(unskipped, table.num_rows))
     refused = [(line, "wrong_column_count", why) for line, why in ragged]
-    return Export(table.column_names, numbers, table, refused=refused)
+    return Export(table.column_names, numbers, table, refused=refused, notes=notes)
 
 
 def _read_json_lines(path: Path) -> Export:

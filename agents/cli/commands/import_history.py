@@ -174,6 +174,8 @@ def run(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise ImportSetupError(f"not a readable file: {path}")
     export = read_export(path)
+    for note in export.notes:
+        Console(stderr=True).print(f"{path.name}: {note}", highlight=False)
     outcome = map_rows(path, export, args, show=not args.no_progress)
     report = None
     if not args.dry_run:
@@ -191,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "import",
-        help="import a shop or CRM export (CSV, Parquet, JSON Lines) as input events",
+        help="import a shop or CRM export (CSV, spreadsheet, Parquet, JSON Lines) as input events",
         description="Map each row of an export onto the input contract and produce the "
         "events in event-time order. Columns named like a contract field need no --map. "
         "Times: ISO 8601, 2024-03-05 14:22, 05/03/2024 (day/month order learned from the "
@@ -206,7 +208,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "2 on a usage or configuration error.",
     )
     add_connection_flags(parser)
-    parser.add_argument("file", metavar="FILE", help="export: .csv/.tsv/.txt, .jsonl or .parquet")
+    parser.add_argument(
+        "file", metavar="FILE", help="export: .csv/.tsv/.txt, .xlsx/.xls/.ods, .jsonl or .parquet"
+    )
     parser.add_argument(
         "--kind", required=True, choices=EVENT_INPUT_KINDS, help="event kind of the rows"
     )

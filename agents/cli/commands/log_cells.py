@@ -27,6 +27,7 @@ from streams.evaluation.backtest import BacktestError
 #: names between numbers, compact stamps), tried on refused values to name the option's value
 _DAYS = ("%d-%b-%y", "%d %b %y", "%d/%b/%Y", "%d/%b/%y", "%b-%d-%y", "%d/%m/%y", "%m/%d/%y")
 _MORE_DAYS = ("%d.%m.%y", "%d-%m-%y", "%m-%d-%y", "%y%m%d")
+DAY_NUMBERS = 100_000  # whole numbers below this are day counts, not epoch times or dates
 COMMON_FORMATS = (
     *(f"{day}{time}" for day in _DAYS + _MORE_DAYS for time in ("", " %H:%M", " %H:%M:%S")),
     *(f"{day} %I:%M %p" for day in _DAYS),
@@ -44,16 +45,44 @@ def _day_number(moment: Moment) -> float:
     return value.timestamp() / 86400.0
 
 
+def option_day(text: str, option: str, day_zero: float | None = None) -> float:
+    """The day a ``--cutoff``/``--as-of``/``--day-zero`` option names: an ISO date, or with a
+    ``day_zero`` also a day number of the log's own count."""
+    if day_zero is not None:
+        try:
+            return day_zero + float(text)
+        except ValueError:
+            pass
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError as exc:
+        numbers = " or a day number of the log's DAY column" if day_zero is not None else ""
+        raise BacktestError(
+            f"{option} {text!r}: expected a date such as 1997-09-30{numbers}"
+        ) from exc
+    return float((day - dt.date(1970, 1, 1)).days)
+
+
 def day_numbers(
-    column: pa.ChunkedArray, name: str, fmt: str | None, notes: list[str], rows: np.ndarray
+    column: pa.ChunkedArray,
+    name: str,
+    fmt: str | None,
+    notes: list[str],
+    rows: np.ndarray,
+    day_zero: float | None = None,
 ) -> np.ndarray:
     """Each row's day. Text is read as ``cxstream import`` reads times (ISO 8601,
     ``12/1/2010 8:26``, ``March 5, 2024``, epoch numbers), whether ``05/03/2024`` puts the day
-    or the month first learned from the whole column, or with ``--date-format``. ``rows``:
-    each row's number as the user sees it in the file, for the refusals."""
+    or the month first learned from the whole column, or with ``--date-format``. With
+    ``day_zero`` the column counts days (dunnhumby's ``DAY`` 1..711): day N is ``day_zero + N``.
+    ``rows``: each row's number as the user sees it in the file, for the refusals."""
     if column.null_count:
         missing = np.flatnonzero(pc.is_null(column).to_numpy(zero_copy_only=False))
         raise _no_date(name, len(missing), int(rows[missing[0]]))
+    if day_zero is not None:
+        zero = dt.date(1970, 1, 1) + dt.timedelta(days=day_zero)
+        notes.append(f"{name!r} read as day numbers: day 0 is {zero.isoformat()}")
+        return day_zero + _counted_days(column, name, rows)
     if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
         seconds = pc.cast(pc.cast(column, pa.timestamp("s"), safe=False), pa.int64()).to_numpy()
         return np.asarray(seconds, dtype=np.float64) / 86400.0
@@ -91,10 +120,39 @@ def day_numbers(
     return parsed[inverse]
 
 
+def _counted_days(column: pa.ChunkedArray, name: str, rows: np.ndarray) -> np.ndarray:
+    """A day-number column as floats, a value that is no number refused by its row."""
+    try:
+        days = pc.cast(column, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        texts = pc.cast(column, pa.string()).to_numpy(zero_copy_only=False).astype(str)
+        bad = next(i for i, t in enumerate(texts) if not _is_number(t))
+        raise BacktestError(
+            f"column {name!r} holds {str(texts[bad])!r} (row {int(rows[bad])}), not a day number; "
+            "--day-zero reads a column of day numbers: drop it for a column of dates"
+        ) from None
+    out: np.ndarray = days.to_numpy(zero_copy_only=False)
+    return out
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _format_hint(bad: list[str], fmt: str | None) -> str:
-    """The --date-format that reads every unread value, when one of the common ones does."""
+    """The --date-format that reads every unread value, when one of the common ones does, or
+    --day-zero when the values are day numbers."""
     if fmt:
         return f"they do not match --date-format {_quoted(fmt)}: give the format they are in"
+    if all(b.isdigit() and int(b) < DAY_NUMBERS for b in bad):
+        return (
+            "they look like day numbers: give --day-zero DATE, the date of day 0 (day N is N "
+            "days after it; --cutoff then also takes a day number)"
+        )
     fits = [f for f in COMMON_FORMATS if all(_reads(text, f) for text in bad)]
     if len(fits) == 1:
         return f"give --date-format {_quoted(fits[0])} (it reads every one of them)"

@@ -10,6 +10,7 @@ import pyarrow.csv as pacsv
 import pytest
 
 from agents.cli.commands.backtest_log import read_purchase_log
+from agents.cli.commands.log_cells import option_day
 from agents.cli.main import main
 from streams.evaluation.backtest import BacktestError
 
@@ -195,15 +196,6 @@ def test_the_report_says_what_reading_the_log_left_out(
     assert f"- Reading the log: {note}" in (out / "report.md").read_text()
 
 
-def test_a_spreadsheet_is_refused_with_the_way_to_export_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    path = tmp_path / "Online Retail.xlsx"
-    path.write_bytes(b"PK\x03\x04 a zipped workbook")
-    assert main(["backtest", str(path), "--cutoff", "2011-06-30", "--out", str(tmp_path)]) == 2
-    assert "save the sheet as CSV" in capsys.readouterr().err
-
-
 def test_dates_that_miss_the_given_format_are_refused_saying_so(tmp_path: Path) -> None:
     path = _write(tmp_path / "o.csv", "customer_id,date,amount", ["c1,01-31-2024,5"])
     with pytest.raises(BacktestError, match="do not match --date-format %d/%m/%Y"):
@@ -238,3 +230,29 @@ def test_orders_whose_status_says_they_were_not_bought_are_left_out(tmp_path: Pa
         "2 rows whose 'order_status' says the order was not bought (canceled, unavailable) "
         "left out",
     )
+
+
+def test_a_log_that_counts_days_reads_with_the_date_of_day_zero(tmp_path: Path) -> None:
+    header = "household_key,BASKET_ID,DAY,QUANTITY,SALES_VALUE"  # dunnhumby's Complete Journey
+    path = _write(tmp_path / "t.csv", header, ["h1,b1,1,2,2.5", "h1,b1,1,1,1.5", "h2,b2,31,1,4"])
+    with pytest.raises(BacktestError, match="they look like day numbers: give --day-zero DATE"):
+        read_purchase_log(path, {}, None)
+
+    zero = option_day("2024-01-01", "--day-zero")
+    reading = read_purchase_log(path, {}, None, day_zero=zero)
+    assert (reading.log.day - zero).tolist() == [1.0, 31.0]
+    assert reading.notes[0] == "'DAY' read as day numbers: day 0 is 2024-01-01"
+    assert option_day("31", "--cutoff", zero) == option_day("2024-02-01", "--cutoff")
+
+
+def test_day_zero_refuses_a_column_of_dates_and_the_date_format_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _write(tmp_path / "o.csv", "customer_id,date,amount", ["c1,1,5", "c2,2024-01-05,5"])
+    with pytest.raises(BacktestError, match=r"'2024-01-05' \(row 3\), not a day number"):
+        read_purchase_log(path, {}, None, day_zero=0.0)
+    args = ["backtest", str(path), "--cutoff", "10", "--day-zero", "2024-01-01", "--out"]
+    assert main([*args, str(tmp_path), "--date-format", "%Y"]) == 2
+    assert "give one of them" in capsys.readouterr().err
+    assert main(["backtest", str(path), "--cutoff", "10", "--out", str(tmp_path)]) == 2
+    assert "--cutoff '10': expected a date such as 1997-09-30" in capsys.readouterr().err

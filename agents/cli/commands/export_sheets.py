@@ -1,0 +1,133 @@
+"""A spreadsheet export (.xlsx, .xlsm, .xlsb, .xls, .ods) as an Arrow table, read by calamine.
+
+Shops and analysts hand over workbooks as often as CSV files (UCI's Online Retail logs ship as
+.xlsx, one sheet per year). The first row of the first sheet names the columns; every later
+sheet with the same header continues it, and a sheet with other columns is left out, saying
+so. Row numbers count on across the sheets read, so the notes say on which row each sheet
+starts.
+
+Cells keep the types the workbook gives them: a column of dates is a timestamp column, a
+column of numbers a float (or integer) column. With ``text=True`` (``cxstream import``) every
+cell becomes the text a user sees: ``17850`` not ``17850.0``, dates in ISO 8601.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from python_calamine import CalamineError, CalamineWorkbook
+
+from streams.evaluation.backtest import BacktestError
+
+Cell = Any  # str, float, int, bool, datetime, date, time or timedelta, as calamine gives them
+
+
+def read_sheets(path: Path, *, text: bool, notes: list[str] | None) -> pa.Table:
+    """The workbook's first sheet and the sheets after it that share its header."""
+    try:
+        book = CalamineWorkbook.from_path(str(path))
+        sheets = [(n, book.get_sheet_by_name(n).to_python(skip_empty_area=False))
+                  for n in book.sheet_names]  # fmt: skip
+    except (CalamineError, OSError, ValueError) as exc:
+        raise BacktestError(f"{path}: cannot read it as a spreadsheet: {exc}") from exc
+    sheets = [(name, rows) for name, rows in sheets if any(_filled(c) for r in rows for c in r)]
+    if not sheets:
+        raise BacktestError(f"{path}: every sheet is empty")
+    first_name, first_rows = sheets[0]
+    header = _header(first_rows[0])
+    if not any(header):
+        raise BacktestError(
+            f"{path}: row 1 of sheet {first_name!r} is empty; the first row must name the columns"
+        )
+    body: list[Sequence[Cell]] = []
+    starts: list[tuple[str, int]] = []
+    left_out: list[str] = []
+    for name, rows in sheets:
+        if _header(rows[0]) != header:
+            left_out.append(name)
+            continue
+        starts.append((name, len(body) + 2))
+        body.extend(rows[1:])
+    if notes is not None:
+        _note_sheets(starts, left_out, notes)
+    while body and not any(_filled(c) for c in body[-1]):  # trailing blank rows
+        body.pop()
+    names = [h or f"column {i + 1}" for i, h in enumerate(header)]
+    width = len(header)
+    if any(len(r) < width for r in body):  # sheets of different widths
+        body = [[*r, *[""] * (width - len(r))] for r in body]
+    columns = [list(c) for c in zip(*body, strict=False)][:width] if body else [[]] * width
+    arrays = [_as_text(c) if text else _typed(c) for c in columns]
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def _note_sheets(starts: list[tuple[str, int]], left_out: list[str], notes: list[str]) -> None:
+    if len(starts) > 1:
+        where = ", ".join(f"{name!r} from row {row:,}" for name, row in starts)
+        notes.append(f"read {len(starts)} sheets with the same columns, rows numbered on: {where}")
+    if left_out:
+        notes.append(
+            f"sheets with other columns than the first left out: {', '.join(map(repr, left_out))}"
+        )
+
+
+def _header(row: Sequence[Cell]) -> list[str]:
+    out = [_text(c).strip() for c in row]
+    while out and not out[-1]:
+        out.pop()
+    return out
+
+
+def _filled(cell: Cell) -> bool:
+    return not (cell is None or (isinstance(cell, str) and not cell.strip()))
+
+
+def _text(cell: Cell) -> str:
+    """A cell as a user sees it: whole numbers without ``.0``, dates in ISO 8601."""
+    if cell is None:
+        return ""
+    if isinstance(cell, bool):
+        return "true" if cell else "false"
+    if isinstance(cell, float):
+        return str(int(cell)) if cell.is_integer() and abs(cell) < 2**53 else repr(cell)
+    if isinstance(cell, dt.datetime):
+        return cell.isoformat(sep=" ")
+    if isinstance(cell, dt.date | dt.time):
+        return cell.isoformat()
+    return str(cell)
+
+
+def _as_text(cells: list[Cell]) -> pa.Array:
+    return pa.array([c if type(c) is str else _text(c) for c in cells], pa.string())
+
+
+def _typed(cells: list[Cell]) -> pa.Array:
+    """Dates as timestamps, numbers as numbers (whole ones as integers), anything mixed as
+    text; a blank cell is null. Arrow infers the type; only date columns take a second pass
+    (Arrow would read dates mixed with date-times as dates, dropping the times)."""
+    values = [None if c == "" else c for c in cells]
+    try:
+        inferred = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if c is None else _text(c) for c in values], pa.string())
+    if pa.types.is_date(inferred.type) or pa.types.is_timestamp(inferred.type):
+        return pa.array(
+            [c if c is None or isinstance(c, dt.datetime) else _midnight(c) for c in values],
+            pa.timestamp("us"),
+        )
+    if pa.types.is_floating(inferred.type):
+        whole = pc.all(pc.equal(pc.floor(inferred), inferred)).as_py() is not False
+        if whole and (pc.max(pc.abs(inferred)).as_py() or 0) < 2**53:
+            return pc.cast(inferred, pa.int64())
+    if pa.types.is_null(inferred.type) or pa.types.is_time(inferred.type):
+        return pa.array([None if c is None else _text(c) for c in values], pa.string())
+    return inferred
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day)
