@@ -5,7 +5,8 @@ The amount comes from one of three places: ``amount`` (12.50 in major units), ``
 quantity then being the line's ``item_count``). Money is never rounded: a product with more
 decimals than the currency has is refused, naming the line-total column as the fix. A negative
 amount makes the row a ``refund`` unless a kind column says otherwise (a negative quantity
-times a price is a negative amount). A quantity next to an ``amount`` only counts the items.
+times a price is a negative amount). A quantity next to an ``amount`` only counts the items. A
+row whose mapped ``status`` says the order was never bought is no purchase (``never_bought``).
 """
 
 from __future__ import annotations
@@ -20,8 +21,12 @@ from streams.contracts.import_times import ImportSetupError
 AMOUNT = "amount"  # a purchase's amount in major units (12.50), read into amount_minor
 UNIT_PRICE = "unit_price"  # a line's price per unit, in major units
 QUANTITY = "quantity"  # a line's number of units
-PRICE_FIELDS = (AMOUNT, UNIT_PRICE, QUANTITY)  # fields beyond the contract's own
-MAPPED_ONLY = (UNIT_PRICE, QUANTITY)  # never taken from a column by its name alone
+STATUS = "status"  # an order status: an order that was never bought is skipped, not imported
+PURCHASE_FIELDS = (AMOUNT, UNIT_PRICE, QUANTITY, STATUS)  # fields beyond the contract's own
+MAPPED_ONLY = (UNIT_PRICE, QUANTITY, STATUS)  # never taken from a column by its name alone
+#: an order status (any case) beginning with one of these is an order that was not bought:
+#: Olist's canceled/unavailable, Shopify's refunded/voided, WooCommerce's failed/cancelled
+NOT_BOUGHT = ("cancel", "refund", "void", "fail", "declin", "unavailable", "return", "reject")
 #: (field, row) -> (value, where it came from); the value is None when the cell is empty
 Cell = Callable[[str, Mapping[str, Any]], tuple[Any, str]]
 
@@ -32,6 +37,11 @@ class RowError(ValueError):
     def __init__(self, reason: str, field: str, detail: str) -> None:
         super().__init__(detail)
         self.reason, self.field, self.detail = reason, field, detail
+
+
+def never_bought(status: str) -> bool:
+    """Whether an order status says the order was cancelled, refunded, voided or failed."""
+    return status.strip().lower().startswith(NOT_BOUGHT)
 
 
 def price_field(given: Mapping[str, str]) -> str | None:

@@ -29,7 +29,7 @@ import schemas
 from streams.contracts.import_money import is_currency_code, learn_decimal_mark
 from streams.contracts.import_purchase import (
     MAPPED_ONLY,
-    PRICE_FIELDS,
+    PURCHASE_FIELDS,
     check_price_columns,
     fill_purchase,
     price_field,
@@ -84,7 +84,7 @@ def contract_fields(kind: str) -> dict[str, FieldType]:
 
 def mappable_fields(kind: str) -> tuple[str, ...]:
     """What ``--map COLUMN=FIELD`` and ``--set FIELD=VALUE`` may name for ``kind``."""
-    return (*contract_fields(kind), *(PRICE_FIELDS if kind == "purchases" else ()))
+    return (*contract_fields(kind), *(PURCHASE_FIELDS if kind == "purchases" else ()))
 
 
 @dataclass(frozen=True, slots=True)

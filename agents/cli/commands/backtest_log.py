@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 
 from agents.cli.commands.export_table import first_row_number, read_table
 from agents.cli.commands.log_cells import day_numbers, numbers
+from streams.contracts.import_purchase import NOT_BOUGHT
 from streams.evaluation.backtest import BacktestError, PurchaseLog
 
 FIELDS = (
@@ -62,8 +63,6 @@ CANDIDATES = {
         "status": "orderstatus status financialstatus paymentstatus",
     }.items()
 }
-#: an order status (any case) beginning with one of these is an order that was not bought
-NOT_BOUGHT = ("cancel", "refund", "void", "fail", "declin", "unavailable", "return", "reject")
 
 
 class LogReading(NamedTuple):

@@ -35,6 +35,7 @@ from streams.contracts.import_orders import (
     merge_order_lines,
     order_key,
 )
+from streams.contracts.import_purchase import STATUS, never_bought
 from streams.contracts.import_rows import (
     DEFAULT_SOURCE,
     RowError,
@@ -78,6 +79,7 @@ def map_rows(path: Path, export: Export, args: argparse.Namespace, show: bool) -
     now = time.time()
     total = len(export.numbers) + len(export.refused)
     lines = groups_order_lines(plan)
+    skip_status = STATUS in plan.columns
     pending: list[tuple[int, dict[str, Any]]] = []  # order lines, merged after the last row
     refused: dict[OrderKey, int] = {}  # (customer, order id) of a rejected line -> its row
     with progress(Console(stderr=True), enabled=show, unit="rows") as bar:
@@ -92,6 +94,9 @@ def map_rows(path: Path, export: Export, args: argparse.Namespace, show: bool) -
                 outcome.blank += 1
                 continue
             outcome.read += 1
+            if skip_status and (status := mapper.text(STATUS, row)) and never_bought(status):
+                outcome.not_bought[status.lower()] += 1
+                continue
             try:
                 record = mapper.record(row, number)
             except RowError as exc:
@@ -201,7 +206,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "ms; times without a UTC offset need --timezone. Amounts (--map COLUMN=amount): "
         "thousands separators, currency symbols, -12.50 and (12.50); a negative purchase "
         "is a refund. Line items: --map COLUMN=unit_price with --map COLUMN=quantity, and "
-        "the rows of one order_id become one purchase. Rows without an event id get one "
+        "the rows of one order_id become one purchase. With --map COLUMN=status, rows whose "
+        "status says the order was never bought (cancelled, refunded, voided, failed) are "
+        "skipped and counted. Rows without an event id get one "
         "derived from their content, the same on every run, so importing a file twice "
         "duplicates nothing. Exit status: 0 "
         "when every row was produced, 1 when any row was rejected or any delivery failed, "

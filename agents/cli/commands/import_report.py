@@ -37,6 +37,7 @@ class ImportOutcome(Outcome):
     forms: Counter[tuple[str, str]] = field(default_factory=Counter)  # (column, time form)
     ambiguous: Counter[str] = field(default_factory=Counter)  # column -> DST fall-back times
     lines_merged: int = 0  # order lines merged into another line's purchase
+    not_bought: Counter[str] = field(default_factory=Counter)  # skipped rows by their status
 
     def add_rejected(self, item: Item, reason: str, detail: str, field: str | None) -> None:
         Outcome.add_rejected(self, item, reason, detail, field)
@@ -91,6 +92,8 @@ def report_json(
             "rejected": len(outcome.rejections),
             "rejected_by_reason": dict(by_reason(outcome)),
             "lines_merged_into_orders": outcome.lines_merged,
+            "not_bought_skipped": sum(outcome.not_bought.values()),
+            "not_bought_by_status": dict(outcome.not_bought),
         },
     }
 
@@ -153,6 +156,9 @@ def print_import(
         if outcome.lines_merged
         else ""
     )
+    statuses = ", ".join(f"{n} {status}" for status, n in outcome.not_bought.most_common())
+    if statuses:
+        done = f"{sum(outcome.not_bought.values())} never bought skipped ({statuses}), {done}"
     out.print(
         f"read {outcome.read} rows ({outcome.blank} blank skipped): {done}, "
         f"{len(outcome.rejections)} rejected" + (f" ({reasons})" if reasons else "") + merged,

@@ -69,6 +69,8 @@ def test_every_row_of_the_messy_csv_is_mapped_or_rejected_with_row_field_and_rea
             "wrong_column_count": 1,
         },
         "lines_merged_into_orders": 0,  # every order id is one row
+        "not_bought_skipped": 0,  # no status column mapped
+        "not_bought_by_status": {},
     }
     assert (
         report["valid"] == 7
@@ -306,3 +308,25 @@ def test_an_order_the_contract_refuses_is_reported_on_every_one_of_its_lines(
     ]
     assert report["rejected"][1]["reason"] == "order_incomplete"
     assert report["summary"]["read"] == len(report["rejected"]) == 4
+
+
+def test_rows_whose_mapped_status_says_never_bought_are_skipped_and_counted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = (
+        "order_id,customer_id,occurred_at,amount,currency,order_status\n"
+        "o1,c1,2024-03-05T10:00:00Z,5.00,EUR,delivered\n"
+        "o2,c1,2024-03-06T10:00:00Z,7.50,EUR,Canceled\n"
+        "o3,c2,2024-03-06T11:00:00Z,9.00,EUR,unavailable\n"
+        "o4,c2,2024-03-07T10:00:00Z,4.00,EUR,\n"
+    )
+    code, report = dry_run_csv(capsys, tmp_path, export, "--map", "order_status=status")
+    assert code == 0  # a cancelled order is not an error in the export
+    assert [s["event"]["order_id"] for s in report["sample"]] == ["o1", "o4"]
+    summary = report["summary"]
+    assert (summary["read"], summary["not_bought_skipped"]) == (4, 2)
+    assert summary["not_bought_by_status"] == {"canceled": 1, "unavailable": 1}
+
+    # without the mapping the status column is not read: every order is imported, as before
+    code, report = dry_run_csv(capsys, tmp_path, export)
+    assert [s["event"]["order_id"] for s in report["sample"]] == ["o1", "o2", "o3", "o4"]
