@@ -1,14 +1,19 @@
 """An export file as an Arrow table, for ``cxstream backtest``, ``fit`` and ``import``.
 
 CSV, TSV and other delimited text (the delimiter found in the header line), whitespace-separated
-text (CDNOW's own format), JSON Lines, Parquet and spreadsheets (``export_sheets``). A file
-that cannot be read names its type and the reader's complaint.
+text (CDNOW's own format), JSON Lines or one JSON array of objects, Parquet and spreadsheets
+(``export_sheets``). Text that is not UTF-8 is read as Windows-1252 (else Latin-1), as Excel on
+Windows saves CSV files (the common copy of UCI's Online Retail is such a file), and the notes
+say so. A file that cannot be read names its type and the reader's complaint.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import json
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -20,12 +25,45 @@ from streams.evaluation.backtest import BacktestError
 
 SPREADSHEETS = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
 JSON_LINES = (".jsonl", ".ndjson", ".json")
+#: tried in order on a text export: the first that decodes the whole file is its encoding
+TEXT_ENCODINGS = ("utf-8", "cp1252", "latin-1")
+_ENCODING_NAMES = {"cp1252": "Windows-1252", "latin-1": "Latin-1 (ISO 8859-1)"}
 
 
 def first_row_number(path: Path) -> int:
     """The number a user sees on the export's first record: 2 in a text file or spreadsheet
     with a header line (the header is row 1), 1 in Parquet or JSON Lines."""
     return 1 if path.suffix.lower() in (".parquet", *JSON_LINES) else 2
+
+
+def text_encoding(path: Path) -> str:
+    """The first of :data:`TEXT_ENCODINGS` that decodes the whole file (Latin-1 always does)."""
+    for encoding in TEXT_ENCODINGS[:-1]:
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            with path.open("rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    return TEXT_ENCODINGS[-1]
+
+
+def json_array(path: Path) -> list[Any] | None:
+    """The elements of a file holding one JSON array (an API dump), None for JSON Lines."""
+    with path.open("rb") as fh:
+        start = fh.read(4096).lstrip(codecs.BOM_UTF8 + b" \t\r\n")
+    if not start.startswith(b"["):
+        return None
+    try:
+        value = json.loads(path.read_text(encoding="utf-8-sig"))
+    except ValueError as exc:
+        raise BacktestError(f"{path}: not one JSON array, nor JSON Lines: {exc}") from exc
+    if not isinstance(value, list):  # e.g. [1] [2]: not one array
+        raise BacktestError(f"{path}: not one JSON array of objects, nor JSON Lines")
+    return value
 
 
 def read_table(
@@ -41,8 +79,8 @@ def read_table(
     zeros, amounts their exact decimals), a quoted line break inside its cell and a blank line
     as an empty row, so rows are numbered as a spreadsheet shows them; given ``ragged``, a row
     with the wrong number of cells is skipped into it as ``(line, why)`` instead of failing
-    the whole file. ``notes`` gets what a user should know about how a workbook's sheets
-    were read.
+    the whole file. ``notes`` gets what a user should know about how the file was read (a
+    workbook's sheets, an encoding other than UTF-8).
     """
     suffix = path.suffix.lower()
     if suffix == ".numbers":
@@ -56,21 +94,56 @@ def read_table(
         if suffix == ".parquet":
             return pq.read_table(path)
         if suffix in JSON_LINES:
-            return pajson.read_json(path)
-        with path.open(encoding="utf-8-sig", errors="replace") as fh:
+            records = json_array(path)
+            return pajson.read_json(path) if records is None else _array_table(path, records)
+        encoding = text_encoding(path)
+        if encoding != "utf-8" and notes is not None:
+            notes.append(f"read as {_ENCODING_NAMES[encoding]} text: the file is not UTF-8")
+        with path.open(encoding="utf-8-sig" if encoding == "utf-8" else encoding) as fh:
             header = fh.readline()
         for delimiter in (",", "\t", ";", "|"):
             if delimiter in header:
                 if text:
-                    return _read_text_csv(path, header, delimiter, ragged)
-                return pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter))
-        return _read_whitespace(path)
+                    return _read_text_csv(path, header, delimiter, ragged, encoding)
+                return pacsv.read_csv(
+                    path,
+                    read_options=pacsv.ReadOptions(encoding=encoding),
+                    parse_options=pacsv.ParseOptions(delimiter=delimiter),
+                )
+        return _read_whitespace(path, encoding)
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
         raise BacktestError(f"{path}: cannot read it as {suffix or 'text'}: {exc}") from exc
 
 
+def _array_table(path: Path, records: list[Any]) -> pa.Table:
+    """A JSON array's objects as a table; a field whose values mix types is read as text."""
+    bad = next((i for i, r in enumerate(records) if not isinstance(r, dict)), None)
+    if bad is not None:
+        raise BacktestError(
+            f"{path}: element {bad + 1} of the JSON array is a {type(records[bad]).__name__}, "
+            "not an object with a record's fields"
+        )
+    try:
+        return pa.Table.from_pylist(records)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        names = list(dict.fromkeys(k for r in records for k in r))
+        return pa.table(
+            {n: pa.array([_json_text(r.get(n)) for r in records], pa.string()) for n in names}
+        )
+
+
+def _json_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
 def _read_text_csv(
-    path: Path, header: str, delimiter: str, ragged: list[tuple[int, str]] | None
+    path: Path,
+    header: str,
+    delimiter: str,
+    ragged: list[tuple[int, str]] | None,
+    encoding: str = "utf-8",
 ) -> pa.Table:
     def skip(row: pacsv.InvalidRow) -> str:
         if ragged is None:
@@ -81,7 +154,8 @@ def _read_text_csv(
 
     return pacsv.read_csv(
         path,
-        read_options=pacsv.ReadOptions(use_threads=False),  # invalid rows know their line
+        read_options=pacsv.ReadOptions(use_threads=False, encoding=encoding),  # invalid rows
+        # know their line only without threads
         parse_options=pacsv.ParseOptions(
             delimiter=delimiter,
             ignore_empty_lines=False,
@@ -102,8 +176,8 @@ def _as_text(header: str, delimiter: str) -> pacsv.ConvertOptions:
     )
 
 
-def _read_whitespace(path: Path) -> pa.Table:
-    lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
+def _read_whitespace(path: Path, encoding: str) -> pa.Table:
+    lines = path.read_text(encoding=encoding).split("\n")
     names = lines[0].split()
     rows = [line.split() for line in lines[1:] if line.strip()]
     bad = next((i for i, r in enumerate(rows) if len(r) != len(names)), None)

@@ -18,8 +18,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from agents.cli.commands.export_table import JSON_LINES, first_row_number, read_table
-from agents.cli.commands.replay_files import read_jsonl
+from agents.cli.commands.export_table import (
+    JSON_LINES,
+    first_row_number,
+    json_array,
+    read_table,
+)
+from agents.cli.commands.replay_files import parse_line, read_jsonl
 
 BATCH_ROWS = 10_000
 Row = tuple[int, dict[str, Any]]  # (row number as the user sees it, cells by column)
@@ -79,11 +84,18 @@ def read_export(path: Path) -> Export:
 
 
 def _read_json_lines(path: Path) -> Export:
-    """Replay's line reader: line numbers, blank lines skipped, bad lines refused."""
-    data = path.read_bytes()
-    items = list(read_jsonl(str(path), io.BytesIO(data), None, 0))
-    lines = data.count(b"\n") + (bool(data) and not data.endswith(b"\n"))
-    export = Export([], [], blank=lines - len(items))
+    """Replay's line reader: line numbers, blank lines skipped, bad lines refused. A file of
+    one JSON array (an API dump) numbers its objects from 1 instead."""
+    array = json_array(path)
+    if array is not None:
+        encoded = (json.dumps(value).encode() for value in array)
+        items = [parse_line(str(path), n, 0, raw, None) for n, raw in enumerate(encoded, 1)]
+        export = Export([], [], notes=[f"one JSON array: row N is its Nth of {len(array):,}"])
+    else:
+        data = path.read_bytes()
+        items = list(read_jsonl(str(path), io.BytesIO(data), None, 0))
+        lines = data.count(b"\n") + (bool(data) and not data.endswith(b"\n"))
+        export = Export([], [], blank=lines - len(items))
     columns: dict[str, None] = {}
     for item in items:
         if item.refused is not None:
