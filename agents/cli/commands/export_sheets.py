@@ -31,8 +31,7 @@ def read_sheets(path: Path, *, text: bool, notes: list[str] | None) -> pa.Table:
     """The workbook's first sheet and the sheets after it that share its header."""
     try:
         book = CalamineWorkbook.from_path(str(path))
-        sheets = [(n, book.get_sheet_by_name(n).to_python(skip_empty_area=False))
-                  for n in book.sheet_names]  # fmt: skip
+        sheets = [(name, _rows(book, name)) for name in book.sheet_names]
     except (CalamineError, OSError, ValueError) as exc:
         raise BacktestError(f"{path}: cannot read it as a spreadsheet: {exc}") from exc
     sheets = [(name, rows) for name, rows in sheets if any(_filled(c) for r in rows for c in r)]
@@ -40,10 +39,7 @@ def read_sheets(path: Path, *, text: bool, notes: list[str] | None) -> pa.Table:
         raise BacktestError(f"{path}: every sheet is empty")
     first_name, first_rows = sheets[0]
     header = _header(first_rows[0])
-    if not any(header):
-        raise BacktestError(
-            f"{path}: row 1 of sheet {first_name!r} is empty; the first row must name the columns"
-        )
+    _check_header(path, first_name, first_rows)
     body: list[Sequence[Cell]] = []
     starts: list[tuple[str, int]] = []
     left_out: list[str] = []
@@ -64,6 +60,26 @@ def read_sheets(path: Path, *, text: bool, notes: list[str] | None) -> pa.Table:
     columns = [list(c) for c in zip(*body, strict=False)][:width] if body else [[]] * width
     arrays = [_as_text(c) if text else _typed(c) for c in columns]
     return pa.Table.from_arrays(arrays, names=names)
+
+
+def _check_header(path: Path, sheet: str, rows: list[list[Cell]]) -> None:
+    """Row 1 must name the columns: a title or blank rows above them are refused, naming the
+    row the names seem to be on. (A header one cell short, such as the blank corner pandas
+    writes above its index, is a header.)"""
+    counts = [sum(_filled(c) for c in row) for row in rows[:20]]
+    widest = max(range(len(counts)), key=lambda i: (counts[i], -i))
+    if counts[0] * 2 <= counts[widest] and counts[0] < counts[widest]:
+        what = "is empty" if counts[0] == 0 else f"has {counts[0]} filled cell(s)"
+        raise BacktestError(
+            f"{path}: row 1 of sheet {sheet!r} {what} but row {widest + 1} has "
+            f"{counts[widest]}: the first row must name the columns; delete the rows above them"
+        )
+
+
+def _rows(book: CalamineWorkbook, name: str) -> list[list[Cell]]:
+    """Every row of a sheet from A1 (leading blank rows kept, so row numbers are the sheet's)."""
+    rows: list[list[Cell]] = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+    return rows
 
 
 def _note_sheets(starts: list[tuple[str, int]], left_out: list[str], notes: list[str]) -> None:

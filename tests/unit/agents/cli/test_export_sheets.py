@@ -119,7 +119,19 @@ def test_a_numbers_document_is_refused_with_the_way_to_export_it(tmp_path: Path)
         read_purchase_log(path, {}, None)
 
 
-def test_an_empty_first_row_is_refused_naming_the_sheet(tmp_path: Path) -> None:
+def test_rows_above_the_column_names_are_refused_naming_the_row_and_the_fix(
+    tmp_path: Path,
+) -> None:
     path = _workbook(tmp_path / "orders.xlsx", ("Orders", [None, None], [["c1", "2024-01-01"]]))
-    with pytest.raises(BacktestError, match="row 1 of sheet 'Orders' is empty"):
+    with pytest.raises(BacktestError, match="row 1 of sheet 'Orders' is empty but row 2 has 2"):
         read_purchase_log(path, {}, None)
+    title = [["customer_id", "date"], ["c1", "2024-01-01"]]
+    path = _workbook(tmp_path / "report.xlsx", ("Sales", ["Sales report 2024"], title))
+    with pytest.raises(BacktestError, match=r"has 1 filled cell.* delete the rows above them"):
+        read_purchase_log(path, {}, None)
+
+
+def test_a_header_with_a_blank_corner_above_an_index_column_is_a_header(tmp_path: Path) -> None:
+    rows = [[0, "c1", "2024-01-01", 5], [1, "c2", "2024-01-03", 7]]  # pandas' to_excel
+    path = _workbook(tmp_path / "orders.xlsx", ("Sheet1", [None, "customer_id", "date", "x"], rows))
+    assert read_purchase_log(path, {}, None).log.customer_ids == ["c1", "c2"]
