@@ -3,8 +3,9 @@
 CSV, TSV and other delimited text (the delimiter found in the header line), whitespace-separated
 text (CDNOW's own format), JSON Lines or one JSON array of objects, Parquet and spreadsheets
 (``export_sheets``). Text that is not UTF-8 is read as Windows-1252 (else Latin-1), as Excel on
-Windows saves CSV files (the common copy of UCI's Online Retail is such a file), and the notes
-say so. A file that cannot be read names its type and the reader's complaint.
+Windows saves CSV files (the common copy of UCI's Online Retail is such a file), or as UTF-16
+after its byte-order mark (Excel's "Unicode Text"), and the notes say so. A file that cannot
+be read names its type and the reader's complaint.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ SPREADSHEETS = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
 JSON_LINES = (".jsonl", ".ndjson", ".json")
 #: tried in order on a text export: the first that decodes the whole file is its encoding
 TEXT_ENCODINGS = ("utf-8", "cp1252", "latin-1")
-_ENCODING_NAMES = {"cp1252": "Windows-1252", "latin-1": "Latin-1 (ISO 8859-1)"}
+_ENCODING_NAMES = {"cp1252": "Windows-1252", "latin-1": "Latin-1 (ISO 8859-1)", "utf-16": "UTF-16"}
 
 
 def first_row_number(path: Path) -> int:
@@ -37,7 +38,11 @@ def first_row_number(path: Path) -> int:
 
 
 def text_encoding(path: Path) -> str:
-    """The first of :data:`TEXT_ENCODINGS` that decodes the whole file (Latin-1 always does)."""
+    """UTF-16 when the file starts with its byte-order mark (Excel's "Unicode Text"), else the
+    first of :data:`TEXT_ENCODINGS` that decodes the whole file (Latin-1 always does)."""
+    with path.open("rb") as fh:
+        if fh.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            return "utf-16"
     for encoding in TEXT_ENCODINGS[:-1]:
         decoder = codecs.getincrementaldecoder(encoding)()
         try:

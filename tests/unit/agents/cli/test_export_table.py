@@ -27,6 +27,14 @@ def test_a_csv_saved_as_windows_1252_reads_with_its_accents(tmp_path: Path) -> N
     assert reading.notes[0] == "read as Windows-1252 text: the file is not UTF-8"
 
 
+def test_excel_unicode_text_reads_as_utf_16(tmp_path: Path) -> None:
+    path = tmp_path / "orders.txt"  # Excel's "Unicode Text": UTF-16 with its mark, tabs
+    path.write_bytes(WINDOWS_CSV.replace(",", "\t").encode("utf-16"))
+    reading = read_purchase_log(path, {}, None)
+    assert reading.log.customer_ids == ["Garçon", "Müller"]
+    assert reading.notes[0] == "read as UTF-16 text: the file is not UTF-8"
+
+
 def test_an_import_of_a_windows_1252_csv_keeps_every_character(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
