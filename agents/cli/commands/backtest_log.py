@@ -110,6 +110,17 @@ def _known_customers(ids: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.fill_null(pc.and_kleene(pc.is_valid(ids), pc.invert(blank)), False)
 
 
+def _blank_rows(table: pa.Table) -> int:
+    """Rows with nothing in any cell (a spreadsheet's empty rows): neither orders nor guests."""
+    empty = None
+    for column in table.columns:
+        cell = pc.is_null(column)
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            cell = pc.or_(cell, pc.fill_null(pc.equal(pc.utf8_trim_whitespace(column), ""), True))
+        empty = cell if empty is None else pc.and_(empty, cell)
+    return 0 if empty is None else int(pc.sum(empty).as_py() or 0)
+
+
 def _not_bought(table: pa.Table, column: str | None, notes: list[str]) -> np.ndarray:
     """Rows whose order status says the order was cancelled, refunded, voided or failed."""
     if column is None:
@@ -183,11 +194,12 @@ def read_purchase_log(
     all_ids = pc.cast(table[cust_col], pa.string())
     known = _known_customers(all_ids)
     row_numbers = (np.arange(rows) + first_row_number(path))[known.to_numpy(zero_copy_only=False)]
+    blank = _blank_rows(table) if not pc.all(known).as_py() else 0
     table = table.filter(known)
-    if table.num_rows < rows:
-        notes.append(
-            f"{rows - table.num_rows:,} rows without a customer id left out (guest orders)"
-        )
+    if guests := rows - table.num_rows - blank:
+        notes.append(f"{guests:,} rows without a customer id left out (guest orders)")
+    if blank:
+        notes.append(f"{blank:,} blank rows skipped")
     currency = _check_currency(table, cols["currency"], currency)
     quantity = None if cols["quantity"] is None else numbers(table, cols["quantity"], "quantity")
     amount = _values(table, cols, quantity, notes)

@@ -68,13 +68,23 @@ def test_a_workbook_reads_as_its_sheets_with_the_same_columns_one_after_another(
         "'Year 2010-2011' from row 6"
     )
     assert reading.notes[1] == "sheets with other columns than the first left out: 'Notes'"
+    assert reading.notes[2] == "1 rows without a customer id left out (guest orders)"
+
+    blank_row = [[None] * 7]  # a blank row between orders is no guest order
+    reading = read_purchase_log(
+        _online_retail(tmp_path / "b.xlsx", blank_row + YEAR_TWO), {}, "GBP"
+    )
+    assert reading.notes[2:4] == (
+        "1 rows without a customer id left out (guest orders)",
+        "1 blank rows skipped",
+    )
 
 
 def test_a_missing_date_on_a_later_sheet_is_refused_by_its_row(tmp_path: Path) -> None:
-    two = [*YEAR_TWO, [536367, "84879", 32, None, 1.69, 13047, "United Kingdom"]]
+    two = [*YEAR_TWO, [None] * 7, [536367, "84879", 32, None, 1.69, 13047, "United Kingdom"]]
     path = _online_retail(tmp_path / "orders.xlsx", two)
-    # rows 2-5 are the first sheet's, the second sheet starts at row 6: its third row is 8
-    with pytest.raises(BacktestError, match="the first is row 8"):
+    # rows 2-5 are the first sheet's, the second sheet starts at row 6: its fourth row is 9
+    with pytest.raises(BacktestError, match="the first is row 9"):
         read_purchase_log(path, {}, "GBP")
 
 
