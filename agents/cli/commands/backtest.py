@@ -11,6 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from agents.cli.commands.backtest_data import write_data
 from agents.cli.commands.backtest_log import parse_mapping, read_purchase_log
 from agents.cli.commands.backtest_report import summary_tables, write_report
 from agents.cli.commands.log_cells import option_day
@@ -78,8 +79,9 @@ def run(args: argparse.Namespace) -> int:
             alert_at=args.alert_at,
         )
     report = write_report(result, Path(args.out), path.name, reading.currency, reading.notes)
+    write_data(result, Path(args.out), path.name, reading.currency, reading.notes)
     print(summary_tables(result))
-    print(f"report: {report} (plots beside it)")
+    print(f"report: {report} (plots, metrics.json and scores.csv beside it)")
     return 0
 
 

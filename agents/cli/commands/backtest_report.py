@@ -17,7 +17,8 @@ from streams.evaluation.backtest import Backtest, ScoreResult
 from streams.evaluation.scoring import gains, roc_curve
 
 
-def _day(day: float) -> str:
+def iso_day(day: float) -> str:
+    """A day number (days since the epoch) as an ISO date."""
     return (dt.date(1970, 1, 1) + dt.timedelta(days=int(day))).isoformat()
 
 
@@ -146,7 +147,7 @@ def write_report(
     spend = float(np.sum(c.spend))
     text = [
         f"# Backtest of `{source}`\n",
-        f"Cutoff {_day(b.cutoff_day)} (calibration: every order on or before it), horizon "
+        f"Cutoff {iso_day(b.cutoff_day)} (calibration: every order on or before it), horizon "
         f"{b.horizon_days:g} days: a customer is *lost* when they place no order in the "
         f"{b.horizon_days:g} days after the cutoff. {len(c.ids)} customers, "
         f"{int(c.repeat.sum())} repeat buyers, calibration spend {spend:,.2f} "

@@ -204,3 +204,29 @@ def test_scoring_reports_progress_for_every_customer() -> None:
     seen: list[int] = []
     result = run_backtest(log, cutoff, 180.0, "t", seen.append)
     assert sum(seen) == len(result.cohort.ids)
+
+
+def test_metrics_json_and_scores_csv_agree_with_each_other_and_the_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["backtest", str(DATA), *ARGS, "--out", str(tmp_path)]) == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    as_text = pacsv.ConvertOptions(column_types={"customer_id": pa.string()})
+    scores = pacsv.read_csv(tmp_path / "scores.csv", convert_options=as_text)
+    assert scores.num_rows == metrics["customers"]
+    lost = np.asarray(scores["lost"].to_numpy(zero_copy_only=False), dtype=bool)
+    repeat = np.asarray(scores["repeat_buyer"].to_numpy(zero_copy_only=False), dtype=bool)
+    assert metrics["repeat_buyers"] == int(repeat.sum())
+    report = (tmp_path / "report.md").read_text()
+    for entry in metrics["scores"]:
+        score = np.asarray(scores[entry["column"]].to_numpy(), dtype=float)
+        assert entry["all"]["auc"] == pytest.approx(auc(score, lost), abs=1e-6)
+        assert entry["repeat"]["auc"] == pytest.approx(auc(score[repeat], lost[repeat]), abs=1e-6)
+        assert f"| {entry['name']} | {entry['all']['auc']:.3f} |" in report
+    model = metrics["scores"][0]
+    alert = np.asarray(scores["alert"].to_numpy(zero_copy_only=False), dtype=bool)
+    assert model["all"]["flagged"] == int(alert.sum())
+    assert model["all"]["balanced_accuracy"] == pytest.approx(
+        flag_score(alert, lost).balanced_accuracy, abs=1e-6
+    )
+    assert len(model["deciles"]) == 10 and model["max_decile_gap"] >= 0
