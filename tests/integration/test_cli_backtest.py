@@ -42,6 +42,11 @@ def test_backtest_writes_report_plots_and_records(tmp_path: Path) -> None:
     # the loss probability ranks this log's customers well above chance
     row = next(line for line in report.splitlines() if line.startswith("| cxstream loss"))
     assert float(row.split("|")[2]) > 0.65
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert abs(metrics["scores"][0]["all"]["auc"] - float(row.split("|")[2])) < 5e-4
+    assert metrics["parameter_version"] == rec.version
+    lines = (out / "scores.csv").read_text().splitlines()
+    assert len(lines) == rec.n + 1  # a header and one row per customer
 
 
 def test_backtest_refusal_exits_non_zero_with_the_fix(tmp_path: Path) -> None:
