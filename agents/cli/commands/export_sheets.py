@@ -14,7 +14,9 @@ cell becomes the text a user sees: ``17850`` not ``17850.0``, dates in ISO 8601.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -110,12 +112,23 @@ def _text(cell: Cell) -> str:
     if isinstance(cell, bool):
         return "true" if cell else "false"
     if isinstance(cell, float):
-        return str(int(cell)) if cell.is_integer() and abs(cell) < 2**53 else repr(cell)
+        return _number_text(cell)
     if isinstance(cell, dt.datetime):
         return cell.isoformat(sep=" ")
     if isinstance(cell, dt.date | dt.time):
         return cell.isoformat()
     return str(cell)
+
+
+def _number_text(value: float) -> str:
+    """A number cell as Excel shows it: 15 significant digits (a computed price stored as
+    15.299999999999999 reads 15.3, so an import does not refuse it for its decimals), whole
+    numbers without ``.0``, never in exponent form."""
+    if value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    if value != value or value in (math.inf, -math.inf):
+        return repr(value)
+    return format(Decimal(f"{value:.15g}"), "f")
 
 
 def _as_text(cells: list[Cell]) -> pa.Array:

@@ -145,3 +145,23 @@ def test_a_header_with_a_blank_corner_above_an_index_column_is_a_header(tmp_path
     rows = [[0, "c1", "2024-01-01", 5], [1, "c2", "2024-01-03", 7]]  # pandas' to_excel
     path = _workbook(tmp_path / "orders.xlsx", ("Sheet1", [None, "customer_id", "date", "x"], rows))
     assert read_purchase_log(path, {}, None).log.customer_ids == ["c1", "c2"]
+
+
+def test_an_import_reads_a_computed_amount_as_excel_shows_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    total = 2.55 * 6  # a formula's result: the workbook stores 15.299999999999999
+    assert repr(total) == "15.299999999999999"
+    rows = [["c1", "2024-03-05T10:00:00Z", total], ["c2", "2024-03-06T10:00:00Z", 1e-05]]
+    path = _workbook(
+        tmp_path / "orders.xlsx", ("Orders", ["customer_id", "occurred_at", "amount"], rows)
+    )
+    args = ["--kind", "purchases", "--currency", "EUR", "--dry-run", "--json", "--no-progress"]
+    code = main(["import", str(path), *args])
+    report = json.loads(capsys.readouterr().out)
+    assert [s["event"]["amount_minor"] for s in report["sample"]] == [1530]  # 15.3, not refused
+    # a value with more decimals than the currency has is still refused, shown in full
+    assert code == 1
+    [rejected] = report["rejected"]
+    assert (rejected["row"], rejected["reason"]) == (3, "invalid_amount")
+    assert "0.00001" in rejected["detail"]
