@@ -8,7 +8,8 @@ starts.
 
 Cells keep the types the workbook gives them: a column of dates is a timestamp column, a
 column of numbers a float (or integer) column. With ``text=True`` (``cxstream import``) every
-cell becomes the text a user sees: ``17850`` not ``17850.0``, dates in ISO 8601.
+cell becomes the text Excel shows: ``17850`` not ``17850.0``, numbers to 15 significant digits,
+dates in ISO 8601.
 """
 
 from __future__ import annotations
