@@ -15,6 +15,7 @@ import json
 import math
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -178,9 +179,11 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise ImportSetupError(f"not a readable file: {path}")
-    export = read_export(path)
+    console = Console(stderr=True)
+    with console.status(f"reading {path}") if not args.no_progress else nullcontext():
+        export = read_export(path)
     for note in export.notes:
-        Console(stderr=True).print(f"{path.name}: {note}", highlight=False)
+        console.print(f"{path.name}: {note}", highlight=False)
     outcome = map_rows(path, export, args, show=not args.no_progress)
     report = None
     if not args.dry_run:
