@@ -78,7 +78,10 @@ def fit_stats(
 
 
 def fit_from_stats(path: Path, fitted_at: str, args: argparse.Namespace) -> dict[str, ParamRecord]:
-    table = read_table(path)
+    notes: list[str] = []
+    table = read_table(path, notes=notes)
+    for note in notes:
+        Console(stderr=True).print(f"{path.name}: {note}", highlight=False)
     missing = [c for c in STATS_COLUMNS if c not in table.column_names]
     if missing:
         raise BacktestError(f"{path}: --stats needs columns {', '.join(missing)}")
