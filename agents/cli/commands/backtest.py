@@ -33,7 +33,14 @@ def day_zero(args: argparse.Namespace) -> float | None:
     return option_day(args.day_zero, "--day-zero")
 
 
-def add_day_zero(parser: argparse.ArgumentParser) -> None:
+def add_reading_options(parser: argparse.ArgumentParser) -> None:
+    """``--day-zero`` and ``--sheet``, shared by backtest and fit."""
+    parser.add_argument(
+        "--sheet",
+        metavar="NAME",
+        help="a workbook's sheet to read (default the first; other sheets with the same "
+        "columns are read after it)",
+    )
     parser.add_argument(
         "--day-zero",
         metavar="DATE",
@@ -53,7 +60,12 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.log)
     with console.status(f"reading {path}", spinner="dots"):
         reading = read_purchase_log(
-            path, parse_mapping(args.map or []), args.currency, args.date_format, zero
+            path,
+            parse_mapping(args.map or []),
+            args.currency,
+            args.date_format,
+            zero,
+            args.sheet,
         )
     for note in reading.notes:
         console.print(f"{path.name}: {note}")
@@ -124,7 +136,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "(12/1/2010 8:26 with the day order learned from the column, March 5, 2024, epoch "
         "seconds)",
     )
-    add_day_zero(parser)
+    add_reading_options(parser)
     parser.add_argument(
         "--out", default="backtest-report", help="report directory (default backtest-report)"
     )

@@ -176,18 +176,22 @@ def read_purchase_log(
     currency: str | None,
     date_format: str | None = None,
     day_zero: float | None = None,
+    sheet: str | None = None,
 ) -> LogReading:
     """The log's purchases by known customers, their currency, and what was left out.
-    ``day_zero``: the time column counts days from this day (days since the epoch)."""
+    ``day_zero``: the time column counts days from this day (days since the epoch);
+    ``sheet``: a workbook's sheet to read (default the first)."""
     if not path.exists():
         raise BacktestError(f"{path}: no such file")
     notes: list[str] = []
-    table = read_table(path, notes=notes)
+    table = read_table(path, notes=notes, sheet=sheet)
     cols = {name: _pick(table, mapping, name) for name in FIELDS}
     for name in ("customer_id", "occurred_at"):
         if cols[name] is None:
+            read = f" ({'; '.join(notes)})" if notes else ""  # e.g. sheets left out
             raise BacktestError(
-                f"no {name} column among {', '.join(table.column_names)}: add --map COLUMN={name}"
+                f"no {name} column among {', '.join(table.column_names)}: add --map "
+                f"COLUMN={name}{read}"
             )
     cust_col, date_col = str(cols["customer_id"]), str(cols["occurred_at"])
     rows = table.num_rows

@@ -30,17 +30,28 @@ from streams.evaluation.backtest import BacktestError
 Cell = Any  # str, float, int, bool, datetime, date, time or timedelta, as calamine gives them
 
 
-def read_sheets(path: Path, *, text: bool, notes: list[str] | None) -> pa.Table:
-    """The workbook's first sheet and the sheets after it that share its header."""
+def read_sheets(
+    path: Path, *, text: bool, notes: list[str] | None, sheet: str | None = None
+) -> pa.Table:
+    """The workbook's first sheet (or ``sheet``) and every other sheet that shares its header,
+    in the workbook's order."""
     try:
         book = CalamineWorkbook.from_path(str(path))
         sheets = [(name, _rows(book, name)) for name in book.sheet_names]
     except (CalamineError, OSError, ValueError) as exc:
         raise BacktestError(f"{path}: cannot read it as a spreadsheet: {exc}") from exc
+    if sheet is not None and sheet not in book.sheet_names:
+        known = ", ".join(map(repr, book.sheet_names))
+        raise BacktestError(f"{path}: no sheet {sheet!r}; the workbook has {known}")
     sheets = [(name, rows) for name, rows in sheets if any(_filled(c) for r in rows for c in r)]
-    if not sheets:
-        raise BacktestError(f"{path}: every sheet is empty")
-    first_name, first_rows = sheets[0]
+    if sheet is None:
+        first = sheets[0] if sheets else None
+    else:
+        first = next((s for s in sheets if s[0] == sheet), None)
+    if first is None:
+        what = f"sheet {sheet!r}" if sheet else "every sheet"
+        raise BacktestError(f"{path}: {what} is empty")
+    first_name, first_rows = first
     header = _header(first_rows[0])
     _check_header(path, first_name, first_rows)
     body: list[Sequence[Cell]] = []
@@ -53,7 +64,7 @@ def read_sheets(path: Path, *, text: bool, notes: list[str] | None) -> pa.Table:
         starts.append((name, len(body) + 2))
         body.extend(rows[1:])
     if notes is not None:
-        _note_sheets(starts, left_out, notes)
+        _note_sheets(first_name, starts, left_out, notes)
     while body and not any(_filled(c) for c in body[-1]):  # trailing blank rows
         body.pop()
     names = [h or f"column {i + 1}" for i, h in enumerate(header)]
@@ -85,13 +96,16 @@ def _rows(book: CalamineWorkbook, name: str) -> list[list[Cell]]:
     return rows
 
 
-def _note_sheets(starts: list[tuple[str, int]], left_out: list[str], notes: list[str]) -> None:
+def _note_sheets(
+    first: str, starts: list[tuple[str, int]], left_out: list[str], notes: list[str]
+) -> None:
     if len(starts) > 1:
         where = ", ".join(f"{name!r} from row {row:,}" for name, row in starts)
         notes.append(f"read {len(starts)} sheets with the same columns, rows numbered on: {where}")
     if left_out:
         notes.append(
-            f"sheets with other columns than the first left out: {', '.join(map(repr, left_out))}"
+            f"sheets with other columns than {first!r} left out: "
+            f"{', '.join(map(repr, left_out))} (read one of them with --sheet NAME)"
         )
 
 

@@ -77,6 +77,7 @@ def read_table(
     text: bool = False,
     ragged: list[tuple[int, str]] | None = None,
     notes: list[str] | None = None,
+    sheet: str | None = None,
 ) -> pa.Table:
     """The export as a table.
 
@@ -85,7 +86,8 @@ def read_table(
     as an empty row, so rows are numbered as a spreadsheet shows them; given ``ragged``, a row
     with the wrong number of cells is skipped into it as ``(line, why)`` instead of failing
     the whole file. ``notes`` gets what a user should know about how the file was read (a
-    workbook's sheets, an encoding other than UTF-8).
+    workbook's sheets, an encoding other than UTF-8). ``sheet``: a workbook's sheet whose
+    header is read (default the first), refused for any other file.
     """
     suffix = path.suffix.lower()
     if suffix == ".numbers":
@@ -94,7 +96,9 @@ def read_table(
             "pass that file"
         )
     if suffix in SPREADSHEETS:
-        return read_sheets(path, text=text, notes=notes)
+        return read_sheets(path, text=text, notes=notes, sheet=sheet)
+    if sheet is not None:
+        raise BacktestError(f"--sheet {sheet!r}: {path.name} is not a spreadsheet; drop --sheet")
     try:
         if suffix == ".parquet":
             return pq.read_table(path)

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from rich.console import Console
 from rich.table import Table
 
-from agents.cli.commands.backtest import add_day_zero, day_zero
+from agents.cli.commands.backtest import add_reading_options, day_zero
 from agents.cli.commands.backtest_log import parse_mapping, read_purchase_log
 from agents.cli.commands.common import add_connection_flags, settings_from_args
 from agents.cli.commands.export_table import read_table
@@ -79,7 +79,7 @@ def fit_stats(
 
 def fit_from_stats(path: Path, fitted_at: str, args: argparse.Namespace) -> dict[str, ParamRecord]:
     notes: list[str] = []
-    table = read_table(path, notes=notes)
+    table = read_table(path, notes=notes, sheet=args.sheet)
     for note in notes:
         Console(stderr=True).print(f"{path.name}: {note}", highlight=False)
     missing = [c for c in STATS_COLUMNS if c not in table.column_names]
@@ -100,8 +100,9 @@ def fit_from_stats(path: Path, fitted_at: str, args: argparse.Namespace) -> dict
 
 def fit_from_log(args: argparse.Namespace, fitted_at: str) -> dict[str, ParamRecord]:
     zero = day_zero(args)
+    mapping = parse_mapping(args.map or [])
     reading = read_purchase_log(
-        Path(args.file), parse_mapping(args.map or []), args.currency, args.date_format, zero
+        Path(args.file), mapping, args.currency, args.date_format, zero, args.sheet
     )
     console = Console(stderr=True)
     for note in reading.notes:
@@ -178,7 +179,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--map", action="append", metavar="COLUMN=FIELD", help="as in backtest")
     parser.add_argument("--currency", help="the log's currency")
     parser.add_argument("--date-format", help="strptime format when dates are not ISO 8601")
-    add_day_zero(parser)
+    add_reading_options(parser)
     parser.add_argument(
         "--min-segment",
         type=int,

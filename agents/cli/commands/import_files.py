@@ -67,7 +67,7 @@ def is_blank(row: dict[str, Any]) -> bool:
     return all(v is None or (isinstance(v, str) and not v.strip()) for v in row.values())
 
 
-def read_export(path: Path) -> Export:
+def read_export(path: Path, sheet: str | None = None) -> Export:
     """A CSV/TSV, spreadsheet, Parquet or JSON Lines export, its rows numbered as the user
     sees them: a CSV's or sheet's header is row 1, a JSON Lines row is its line, a Parquet
     row its record number from 1."""
@@ -75,7 +75,7 @@ def read_export(path: Path) -> Export:
         return _read_json_lines(path)
     ragged: list[tuple[int, str]] = []
     notes: list[str] = []
-    table = read_table(path, text=True, ragged=ragged, notes=notes)
+    table = read_table(path, text=True, ragged=ragged, notes=notes, sheet=sheet)
     skipped = {line for line, _ in ragged}
     unskipped = (n for n in itertools.count(first_row_number(path)) if n not in skipped)
     numbers = list(itertools.islice(unskipped, table.num_rows))

@@ -181,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
         raise ImportSetupError(f"not a readable file: {path}")
     console = Console(stderr=True)
     with console.status(f"reading {path}") if not args.no_progress else nullcontext():
-        export = read_export(path)
+        export = read_export(path, args.sheet)
     for note in export.notes:
         console.print(f"{path.name}: {note}", highlight=False)
     outcome = map_rows(path, export, args, show=not args.no_progress)
@@ -223,6 +223,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument(
         "--kind", required=True, choices=EVENT_INPUT_KINDS, help="event kind of the rows"
+    )
+    parser.add_argument(
+        "--sheet",
+        metavar="NAME",
+        help="a workbook's sheet to import (default the first; other sheets with the same "
+        "columns are imported after it)",
     )
     parser.add_argument(
         "--map",

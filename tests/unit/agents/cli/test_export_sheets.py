@@ -67,7 +67,10 @@ def test_a_workbook_reads_as_its_sheets_with_the_same_columns_one_after_another(
         "read 2 sheets with the same columns, rows numbered on: 'Year 2009-2010' from row 2, "
         "'Year 2010-2011' from row 6"
     )
-    assert reading.notes[1] == "sheets with other columns than the first left out: 'Notes'"
+    assert reading.notes[1] == (
+        "sheets with other columns than 'Year 2009-2010' left out: 'Notes' (read one of them "
+        "with --sheet NAME)"
+    )
     assert reading.notes[2] == "1 rows without a customer id left out (guest orders)"
 
     blank_row = [[None] * 7]  # a blank row between orders is no guest order
@@ -165,3 +168,23 @@ def test_an_import_reads_a_computed_amount_as_excel_shows_it(
     [rejected] = report["rejected"]
     assert (rejected["row"], rejected["reason"]) == (3, "invalid_amount")
     assert "0.00001" in rejected["detail"]
+
+
+def test_the_sheet_to_read_can_be_named_and_a_missing_column_names_the_other_sheets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cover = ("Summary", ["Report", "Total"], [["orders", 3]])
+    orders = ("Orders", ["customer_id", "date", "amount"], [["c1", "2024-01-02", 5.0]])
+    path = _workbook(tmp_path / "export.xlsx", cover, orders)
+    with pytest.raises(BacktestError, match=r"no customer_id column among Report, Total.*'Orders'"):
+        read_purchase_log(path, {}, None)
+    assert read_purchase_log(path, {}, None, sheet="Orders").log.customer_ids == ["c1"]
+    with pytest.raises(
+        BacktestError, match="no sheet 'Order'; the workbook has 'Summary', 'Orders'"
+    ):
+        read_purchase_log(path, {}, None, sheet="Order")
+    args = ["--kind", "purchases", "--currency", "EUR", "--timezone", "UTC", "--dry-run", "--json"]
+    assert main(["import", str(path), *args, "--map", "date=occurred_at", "--sheet", "Orders"]) == 0
+    assert [s["event"]["customer_id"] for s in json.loads(capsys.readouterr().out)["sample"]] == [
+        "c1"
+    ]

@@ -81,3 +81,10 @@ def test_an_import_of_a_json_array_numbers_its_elements(
     assert code == 1
     assert [(r["row"], r["reason"]) for r in report["rejected"]] == [(2, "not_an_object")]
     assert [s["row"] for s in report["sample"]] == [1, 3]
+
+
+def test_a_sheet_named_for_a_file_that_is_no_workbook_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text("customer_id,date,amount\nc1,2024-01-02,5\n")
+    with pytest.raises(BacktestError, match=r"orders\.csv is not a spreadsheet; drop --sheet"):
+        read_purchase_log(path, {}, None, sheet="Orders")
