@@ -152,7 +152,8 @@ def make_plan(
     return ImportPlan(kind, columns, constants, currency, source)
 
 
-def _empty(value: Any) -> bool:
+def blank_cell(value: Any) -> bool:
+    """A cell with nothing in it: missing, or text of only spaces (every export reader's rule)."""
     return value is None or (isinstance(value, str) and not value.strip())
 
 
@@ -181,7 +182,7 @@ class RowMapper:
             value = row.get(where)
         else:
             return None, name
-        return (None if _empty(value) else value), where
+        return (None if blank_cell(value) else value), where
 
     def text(self, name: str, row: Mapping[str, Any]) -> str | None:
         """A field's value in ``row`` as the mapping reads text; None when it is empty."""
@@ -191,7 +192,7 @@ class RowMapper:
     def _convert(self, spec: FieldType, value: Any, where: str, number: int) -> Any:
         if isinstance(value, dict | list):
             raise RowError("invalid_value", spec.name, f"{where}: a nested value, not a field")
-        if _empty(value):
+        if blank_cell(value):
             if spec.optional:
                 return None
             if spec.type == "string":

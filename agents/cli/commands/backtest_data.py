@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from agents.cli.commands.backtest_report import iso_day
+from agents.cli.commands.log_cells import iso_day
 from streams.evaluation.backtest import Backtest, ScoreResult
 from streams.evaluation.scoring import FlagScore
 

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 
 from agents.cli.commands.export_table import first_row_number, read_table
 from agents.cli.commands.log_cells import day_numbers, numbers
-from streams.contracts.import_purchase import NOT_BOUGHT
+from streams.contracts.import_purchase import never_bought
 from streams.evaluation.backtest import BacktestError, PurchaseLog
 
 FIELDS = (
@@ -104,20 +104,19 @@ def _plain(column: str) -> str:
     return "".join(ch for ch in column.lower() if ch.isalnum())
 
 
-def _known_customers(ids: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Which rows have a customer id: a missing or blank one is a guest order."""
-    blank = pc.equal(pc.utf8_trim_whitespace(ids), "")
-    return pc.fill_null(pc.and_kleene(pc.is_valid(ids), pc.invert(blank)), False)
+def _blank_cells(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Which cells are blank (:func:`blank_cell`, for a whole column): missing, or only spaces."""
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return pc.is_null(column)
+    return pc.fill_null(pc.equal(pc.utf8_trim_whitespace(column), ""), True)
 
 
 def _blank_rows(table: pa.Table) -> int:
     """Rows with nothing in any cell (a spreadsheet's empty rows): neither orders nor guests."""
     empty = None
     for column in table.columns:
-        cell = pc.is_null(column)
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            cell = pc.or_(cell, pc.fill_null(pc.equal(pc.utf8_trim_whitespace(column), ""), True))
-        empty = cell if empty is None else pc.and_(empty, cell)
+        cells = _blank_cells(column)
+        empty = cells if empty is None else pc.and_(empty, cells)
     return 0 if empty is None else int(pc.sum(empty).as_py() or 0)
 
 
@@ -127,9 +126,8 @@ def _not_bought(table: pa.Table, column: str | None, notes: list[str]) -> np.nda
         return np.zeros(table.num_rows, dtype=bool)
     status = pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(table[column], pa.string())))
     texts = pc.fill_null(status, "").to_numpy(zero_copy_only=False).astype(str)
-    out: np.ndarray = np.char.startswith(texts, NOT_BOUGHT[0])
-    for prefix in NOT_BOUGHT[1:]:
-        out |= np.char.startswith(texts, prefix)
+    uniq, inverse = np.unique(texts, return_inverse=True)  # a few statuses, judged once each
+    out: np.ndarray = np.array([never_bought(str(s)) for s in uniq], dtype=bool)[inverse]
     if out.any():
         seen = ", ".join(sorted(set(texts[out].tolist()))[:5])
         notes.append(
@@ -196,7 +194,7 @@ def read_purchase_log(
     cust_col, date_col = str(cols["customer_id"]), str(cols["occurred_at"])
     rows = table.num_rows
     all_ids = pc.cast(table[cust_col], pa.string())
-    known = _known_customers(all_ids)
+    known = pc.invert(_blank_cells(all_ids))  # a missing or blank id is a guest order
     row_numbers = (np.arange(rows) + first_row_number(path))[known.to_numpy(zero_copy_only=False)]
     blank = _blank_rows(table) if not pc.all(known).as_py() else 0
     table = table.filter(known)

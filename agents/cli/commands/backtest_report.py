@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,13 +12,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from agents.cli.commands.log_cells import iso_day
 from streams.evaluation.backtest import Backtest, ScoreResult
 from streams.evaluation.scoring import gains, roc_curve
-
-
-def iso_day(day: float) -> str:
-    """A day number (days since the epoch) as an ISO date."""
-    return (dt.date(1970, 1, 1) + dt.timedelta(days=int(day))).isoformat()
 
 
 def _f(v: float) -> str:

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from python_calamine import CalamineError, CalamineWorkbook
 
+from streams.contracts.import_rows import blank_cell
 from streams.evaluation.backtest import BacktestError
 
 Cell = Any  # str, float, int, bool, datetime, date, time or timedelta, as calamine gives them
@@ -43,7 +44,9 @@ def read_sheets(
     if sheet is not None and sheet not in book.sheet_names:
         known = ", ".join(map(repr, book.sheet_names))
         raise BacktestError(f"{path}: no sheet {sheet!r}; the workbook has {known}")
-    sheets = [(name, rows) for name, rows in sheets if any(_filled(c) for r in rows for c in r)]
+    sheets = [
+        (name, rows) for name, rows in sheets if not all(blank_cell(c) for r in rows for c in r)
+    ]
     if sheet is None:
         first = sheets[0] if sheets else None
     else:
@@ -65,7 +68,7 @@ def read_sheets(
         body.extend(rows[1:])
     if notes is not None:
         _note_sheets(first_name, starts, left_out, notes)
-    while body and not any(_filled(c) for c in body[-1]):  # trailing blank rows
+    while body and all(blank_cell(c) for c in body[-1]):  # trailing blank rows
         body.pop()
     names = [h or f"column {i + 1}" for i, h in enumerate(header)]
     width = len(header)
@@ -80,7 +83,7 @@ def _check_header(path: Path, sheet: str, rows: list[list[Cell]]) -> None:
     """Row 1 must name the columns: a title or blank rows above them are refused, naming the
     row the names seem to be on. (A header one cell short, such as the blank corner pandas
     writes above its index, is a header.)"""
-    counts = [sum(_filled(c) for c in row) for row in rows[:20]]
+    counts = [sum(not blank_cell(c) for c in row) for row in rows[:20]]
     widest = max(range(len(counts)), key=lambda i: (counts[i], -i))
     if counts[0] * 2 <= counts[widest] and counts[0] < counts[widest]:
         what = "is empty" if counts[0] == 0 else f"has {counts[0]} filled cell(s)"
@@ -114,10 +117,6 @@ def _header(row: Sequence[Cell]) -> list[str]:
     while out and not out[-1]:
         out.pop()
     return out
-
-
-def _filled(cell: Cell) -> bool:
-    return not (cell is None or (isinstance(cell, str) and not cell.strip()))
 
 
 def _text(cell: Cell) -> str:

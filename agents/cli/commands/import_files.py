@@ -25,6 +25,7 @@ from agents.cli.commands.export_table import (
     read_table,
 )
 from agents.cli.commands.replay_files import parse_line, read_jsonl
+from streams.contracts.import_rows import blank_cell
 
 BATCH_ROWS = 10_000
 Row = tuple[int, dict[str, Any]]  # (row number as the user sees it, cells by column)
@@ -64,7 +65,7 @@ class Export:
 
 
 def is_blank(row: dict[str, Any]) -> bool:
-    return all(v is None or (isinstance(v, str) and not v.strip()) for v in row.values())
+    return all(blank_cell(v) for v in row.values())
 
 
 def read_export(path: Path, sheet: str | None = None) -> Export:

@@ -45,6 +45,11 @@ def _day_number(moment: Moment) -> float:
     return value.timestamp() / 86400.0
 
 
+def iso_day(day: float) -> str:
+    """A day number (days since the epoch) as an ISO date."""
+    return (dt.date(1970, 1, 1) + dt.timedelta(days=int(day))).isoformat()
+
+
 def option_day(text: str, option: str, day_zero: float | None = None) -> float:
     """The day a ``--cutoff``/``--as-of``/``--day-zero`` option names: an ISO date, or with a
     ``day_zero`` also a day number of the log's own count."""
@@ -80,8 +85,7 @@ def day_numbers(
         missing = np.flatnonzero(pc.is_null(column).to_numpy(zero_copy_only=False))
         raise _no_date(name, len(missing), int(rows[missing[0]]))
     if day_zero is not None:
-        zero = dt.date(1970, 1, 1) + dt.timedelta(days=day_zero)
-        notes.append(f"{name!r} read as day numbers: day 0 is {zero.isoformat()}")
+        notes.append(f"{name!r} read as day numbers: day 0 is {iso_day(day_zero)}")
         return day_zero + _counted_days(column, name, rows)
     if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
         seconds = pc.cast(pc.cast(column, pa.timestamp("s"), safe=False), pa.int64()).to_numpy()
