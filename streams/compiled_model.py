@@ -1,8 +1,9 @@
 """Load the mypyc-compiled build of the model instead of its Python source, when asked to.
 
-``ops/build_compiled.py`` compiles ``streams/model/*.py`` and ``streams/domain.py`` (the same
-source, no second implementation) into ``<venv>/cxstream-compiled`` and installs a ``.pth``
-hook that imports this module at interpreter start-up when ``CX_COMPILED_MODEL`` is set:
+``ops/build_compiled.py`` compiles ``streams/model``, ``streams/btyd``, ``streams/domain.py``
+and the fold's glue (the same source, no second implementation) into
+``<venv>/cxstream-compiled`` and installs a ``.pth`` hook that imports this module at
+interpreter start-up when ``CX_COMPILED_MODEL`` is set:
 
 - ``CX_COMPILED_MODEL=1``: use the compiled modules; refuse to start (ImportError naming the
   fix) when the build is missing or was built from different source;

@@ -1,9 +1,10 @@
 """Dates and times of a shop or CRM export, read into epoch seconds for ``cxstream import``.
 
 Exports write times every which way: ISO 8601, ``2024-03-05 14:22``, ``05/03/2024``,
-``March 5, 2024``, epoch seconds or milliseconds. Two things are never guessed: the zone of a
-time without an offset (``--timezone`` must say it) and whether ``05/03/2024`` is 5 March or
-May 3 (learned across the whole column, refused when no value settles it).
+``March 5, 2024``, epoch seconds or milliseconds, day numbers from a day zero the user names.
+Two things are never guessed: the zone of a time without an offset (``--timezone`` must say
+it) and whether ``05/03/2024`` is 5 March or May 3 (learned across the whole column, refused
+when no value settles it).
 """
 
 from __future__ import annotations
@@ -159,6 +160,8 @@ def _epoch(number: float) -> Moment:
     hint = ""
     if SERIAL_DAYS[0] <= number <= SERIAL_DAYS[1]:
         hint = " (it looks like a spreadsheet serial date: export dates as text)"
+    elif 0 <= number < SERIAL_DAYS[0] and float(number).is_integer():
+        hint = " (it looks like a day number: give --day-zero DATE, the date of day 0)"
     raise ValueError(f"not epoch seconds, ms or µs of 2000..2099{hint}")
 
 
@@ -187,7 +190,7 @@ def _parse(value: Any, day_first: bool | None, date_format: str | None) -> Momen
             return Moment(datetime.fromisoformat(value), "ISO 8601")
         except ValueError:
             pass  # e.g. 2024-3-5: the patterns below read it
-    if _EPOCH.fullmatch(value):
+    if _EPOCH.fullmatch(value) or (value.isascii() and value.isdigit()):
         return _epoch(float(Decimal(value)))
     if m := _YEAR_FIRST.fullmatch(value):
         return Moment(_from_match(m, int(m["y"]), int(m["m"]), int(m["d"])), "YYYY/MM/DD")
@@ -206,6 +209,24 @@ def _parse(value: Any, day_first: bool | None, date_format: str | None) -> Momen
         "not a date or time this import reads (ISO 8601, 2024-03-05 14:22, 05/03/2024, "
         "March 5, 2024, epoch seconds or ms): give --date-format"
     )
+
+
+_DAY_NUMBER = re.compile(r"\d{1,6}(?:\.0*)?")
+
+
+def day_moment(value: Any, day_zero: date) -> Moment:
+    """A day count of the export's own (dunnhumby's ``DAY`` 1..711): day N is midnight of
+    ``day_zero`` + N days, a wall time like any date without a zone."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+        raise ValueError(f"a {type(value).__name__}, not a day number")
+    text = value.strip() if isinstance(value, str) else str(value)
+    if not _DAY_NUMBER.fullmatch(text):
+        raise ValueError(
+            f"{text[:40]!r}: not a day number (a whole number of days from --day-zero): fix "
+            "the row, or drop --day-zero for a column of dates"
+        )
+    start = datetime(day_zero.year, day_zero.month, day_zero.day)
+    return Moment(start + timedelta(days=int(float(text))), f"day number from {day_zero}")
 
 
 def localize(naive: datetime, tz: tzinfo) -> tuple[datetime, bool]:
@@ -228,6 +249,7 @@ class TimeReader:
 
     tz: tzinfo | None
     date_format: str | None = None
+    day_zero: date | None = None  # --day-zero: every time is a day count from this date
     day_first: dict[str, bool | None] = field(default_factory=dict)  # column -> learned
     forms: Counter[tuple[str, str]] = field(default_factory=Counter)  # (column, form) -> n
     ambiguous: Counter[str] = field(default_factory=Counter)  # column -> DST fall-back times
@@ -235,7 +257,10 @@ class TimeReader:
     def seconds(self, column: str, value: Any, row: int) -> float:
         """Epoch seconds of ``value``; ValueError for a bad value, ImportSetupError for a
         naive time without ``--timezone`` (a fault of the command, not of the row)."""
-        moment = parse_moment(value, self.day_first.get(column), self.date_format)
+        if self.day_zero is not None:
+            moment = day_moment(value, self.day_zero)
+        else:
+            moment = parse_moment(value, self.day_first.get(column), self.date_format)
         self.forms[column, moment.form] += 1
         if isinstance(moment.value, float):
             return moment.value

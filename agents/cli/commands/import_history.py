@@ -16,6 +16,7 @@ import math
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,24 @@ def parse_constants(pairs: Sequence[str], fields: Sequence[str]) -> dict[str, st
     return out
 
 
+def import_day_zero(args: argparse.Namespace) -> date | None:
+    """``--day-zero``'s date, refused beside ``--date-format`` (one says how dates are
+    written, the other that there are none)."""
+    if args.day_zero is None:
+        return None
+    if args.date_format:
+        raise ImportSetupError(
+            "--day-zero reads a column of day numbers and --date-format a column of dates: "
+            "give one of them"
+        )
+    try:
+        return date.fromisoformat(args.day_zero)
+    except ValueError:
+        raise ImportSetupError(
+            f"--day-zero {args.day_zero!r}: expected the date of day 0, such as 2024-01-01"
+        ) from None
+
+
 def map_rows(path: Path, export: Export, args: argparse.Namespace, show: bool) -> ImportOutcome:
     """Map and validate every row; the valid events sorted by event time (then row)."""
     fields = mappable_fields(args.kind)
@@ -72,7 +91,7 @@ def map_rows(path: Path, export: Export, args: argparse.Namespace, show: bool) -
         args.currency,
         args.source,
     )
-    times = TimeReader(zone(args.timezone), args.date_format)
+    times = TimeReader(zone(args.timezone), args.date_format, import_day_zero(args))
     mapper = learn_mapper(plan, export.values, times)
     outcome = ImportOutcome(
         blank=export.blank, columns=dict(plan.columns), forms=times.forms, ambiguous=times.ambiguous
@@ -206,7 +225,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "events in event-time order. Columns named like a contract field need no --map. "
         "Times: ISO 8601, 2024-03-05 14:22, 05/03/2024 (day/month order learned from the "
         "whole column, refused when no date settles it), March 5, 2024, epoch seconds or "
-        "ms; times without a UTC offset need --timezone. Amounts (--map COLUMN=amount): "
+        "ms, or day numbers with --day-zero DATE; times without a UTC offset need "
+        "--timezone. Amounts (--map COLUMN=amount): "
         "thousands separators, currency symbols, -12.50 and (12.50); a negative purchase "
         "is a refund. Line items: --map COLUMN=unit_price with --map COLUMN=quantity, and "
         "the rows of one order_id become one purchase. With --map COLUMN=status, rows whose "
@@ -249,6 +269,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--currency", help="ISO 4217 currency of amounts whose row names none")
     parser.add_argument(
         "--date-format", help="strptime format of every time, e.g. %%d/%%m/%%Y %%H:%%M"
+    )
+    parser.add_argument(
+        "--day-zero",
+        metavar="DATE",
+        help="the time columns count days (dunnhumby's DAY 1..711): day N is midnight, in "
+        "--timezone, N days after DATE",
     )
     parser.add_argument(
         "--source",

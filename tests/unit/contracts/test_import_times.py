@@ -133,6 +133,28 @@ def test_ambiguous_day_month_order_is_refused_suggesting_date_format() -> None:
         learn_day_first([(2, "31/01/2024"), (3, "01/31/2024")], "d")
 
 
+def test_day_numbers_count_from_day_zero_at_local_midnight() -> None:
+    reader = TimeReader(BERLIN, day_zero=date(2024, 1, 1))
+    midnight = datetime(2024, 3, 5, tzinfo=BERLIN).timestamp()  # day 64, CET
+    assert reader.seconds("DAY", "64", 2) == midnight
+    assert reader.seconds("DAY", 64, 3) == reader.seconds("DAY", 64.0, 4) == midnight
+    assert reader.seconds("DAY", "0", 5) == datetime(2024, 1, 1, tzinfo=BERLIN).timestamp()
+    assert reader.forms == {("DAY", "day number from 2024-01-01"): 4}
+    for bad in ("2024-03-05", "-3", "6.5", "day 4"):
+        with pytest.raises(ValueError, match=r"not a day number.*drop --day-zero"):
+            reader.seconds("DAY", bad, 6)
+    with pytest.raises(ImportSetupError, match=r"'DAY'.*--timezone"):  # a day has no zone
+        TimeReader(None, day_zero=date(2024, 1, 1)).seconds("DAY", "3", 2)
+
+
+def test_a_small_whole_number_suggests_day_zero() -> None:
+    with pytest.raises(ValueError, match=r"looks like a day number: give --day-zero DATE"):
+        utc("711")
+    with pytest.raises(ValueError) as caught:
+        utc("711.5")
+    assert "day number" not in str(caught.value)
+
+
 def test_date_format_overrides_detection() -> None:
     reader = TimeReader(UTC, "%m/%d/%Y %H:%M")
     assert reader.seconds("c", "03/05/2024 14:22", 2) == T

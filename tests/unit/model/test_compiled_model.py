@@ -1,6 +1,7 @@
 """The mypyc-compiled model gives exactly what the Python source gives.
 
-ops/setup.sh compiles ``streams/model`` and ``streams/domain.py`` when a C compiler is present
+ops/setup.sh compiles the model (``streams/model``, ``streams/btyd``, ``streams/domain.py`` and
+the fold's glue) when a C compiler is present
 (ops/build_compiled.py); ``CX_COMPILED_MODEL=1`` loads that build. Here the golden-equivalence
 and property tests run again in a fresh interpreter with the compiled modules (the normal run
 of the same files covers the Python source), after checking the build is really the one in use.
@@ -24,6 +25,7 @@ MODEL_TESTS = [  # the golden digests and every hypothesis property of the model
     "tests/unit/model/test_properties.py",
     "tests/unit/model/test_budget.py",
     "tests/unit/model/test_loop.py",
+    "tests/unit/btyd/test_nbd.py",  # the buy-till-you-die maths against published figures
 ]
 
 
@@ -50,15 +52,17 @@ def compiled() -> dict[str, str]:
 
 def test_compiled_modules_are_the_ones_loaded(compiled: dict[str, str]) -> None:
     probe = (
-        "import streams.compiled_model as c, streams.domain as d, streams.model.core as m;"
-        "print(c.in_use(), d.__file__, m.__file__)"
+        "import streams.compiled_model as c, streams.domain, streams.model.core,"
+        " streams.btyd.nbd, streams.loop_processing;"
+        "print(c.in_use(), streams.domain.__file__, streams.model.core.__file__,"
+        " streams.btyd.nbd.__file__, streams.loop_processing.__file__)"
     )
     result = _run(["-c", probe], timeout=60, **compiled)
     assert result.returncode == 0, result.stderr
-    in_use, domain_file, core_file = result.stdout.split()
+    in_use, *files = result.stdout.split()
     assert in_use == "True"
-    assert domain_file.startswith(str(build_dir())) and not domain_file.endswith(".py")
-    assert core_file.startswith(str(build_dir())) and not core_file.endswith(".py")
+    for file in files:  # the domain, the model, its maths and the fold's glue
+        assert file.startswith(str(build_dir())) and not file.endswith(".py"), file
 
 
 def test_golden_and_property_tests_pass_on_the_compiled_model(compiled: dict[str, str]) -> None:

@@ -330,3 +330,40 @@ def test_rows_whose_mapped_status_says_never_bought_are_skipped_and_counted(
     # without the mapping the status column is not read: every order is imported, as before
     code, report = dry_run_csv(capsys, tmp_path, export)
     assert [s["event"]["order_id"] for s in report["sample"]] == ["o1", "o2", "o3", "o4"]
+
+
+def test_a_day_numbered_export_reads_with_day_zero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """dunnhumby's Complete Journey counts days (DAY 1..711) instead of writing dates."""
+    export = (
+        "household_key,BASKET_ID,DAY,SALES_VALUE\n"
+        "2375,26984851472,1,1.39\n"
+        "2375,26984851516,8,2.50\n"
+        "1364,26984896261,60,x\n"
+    )
+    mapping = [
+        "--map", "household_key=customer_id",
+        "--map", "BASKET_ID=order_id",
+        "--map", "DAY=occurred_at",
+        "--map", "SALES_VALUE=amount",
+        "--currency", "USD",
+        "--timezone", "America/Chicago",
+    ]  # fmt: skip
+    code, report = dry_run_csv(capsys, tmp_path, export, *mapping, "--day-zero", "2024-01-01")
+    assert code == 1  # the third row's amount
+    times = [s["event"]["occurred_at"] for s in report["sample"]]
+    assert times == [ms("2024-01-02T00:00:00-06:00"), ms("2024-01-09T00:00:00-06:00")]
+    assert [(r["row"], r["field"]) for r in report["rejected"]] == [(4, "amount")]
+
+    # without --day-zero every row says what the numbers look like and how to read them
+    code, report = dry_run_csv(capsys, tmp_path, export, *mapping)
+    assert {r["field"] for r in report["rejected"]} == {"occurred_at"}
+    assert all("give --day-zero DATE" in r["detail"] for r in report["rejected"][:2])
+
+    path = tmp_path / "export.csv"
+    both = ["--day-zero", "2024-01-01", "--date-format", "%d/%m/%Y"]
+    for extra, says in ((both, "give one of them"), (["--day-zero", "Jan 1"], "day 0")):
+        args = ["import", str(path), "--kind", "purchases", *mapping, *extra, "--dry-run"]
+        assert main(args) == 2
+        assert says in " ".join(capsys.readouterr().err.split())
