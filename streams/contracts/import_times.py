@@ -226,7 +226,11 @@ def day_moment(value: Any, day_zero: date) -> Moment:
             "the row, or drop --day-zero for a column of dates"
         )
     start = datetime(day_zero.year, day_zero.month, day_zero.day)
-    return Moment(start + timedelta(days=int(float(text))), f"day number from {day_zero}")
+    try:
+        when = start + timedelta(days=int(float(text)))
+    except OverflowError:
+        raise ValueError(f"{text!r}: day {day_zero} + {text} is past the year 9999") from None
+    return Moment(when, f"day number from {day_zero}")
 
 
 def localize(naive: datetime, tz: tzinfo) -> tuple[datetime, bool]:

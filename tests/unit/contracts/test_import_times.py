@@ -143,6 +143,8 @@ def test_day_numbers_count_from_day_zero_at_local_midnight() -> None:
     for bad in ("2024-03-05", "-3", "6.5", "day 4"):
         with pytest.raises(ValueError, match=r"not a day number.*drop --day-zero"):
             reader.seconds("DAY", bad, 6)
+    with pytest.raises(ValueError, match="past the year 9999"):  # a row error, not a crash
+        TimeReader(UTC, day_zero=date(9999, 1, 1)).seconds("DAY", "999", 7)
     with pytest.raises(ImportSetupError, match=r"'DAY'.*--timezone"):  # a day has no zone
         TimeReader(None, day_zero=date(2024, 1, 1)).seconds("DAY", "3", 2)
 
