@@ -14,23 +14,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from agents.cli.commands.backtest_data import write_data
 from agents.cli.commands.backtest_log import parse_mapping, read_purchase_log
 from agents.cli.commands.backtest_report import summary_tables, write_report
-from agents.cli.commands.log_cells import option_day
+from agents.cli.commands.log_cells import day_zero, option_day
 from streams.evaluation.backtest import BacktestError, run_backtest
 
 LARGE_LOG = 50_000  # customers: show a progress bar from here on
-
-
-def day_zero(args: argparse.Namespace) -> float | None:
-    """``--day-zero``'s day, refused beside ``--date-format`` (one says how dates are written,
-    the other that there are none)."""
-    if args.day_zero is None:
-        return None
-    if args.date_format:
-        raise BacktestError(
-            "--day-zero reads a column of day numbers and --date-format a column of dates: "
-            "give one of them"
-        )
-    return option_day(args.day_zero, "--day-zero")
 
 
 def add_reading_options(parser: argparse.ArgumentParser) -> None:

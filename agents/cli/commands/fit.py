@@ -25,13 +25,13 @@ import pyarrow.compute as pc
 from rich.console import Console
 from rich.table import Table
 
-from agents.cli.commands.backtest import add_reading_options, day_zero
+from agents.cli.commands.backtest import add_reading_options
 from agents.cli.commands.backtest_log import parse_mapping, read_purchase_log
 from agents.cli.commands.common import add_connection_flags, settings_from_args
 from agents.cli.commands.export_table import read_table
 from agents.cli.commands.fit_health import latest_snapshots, stats_from_snapshots
 from agents.cli.commands.fit_publish import publish
-from agents.cli.commands.log_cells import option_day
+from agents.cli.commands.log_cells import day_zero, option_day
 from streams.evaluation.backtest import WEEK_DAYS, BacktestError
 from streams.evaluation.learned import fit_log
 from streams.fitting import CustomerStats, ParamRecord

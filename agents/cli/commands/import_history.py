@@ -26,6 +26,7 @@ from agents.cli.commands.backtest_log import parse_mapping
 from agents.cli.commands.common import add_connection_flags, settings_from_args
 from agents.cli.commands.import_files import Export, is_blank, read_export
 from agents.cli.commands.import_report import ImportOutcome, print_import, report_json
+from agents.cli.commands.log_cells import day_date, day_zero
 from agents.cli.commands.replay import Item, check, history_fits
 from agents.cli.producing import DeliveryReport, add_producing_flags, producer_from_settings
 from agents.cli.render import progress
@@ -63,21 +64,9 @@ def parse_constants(pairs: Sequence[str], fields: Sequence[str]) -> dict[str, st
 
 
 def import_day_zero(args: argparse.Namespace) -> date | None:
-    """``--day-zero``'s date, refused beside ``--date-format`` (one says how dates are
-    written, the other that there are none)."""
-    if args.day_zero is None:
-        return None
-    if args.date_format:
-        raise ImportSetupError(
-            "--day-zero reads a column of day numbers and --date-format a column of dates: "
-            "give one of them"
-        )
-    try:
-        return date.fromisoformat(args.day_zero)
-    except ValueError:
-        raise ImportSetupError(
-            f"--day-zero {args.day_zero!r}: expected the date of day 0, such as 2024-01-01"
-        ) from None
+    """``--day-zero`` read and refused as backtest and fit read it, as a date."""
+    day = day_zero(args)
+    return None if day is None else day_date(day)
 
 
 def map_rows(path: Path, export: Export, args: argparse.Namespace, show: bool) -> ImportOutcome:

@@ -8,6 +8,7 @@ parses. A value that cannot be read is refused naming the column and the option 
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 
 import numpy as np
@@ -45,9 +46,14 @@ def _day_number(moment: Moment) -> float:
     return value.timestamp() / 86400.0
 
 
+def day_date(day: float) -> dt.date:
+    """A day number (days since the epoch) as a date."""
+    return dt.date(1970, 1, 1) + dt.timedelta(days=int(day))
+
+
 def iso_day(day: float) -> str:
     """A day number (days since the epoch) as an ISO date."""
-    return (dt.date(1970, 1, 1) + dt.timedelta(days=int(day))).isoformat()
+    return day_date(day).isoformat()
 
 
 def option_day(text: str, option: str, day_zero: float | None = None) -> float:
@@ -66,6 +72,19 @@ def option_day(text: str, option: str, day_zero: float | None = None) -> float:
             f"{option} {text!r}: expected a date such as 1997-09-30{numbers}"
         ) from exc
     return float((day - dt.date(1970, 1, 1)).days)
+
+
+def day_zero(args: argparse.Namespace) -> float | None:
+    """``--day-zero``'s day (backtest, fit and import), refused beside ``--date-format`` (one
+    says how dates are written, the other that there are none)."""
+    if args.day_zero is None:
+        return None
+    if args.date_format:
+        raise BacktestError(
+            "--day-zero reads a column of day numbers and --date-format a column of dates: "
+            "give one of them"
+        )
+    return option_day(args.day_zero, "--day-zero")
 
 
 def day_numbers(

@@ -363,7 +363,11 @@ def test_a_day_numbered_export_reads_with_day_zero(
 
     path = tmp_path / "export.csv"
     both = ["--day-zero", "2024-01-01", "--date-format", "%d/%m/%Y"]
-    for extra, says in ((both, "give one of them"), (["--day-zero", "Jan 1"], "day 0")):
+    refusals = (
+        (both, "give one of them"),
+        (["--day-zero", "Jan 1"], "--day-zero 'Jan 1': expected a date such as 1997-09-30"),
+    )  # worded as backtest and fit word them: the three read --day-zero alike
+    for extra, says in refusals:
         args = ["import", str(path), "--kind", "purchases", *mapping, *extra, "--dry-run"]
         assert main(args) == 2
         assert says in " ".join(capsys.readouterr().err.split())
