@@ -13,9 +13,11 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -71,17 +73,31 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def faust_rate(bootstrap: str, prefix: str, expected: int, extra: Sequence[str] = ()) -> float:
-    """Events/s of the counting agent over the backlog, in a fresh process and group."""
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.faust_baseline", bootstrap, prefix, str(expected), *extra],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    """Events/s of the counting agent over the backlog, in a fresh process and group.
+
+    It runs in a scratch directory removed afterwards: Faust creates ``<app id>-data`` in the
+    working directory, which would otherwise be left in the checkout.
+    """
+    with tempfile.TemporaryDirectory(prefix="faust-baseline-") as scratch:
+        command = [sys.executable, "-m", "bench.faust_baseline", bootstrap, prefix, str(expected)]
+        result = subprocess.run(
+            [*command, *extra],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            cwd=scratch,
+            env={**os.environ, "PYTHONPATH": _with_root(os.environ.get("PYTHONPATH", ""))},
+        )
     for line in (result.stdout + result.stderr).splitlines():
         if "FAUST_RATE" in line:
             return float(line.split("FAUST_RATE")[1].split()[0])
     raise RuntimeError(f"Faust baseline failed: {result.stderr[-2000:]}")
+
+
+def _with_root(path: str) -> str:
+    """``path`` with the checkout first, so ``-m bench.faust_baseline`` imports from any cwd."""
+    root = str(Path(__file__).resolve().parent.parent)
+    return os.pathsep.join([root, path]) if path else root
 
 
 if __name__ == "__main__":
