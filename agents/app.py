@@ -17,7 +17,7 @@ import faust
 
 from agents.settings import KafkaSettings, WorkerOptions
 from agents.sinks.services import register_sinks
-from agents.worker import fast_restore, table_store
+from agents.worker import fast_restore, metrics, table_store
 from agents.worker.action_api import register_action_view
 from agents.worker.api_security import ApiGuard
 from agents.worker.batch_cycle import BatchCycle
@@ -40,6 +40,7 @@ from agents.worker.tables import FaustIntegrity, create_tables
 from agents.worker.web import register_views
 from agents.worker.web_router import GuardedRouter
 from agents.worker.web_settings import advertised_url, peer_ssl_context, server_ssl_context
+from streams.compiled_model import in_use as model_compiled
 from streams.deadline_index import DeadlineIndex
 from streams.model import ModelConfig, load_config
 
@@ -173,6 +174,7 @@ def run_worker(options: WorkerOptions, log_level: str = "info") -> int:
             "restores (docs/reliability.md, defects 7 and 13); 0 restores moved partitions",
             options.standby_replicas,
         )
+    metrics.MODEL_COMPILED.set(1 if model_compiled() else 0)
     app = create_app(options, config, partitions)
     # The hot path allocates many short-lived objects and few cycles: a larger first
     # generation and freezing start-up objects cut the collector's share of CPU time.

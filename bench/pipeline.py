@@ -17,6 +17,7 @@ It installs nothing: a missing peer stops it first, naming the command that inst
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import uuid
@@ -40,6 +41,7 @@ from bench.peers import PeerMissing, quix_python, quix_rate
 from bench.plain_model import plain_model_rate
 from bench.report import catch_up, compiled_catch_up, markdown, model_speeds
 from bench.restore import restore_rows, wait_index_rebuilt
+from streams.compiled_model import ENV
 from streams.topics import Topics
 from tests.e2e.harness import Worker
 from tests.stack import start_stack, stop_stack
@@ -55,6 +57,9 @@ LOW_LATENCY = ["--max-task-idle", "0.05", "--batch-within", "0.005"]
 
 def run(args: argparse.Namespace) -> dict[str, float]:
     quix_py = quix_python()  # before anything starts: a missing peer names its install command
+    # The worker rows run the model's Python source, as the peers do (a worker otherwise uses
+    # a current compiled build by default); the compiled row sets its own (bench.report).
+    os.environ[ENV] = "0"
     stack = start_stack()
     try:
         topics = Topics(f"bench{uuid.uuid4().hex[:6]}.")

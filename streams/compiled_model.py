@@ -8,7 +8,11 @@ interpreter start-up when ``CX_COMPILED_MODEL`` is set:
 - ``CX_COMPILED_MODEL=1``: use the compiled modules; refuse to start (ImportError naming the
   fix) when the build is missing or was built from different source;
 - ``CX_COMPILED_MODEL=auto``: use them when a current build exists, else the Python source;
-- unset or ``0``: the Python source (the default).
+- ``CX_COMPILED_MODEL=0``: the Python source;
+- unset: the ``cxstream`` command (worker, replay, backtest, fit...) uses a current build when
+  there is one (:func:`prefer_build`), like ``auto`` but silent when nothing was ever built
+  (no C compiler at setup, the Docker image); any other program, a test run included, gets the
+  Python source.
 
 The check compares each module's SHA-256 with the one recorded at build time, so an edited
 model is never silently served by a stale build. Stdlib only: this runs before anything else.
@@ -134,6 +138,30 @@ def install(mode: str | None = None) -> bool:
         refusal = f"{ENV}={mode}: {problem}" if problem else ""
         sys.meta_path.insert(0, _CompiledFinder(modules, refusal))
     return not problem
+
+
+def prefer_build() -> bool:
+    """The ``cxstream`` command's default: the build when current; returns whether it is used.
+
+    Does nothing when ``CX_COMPILED_MODEL`` is set (the start-up hook applied it) or when the
+    model is already imported (an in-process caller, such as a test, chose it). A build that
+    exists but is stale or for another Python is skipped with ``auto``'s warning, naming the
+    rebuild; no build at all is skipped silently.
+    """
+    if os.environ.get(ENV, "").strip() or _model_imported():
+        return False
+    if not (build_dir() / MANIFEST).is_file():
+        return False
+    return install("auto")
+
+
+def build_problem() -> str:
+    """Why the build cannot serve the model (missing, stale, another Python), or "" if it can."""
+    return _problem(build_dir())[0]
+
+
+def _model_imported() -> bool:
+    return any(m in sys.modules for m in ("streams.domain", "streams.model"))
 
 
 def in_use() -> bool:

@@ -7,6 +7,7 @@ import importlib
 import sys
 
 from streams import __version__
+from streams.compiled_model import prefer_build
 from streams.errors import CxStreamError
 
 COMMANDS = (
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    prefer_build()  # before any command imports the model: the compiled build when current
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

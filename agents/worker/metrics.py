@@ -124,6 +124,12 @@ MODEL_PARAMETERS_DEFAULT = Gauge(
     "record read from the model-parameters topic yet), else 0.",
     registry=REGISTRY,
 )
+MODEL_COMPILED = Gauge(
+    "cxstream_model_compiled",
+    "1 when the model runs from the mypyc-compiled build of its source (ops/build_compiled.py), "
+    "0 for the Python source (no build, a stale one, or CX_COMPILED_MODEL=0).",
+    registry=REGISTRY,
+)
 BUDGET = Counter(
     "cxstream_alert_budget",
     "Churn openings through the alert budget (loss.alert_budget_per_day): candidate (offered "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 
@@ -9,6 +10,7 @@ import pytest
 from confluent_kafka import Consumer, Producer
 
 from agents.settings import KafkaSettings
+from streams.compiled_model import ENV, build_problem
 from streams.contracts import record_timestamp
 from streams.domain import AlertType, Event
 from streams.model import load_config
@@ -18,6 +20,7 @@ from tests.e2e.harness import (
     alert_actions,
     api_state,
     jsonable_state,
+    metric,
     produce,
     read_outputs,
     reference_run,
@@ -80,6 +83,10 @@ def test_live_alerts_equal_the_pure_model_and_the_api_explains_them(
     worker = make_worker(redis_url=redis_url).start()  # see test_faults on why after
     published = read_outputs(kafka_bootstrap, topics)
     assert dead_letters(kafka_bootstrap, topics) == bad
+    # The worker runs the compiled build whenever setup made a current one (the reference
+    # below is this process's Python source), and says which on /metrics.
+    compiled = not build_problem() and os.environ.get(ENV, "") not in ("0", "no", "false", "off")
+    assert metric(worker, "cxstream_model_compiled") == (1.0 if compiled else 0.0)
 
     expected = reference_run(scenario, load_config())
     expected_alerts = alert_actions(a for alerts in expected.alerts.values() for a in alerts)

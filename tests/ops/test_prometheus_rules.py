@@ -40,6 +40,7 @@ KNOWN_METRICS = {
     "cxstream_alert_deliveries_total",
     "cxstream_agent_failures_total",
     "cxstream_model_parameters_default",
+    "cxstream_model_compiled",
     "cxstream_alert_budget_total",
     "cxstream_alert_budget_open_day",
     "cxstream_input_partitions_stalled",

@@ -94,3 +94,56 @@ def test_a_stale_or_missing_build_is_refused_naming_the_fix(
     )
     assert fallback.stdout.split() == ["False"]  # auto: the Python source, with a warning
     assert "pure-Python model in use" in fallback.stderr
+
+
+def test_the_cxstream_command_prefers_a_current_build_and_is_quiet_without_one(
+    compiled: dict[str, str], tmp_path: Path
+) -> None:
+    """Unset, the command uses the build setup made; no build means the source, silently."""
+    unset = {k: v for k, v in os.environ.items() if k != ENV}
+    probe = "import streams.compiled_model as c; c.prefer_build(); print(c.in_use())"
+
+    def run(**env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", probe],
+            cwd=ROOT,
+            env={**unset, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    current = run()
+    assert current.stdout.split() == ["True"], current.stderr
+    never_built = run(CX_COMPILED_DIR=str(tmp_path / "none"))
+    assert never_built.stdout.split() == ["False"] and not never_built.stderr
+    manifest = json.loads((build_dir() / MANIFEST).read_text())
+    manifest["sources"]["streams/model/core.py"] = "0" * 64  # as if core.py changed since
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    stale = run(CX_COMPILED_DIR=str(tmp_path))
+    assert stale.stdout.split() == ["False"]
+    assert "streams/model/core.py changed since" in stale.stderr  # the rebuild is named
+    assert run(**{ENV: "0"}).stdout.split() == ["False"]  # an explicit choice wins
+
+
+def test_the_command_entry_point_applies_it_before_any_model_import(
+    compiled: dict[str, str],
+) -> None:
+    """``cxstream`` imports nothing of the model before ``main`` chooses the build (its command
+    modules, which ``--version`` loads to build the parser, import the model)."""
+    unset = {k: v for k, v in os.environ.items() if k != ENV}
+    probe = (
+        "import sys, agents.cli.main as m; "
+        "assert 'streams.domain' not in sys.modules and 'streams.model' not in sys.modules\n"
+        "try: m.main(['--version'])\nexcept SystemExit: pass\n"
+        "import streams.compiled_model as c; print(c.in_use())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=unset,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.split()[-1] == "True", result.stdout + result.stderr  # after --version
