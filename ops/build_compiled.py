@@ -7,9 +7,10 @@ snapshot and deadline (``streams/btyd``) and the event-folding glue the worker c
     python ops/build_compiled.py [--force] [--out DIR]
 
 The same source is compiled, never a second implementation: the build goes to
-``<venv>/cxstream-compiled`` (outside the source tree, so the Python source stays what runs
-by default) with a manifest of each source's SHA-256, and a ``.pth`` hook lets
-``CX_COMPILED_MODEL=1`` (or ``auto``) load it instead (see streams/compiled_model.py). Exits 0
+``<venv>/cxstream-compiled`` (outside the source tree, so importing ``streams`` anywhere else
+still gets the Python source) with a manifest of each source's SHA-256. The ``cxstream``
+command uses it while it matches the source, and a ``.pth`` hook lets ``CX_COMPILED_MODEL=1``
+(or ``auto``) load it in any program (see streams/compiled_model.py). Exits 0
 without building when there is no C compiler (the pure-Python model is then the only one),
 and does nothing when the current build already matches the source.
 """
@@ -150,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     print(
         f"compiled {len(sources)} model modules into {out} in "
-        f"{time.perf_counter() - started:.0f} s (hook: {hook}; use with {ENV}=1)"
+        f"{time.perf_counter() - started:.0f} s (the cxstream command uses it; for other "
+        f"programs: {ENV}=1, through the hook {hook})"
     )
     return 0
 
