@@ -41,7 +41,7 @@ from bench.peers import PeerMissing, quix_python, quix_rate
 from bench.plain_model import plain_model_rate
 from bench.report import catch_up, compiled_catch_up, markdown, model_speeds
 from bench.restore import restore_rows, wait_index_rebuilt
-from streams.compiled_model import ENV
+from streams.compiled_model import ENV, build_dir
 from streams.topics import Topics
 from tests.e2e.harness import Worker
 from tests.stack import start_stack, stop_stack
@@ -77,6 +77,9 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         plain = plain_model_rate(boot, topics.prefix, n)
         scratch = Path(tempfile.mkdtemp(prefix="cxbench-"))
         quix = quix_rate(quix_py, boot, topics.prefix, n, scratch / "quix-state")
+        quix_compiled = quix_rate(  # the same model as the compiled worker row
+            quix_py, boot, topics.prefix, n, scratch / "quix-compiled", compiled_dir=build_dir()
+        )
         pair = [
             Worker(boot, topics, f"{topics.prefix}pair", scratch / f"p{i}", extra_args=FAST)
             for i in (1, 2)
@@ -122,6 +125,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         "stock_eps": stock,
         "plain_eps": plain,
         "quix_eps": quix,
+        "quix_compiled_eps": quix_compiled,
         "compiled_eps": compiled,
         "two_workers_eps": two_workers,
         "rss_loaded_mb": rss_loaded / 2**20,

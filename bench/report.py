@@ -71,7 +71,11 @@ def model_speeds(customers: int) -> dict[str, float]:
 
 
 def _ratio(a: float, b: float) -> str:
-    return f"{a / b:.2f}" if b and not math.isnan(a) else "n/a"
+    return f"{a / b:.2f}" if b and not (math.isnan(a) or math.isnan(b)) else "n/a"
+
+
+def _eps(rate: float) -> str:
+    return "n/a" if math.isnan(rate) else f"{rate:,.0f} events/s"
 
 
 def markdown(figures: dict[str, float], command: str) -> str:
@@ -92,6 +96,10 @@ def markdown(figures: dict[str, float], command: str) -> str:
         ("**cxstream worker**, sustained (catch-up)", f"**{f['cxstream_eps']:,.0f} events/s**"),
         ("cxstream worker with the mypyc-compiled model", f"{f['compiled_eps']:,.0f} events/s"),
         (
+            "Quix Streams + the same mypyc-compiled model",
+            _eps(f.get("quix_compiled_eps", math.nan)),
+        ),
+        (
             "cxstream worker with Faust unchanged (`--no-faust-fast-path`)",
             f"{f['stock_eps']:,.0f} events/s",
         ),
@@ -101,6 +109,10 @@ def markdown(figures: dict[str, float], command: str) -> str:
         ("ratio Faust-only with the overrides ÷ bare", _ratio(f["faust_fast_eps"], f["bare_eps"])),
         ("ratio worker with ÷ without the overrides", _ratio(f["cxstream_eps"], f["stock_eps"])),
         ("ratio compiled ÷ pure worker", _ratio(f["compiled_eps"], f["cxstream_eps"])),
+        (
+            "ratio compiled worker ÷ Quix Streams with the compiled model",
+            _ratio(f["compiled_eps"], f.get("quix_compiled_eps", math.nan)),
+        ),
         (
             "two workers in one group (one per core, same broker)",
             f"{f['two_workers_eps']:,.0f} events/s ({_ratio(f['two_workers_eps'], f['bare_eps'])}"
