@@ -17,7 +17,6 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import faust
@@ -32,6 +31,7 @@ def build(args: argparse.Namespace) -> faust.App:
         f"faust-baseline-{uuid.uuid4().hex[:8]}",
         broker=f"kafka://{args.bootstrap}",
         store="memory://",
+        datadir=args.data_dir,  # Faust's default is <app id>-data in the working directory
         web_enabled=False,
         key_serializer="raw",
         value_serializer="raw",
@@ -69,35 +69,28 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         "--paused-fetch-wait", type=float, default=WORKER_DEFAULTS.paused_fetch_wait
     )
     parser.add_argument("--buffer", type=int, default=4096)
+    parser.add_argument("--data-dir", default=None, help="Faust's datadir (default: Faust's)")
     return parser.parse_args(argv)
 
 
 def faust_rate(bootstrap: str, prefix: str, expected: int, extra: Sequence[str] = ()) -> float:
     """Events/s of the counting agent over the backlog, in a fresh process and group.
 
-    It runs in a scratch directory removed afterwards: Faust creates ``<app id>-data`` in the
-    working directory, which would otherwise be left in the checkout.
+    Faust's data directory is a scratch one removed afterwards (by default Faust creates
+    ``<app id>-data`` in the working directory, the checkout).
     """
     with tempfile.TemporaryDirectory(prefix="faust-baseline-") as scratch:
-        command = [sys.executable, "-m", "bench.faust_baseline", bootstrap, prefix, str(expected)]
+        args = [bootstrap, prefix, str(expected), "--data-dir", scratch, *extra]
         result = subprocess.run(
-            [*command, *extra],
+            [sys.executable, "-m", "bench.faust_baseline", *args],
             capture_output=True,
             text=True,
             timeout=900,
-            cwd=scratch,
-            env={**os.environ, "PYTHONPATH": _with_root(os.environ.get("PYTHONPATH", ""))},
         )
     for line in (result.stdout + result.stderr).splitlines():
         if "FAUST_RATE" in line:
             return float(line.split("FAUST_RATE")[1].split()[0])
     raise RuntimeError(f"Faust baseline failed: {result.stderr[-2000:]}")
-
-
-def _with_root(path: str) -> str:
-    """``path`` with the checkout first, so ``-m bench.faust_baseline`` imports from any cwd."""
-    root = str(Path(__file__).resolve().parent.parent)
-    return os.pathsep.join([root, path]) if path else root
 
 
 if __name__ == "__main__":
