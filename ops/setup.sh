@@ -67,7 +67,8 @@ fetch_registry() {
 build_compiled_model() {
   # Optional: the model compiled by mypyc from the same source (the cxstream command uses it
   # while it is current, see streams/compiled_model.py; the tests check it against the golden
-  # runs). Without a C compiler the model stays pure Python. A no-op when the build matches the source; about 35-50 s on 2 cores otherwise.
+  # runs). Without a C compiler the model stays pure Python. A no-op when the build matches
+  # the source; about 35-50 s on 2 cores otherwise.
   if ! command -v cc >/dev/null && ! command -v gcc >/dev/null; then
     log "no C compiler: the model stays pure Python (not compiled)"
     return 0

@@ -36,6 +36,10 @@ ENV = "CX_COMPILED_MODEL"
 DIR_ENV = "CX_COMPILED_DIR"
 MANIFEST = "manifest.json"
 SOURCE_ROOT = Path(__file__).resolve().parent.parent  # the directory holding ``streams/``
+#: Settings of ``CX_COMPILED_MODEL`` that ask for the Python source.
+OFF = ("0", "no", "false", "off")
+#: The modules the build must be installed before (they import the rest of the model).
+MODEL_ROOTS = ("streams.domain", "streams.model")
 REBUILD = "python ops/build_compiled.py (ops/setup.sh runs it when a C compiler is present)"
 
 
@@ -121,14 +125,14 @@ def install(mode: str | None = None) -> bool:
     unusable, importing the model raises :class:`CompiledModelError` saying why.
     """
     mode = (os.environ.get(ENV, "") if mode is None else mode).strip().lower()
-    if mode in ("", "0", "no", "false", "off"):
+    if mode in ("", *OFF):
         return False
     problem, modules = "", dict[str, Path]()
     if mode not in ("1", "yes", "true", "on", "auto"):
         problem = f"{mode!r} is not a setting: use 1 (require), auto or 0 (pure Python)"
     else:
         problem, modules = _problem(build_dir())
-    already = [m for m in ("streams.domain", "streams.model") if m in sys.modules]
+    already = [m for m in MODEL_ROOTS if m in sys.modules]
     if not problem and already:
         problem = f"{', '.join(already)} imported before the compiled model was installed"
     if problem and mode == "auto":
@@ -141,14 +145,15 @@ def install(mode: str | None = None) -> bool:
 
 
 def prefer_build() -> bool:
-    """The ``cxstream`` command's default: the build when current; returns whether it is used.
+    """The ``cxstream`` command's default: the build when current; returns whether it installed
+    it.
 
     Does nothing when ``CX_COMPILED_MODEL`` is set (the start-up hook applied it) or when the
     model is already imported (an in-process caller, such as a test, chose it). A build that
     exists but is stale or for another Python is skipped with ``auto``'s warning, naming the
     rebuild; no build at all is skipped silently.
     """
-    if os.environ.get(ENV, "").strip() or _model_imported():
+    if os.environ.get(ENV, "").strip() or any(m in sys.modules for m in MODEL_ROOTS):
         return False
     if not (build_dir() / MANIFEST).is_file():
         return False
@@ -158,10 +163,6 @@ def prefer_build() -> bool:
 def build_problem() -> str:
     """Why the build cannot serve the model (missing, stale, another Python), or "" if it can."""
     return _problem(build_dir())[0]
-
-
-def _model_imported() -> bool:
-    return any(m in sys.modules for m in ("streams.domain", "streams.model"))
 
 
 def in_use() -> bool:

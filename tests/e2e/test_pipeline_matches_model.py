@@ -10,7 +10,7 @@ import pytest
 from confluent_kafka import Consumer, Producer
 
 from agents.settings import KafkaSettings
-from streams.compiled_model import ENV, build_problem
+from streams.compiled_model import ENV, OFF, build_problem
 from streams.contracts import record_timestamp
 from streams.domain import AlertType, Event
 from streams.model import load_config
@@ -85,7 +85,7 @@ def test_live_alerts_equal_the_pure_model_and_the_api_explains_them(
     assert dead_letters(kafka_bootstrap, topics) == bad
     # The worker runs the compiled build whenever setup made a current one (the reference
     # below is this process's Python source), and says which on /metrics.
-    compiled = not build_problem() and os.environ.get(ENV, "") not in ("0", "no", "false", "off")
+    compiled = not build_problem() and os.environ.get(ENV, "").strip().lower() not in OFF
     assert metric(worker, "cxstream_model_compiled") == (1.0 if compiled else 0.0)
 
     expected = reference_run(scenario, load_config())
