@@ -15,8 +15,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from streams.compiled_model import ENV, MANIFEST, build_dir
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -38,16 +36,6 @@ def _run(args: list[str], timeout: float, **env: str) -> subprocess.CompletedPro
         text=True,
         timeout=timeout,
     )
-
-
-@pytest.fixture(scope="module")
-def compiled() -> dict[str, str]:
-    """A build current with the source (rebuilt here only if the model changed since setup)."""
-    built = _run(["ops/build_compiled.py"], timeout=600)
-    assert built.returncode == 0, built.stdout + built.stderr
-    if "no C compiler" in built.stdout:
-        pytest.skip("no C compiler on this machine: only the pure-Python model exists here")
-    return {ENV: "1"}
 
 
 def test_compiled_modules_are_the_ones_loaded(compiled: dict[str, str]) -> None:
