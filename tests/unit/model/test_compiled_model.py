@@ -28,10 +28,12 @@ MODEL_TESTS = [  # the golden digests and every hypothesis property of the model
 
 
 def _run(args: list[str], timeout: float, **env: str) -> subprocess.CompletedProcess[str]:
+    """``args`` in a fresh interpreter, with ``CX_COMPILED_MODEL`` only if ``env`` sets it."""
+    inherited = {k: v for k, v in os.environ.items() if k != ENV}
     return subprocess.run(
         [sys.executable, *args],
         cwd=ROOT,
-        env={**os.environ, **env},
+        env={**inherited, **env},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -88,18 +90,10 @@ def test_the_cxstream_command_prefers_a_current_build_and_is_quiet_without_one(
     compiled: dict[str, str], tmp_path: Path
 ) -> None:
     """Unset, the command uses the build setup made; no build means the source, silently."""
-    unset = {k: v for k, v in os.environ.items() if k != ENV}
     probe = "import streams.compiled_model as c; c.prefer_build(); print(c.in_use())"
 
     def run(**env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-c", probe],
-            cwd=ROOT,
-            env={**unset, **env},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        return _run(["-c", probe], 60, **env)
 
     current = run()
     assert current.stdout.split() == ["True"], current.stderr
@@ -119,19 +113,11 @@ def test_the_command_entry_point_applies_it_before_any_model_import(
 ) -> None:
     """``cxstream`` imports nothing of the model before ``main`` chooses the build (its command
     modules, which ``--version`` loads to build the parser, import the model)."""
-    unset = {k: v for k, v in os.environ.items() if k != ENV}
     probe = (
         "import sys, agents.cli.main as m; "
         "assert 'streams.domain' not in sys.modules and 'streams.model' not in sys.modules\n"
         "try: m.main(['--version'])\nexcept SystemExit: pass\n"
         "import streams.compiled_model as c; print(c.in_use())"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=ROOT,
-        env=unset,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _run(["-c", probe], 60)
     assert result.stdout.split()[-1] == "True", result.stdout + result.stderr  # after --version
