@@ -203,16 +203,26 @@ def prune_tickets(
         keep.sort(key=lambda r: (r.opened_at, r.ticket_id))
     if not old:
         return tickets, hist
+    # Leave one at a time, oldest first, each judged against the tickets still held: the same
+    # history whether the watermark passed them in one step or in several (event spacing).
+    old.sort(key=_left_at)
+    held = tickets
     for rec in old:
-        hist = _evict(rec, tickets, hist, cfg)
+        held = tuple(o for o in held if o is not rec)
+        hist = _evict(rec, held, hist, cfg)
     return tuple(keep), hist
+
+
+def _left_at(rec: TicketRecord) -> tuple[float, str]:
+    """When a ticket's record stops changing (resolve time, else last status): eviction order."""
+    return (rec.resolved_at if rec.resolved_at > -math.inf else rec.status_at, rec.ticket_id)
 
 
 def _evict(
     rec: TicketRecord, tickets: tuple[TicketRecord, ...], h: TicketHistory, cfg: ModelConfig
 ) -> TicketHistory:
     lam = cfg.success.lam
-    t = rec.resolved_at if rec.resolved_at > -math.inf else rec.status_at
+    t = _left_at(rec)[0]
     at = max(h.at, t)
 
     def add(v: float, w: float) -> float:

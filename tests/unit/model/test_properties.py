@@ -208,3 +208,27 @@ def test_a_new_customers_first_events_in_any_order_within_grace_equal_in_order(
     mixed, _ = run(shuffled, CFG)
     diff = diff_fields(ordered, mixed)
     assert diff == [], [(f, getattr(ordered, f), getattr(mixed, f)) for f in diff]
+
+
+def test_repeat_ticket_judged_the_same_whatever_the_window_spacing() -> None:
+    """Two tickets leaving the retention in one step count as they would one after the other.
+
+    H1 is a repeat of H0 (same category, opened within the window), but once H0 has left the
+    live map it can no longer be compared. Whether H0 left in an earlier step or in the same
+    step as H1 depends only on event spacing, so the count must not depend on it.
+    """
+    resolved = (T0 + 46 * DAY, T0 + 76 * DAY)
+    history = [
+        purchase(T0, "h0"),
+        ticket(resolved[0], "h1", "H0", TicketAction.RESOLVED, category="delivery"),
+        ticket(resolved[1], "h2", "H1", TicketAction.RESOLVED, category="delivery"),
+    ]
+    cutoff_h1 = resolved[1] + CFG.success.closed_ticket_retention_days * DAY
+    window = [purchase(cutoff_h1, "w0"), purchase(cutoff_h1 + 1, "w1")]
+    base, _ = run(history, CFG)
+    in_order, _ = run(window, CFG, base)
+    swapped, _ = run(window[::-1], CFG, base)
+    assert base.tickets != ()
+    assert in_order.tickets == swapped.tickets == ()
+    assert in_order.ticket_history.repeats == swapped.ticket_history.repeats
+    assert diff_fields(in_order, swapped) == []
