@@ -23,14 +23,7 @@ from streams.domain import (
     TicketEvent,
 )
 from streams.model.alerts import AlertBook, step_alerts
-from streams.model.fold import (
-    fold_feedback,
-    fold_profile,
-    fold_purchase,
-    fold_ticket,
-    prune_tickets,
-    touch,
-)
+from streams.model.fold import fold_feedback, fold_profile, fold_purchase, touch
 from streams.model.health import band, contributions, health
 from streams.model.lifecycle import moved, next_stage
 from streams.model.loop_state import NO_LOOP
@@ -48,6 +41,7 @@ from streams.model.state import (
     Engagement,
     build_state,
 )
+from streams.model.tickets import fold_ticket, prune_tickets
 
 _SNAPSHOT = positional(HealthSnapshot)  # snapshot() runs once per customer and batch
 

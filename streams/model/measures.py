@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from streams.config import ModelConfig, RhythmConfig
 from streams.model.fit import fit_score
-from streams.model.fold import is_repeat
 from streams.model.state import (
     DAY_S,
     HOUR_S,
@@ -26,6 +25,7 @@ from streams.model.state import (
     decay_to,
     memoized,
 )
+from streams.model.tickets import is_repeat, settled_at
 
 _URGENT = frozenset({"high", "urgent"})
 
@@ -202,7 +202,7 @@ def success_at(
     last_esc = h.escalated_at
     window = sc.repeat_window_days * DAY_S
     for r in tickets:
-        ref = r.resolved_at if r.resolved_at > -math.inf else r.status_at
+        ref = settled_at(r)
         d = math.exp(-lam * (now - ref)) if now > ref else 1.0
         esc, reo = esc + r.escalations * d, reo + r.reopens * d
         last_esc = max(last_esc, r.escalated_at)

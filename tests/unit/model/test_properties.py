@@ -11,6 +11,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from streams.config import config_from_mapping
 from streams.domain import (
     AlertAction,
     Event,
@@ -208,6 +209,35 @@ def test_a_new_customers_first_events_in_any_order_within_grace_equal_in_order(
     mixed, _ = run(shuffled, CFG)
     diff = diff_fields(ordered, mixed)
     assert diff == [], [(f, getattr(ordered, f), getattr(mixed, f)) for f in diff]
+
+
+@SLOW
+@given(events(30, 120 * DAY), st.integers(1, 3))
+def test_ticket_history_stays_finite_when_the_ticket_cap_binds(evs: list[Event], cap: int) -> None:
+    """The cap evicts open tickets too, including one known only from "updated" events."""
+    cfg = config_from_mapping({"success": {"max_tickets": cap}})
+    state, _ = run(sorted(evs, key=lambda e: e.occurred_at), cfg)
+    h = state.ticket_history
+    sums = (h.escalations, h.reopens, h.breaches, h.repeats, h.resolution_hours, h.resolved)
+    assert all(math.isfinite(v) for v in sums), h
+    snap = snapshot(state, state.as_of + DAY, cfg)
+    assert all("nan" not in c.detail for c in snap.contributions), snap.contributions
+    assert math.isfinite(snap.health)
+
+
+def test_a_ticket_known_only_from_updates_leaves_the_cap_without_poisoning_history() -> None:
+    """Its eviction time falls back to when it was first seen; it has no status time."""
+    evs = [purchase(T0, 0), ticket(T0 + DAY, 1, "U", TicketAction.UPDATED)]
+    cap = CFG.success.max_tickets
+    evs += [ticket(T0 + DAY + i, f"o{i}", f"T{i}", TicketAction.OPENED) for i in range(cap)]
+    state, _ = run(evs, CFG)
+    assert [r.ticket_id for r in state.tickets] == [f"T{i}" for i in range(cap)]
+    assert state.ticket_history.at == T0 + DAY
+    assert state.ticket_history.resolved == 0.0 and state.ticket_history.escalations == 0.0
+    detail = next(
+        c.detail for c in snapshot(state, T0 + 2 * DAY, CFG).contributions if c.measure == "success"
+    )
+    assert "nan" not in detail and "0.0 escalations" in detail, detail
 
 
 def test_repeat_ticket_judged_the_same_whatever_the_window_spacing() -> None:
