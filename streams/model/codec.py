@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import marshal
+import math
 from operator import attrgetter
 from typing import Any
 
@@ -76,7 +77,7 @@ _HISTORY, _FEEDBACK, _PROFILE = _getter(TicketHistory), _getter(FeedbackAgg), _g
 _ALERT = _getter(OpenAlert)
 _TRACKED = _getter(TrackedAlert)
 # Empty parts decode to the shared constants (cheaper, and their caches are shared).
-_NO_PURCHASES, _NO_TICKET_HISTORY = _PURCHASES(NO_PURCHASES), _HISTORY(NO_TICKET_HISTORY)
+_NO_PURCHASES = _PURCHASES(NO_PURCHASES)
 _NO_FEEDBACK, _NO_PROFILE = _FEEDBACK(NO_FEEDBACK), _PROFILE(NO_PROFILE)
 
 
@@ -131,7 +132,9 @@ def _from_v2(data: bytes, with_loop: bool = False) -> CustomerState:
             build_engagement(*eng),
             NO_PURCHASES if pur == _NO_PURCHASES else build_purchases(*pur),
             tuple([build_ticket(*t) for t in tickets]),
-            NO_TICKET_HISTORY if hist == _NO_TICKET_HISTORY else build_history(*hist),
+            # No eviction time means nothing was evicted; earlier builds could leave NaN sums here
+            # when the ticket cap evicted a ticket seen only through "updated" events.
+            NO_TICKET_HISTORY if hist[0] == -math.inf else build_history(*hist),
             NO_FEEDBACK if fb == _NO_FEEDBACK else build_feedback(*fb),
             NO_PROFILE if prof == _NO_PROFILE else build_profile(*prof),
             *(stage, since, history, tuple([build_alert(*a) for a in alerts])),

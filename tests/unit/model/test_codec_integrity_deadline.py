@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -16,6 +17,7 @@ from streams.model import (
     load_config,
     next_deadline,
     observe_feedback,
+    snapshot,
     state_from_bytes,
     state_to_bytes,
     tick,
@@ -160,3 +162,19 @@ def test_stage_deadlines_are_seen_by_the_tick_at_them(cfg, offset: float) -> Non
             changes += 1
             assert stages[1] == stages[2], (when, stages)
     assert changes >= 3  # at_risk, dormant, churned
+
+
+def test_a_stored_history_poisoned_by_an_earlier_build_loads_as_empty(cfg) -> None:
+    """Earlier builds could store NaN ticket sums with no eviction time (a cap-eviction bug)."""
+    state, _ = run([purchase(T0, 1), ticket(T0 + DAY, 2, "X", TicketAction.OPENED)], cfg)
+    nan = math.nan
+    poisoned = replace(
+        state,
+        ticket_history=replace(
+            state.ticket_history, escalations=nan, reopens=nan, repeats=nan, resolved=nan
+        ),
+    )
+    loaded = state_from_bytes(state_to_bytes(poisoned))
+    assert loaded.ticket_history == state.ticket_history
+    assert loaded == state_from_bytes(state_to_bytes(state))
+    assert math.isfinite(snapshot(loaded, T0 + 2 * DAY, cfg).health)
