@@ -149,6 +149,15 @@ def _check_pairs(cfg: ModelConfig) -> None:
             "ordering.grace_hours: must not exceed success.closed_ticket_retention_days, "
             f"got {cfg.ordering.grace_hours}"
         )
+    sc = cfg.success
+    if sc.repeat_window_days + cfg.ordering.grace_hours / 24 > sc.closed_ticket_retention_days:
+        raise ConfigError(
+            f"success.repeat_window_days: plus ordering.grace_hours "
+            f"({cfg.ordering.grace_hours:g} h) it must not exceed "
+            f"success.closed_ticket_retention_days ({sc.closed_ticket_retention_days:g} d), got "
+            f"{sc.repeat_window_days:g} d: a repeat is only seen while the earlier ticket is "
+            "held; raise the retention or shorten the window"
+        )
     h = cfg.health
     total = (
         h.weight_engagement

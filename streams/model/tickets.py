@@ -116,11 +116,36 @@ def prune_tickets(
     # Leave one at a time, oldest first, each judged against the tickets still held: the same
     # history whether the watermark passed them in one step or in several (event spacing).
     old.sort(key=lambda r: (settled_at(r), r.ticket_id))
+    window = sc.repeat_window_days * DAY_S
     held = tickets
     for rec in old:
         held = tuple(o for o in held if o is not rec)
         hist = _evict(rec, held, hist, cfg)
+        for later in held:  # repeats of `rec` it leaves with no earlier ticket held: count now
+            if _repeats(later, rec, window) and not is_repeat(later, held, window):
+                hist = _add_repeat(hist, later.opened_at, sc.lam)
     return tuple(keep), hist
+
+
+def _repeats(later: TicketRecord, earlier: TicketRecord, window: float) -> bool:
+    """``later`` repeats ``earlier``'s problem: same category, opened within ``window`` after."""
+    return is_repeat(later, (earlier,), window)
+
+
+def _add_repeat(h: TicketHistory, opened_at: float, lam: float) -> TicketHistory:
+    """One repeated problem into history, decayed from when the repeating ticket opened."""
+    at = max(h.at, opened_at)
+    k = decay_to(1.0, h.at, at, lam)
+    return TicketHistory(
+        at=at,
+        escalations=h.escalations * k,
+        reopens=h.reopens * k,
+        breaches=h.breaches * k,
+        repeats=h.repeats * k + math.exp(-lam * (at - opened_at)),
+        resolution_hours=h.resolution_hours * k,
+        resolved=h.resolved * k,
+        escalated_at=h.escalated_at,
+    )
 
 
 def settled_at(rec: TicketRecord) -> float:
@@ -143,15 +168,19 @@ def _evict(
 
     resolved = rec.resolved_at > -math.inf
     breach = resolved and rec.resolved_at > rec.sla_due_at
-    repeat = is_repeat(rec, tickets, cfg.success.repeat_window_days * DAY_S)
     dur = (rec.resolved_at - rec.opened_at) / 3600.0 if resolved else 0.0
-    return TicketHistory(
+    h = TicketHistory(
         at=at,
         escalations=add(h.escalations, rec.escalations),
         reopens=add(h.reopens, rec.reopens),
         breaches=add(h.breaches, float(breach)),
-        repeats=add(h.repeats, float(repeat)),
+        repeats=decay_to(h.repeats, h.at, at, lam),
         resolution_hours=add(h.resolution_hours, dur),
         resolved=add(h.resolved, float(resolved)),
         escalated_at=max(h.escalated_at, rec.escalated_at),
     )
+    # Still a repeat (an earlier ticket outlives it): count it now; else it was counted when
+    # its last earlier ticket left, or it never was one.
+    if is_repeat(rec, tickets, cfg.success.repeat_window_days * DAY_S):
+        h = _add_repeat(h, rec.opened_at, lam)
+    return h

@@ -41,6 +41,11 @@ def test_custom_file_merges_over_defaults(tmp_path: Path) -> None:
         ({"health": {"red_below": 80.0}}, "health.red_below", "below"),
         ({"rhythm": {"typo_days": 3}}, "rhythm.typo_days", "unknown setting"),
         ({"nonsense": {}}, "nonsense", "unknown section"),
+        (
+            {"success": {"repeat_window_days": 44.0}},
+            "success.repeat_window_days",
+            "raise the retention or shorten the window",
+        ),
         ({"fit": {"icp": {"shoe_size": {"values": {}}}}}, "fit.icp.shoe_size", "unknown attribute"),
         (
             {"fit": {"icp": {"segment": {"values": {"smb": 2.0}}}}},
