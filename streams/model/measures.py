@@ -207,7 +207,7 @@ def success_at(
         esc, reo = esc + r.escalations * d, reo + r.reopens * d
         last_esc = max(last_esc, r.escalated_at)
         if is_repeat(r, tickets, window):  # decayed from its opening, as in history
-            rep += math.exp(-lam * (now - r.opened_at)) if now > r.opened_at else 1.0
+            rep += decay_to(1.0, r.opened_at, now, lam)
         if r.is_open:
             n_open += 1
             urgent += r.priority in _URGENT

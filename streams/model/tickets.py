@@ -141,7 +141,7 @@ def _add_repeat(h: TicketHistory, opened_at: float, lam: float) -> TicketHistory
         escalations=h.escalations * k,
         reopens=h.reopens * k,
         breaches=h.breaches * k,
-        repeats=h.repeats * k + math.exp(-lam * (at - opened_at)),
+        repeats=h.repeats * k + decay_to(1.0, opened_at, at, lam),
         resolution_hours=h.resolution_hours * k,
         resolved=h.resolved * k,
         escalated_at=h.escalated_at,
@@ -169,18 +169,17 @@ def _evict(
     resolved = rec.resolved_at > -math.inf
     breach = resolved and rec.resolved_at > rec.sla_due_at
     dur = (rec.resolved_at - rec.opened_at) / 3600.0 if resolved else 0.0
-    h = TicketHistory(
+    # Still a repeat (an earlier ticket outlives it): count it now, decayed from its opening;
+    # else it was counted when its last earlier ticket left, or it never was one.
+    repeat = is_repeat(rec, tickets, cfg.success.repeat_window_days * DAY_S)
+    return TicketHistory(
         at=at,
         escalations=add(h.escalations, rec.escalations),
         reopens=add(h.reopens, rec.reopens),
         breaches=add(h.breaches, float(breach)),
-        repeats=decay_to(h.repeats, h.at, at, lam),
+        repeats=decay_to(h.repeats, h.at, at, lam)
+        + float(repeat) * decay_to(1.0, rec.opened_at, at, lam),
         resolution_hours=add(h.resolution_hours, dur),
         resolved=add(h.resolved, float(resolved)),
         escalated_at=max(h.escalated_at, rec.escalated_at),
     )
-    # Still a repeat (an earlier ticket outlives it): count it now; else it was counted when
-    # its last earlier ticket left, or it never was one.
-    if is_repeat(rec, tickets, cfg.success.repeat_window_days * DAY_S):
-        h = _add_repeat(h, rec.opened_at, lam)
-    return h
