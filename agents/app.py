@@ -31,6 +31,7 @@ from agents.worker.faust_internals import CxWorker
 from agents.worker.faust_overrides import FaustLevers
 from agents.worker.faust_overrides import install as install_overrides
 from agents.worker.fetch_guard import install_guard
+from agents.worker.fold_process import FoldProcess
 from agents.worker.health import HealthBoard
 from agents.worker.merge_probes import worker_merge
 from agents.worker.model_params import ModelParameters, register_parameters_reader
@@ -152,6 +153,10 @@ def create_app(options: WorkerOptions, config: ModelConfig, partitions: int) -> 
         FaustIntegrity(integrity, config),
         health=health,
     )
+    if options.fold_process:
+        cycle.fold_process = FoldProcess(cycle.fold)
+        cycle.fold_process.start()
+    app.cx_fold_process = cycle.fold_process  # type: ignore[attr-defined]  # stopped by run_worker
     register_parameters_reader(app, options, params)
     register_customer_agent(app, cycle, customers, params, options)
     budget = register_budget(app, cycle, config, settings.kafka, topics, partitions)
@@ -182,4 +187,6 @@ def run_worker(options: WorkerOptions, log_level: str = "info") -> int:
     gc.set_threshold(50_000, 20, 100)
     worker = CxWorker(app, loglevel=log_level, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()  # returns when SIGINT/SIGTERM stops the worker
+    if app.cx_fold_process is not None:  # type: ignore[attr-defined]
+        app.cx_fold_process.stop()  # type: ignore[attr-defined]
     return 0

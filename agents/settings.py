@@ -246,6 +246,8 @@ class WorkerOptions:
     faust_fast_path: bool = True
     # Changelog recovery read with librdkafka ahead of Faust's (agents/worker/fast_restore.py).
     fast_restore: bool = True
+    # The per-customer fold in a child process, beside Faust's (agents/worker/fold_process.py).
+    fold_process: bool = True
     fetch_max_wait: float = 0.1
     paused_fetch_wait: float = 0.05
     session_timeout: float = 30.0  # seconds before a silent worker's partitions move

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from confluent_kafka import Consumer, Producer
 
 from agents.settings import PRODUCER_DEFAULTS
+from bench.rss import rss_bytes
 from streams.contracts import encode_event, record_timestamp
 from streams.contracts.mapping import EVENT_KINDS
 from streams.domain import (
@@ -179,15 +180,6 @@ def group_rate(workers: Sequence[Worker], expected: int, limit: float = 1200.0) 
     finally:
         for worker in workers:
             worker.kill()
-
-
-def rss_bytes(worker: Worker) -> int:
-    assert worker.process is not None
-    with open(f"/proc/{worker.process.pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def rss_slope_mb_per_million(

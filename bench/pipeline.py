@@ -33,7 +33,6 @@ from bench.loads import (
     latency_at_rate,
     new_customers,
     produce_backlog,
-    rss_bytes,
     rss_slope_mb_per_million,
     sustained_rate,
 )
@@ -41,6 +40,7 @@ from bench.peers import PeerMissing, quix_python, quix_rate
 from bench.plain_model import plain_model_rate
 from bench.report import catch_up, compiled_catch_up, markdown, model_speeds
 from bench.restore import restore_rows, wait_index_rebuilt
+from bench.rss import rss_bytes
 from streams.compiled_model import ENV, build_dir
 from streams.topics import Topics
 from tests.e2e.harness import Worker
@@ -51,6 +51,7 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 FAUST_OVERRIDES = ["--overrides", "--buffer", "16384"]  # the worker's overrides and buffer
 STOCK = ["--no-faust-fast-path"]  # the worker with Faust unchanged
 FAST = ["--faust-fast-path"]  # the worker with the Faust overrides (the default)
+ONE_PROCESS = [*FAST, "--no-fold-process"]  # the worker folding in its own process
 # Released after 0.05 s of quiet and folded after 5 ms, not 0.75 s and 0.25 s (docs/benchmarks.md)
 LOW_LATENCY = ["--max-task-idle", "0.05", "--batch-within", "0.005"]
 
@@ -89,6 +90,9 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         stock = catch_up(
             Worker(boot, topics, f"{topics.prefix}stock", scratch / "ws", extra_args=STOCK), n
         )
+        in_process = catch_up(
+            Worker(boot, topics, f"{topics.prefix}one", scratch / "wi", extra_args=ONE_PROCESS), n
+        )
         worker = Worker(boot, topics, f"{topics.prefix}app", scratch / "w1", extra_args=FAST)
         worker.start()
         rss_before = rss_bytes(worker)
@@ -123,6 +127,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         "faust_eps": faust_only,
         "faust_fast_eps": faust_fast,
         "stock_eps": stock,
+        "in_process_eps": in_process,
         "plain_eps": plain,
         "quix_eps": quix,
         "quix_compiled_eps": quix_compiled,

@@ -100,11 +100,19 @@ def markdown(figures: dict[str, float], command: str) -> str:
             "cxstream worker with Faust unchanged (`--no-faust-fast-path`)",
             f"{f['stock_eps']:,.0f} events/s",
         ),
+        (
+            "cxstream worker folding in its own process (`--no-fold-process`)",
+            _eps(f["in_process_eps"]),
+        ),
         ("ratio cxstream ÷ Quix Streams", _ratio(f["cxstream_eps"], f["quix_eps"])),
         ("ratio cxstream ÷ bare", _ratio(f["cxstream_eps"], f["bare_eps"])),
         ("ratio Faust-only ÷ bare", _ratio(f["faust_eps"], f["bare_eps"])),
         ("ratio Faust-only with the overrides ÷ bare", _ratio(f["faust_fast_eps"], f["bare_eps"])),
         ("ratio worker with ÷ without the overrides", _ratio(f["cxstream_eps"], f["stock_eps"])),
+        (
+            "ratio worker with ÷ without the fold process",
+            _ratio(f["cxstream_eps"], f["in_process_eps"]),
+        ),
         ("ratio compiled ÷ pure worker", _ratio(f["compiled_eps"], f["cxstream_eps"])),
         (
             "ratio compiled worker ÷ Quix Streams with the compiled model",

@@ -22,8 +22,9 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from agents.worker.topic_admin import faust_changelogs
-from bench.loads import encoded_population, rss_bytes, topic_for
+from bench.loads import encoded_population, topic_for
 from bench.peer_fold import PEER_PRODUCER, PeerFold, fold_record
+from bench.rss import rss_bytes
 from streams.envelope import encode_envelope, new_envelope
 from streams.loop_processing import loop_deadline
 from streams.model import CustomerState, snapshot

@@ -26,6 +26,7 @@ from agents.worker.batch_fold import TICK_VALUE, BatchFold
 from agents.worker.budget_feed import BudgetFeed
 from agents.worker.customer_fold import Record
 from agents.worker.fold_ports import BatchOutput, IntegrityAccess
+from agents.worker.fold_process import FoldProcess
 from agents.worker.health import HealthBoard
 from agents.worker.index_rebuild import RebuildLedger, StoredStates, rebuild_index
 from agents.worker.outputs import OutputProducer, OutputRejected
@@ -83,6 +84,7 @@ class BatchCycle:
         self._ledger: RebuildLedger | None = None  # while the deadline index is rebuilt
         self.indexed: set[int] | None = None  # the partitions the deadline index covers
         self.budget: BudgetFeed | None = None  # set when churn alerts compete for a budget
+        self.fold_process: FoldProcess | None = None  # set with --fold-process
 
     async def handle_safely(self, records: Sequence[Record]) -> None:
         """Handle a batch; never raises except on cancellation (see the module docstring)."""
@@ -136,7 +138,10 @@ class BatchCycle:
 
     async def handle(self, records: Sequence[Record]) -> BatchOutput:
         try:
-            out = self.fold.process(records, self.states, self.integrity)
+            if self.fold_process is not None:
+                out = await self.fold_process.process(records, self.states, self.integrity)
+            else:
+                out = self.fold.process(records, self.states, self.integrity)
             self._publish(out)
             await self.outputs.flush()  # acknowledged before any state moves past them
         except BaseException:

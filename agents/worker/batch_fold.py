@@ -17,6 +17,7 @@ import logging
 import struct
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 
 from agents.worker.customer_fold import CustomerFold, Item, Record, RecordFault
@@ -50,6 +51,15 @@ log = logging.getLogger(__name__)
 
 Headers = list[tuple[str, bytes]]
 TICK_VALUE = struct.Struct(">d")
+
+
+@dataclass(slots=True)
+class PreparedBatch:
+    """A batch decoded and grouped: each customer's items in folding order."""
+
+    out: BatchOutput
+    groups: dict[str, list[Item]]
+    now: float
 
 
 class BatchFold:
@@ -88,9 +98,17 @@ class BatchFold:
         states: StateAccess,
         integrity: IntegrityAccess = FULL_WEIGHT,
     ) -> BatchOutput:
-        """Decode, weigh feedback (in record order), then fold each customer's items.
+        """Decode, weigh feedback (in record order), then fold each customer's items."""
+        batch = self.prepare(records, integrity)
+        for customer_id, items in batch.groups.items():
+            before = states.get(customer_id, items[0].record)  # errors: retried, not blamed
+            self.fold_customer(customer_id, before, items, batch.out, batch.now)
+        return batch.out
 
-        A customer's items are folded in record-timestamp order (the merge's order; event time
+    def prepare(self, records: Sequence[Record], integrity: IntegrityAccess) -> PreparedBatch:
+        """Decode and weigh a batch's records and group them by customer, ready to fold.
+
+        A customer's items are in record-timestamp order (the merge's order; event time
         for records that follow the contract, then event time within a millisecond), which
         absorbs the interleaving of their topics within a batch. Ordering by the payload's
         event time instead would make a record stamped later than it claims to have occurred
@@ -108,10 +126,9 @@ class BatchFold:
             if item is not None:
                 key = item.event.customer_id if item.event else _text(record.key)
                 groups.setdefault(key, []).append(item)
-        for customer_id, items in groups.items():
+        for items in groups.values():
             items.sort(key=_item_order)
-            self._fold_customer(customer_id, items, states, out, now)
-        return out
+        return PreparedBatch(out, groups, now)
 
     def _item(
         self, record: Record, now: float, out: BatchOutput, integrity: IntegrityAccess
@@ -201,15 +218,15 @@ class BatchFold:
             return  # a tick is internal: the next event or tick does its work
         self._reject(record, list(record.headers or ()), processing_failure(exc), now, out)
 
-    def _fold_customer(
+    def fold_customer(
         self,
         customer_id: str,
+        before: Envelope | None,
         items: list[Item],
-        states: StateAccess,
         out: BatchOutput,
         now: float,
     ) -> None:
-        before = states.get(customer_id, items[0].record)  # errors: retried, not blamed
+        """Fold one customer's items (in order) into ``out``; ``before`` is their stored state."""
         fresh = [i for i in items if not self._redelivered(before, i, out)]
         if not fresh:
             if before is not None:  # see _rewrite

@@ -29,6 +29,7 @@ from agents.worker.batch_cycle import BatchCycle
 from agents.worker.faust_internals import assigned_partitions, in_recovery, records_unread
 from agents.worker.merge import EventTimeMerge
 from agents.worker.model_params import ModelParameters
+from agents.worker.overlapped_take import take_overlapped
 from agents.worker.table_store import stored_states
 from agents.worker.take_window import adapt_take_window, backlog_fills_a_batch
 from streams.model import ModelConfig
@@ -56,7 +57,8 @@ def register_customer_agent(
                 records_unread(app, app.topics.acks_enabled_for), options.batch_size
             ),
         )
-        async for events in stream.take_events(options.batch_size, options.batch_within):
+        take = take_overlapped if cycle.fold_process is not None else faust.Stream.take_events
+        async for events in take(stream, options.batch_size, options.batch_within):
             await params.ready()  # the parameters to judge with (pinned: until they arrive)
             await finish_before_ack(cycle.handle_safely([event.message for event in events]))
 

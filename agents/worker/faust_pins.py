@@ -124,7 +124,8 @@ RELIES_ON: dict[str, tuple[Callable[[], Any], str, str]] = {
         lambda: faust.Stream.take_events,
         "607d48aead118ba8",
         "take_window: it must still start each batch with self.wait_for_stopped(buffer_full, "
-        "timeout=within)",
+        "timeout=within); overlapped_take copies its loop (processor, passive drain, manual "
+        "acks): copy the new one and keep only the buffer handed over at the yield",
     ),
     "faust Recovery._restart_recovery": (
         lambda: faust_recovery.Recovery._restart_recovery.fun,

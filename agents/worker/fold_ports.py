@@ -46,11 +46,18 @@ class StateAccess(Protocol):
 
     def get(self, customer_id: str, record: Record) -> Envelope | None: ...
 
-    def put(self, customer_id: str, envelope: Envelope, raw: bytes, record: Record) -> None:
-        """Store ``envelope``, already encoded as ``raw`` (encoding failures are caught earlier)."""
+    def put(self, customer_id: str, envelope: Envelope | None, raw: bytes, record: Record) -> None:
+        """Store ``raw``, the encoded ``envelope`` (None when the fold ran in another process;
+        encoding failures are caught earlier)."""
 
 
-StoredState = tuple[str, Envelope, bytes, Record]  # customer id, state, its bytes, last record
+class RawStateAccess(Protocol):
+    """The stored bytes of a customer's state, for a fold that decodes them elsewhere."""
+
+    def get_raw(self, customer_id: str, record: Record) -> bytes | None: ...
+
+
+StoredState = tuple[str, Envelope | None, bytes, Record]  # customer id, state, bytes, last record
 
 
 @dataclass(slots=True)

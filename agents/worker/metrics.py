@@ -52,6 +52,13 @@ STALE_FETCH_RECORDS = Counter(
     "committed offsets (they are read again; delivering them would commit past others).",
     registry=REGISTRY,
 )
+FOLD_PROCESS_FALLBACKS = Counter(
+    "cxstream_fold_process_fallbacks",
+    "Batches folded in the worker's own process instead of its fold process (--fold-process), "
+    "by reason: died (a new one serves the next batch) or error (the worker log says which).",
+    ["reason"],
+    registry=REGISTRY,
+)
 TABLE_RESTORE_RECORDS = Counter(
     "cxstream_table_restore_records",
     "Changelog records read into the tables with librdkafka ahead of Faust's recovery "

@@ -66,30 +66,48 @@ def create_tables(app: faust.App, partitions: int, block_cache_mb: int) -> tuple
 class FaustStates:
     """``StateAccess`` over a Faust table whose values are encoded envelopes.
 
-    Decoded envelopes of recently active customers stay in a bounded LRU
-    (:data:`STATE_CACHE_SIZE`), so a customer active in consecutive batches is decoded once.
-    This worker is the only writer of its partitions, so the cache can only go stale across a
-    rebalance: :meth:`forget` is called on every revoke.
+    Recently active customers stay in a bounded LRU (:data:`STATE_CACHE_SIZE`) as their stored
+    bytes and, once someone asked for it, the decoded envelope: a customer active in
+    consecutive batches is read from the table, and decoded, once. A fold run in another
+    process (``fold_process``) reads the bytes only and hands back no envelope. This worker
+    is the only writer of its partitions, so the cache can only go stale across a rebalance:
+    :meth:`forget` is called on every revoke.
     """
 
     def __init__(self, table: Any, capacity: int = STATE_CACHE_SIZE) -> None:
         self.table = table
         self.capacity = capacity
-        self._cache: OrderedDict[str, Envelope] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[bytes, Envelope | None]] = OrderedDict()
 
     def get(self, customer_id: str, record: Record) -> Envelope | None:
         cached = self._cache.get(customer_id)
         if cached is not None:
             self._cache.move_to_end(customer_id)
-            return cached
-        with event_context(record):
-            raw = self.table.get(customer_id)
-        return decode_envelope(raw) if raw else None
+            raw, envelope = cached
+            if envelope is None:
+                envelope = decode_envelope(raw)
+                self._cache[customer_id] = raw, envelope
+            return envelope
+        stored = self._read(customer_id, record)
+        return decode_envelope(stored) if stored else None
 
-    def put(self, customer_id: str, envelope: Envelope, raw: bytes, record: Record) -> None:
+    def get_raw(self, customer_id: str, record: Record) -> bytes | None:
+        """The customer's stored bytes, undecoded (None: a new customer)."""
+        cached = self._cache.get(customer_id)
+        if cached is not None:
+            self._cache.move_to_end(customer_id)
+            return cached[0]
+        return self._read(customer_id, record)
+
+    def _read(self, customer_id: str, record: Record) -> bytes | None:
+        with event_context(record):
+            raw: bytes | None = self.table.get(customer_id)
+        return raw or None
+
+    def put(self, customer_id: str, envelope: Envelope | None, raw: bytes, record: Record) -> None:
         with event_context(record):
             self.table[customer_id] = raw  # reassign: reaches changelog
-        self._cache[customer_id] = envelope
+        self._cache[customer_id] = raw, envelope
         self._cache.move_to_end(customer_id)
         if len(self._cache) > self.capacity:
             self._cache.popitem(last=False)

@@ -123,6 +123,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "docs/benchmarks.md; default on: --no-faust-fast-path runs Faust's own path)",
     )
     parser.add_argument(
+        "--fold-process",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULTS.fold_process,
+        help="fold each batch's customers in a child process while this one fetches the next "
+        "batch: a worker uses two cores (agents/worker/fold_process.py, docs/benchmarks.md; "
+        "default on: --no-fold-process folds in this process)",
+    )
+    parser.add_argument(
         "--fast-restore",
         action=argparse.BooleanOptionalAction,
         default=DEFAULTS.fast_restore,
@@ -286,6 +294,7 @@ def options_from_args(args: argparse.Namespace) -> WorkerOptions:
         table_cache_mb=args.table_cache_mb,
         faust_fast_path=args.faust_fast_path,
         fast_restore=args.fast_restore,
+        fold_process=args.fold_process,
         fetch_max_wait=args.fetch_max_wait,
         paused_fetch_wait=args.paused_fetch_wait,
         session_timeout=args.session_timeout,

@@ -82,6 +82,8 @@ def worker_argv(
         argv += ["--webhook-route", f"{team}={url}"]
     if options.faust_fast_path != d.faust_fast_path:
         argv += ["--faust-fast-path" if options.faust_fast_path else "--no-faust-fast-path"]
+    if options.fold_process != d.fold_process:
+        argv += ["--fold-process" if options.fold_process else "--no-fold-process"]
     argv += ["--insecure-api"] * api.insecure + [
         "--webhook-escalations"
     ] * options.webhook_escalations
