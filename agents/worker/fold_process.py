@@ -97,10 +97,11 @@ class FoldProcess:
         batch = self.fold.prepare(records, integrity)
         if not batch.groups:
             return batch.out
+        job = self._job(batch, states)  # a table error propagates: the batch is retried
         loop = asyncio.get_running_loop()
         try:
-            job = pickle.dumps(self._job(batch, states), protocol=5)
-            answer = await loop.run_in_executor(self._executor(), fold_job, job)
+            pickled = pickle.dumps(job, protocol=5)
+            answer = await loop.run_in_executor(self._executor(), fold_job, pickled)
             folded: FoldedJob = pickle.loads(answer)
         except BrokenProcessPool:
             metrics.FOLD_PROCESS_FALLBACKS.labels("died").inc()
