@@ -99,7 +99,10 @@ class BatchFold:
         integrity: IntegrityAccess = FULL_WEIGHT,
     ) -> BatchOutput:
         """Decode, weigh feedback (in record order), then fold each customer's items."""
-        batch = self.prepare(records, integrity)
+        return self.fold_prepared(self.prepare(records, integrity), states)
+
+    def fold_prepared(self, batch: PreparedBatch, states: StateAccess) -> BatchOutput:
+        """Fold each customer of a prepared batch from their stored state, in this process."""
         for customer_id, items in batch.groups.items():
             before = states.get(customer_id, items[0].record)  # errors: retried, not blamed
             self.fold_customer(customer_id, before, items, batch.out, batch.now)

@@ -51,8 +51,8 @@ class StateAccess(Protocol):
         encoding failures are caught earlier)."""
 
 
-class RawStateAccess(Protocol):
-    """The stored bytes of a customer's state, for a fold that decodes them elsewhere."""
+class RawStateAccess(StateAccess, Protocol):
+    """Also the stored bytes of a customer's state, for a fold that decodes them elsewhere."""
 
     def get_raw(self, customer_id: str, record: Record) -> bytes | None: ...
 

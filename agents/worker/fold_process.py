@@ -35,7 +35,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from agents.worker import metrics
 from agents.worker.batch_fold import BatchFold, PreparedBatch
@@ -107,11 +107,11 @@ class FoldProcess:
             metrics.FOLD_PROCESS_FALLBACKS.labels("died").inc()
             log.error("the fold process died: folding this batch here; a new one starts")
             self._pool = None
-            return self._fold_here(batch, states)
+            return self.fold.fold_prepared(batch, states)
         except Exception:
             metrics.FOLD_PROCESS_FALLBACKS.labels("error").inc()
             log.exception("the fold process failed a batch: folding it here")
-            return self._fold_here(batch, states)
+            return self.fold.fold_prepared(batch, states)
         return _merged(batch, folded)
 
     def _job(self, batch: PreparedBatch, states: RawStateAccess) -> FoldJob:
@@ -123,13 +123,6 @@ class FoldProcess:
             for customer_id, items in batch.groups.items()
         ]
         return FoldJob(self.fold.topics.prefix, self._config_bytes, batch.now, customers)
-
-    def _fold_here(self, batch: PreparedBatch, states: RawStateAccess) -> BatchOutput:
-        for customer_id, items in batch.groups.items():
-            raw = states.get_raw(customer_id, items[0].record)
-            before = decode_envelope(raw) if raw else None
-            self.fold.fold_customer(customer_id, before, items, batch.out, batch.now)
-        return batch.out
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -144,18 +137,20 @@ class FoldProcess:
         return self._pool
 
 
+#: What the child adds to a batch's output; the stream times and the first record's time are
+#: the decoding's, and the states come back as bytes (``FoldedJob.stored``).
+_FOLDED_LISTS = tuple(
+    f.name
+    for f in fields(BatchOutput)
+    if f.name not in ("states", "stream_times", "first_consumed")
+)
+
+
 def _merged(batch: PreparedBatch, folded: FoldedJob) -> BatchOutput:
     """The child's outputs after the decoding's own (the order ``BatchFold.process`` gives)."""
     out, theirs = batch.out, folded.out
-    out.alerts += theirs.alerts
-    out.snapshots += theirs.snapshots
-    out.messages += theirs.messages
-    out.dead_letters += theirs.dead_letters
-    out.deadlines += theirs.deadlines
-    out.stage_moves += theirs.stage_moves
-    out.outcomes += theirs.outcomes
-    out.alert_outcomes += theirs.alert_outcomes
-    out.dead_letter_reasons += theirs.dead_letter_reasons
+    for name in _FOLDED_LISTS:
+        getattr(out, name).extend(getattr(theirs, name))
     groups = batch.groups
     out.states += [(cid, None, raw, groups[cid][-1].record) for cid, raw in folded.stored]
     return out
