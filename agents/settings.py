@@ -248,6 +248,8 @@ class WorkerOptions:
     fast_restore: bool = True
     # The per-customer fold in a child process, beside Faust's (agents/worker/fold_process.py).
     fold_process: bool = True
+    # With it, each batch folded while the one before is stored (agents/worker/fold_ahead.py).
+    fold_ahead: bool = True
     fetch_max_wait: float = 0.1
     paused_fetch_wait: float = 0.05
     session_timeout: float = 30.0  # seconds before a silent worker's partitions move

@@ -52,6 +52,7 @@ FAUST_OVERRIDES = ["--overrides", "--buffer", "16384"]  # the worker's overrides
 STOCK = ["--no-faust-fast-path"]  # the worker with Faust unchanged
 FAST = ["--faust-fast-path"]  # the worker with the Faust overrides (the default)
 ONE_PROCESS = [*FAST, "--no-fold-process"]  # the worker folding in its own process
+NOT_AHEAD = [*FAST, "--no-fold-ahead"]  # the fold process, each batch stored before the next
 # Released after 0.05 s of quiet and folded after 5 ms, not 0.75 s and 0.25 s (docs/benchmarks.md)
 LOW_LATENCY = ["--max-task-idle", "0.05", "--batch-within", "0.005"]
 
@@ -93,6 +94,9 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         in_process = catch_up(
             Worker(boot, topics, f"{topics.prefix}one", scratch / "wi", extra_args=ONE_PROCESS), n
         )
+        not_ahead = catch_up(
+            Worker(boot, topics, f"{topics.prefix}behind", scratch / "wb", extra_args=NOT_AHEAD), n
+        )
         worker = Worker(boot, topics, f"{topics.prefix}app", scratch / "w1", extra_args=FAST)
         worker.start()
         rss_before = rss_bytes(worker)
@@ -128,6 +132,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         "faust_fast_eps": faust_fast,
         "stock_eps": stock,
         "in_process_eps": in_process,
+        "not_ahead_eps": not_ahead,
         "plain_eps": plain,
         "quix_eps": quix,
         "quix_compiled_eps": quix_compiled,

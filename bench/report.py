@@ -104,6 +104,10 @@ def markdown(figures: dict[str, float], command: str) -> str:
             "cxstream worker folding in its own process (`--no-fold-process`)",
             _eps(f["in_process_eps"]),
         ),
+        (
+            "cxstream worker not folding ahead (`--no-fold-ahead`)",
+            _eps(f.get("not_ahead_eps", math.nan)),
+        ),
         ("ratio cxstream ÷ Quix Streams", _ratio(f["cxstream_eps"], f["quix_eps"])),
         ("ratio cxstream ÷ bare", _ratio(f["cxstream_eps"], f["bare_eps"])),
         ("ratio Faust-only ÷ bare", _ratio(f["faust_eps"], f["bare_eps"])),
@@ -112,6 +116,10 @@ def markdown(figures: dict[str, float], command: str) -> str:
         (
             "ratio worker with ÷ without the fold process",
             _ratio(f["cxstream_eps"], f["in_process_eps"]),
+        ),
+        (
+            "ratio worker with ÷ without folding ahead",
+            _ratio(f["cxstream_eps"], f.get("not_ahead_eps", math.nan)),
         ),
         ("ratio compiled ÷ pure worker", _ratio(f["compiled_eps"], f["cxstream_eps"])),
         (

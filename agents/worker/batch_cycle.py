@@ -142,6 +142,16 @@ class BatchCycle:
                 out = await self.fold_process.process(records, self.states, self.integrity)
             else:
                 out = self.fold.process(records, self.states, self.integrity)
+        except BaseException:
+            self.integrity.discard()  # the batch will be redelivered and weighed again
+            raise
+        await self.complete(out)
+        return out
+
+    async def complete(self, out: BatchOutput) -> None:
+        """Publish a folded batch's outputs, await the broker's acknowledgement, then store its
+        states and deadlines (raises before storing anything if the outputs fail)."""
+        try:
             self._publish(out)
             await self.outputs.flush()  # acknowledged before any state moves past them
         except BaseException:
@@ -156,7 +166,6 @@ class BatchCycle:
         if self._ledger is not None:
             self._ledger.batch(out)
         _record_metrics(out)
-        return out
 
     def _publish(self, out: BatchOutput) -> None:
         produce = self.outputs.produce

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Coroutine
+from functools import partial
 from typing import Any
 
 import faust
@@ -27,6 +28,7 @@ from agents.settings import WorkerOptions
 from agents.worker import metrics
 from agents.worker.batch_cycle import BatchCycle
 from agents.worker.faust_internals import assigned_partitions, in_recovery, records_unread
+from agents.worker.fold_ahead import FoldAhead
 from agents.worker.merge import EventTimeMerge
 from agents.worker.model_params import ModelParameters
 from agents.worker.overlapped_take import take_overlapped
@@ -46,6 +48,8 @@ def register_customer_agent(
     topics = options.settings.topics
     inputs = app.topic(*topics.customer_inputs, topics.ticks)
     stored = stored_states(customers)
+    process = cycle.fold_process
+    ahead = FoldAhead(cycle, process) if process is not None and options.fold_ahead else None
 
     @app.agent(inputs, name="customers")
     async def customer_agent(stream: Any) -> None:
@@ -57,7 +61,17 @@ def register_customer_agent(
                 records_unread(app, app.topics.acks_enabled_for), options.batch_size
             ),
         )
-        take = take_overlapped if cycle.fold_process is not None else faust.Stream.take_events
+        if ahead is not None:
+            try:
+                async for events in take_overlapped(
+                    stream, options.batch_size, options.batch_within, acknowledge=False
+                ):
+                    await params.ready()
+                    await ahead.submit([e.message for e in events], partial(_ack, stream, events))
+            finally:  # a shutdown: let the batches in flight finish and acknowledge
+                await ahead.drain(grace=30.0)
+            return
+        take = take_overlapped if process is not None else faust.Stream.take_events
         async for events in take(stream, options.batch_size, options.batch_within):
             await params.ready()  # the parameters to judge with (pinned: until they arrive)
             await finish_before_ack(cycle.handle_safely([event.message for event in events]))
@@ -75,6 +89,8 @@ def register_customer_agent(
     @app.on_partitions_revoked.connect
     async def forget_cached_states(sender: Any, *args: Any, **kwargs: Any) -> None:
         cycle.states.forget()
+        if ahead is not None:
+            ahead.forget()
         scheduler: Any = getattr(app.consumer, "scheduler", None)
         if isinstance(scheduler, EventTimeMerge):
             scheduler.forget_all()
@@ -102,6 +118,11 @@ def register_customer_agent(
             await cycle.budget.send_marks(cycle.deadlines, sorted(assigned))
         for partition, stream_time in cycle.deadlines.stream_times().items():
             metrics.STREAM_TIME_LAG.labels(str(partition)).set(max(0.0, time.time() - stream_time))
+
+
+async def _ack(stream: Any, events: list[Any]) -> None:
+    for event in events:
+        await stream.ack(event)
 
 
 async def finish_before_ack(batch: Coroutine[Any, Any, None], grace: float = 30.0) -> None:

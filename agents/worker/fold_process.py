@@ -94,7 +94,14 @@ class FoldProcess:
         integrity: IntegrityAccess = FULL_WEIGHT,
     ) -> BatchOutput:
         """What ``BatchFold.process`` returns, with ``states``' envelopes left None."""
-        batch = self.fold.prepare(records, integrity)
+        return await self.fold_prepared(self.prepare(records, integrity), states)
+
+    def prepare(self, records: Sequence[Record], integrity: IntegrityAccess) -> PreparedBatch:
+        """Decode, weigh and group a batch here (``BatchFold.prepare``), ready for the child."""
+        return self.fold.prepare(records, integrity)
+
+    async def fold_prepared(self, batch: PreparedBatch, states: RawStateAccess) -> BatchOutput:
+        """Fold a prepared batch in the child, or here if the child fails it."""
         if not batch.groups:
             return batch.out
         job = self._job(batch, states)  # a table error propagates: the batch is retried

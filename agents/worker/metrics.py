@@ -52,6 +52,12 @@ STALE_FETCH_RECORDS = Counter(
     "committed offsets (they are read again; delivering them would commit past others).",
     registry=REGISTRY,
 )
+FOLD_AHEAD_REDONE = Counter(
+    "cxstream_fold_ahead_redone",
+    "Batches folded ahead (while the batch before was stored) that were handled again from the "
+    "table instead, because a batch before them failed or the partitions were revoked.",
+    registry=REGISTRY,
+)
 FOLD_PROCESS_FALLBACKS = Counter(
     "cxstream_fold_process_fallbacks",
     "Batches folded in the worker's own process instead of its fold process (--fold-process), "

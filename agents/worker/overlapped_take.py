@@ -13,6 +13,10 @@ waits for the batch to be handed back. Acknowledgements are unchanged: a batch's
 acknowledged once the agent's loop moves on from it, so Faust never commits a record whose
 batch is not done, and the next batch's records wait, unacknowledged, like any record not yet
 handled. ``take_window.adapt_take_window`` works the same on both loops.
+
+With ``acknowledge=False`` the caller acknowledges each batch itself, later (``fold_ahead``
+stores a batch after the loop has moved on to the next ones); the records stay unacknowledged,
+so uncommitted, until then.
 """
 
 from __future__ import annotations
@@ -22,17 +26,21 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 
-def take_overlapped(stream: Any, max_: int, within: float) -> AsyncGenerator[list[Any], None]:
+def take_overlapped(
+    stream: Any, max_: int, within: float, acknowledge: bool = True
+) -> AsyncGenerator[list[Any], None]:
     """Batches of up to ``max_`` events, or what ``within`` seconds gathered (see module doc).
 
     Registered with the stream like Faust's own take loops, so stopping the stream closes it.
     """
-    batches = _take(stream, max_, within)
+    batches = _take(stream, max_, within, acknowledge)
     stream._active_agens.add(batches)
     return batches
 
 
-async def _take(stream: Any, max_: int, within: float) -> AsyncGenerator[list[Any], None]:
+async def _take(
+    stream: Any, max_: int, within: float, acknowledge: bool
+) -> AsyncGenerator[list[Any], None]:
     events: list[Any] = []
     buffer_full = asyncio.Event()
     buffer_consumed = asyncio.Event()
@@ -71,8 +79,9 @@ async def _take(stream: Any, max_: int, within: float) -> AsyncGenerator[list[An
             try:
                 yield batch
             finally:
-                for event in batch:
-                    await stream.ack(event)
+                if acknowledge:
+                    for event in batch:
+                        await stream.ack(event)
     finally:
         stream.enable_acks = stream_enable_acks
         stream._processors.remove(add_to_buffer)

@@ -131,6 +131,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "default on: --no-fold-process folds in this process)",
     )
     parser.add_argument(
+        "--fold-ahead",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULTS.fold_ahead,
+        help="with the fold process, fold each batch while the one before is published and "
+        "stored; batches still finish in order (agents/worker/fold_ahead.py; default on)",
+    )
+    parser.add_argument(
         "--fast-restore",
         action=argparse.BooleanOptionalAction,
         default=DEFAULTS.fast_restore,
@@ -295,6 +302,7 @@ def options_from_args(args: argparse.Namespace) -> WorkerOptions:
         faust_fast_path=args.faust_fast_path,
         fast_restore=args.fast_restore,
         fold_process=args.fold_process,
+        fold_ahead=args.fold_ahead,
         fetch_max_wait=args.fetch_max_wait,
         paused_fetch_wait=args.paused_fetch_wait,
         session_timeout=args.session_timeout,

@@ -84,6 +84,8 @@ def worker_argv(
         argv += ["--faust-fast-path" if options.faust_fast_path else "--no-faust-fast-path"]
     if options.fold_process != d.fold_process:
         argv += ["--fold-process" if options.fold_process else "--no-fold-process"]
+    if options.fold_ahead != d.fold_ahead:
+        argv += ["--fold-ahead" if options.fold_ahead else "--no-fold-ahead"]
     argv += ["--insecure-api"] * api.insecure + [
         "--webhook-escalations"
     ] * options.webhook_escalations
