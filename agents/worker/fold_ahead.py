@@ -72,7 +72,9 @@ class _Batch:
 
     def folded_well(self) -> bool:
         folded = self.folded
-        return folded is not None and folded.done() and folded.exception() is None
+        if folded is None or not folded.done() or folded.cancelled():
+            return False
+        return folded.exception() is None
 
 
 class FoldAhead:
