@@ -87,6 +87,7 @@ def test_a_worker_started_with_its_argv_has_the_same_options(
         webhook_url="http://hook/a",
         webhook_routes={"vip": "http://hook/vip"},
         webhook_escalations=True,
+        fold_ahead=False,
     )
     monkeypatch.setenv("KAFKA_SASL_PASSWORD", "p")  # from the environment, never the argv
     argv = worker_argv(options, log_level="warning", api_token_file=token)
