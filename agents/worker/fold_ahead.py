@@ -108,6 +108,7 @@ class FoldAhead:
             batch.folded = asyncio.ensure_future(self._fold(prepared))
             batch.folded.add_done_callback(_retrieved)
         batch.finished = asyncio.ensure_future(self._finish(batch, previous))
+        batch.finished.add_done_callback(_reported)
         self._last = batch
 
     async def _fold(self, prepared: PreparedBatch) -> BatchOutput:
@@ -161,6 +162,13 @@ async def _settled(future: asyncio.Future[None] | None) -> None:
     """Wait for ``future`` without taking on its outcome."""
     if future is not None:
         await asyncio.wait([future])
+
+
+def _reported(future: asyncio.Future[None]) -> None:
+    """A batch that could not even be acknowledged stays uncommitted (it comes again after a
+    restart; the stall watch reports the partition meanwhile): say so in the log."""
+    if not future.cancelled() and future.exception() is not None:
+        log.error("a batch could not be finished", exc_info=future.exception())
 
 
 def _retrieved(future: asyncio.Future[BatchOutput]) -> None:

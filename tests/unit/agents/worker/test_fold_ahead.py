@@ -179,3 +179,30 @@ def test_revoked_partitions_send_batches_in_flight_back_to_the_table(
         assert table == tables[i], f"batch {i}: stored states differ"
     assert broker.sent == reference.sent
     assert metrics.FOLD_AHEAD_REDONE._value.get() > before
+
+
+def test_a_batch_that_cannot_be_acknowledged_is_logged_and_the_next_ones_go_on(
+    process: FoldProcess, year: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    cut, now, tables, _ = year
+    cycle, _, table = make_cycle(now, process)
+    ahead = FoldAhead(cycle, process)
+    acked: list[int] = []
+
+    def acknowledge(i: int) -> Any:
+        async def ack() -> None:
+            if i == 2:
+                raise RuntimeError("the stream is gone")
+            acked.append(i)
+
+        return ack
+
+    async def go() -> None:
+        for i, batch in enumerate(cut[:5]):
+            await ahead.submit(batch, acknowledge(i))
+        await ahead.drain(grace=60.0)
+
+    asyncio.run(go())
+    assert acked == [0, 1, 3, 4]
+    assert table == tables[4], "every batch was stored"
+    assert "a batch could not be finished" in caplog.text
