@@ -2,10 +2,11 @@
 
 The customer agent (``customer_agent``) hands each batch to its cycle (``batch_cycle``: fold,
 publish, acknowledge, store), whose fold (``batch_fold``, ``customer_fold``, its ports in
-``fold_ports``) is Faust-free; ``fold_process`` runs the per-customer fold in a child process (what
-crosses: ``fold_wire``), ``overlapped_take`` fills the next batch meanwhile and ``fold_ahead``
-folds it while the batch before is stored. ``merge`` orders the inputs by event time (bound to the
-consumer in ``merge_probes``), ``tables`` and ``outputs`` keep state and publish. With an alert
+``fold_ports``) is Faust-free; ``fold_process`` runs the per-customer fold in a child process (its
+side: ``fold_child``; what crosses: ``fold_wire``), ``overlapped_take`` fills the next batch
+meanwhile and ``fold_ahead`` folds it while the batch before is stored. ``merge`` orders the
+inputs by event time (bound to the consumer in ``merge_probes``), ``tables`` and ``outputs`` keep
+state and publish. With an alert
 budget, ``budget_feed`` and ``budget_agent`` admit each CX team's K best churn openings per day.
 Private Faust/mode/aiokafka attributes are read in ``faust_internals`` and replaced or wrapped in
 ``faust_overrides``, ``fetch_guard`` (its offsets kept in ``fetch_ledger``), ``changelog_queue``,

@@ -5,7 +5,10 @@ child, then publish its outputs, await the broker, store its states and acknowle
 sat idle for all but the fold, about a third of a catch-up (docs/benchmarks.md). Here each batch
 is decoded while the child folds the one before; it goes to the child as soon as that fold is
 back, with the states that fold produced, and the batch before is published and stored while
-the child folds this one. Batches still finish strictly in order, each exactly as
+the child folds this one. It does not even wait for that fold to come back: it is sent to the
+child right behind it, and the child starts its customers in both from the states it just
+produced (``FoldProcess.send``), so the child never waits for this process between two folds.
+Batches still finish strictly in order, each exactly as
 ``BatchCycle.handle`` finishes one: outputs acknowledged by the broker, then states stored,
 then the batch's records acknowledged (so Faust never commits a record whose state is not
 stored).
@@ -26,13 +29,14 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from agents.worker import metrics
 from agents.worker.batch_cycle import BatchCycle
 from agents.worker.batch_fold import PreparedBatch
 from agents.worker.customer_fold import Record
 from agents.worker.fold_ports import BatchOutput
-from agents.worker.fold_process import FoldProcess
+from agents.worker.fold_process import FoldProcess, SentJob
 from agents.worker.tables import FaustStates
 from streams.envelope import Envelope, decode_envelope
 
@@ -69,6 +73,8 @@ class _Batch:
     epoch: int = 0
     folded: asyncio.Future[BatchOutput] | None = None  # None: handled by the ordinary path
     finished: asyncio.Future[None] | None = None  # set as soon as the batch is submitted
+    sent: SentJob | None = None  # its job, as handed to the fold process
+    before: asyncio.Future[BatchOutput] | None = None  # the fold before (until it is back)
 
     def folded_well(self) -> bool:
         folded = self.folded
@@ -98,21 +104,35 @@ class FoldAhead:
             log.warning("preparing a batch failed: it is handled on its own", exc_info=True)
             prepared = None
         previous = self._last
+        after: SentJob | None = None
         if previous is not None:
-            if previous.folded is not None:
-                await asyncio.wait([previous.folded])  # its states are pending from here on
-            if not (previous.folded_well() and previous.epoch == self._epoch):
-                await _settled(previous.finished)  # handled again: its states go to the table
+            await _settled(previous.before)  # every fold before it is back: states pending
+            previous.before = None
+            if _in_child(previous) and previous.epoch == self._epoch:
+                after = previous.sent  # the child folds this batch right after, from its states
+            else:
+                if previous.folded is not None:
+                    await asyncio.wait([previous.folded])  # its states are pending from here on
+                if not (previous.folded_well() and previous.epoch == self._epoch):
+                    await _settled(previous.finished)  # handled again: its states go to the table
         batch.epoch = self._epoch
         if prepared is not None:
-            batch.folded = asyncio.ensure_future(self._fold(prepared))
+            batch.sent = self.process.send(prepared, self.states, after)
+            batch.before = previous.folded if previous is not None else None
+            batch.folded = asyncio.ensure_future(self._fold(prepared, batch.sent, batch.before))
             batch.folded.add_done_callback(_retrieved)
         batch.finished = asyncio.ensure_future(self._finish(batch, previous))
         batch.finished.add_done_callback(_reported)
         self._last = batch
 
-    async def _fold(self, prepared: PreparedBatch) -> BatchOutput:
-        out = await self.process.fold_prepared(prepared, self.states)
+    async def _fold(
+        self,
+        prepared: PreparedBatch,
+        sent: SentJob,
+        before: asyncio.Future[BatchOutput] | None,
+    ) -> BatchOutput:
+        await _settled(before)  # its states are pending first (a fold here would read them)
+        out = await self.process.receive(sent, prepared, self.states)
         pending = self.states.pending
         for customer_id, _, raw, _ in out.states:
             pending[customer_id] = raw
@@ -158,10 +178,16 @@ class FoldAhead:
                 await asyncio.wait_for(asyncio.shield(last.finished), grace)
 
 
-async def _settled(future: asyncio.Future[None] | None) -> None:
+async def _settled(future: asyncio.Future[Any] | None) -> None:
     """Wait for ``future`` without taking on its outcome."""
     if future is not None:
         await asyncio.wait([future])
+
+
+def _in_child(batch: _Batch) -> bool:
+    """The batch's job is with the fold process, not answered yet, and will be folded there."""
+    sent, folded = batch.sent, batch.folded
+    return sent is not None and sent.chainable() and folded is not None and not folded.done()
 
 
 def _reported(future: asyncio.Future[None]) -> None:

@@ -9,12 +9,19 @@ meanwhile the event loop goes on fetching and delivering the next batch's record
 
 Nothing about ordering or delivery changes: the batch cycle awaits the batch's outputs as it
 awaited the in-process fold, publishes them, and writes states only once the broker has them.
-The child holds nothing that matters: every job carries each customer's stored bytes, and the
-child's decoded copies are reused only for identical bytes, so a rebalance, a restore or a
-restarted child cannot make it fold a stale state. The child dies with the worker (Linux's
-parent-death signal). If the child dies first (killed, out of memory), that batch is folded in
-the worker's own process and a new child serves the next one; a job the child cannot read or
-answer is folded in the worker's own process too.
+The child holds nothing that matters: every job carries each customer's stored bytes (or names
+the job just before it, below), and the child's decoded copies are reused only for identical
+bytes, so a rebalance, a restore or a restarted child cannot make it fold a stale state. The
+child dies with the worker (Linux's parent-death signal). If the child dies first (killed, out
+of memory), that batch is folded in the worker's own process and a new child serves the next
+one; a job the child cannot read or answer is folded in the worker's own process too. The
+child's side (the jobs, and how it folds them) is :mod:`agents.worker.fold_child`.
+
+A job may be sent before the answer to the one before it is back (``send`` with ``after``, as
+folding ahead does): its customers that the earlier job folds then start from the states the
+child produced for them. The child folds jobs in order and keeps only the last one's states; a
+job that starts from any other (the child restarted, or the earlier job failed there) is refused
+(``StaleJob``) and folded in the worker's own process, from states the worker has by then.
 
 Jobs and results cross as pickles made here, not by the pool: a value that fails to pickle or
 unpickle is then an ordinary error of one batch, not a dead child (how the model's values
@@ -24,49 +31,45 @@ pickle: ``fold_wire``).
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import gc
 import logging
 import multiprocessing
 import os
 import pickle
-import signal
-from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, fields
 
 from agents.worker import metrics
 from agents.worker.batch_fold import BatchFold, PreparedBatch
-from agents.worker.customer_fold import Item, Record
+from agents.worker.customer_fold import Record
+from agents.worker.fold_child import FoldedJob, FoldJob, StaleJob, fold_job, init_child, ping
 from agents.worker.fold_ports import FULL_WEIGHT, BatchOutput, IntegrityAccess, RawStateAccess
-from agents.worker.fold_wire import WireItem, WireRecord, wire_items
+from agents.worker.fold_wire import wire_items
 from streams.compiled_model import ENV as COMPILED_ENV
 from streams.compiled_model import in_use as model_compiled
-from streams.envelope import Envelope, decode_envelope
 from streams.model import ModelConfig
-from streams.topics import Topics
 
 log = logging.getLogger(__name__)
 
-#: Decoded states the child keeps, each with the bytes it was decoded from (see tables.py).
-CHILD_CACHE_SIZE = 2_000
-_PR_SET_PDEATHSIG = 1
 
+@dataclass(eq=False, slots=True)
+class SentJob:
+    """A job handed to the child, not answered yet."""
 
-@dataclass(slots=True)
-class FoldJob:
-    topics_prefix: str
-    config: bytes  # the pickled ModelConfig (re-read by the child only when it changes)
-    now: float
-    customers: list[tuple[str, bytes | None, list[WireItem]]]
+    seq: int = 0
+    customers: Mapping[str, object] = field(default_factory=dict)  # whose states it produces
+    answer: asyncio.Future[bytes] | None = None
+    failed: BaseException | None = None  # building or sending it failed: fold it here
+    unreadable: BaseException | None = None  # reading a stored state failed: raised
+    after: SentJob | None = None  # the job it starts from, until it is answered
+    by_child: bool | None = None  # once answered: folded by the child (False: here)
 
-
-@dataclass(slots=True)
-class FoldedJob:
-    out: BatchOutput  # ``states`` left empty: see ``stored``
-    stored: list[tuple[str, bytes]] = field(default_factory=list)  # customer id, state bytes
+    def chainable(self) -> bool:
+        """A job sent now may start from this one's states: the child will fold this one
+        (it is with the child, and the job it starts from was not folded here instead)."""
+        after = self.after
+        return self.answer is not None and (after is None or after.by_child is not False)
 
 
 class FoldProcess:
@@ -77,10 +80,11 @@ class FoldProcess:
         self._pool: ProcessPoolExecutor | None = None
         self._config: ModelConfig | None = None
         self._config_bytes = b""
+        self._seq = 0  # the last job's number
 
     def start(self) -> None:
         """Start the child now rather than at the first batch (it imports the model)."""
-        self._executor().submit(_ping)
+        self._executor().submit(ping)
 
     def stop(self) -> None:
         if self._pool is not None:
@@ -102,34 +106,96 @@ class FoldProcess:
 
     async def fold_prepared(self, batch: PreparedBatch, states: RawStateAccess) -> BatchOutput:
         """Fold a prepared batch in the child, or here if the child fails it."""
+        return await self.receive(self.send(batch, states), batch, states)
+
+    def send(
+        self, batch: PreparedBatch, states: RawStateAccess, after: SentJob | None = None
+    ) -> SentJob:
+        """Hand a prepared batch to the child now, without waiting for it (never raises).
+
+        With ``after`` (a job the child has not answered yet), the customers that job folds
+        start from the states it produces: the child folds jobs in order and keeps the last
+        one's states, so it need not wait for this process to read them back first. If the
+        child cannot (it restarted meanwhile), :meth:`receive` folds the batch here, from
+        ``states``, which must hold ``after``'s states by then.
+        """
         if not batch.groups:
-            return batch.out
-        job = self._job(batch, states)  # a table error propagates: the batch is retried
-        loop = asyncio.get_running_loop()
+            return SentJob()
+        self._seq += 1
+        sent = SentJob(self._seq, batch.groups, after=after)
+        try:
+            job = self._job(batch, states, after)
+        except Exception as exc:  # a table error: raised by ``receive``, the batch is retried
+            sent.unreadable = exc
+            return sent
         try:
             pickled = pickle.dumps(job, protocol=5)
-            answer = await loop.run_in_executor(self._executor(), fold_job, pickled)
-            folded: FoldedJob = pickle.loads(answer)
+            loop = asyncio.get_running_loop()
+            sent.answer = loop.run_in_executor(self._executor(), fold_job, pickled)
+        except Exception as exc:
+            sent.failed = exc
+        return sent
+
+    async def receive(
+        self, sent: SentJob, batch: PreparedBatch, states: RawStateAccess
+    ) -> BatchOutput:
+        """The child's answer to a sent job, or the batch folded here if the child failed it."""
+        if not batch.groups:
+            return batch.out
+        try:
+            return await self._received(sent, batch, states)
+        finally:
+            sent.by_child = sent.by_child is True
+            sent.after, sent.customers = None, {}  # nothing is sent after it from here on
+
+    async def _received(
+        self, sent: SentJob, batch: PreparedBatch, states: RawStateAccess
+    ) -> BatchOutput:
+        if sent.unreadable is not None:
+            raise sent.unreadable
+        try:
+            if sent.failed is not None or sent.answer is None:
+                raise sent.failed or RuntimeError("the job was not sent")
+            folded: FoldedJob = pickle.loads(await sent.answer)
         except BrokenProcessPool:
             metrics.FOLD_PROCESS_FALLBACKS.labels("died").inc()
             log.error("the fold process died: folding this batch here; a new one starts")
             self._pool = None
             return self.fold.fold_prepared(batch, states)
+        except StaleJob as exc:
+            metrics.FOLD_PROCESS_FALLBACKS.labels("stale").inc()
+            log.info("folding a batch here: %s", exc)
+            return self.fold.fold_prepared(batch, states)
         except Exception:
             metrics.FOLD_PROCESS_FALLBACKS.labels("error").inc()
             log.exception("the fold process failed a batch: folding it here")
             return self.fold.fold_prepared(batch, states)
+        sent.by_child = True
         return _merged(batch, folded)
 
-    def _job(self, batch: PreparedBatch, states: RawStateAccess) -> FoldJob:
+    def _job(self, batch: PreparedBatch, states: RawStateAccess, after: SentJob | None) -> FoldJob:
         config = self.fold.config
         if config is not self._config:
             self._config, self._config_bytes = config, pickle.dumps(config, protocol=5)
+        folding = after.customers if after is not None and after.seq else {}
         customers = [
-            (customer_id, states.get_raw(customer_id, items[0].record), wire_items(items))
+            (
+                customer_id,
+                None if customer_id in folding else states.get_raw(customer_id, items[0].record),
+                wire_items(items),
+            )
             for customer_id, items in batch.groups.items()
         ]
-        return FoldJob(self.fold.topics.prefix, self._config_bytes, batch.now, customers)
+        from_after = frozenset(c for c in batch.groups if c in folding)
+        return FoldJob(
+            self.fold.topics.prefix,
+            self._config_bytes,
+            batch.now,
+            customers,
+            self._seq,
+            after.seq if from_after and after is not None else 0,
+            from_after,
+        )
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -138,7 +204,7 @@ class FoldProcess:
             self._pool = ProcessPoolExecutor(
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_child,
+                initializer=init_child,
                 initargs=(os.getpid(), logging.getLogger().level),
             )
         return self._pool
@@ -161,74 +227,3 @@ def _merged(batch: PreparedBatch, folded: FoldedJob) -> BatchOutput:
     groups = batch.groups
     out.states += [(cid, None, raw, groups[cid][-1].record) for cid, raw in folded.stored]
     return out
-
-
-# --- the child process -------------------------------------------------------------------
-
-
-class _Child:
-    fold: BatchFold | None = None
-    config_bytes = b""
-    cache: OrderedDict[str, tuple[bytes, Envelope]] = OrderedDict()
-
-
-def _init_child(parent: int, log_level: int) -> None:
-    """Die with the worker; log like it; collect garbage as rarely as it does."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the worker died before the signal was armed
-        os._exit(0)
-    logging.basicConfig(level=log_level, format="%(levelname)s fold process: %(message)s")
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
-
-
-def _ping() -> int:
-    return os.getpid()
-
-
-def fold_job(pickled: bytes) -> bytes:
-    """Fold every customer of a pickled :class:`FoldJob` into a pickled :class:`FoldedJob`
-    (runs in the child; callable in-process in tests)."""
-    job: FoldJob = pickle.loads(pickled)
-    return pickle.dumps(_folded(job), protocol=5)
-
-
-def _folded(job: FoldJob) -> FoldedJob:
-    fold = _Child.fold
-    if fold is None or fold.topics.prefix != job.topics_prefix:
-        config: ModelConfig = pickle.loads(job.config)
-        fold = _Child.fold = BatchFold(Topics(job.topics_prefix), config)
-        _Child.config_bytes = job.config
-    elif job.config != _Child.config_bytes:
-        fold.use(pickle.loads(job.config))
-        _Child.config_bytes = job.config
-    out = BatchOutput()
-    stored: list[tuple[str, bytes]] = []
-    cache = _Child.cache
-    for customer_id, raw, wired in job.customers:
-        items = [
-            Item(WireRecord(*record), kind, record[2], record[1], event, until, weight)
-            for record, kind, event, until, weight in wired
-        ]
-        fold.fold_customer(customer_id, _decoded(cache, customer_id, raw), items, out, job.now)
-    for customer_id, envelope, state_bytes, _ in out.states:
-        stored.append((customer_id, state_bytes))
-        if envelope is not None:
-            cache[customer_id] = state_bytes, envelope
-            cache.move_to_end(customer_id)
-    while len(cache) > CHILD_CACHE_SIZE:
-        cache.popitem(last=False)
-    out.states = []
-    return FoldedJob(out, stored)
-
-
-def _decoded(
-    cache: OrderedDict[str, tuple[bytes, Envelope]], customer_id: str, raw: bytes | None
-) -> Envelope | None:
-    if not raw:
-        return None
-    cached = cache.get(customer_id)
-    if cached is not None and cached[0] == raw:
-        return cached[1]
-    return decode_envelope(raw)

@@ -61,7 +61,8 @@ FOLD_AHEAD_REDONE = Counter(
 FOLD_PROCESS_FALLBACKS = Counter(
     "cxstream_fold_process_fallbacks",
     "Batches folded in the worker's own process instead of its fold process (--fold-process), "
-    "by reason: died (a new one serves the next batch) or error (the worker log says which).",
+    "by reason: died (a new one serves the next batch), stale (it was to start from a batch "
+    "it did not fold, as after a restart) or error (the worker log says which).",
     ["reason"],
     registry=REGISTRY,
 )

@@ -96,6 +96,14 @@ def folded_ahead(
         return read(customer_id, record)
 
     ahead.states.get_raw = get_raw  # type: ignore[method-assign]
+    job = process._job
+
+    def counted_job(batch: Any, states: Any, after: Any) -> Any:
+        made = job(batch, states, after)
+        FROM_CHILD[0] += len(made.from_after)
+        return made
+
+    process._job = counted_job  # type: ignore[method-assign]
 
     def acknowledge(i: int) -> Any:
         async def ack() -> None:
@@ -110,12 +118,17 @@ def folded_ahead(
                 meanwhile[i](broker, ahead)
         await ahead.drain(grace=60.0)
 
-    asyncio.run(go())
+    try:
+        asyncio.run(go())
+    finally:
+        del process._job
     return acked, broker
 
 
-#: States a fold read from a batch before it that was not stored yet (the speculation).
+#: States a fold read from a batch before it that was not stored yet (the speculation): from
+#: this process's pending states, or, while that batch was still in the child, from the child.
 PENDING_READS = [0]
+FROM_CHILD = [0]
 
 
 @pytest.fixture(scope="module")
@@ -143,9 +156,10 @@ def test_batches_folded_ahead_are_published_stored_and_acknowledged_as_one_at_a_
 ) -> None:
     cut, now, tables, reference = year
     before = metrics.FOLD_AHEAD_REDONE._value.get()
-    PENDING_READS[0] = 0
+    PENDING_READS[0] = FROM_CHILD[0] = 0
     acked, broker = folded_ahead(cut, now, process)
-    assert PENDING_READS[0] > 50, "batches folded while the one before them was stored"
+    assert PENDING_READS[0] + FROM_CHILD[0] > 50, "folded while the batch before was stored"
+    assert FROM_CHILD[0] > 25, "batches sent to the child while the one before was folding"
     assert [i for i, _ in acked] == list(range(len(cut))), "acknowledged once each, in order"
     for i, table in acked:
         assert table == tables[i], f"batch {i} acknowledged before its states were stored"

@@ -17,7 +17,7 @@ import pytest
 
 from agents.worker import metrics
 from agents.worker.batch_fold import BatchFold
-from agents.worker.fold_ports import BatchOutput
+from agents.worker.fold_ports import FULL_WEIGHT, BatchOutput
 from agents.worker.fold_process import FoldProcess
 from agents.worker.fold_wire import WireRecord as Rec
 from streams.contracts import encode_event
@@ -137,6 +137,56 @@ def test_a_killed_fold_process_loses_nothing_and_is_replaced(offload: FoldProces
     assert second != first, "a new fold process serves the next batches"
 
 
+def fold_chained(
+    cut: list[list[Rec]], now: float, offload: FoldProcess, restart_before: int = -1
+) -> list[Any]:
+    """Each batch sent to the child before the answer to the one before it is read, so the
+    child starts it from the states that one produced; the child is replaced (stopped, a new
+    one starts) before batch ``restart_before`` is sent."""
+    offload.fold = BatchFold(TOPICS, load_config(), clock=lambda: now, retry_delays=())
+    states = RawStates()
+    seen = []
+
+    async def receive(sent: Any, prepared: Any) -> None:
+        out = await offload.receive(sent, prepared, states)
+        for cid, envelope, raw, record in out.states:
+            states.put(cid, envelope, raw, record)
+        seen.append(published(out))
+
+    async def go() -> None:
+        previous = None
+        for i, batch in enumerate(cut):
+            prepared = offload.prepare(batch, FULL_WEIGHT)
+            if i == restart_before:
+                offload.stop()  # waits for the job before: the new child never folded it
+            if previous is not None and not previous[0].chainable():
+                await receive(*previous)  # it will be folded here: its states are needed first
+                previous = None
+            sent = offload.send(prepared, states, previous[0] if previous else None)
+            if previous is not None:
+                await receive(*previous)  # stored before this batch's answer is read
+            previous = sent, prepared
+        if previous is not None:
+            await receive(*previous)
+
+    asyncio.run(go())
+    return seen
+
+
+def test_a_batch_sent_behind_one_still_folding_starts_from_its_states_in_the_child(
+    offload: FoldProcess,
+) -> None:
+    cut, now = batches()
+    want = fold_all(cut, now, None)
+    stale = metrics.FOLD_PROCESS_FALLBACKS.labels("stale")._value.get()
+    assert fold_chained(cut, now, offload) == want
+    assert metrics.FOLD_PROCESS_FALLBACKS.labels("stale")._value.get() == stale
+    assert fold_chained(cut, now, offload, restart_before=4) == want, "a new child: folded here"
+    # batch 4 (the new child never folded batch 3) and batch 5 (sent before batch 4 was back);
+    # batch 6 is not sent behind batch 5, which was not folded by the child
+    assert metrics.FOLD_PROCESS_FALLBACKS.labels("stale")._value.get() == stale + 2
+
+
 def test_a_job_that_cannot_cross_is_folded_here(
     offload: FoldProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -144,7 +194,7 @@ def test_a_job_that_cannot_cross_is_folded_here(
     want = fold_all(cut[:2], now, None)
     real_job = FoldProcess._job
     monkeypatch.setattr(  # a value pickle refuses (a lambda) rides along in every job
-        FoldProcess, "_job", lambda self, b, s: (real_job(self, b, s), lambda: None)
+        FoldProcess, "_job", lambda self, b, s, a: (real_job(self, b, s, a), lambda: None)
     )
     before = metrics.FOLD_PROCESS_FALLBACKS.labels("error")._value.get()
     assert fold_all(cut[:2], now, offload) == want
