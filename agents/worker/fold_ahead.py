@@ -111,8 +111,7 @@ class FoldAhead:
             if _in_child(previous) and previous.epoch == self._epoch:
                 after = previous.sent  # the child folds this batch right after, from its states
             else:
-                if previous.folded is not None:
-                    await asyncio.wait([previous.folded])  # its states are pending from here on
+                await _settled(previous.folded)  # its states are pending from here on
                 if not (previous.folded_well() and previous.epoch == self._epoch):
                     await _settled(previous.finished)  # handled again: its states go to the table
         batch.epoch = self._epoch

@@ -177,16 +177,16 @@ class FoldProcess:
         config = self.fold.config
         if config is not self._config:
             self._config, self._config_bytes = config, pickle.dumps(config, protocol=5)
-        folding = after.customers if after is not None and after.seq else {}
+        folding = after.customers if after is not None else {}  # emptied once it is answered
+        from_after = frozenset(c for c in batch.groups if c in folding)
         customers = [
             (
                 customer_id,
-                None if customer_id in folding else states.get_raw(customer_id, items[0].record),
+                None if customer_id in from_after else states.get_raw(customer_id, items[0].record),
                 wire_items(items),
             )
             for customer_id, items in batch.groups.items()
         ]
-        from_after = frozenset(c for c in batch.groups if c in folding)
         return FoldJob(
             self.fold.topics.prefix,
             self._config_bytes,
