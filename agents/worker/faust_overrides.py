@@ -1,5 +1,6 @@
-"""Three overrides of Faust's record path (issue 12), for one app, on unless the worker
-runs with ``--no-faust-fast-path``. Their consumer includes
+"""Overrides of Faust's record path (issue 12), for one app, on unless the worker runs with
+``--no-faust-fast-path``: the three below, and three more in :mod:`agents.worker.faust_lean`
+(per-record bookkeeping nobody reads). Their consumer includes
 :mod:`agents.worker.fetch_guard`, which the worker installs in any case.
 
 Each replaces a private piece of faust-streaming 0.15.3 / aiokafka 0.14.0 / mode-streaming
@@ -42,6 +43,7 @@ import faust
 from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from agents.worker.faust_lean import LeanProducer, install_lean
 from agents.worker.fetch_guard import GuardedConsumer, GuardedTransport, install_guard
 from streams.errors import ConfigError
 
@@ -191,6 +193,7 @@ class FastConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore
 
 class FastTransport(GuardedTransport):
     Consumer = FastConsumer
+    Producer = LeanProducer
     cx_levers: FaustLevers = FaustLevers()
 
 
@@ -202,3 +205,4 @@ def install(app: faust.App, levers: FaustLevers) -> None:
     """Give ``app`` the overridden consumer, right after creating it (see ``install_guard``)."""
     transport = cast(FastTransport, install_guard(app, FastTransport))
     transport.cx_levers = levers  # read when the consumer starts
+    install_lean(app)

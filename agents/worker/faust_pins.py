@@ -3,7 +3,7 @@
 Each entry names a piece, the SHA-256 (first 16 hex digits) of its source in the pinned
 versions (faust-streaming 0.15.3, mode-streaming 0.7.1, aiokafka 0.14.0), and what to re-check
 when an upgrade changes it. ``tests/unit/agents/worker/test_faust_overrides.py`` fails, naming
-each moved piece, and :func:`agents.worker.faust_overrides.install` refuses the overrides then.
+each moved piece (the versions are pinned in ``constraints.txt``, so an upgrade is a choice).
 """
 
 from __future__ import annotations
@@ -16,10 +16,14 @@ from typing import Any
 import aiokafka
 import faust
 import mode
+from faust.app import base as faust_app
+from faust.sensors import monitor as faust_monitor
+from faust.serializers import schemas as faust_schemas
 from faust.stores import rocksdb as faust_rocksdb
 from faust.tables import manager as faust_tables
 from faust.tables import recovery as faust_recovery
 from faust.transport import consumer as faust_consumer
+from faust.transport import producer as faust_producer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode.utils import queues as mode_queues
 
@@ -155,6 +159,61 @@ RELIES_ON: dict[str, tuple[Callable[[], Any], str, str]] = {
         lambda: mode.Service.wait_first,
         "feade6a31f8a6789",
         "override 2 falls back to it when a delivery suspends",
+    ),
+    "faust App.on_init_dependencies": (
+        lambda: faust_app.App.on_init_dependencies,
+        "7621a70a9b01f93f",
+        "faust_lean override 4: the app's monitor (conf.Monitor) must still be its only sensor",
+    ),
+    "faust Monitor.on_message_in": (
+        lambda: faust_monitor.Monitor.on_message_in,
+        "b2a9a9045b2f456c",
+        "faust_lean override 4 skips it: nothing outside the statistics pages may read what it "
+        "records",
+    ),
+    "faust Monitor.on_stream_event_in": (
+        lambda: faust_monitor.Monitor.on_stream_event_in,
+        "df6d2e5f6397ce44",
+        "faust_lean override 4 keeps only its stream_inbound_time: nothing else it records may "
+        "be read outside the statistics pages",
+    ),
+    "faust AIOKafkaConsumerThread.verify_event_path": (
+        lambda: faust_aiokafka.AIOKafkaConsumerThread.verify_event_path,
+        "b983e7735f647cb3",
+        "faust_lean override 4: it must read no per-record monitor figure but stream_inbound_time",
+    ),
+    "faust Producer.__init__": (
+        lambda: faust_producer.Producer.__init__,
+        "5c53a4b47aa1372b",
+        "faust_lean override 5 replaces the buffer it creates: still one ProducerBuffer, with "
+        "app (and threaded_producer only when producer_threaded)",
+    ),
+    "faust ProducerBuffer.size": (
+        lambda: faust_producer.ProducerBuffer.size.fget,
+        "b543a978fdece62e",
+        "faust_lean override 5: unthreaded, it must still be the length of pending's queue",
+    ),
+    "faust ProducerBuffer.put": (
+        lambda: faust_producer.ProducerBuffer.put,
+        "bf26dfbc01d91088",
+        "faust_lean override 5: unthreaded, it must still only put_nowait into pending",
+    ),
+    "faust ProducerBuffer.wait_until_ebb": (
+        lambda: faust_producer.ProducerBuffer.wait_until_ebb,
+        "758dd5744044071b",
+        "faust_lean override 5: it must still do nothing while size <= max_messages",
+    ),
+    "faust Schema.compile": (
+        lambda: faust_schemas.Schema.compile,
+        "d46eec5ce3195b2c",
+        "faust_lean override 6: for raw untyped keys and values its decode must still be "
+        "create_event(key, value, headers, message)",
+    ),
+    "faust App.create_event": (
+        lambda: faust_app.App.create_event,
+        "15fea3d1e95e6625",
+        "faust_lean override 6 builds events as this does: conf.Event(app, key, value, headers, "
+        "message)",
     ),
 }
 
