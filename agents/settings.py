@@ -238,8 +238,8 @@ class WorkerOptions:
     # RocksDB block cache per table partition (Faust's default, 2 GiB each, kept every restored
     # value in the worker's RSS; agents/worker/table_store.rocksdb_options).
     table_cache_mb: int = 16
-    # Faust's record path (agents/worker/faust_overrides.py, measured in docs/benchmarks.md):
-    # its three overrides on or off, the aiokafka fetch wait (Faust hard-codes 1.5 s) and the
+    # Faust's record path (faust_overrides.py and faust_lean.py, measured in docs/benchmarks.md):
+    # its six overrides on or off, the aiokafka fetch wait (Faust hard-codes 1.5 s) and the
     # wait for records while flow control holds full partitions back (Faust: 1 s).
     # On by default since the fetch guard (agents/worker/fetch_guard.py) fixed the records their
     # timing exposed Faust to skipping (docs/reliability.md, runs 9 to 13).

@@ -9,9 +9,10 @@ inputs by event time (bound to the consumer in ``merge_probes``), ``tables`` and
 state and publish. With an alert
 budget, ``budget_feed`` and ``budget_agent`` admit each CX team's K best churn openings per day.
 Private Faust/mode/aiokafka attributes are read in ``faust_internals`` and replaced or wrapped in
-``faust_overrides``, ``fetch_guard`` (its offsets kept in ``fetch_ledger``), ``changelog_queue``,
-``cleared_inputs`` and ``fast_restore`` (a recovery's changelog read with librdkafka into the
-``table_store`` RocksDB store); each piece they rely on is pinned by source hash in ``faust_pins``.
+``faust_overrides`` (and ``faust_lean``: per-record bookkeeping nobody reads), ``fetch_guard``
+(its offsets kept in ``fetch_ledger``), ``changelog_queue``, ``cleared_inputs`` and
+``fast_restore`` (a recovery's changelog read with librdkafka into the ``table_store`` RocksDB
+store); each piece they rely on is pinned by source hash in ``faust_pins``.
 The HTTP API (``web*``, ``api_security``, ``action_api``), metrics, health, model parameters, topic
 administration and start-up checks live here too.
 

@@ -118,9 +118,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--faust-fast-path",
         action=argparse.BooleanOptionalAction,
         default=DEFAULTS.faust_fast_path,
-        help="Faust's record path with cxstream's three overrides: the fetch waits below and "
-        "no tasks per record when delivery does not suspend (agents/worker/faust_overrides.py, "
-        "docs/benchmarks.md; default on: --no-faust-fast-path runs Faust's own path)",
+        help="Faust's record path with cxstream's overrides: the fetch waits below, no tasks "
+        "per record when delivery does not suspend, no per-record bookkeeping nobody reads "
+        "(agents/worker/faust_overrides.py, faust_lean.py, docs/benchmarks.md; default on: "
+        "--no-faust-fast-path runs Faust's own path)",
     )
     parser.add_argument(
         "--fold-process",
