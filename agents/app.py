@@ -30,6 +30,7 @@ from agents.worker.customer_agent import register_customer_agent
 from agents.worker.faust_internals import CxWorker
 from agents.worker.faust_overrides import FaustLevers
 from agents.worker.faust_overrides import install as install_overrides
+from agents.worker.faust_pins import check_pinned
 from agents.worker.fetch_guard import install_guard
 from agents.worker.fold_process import FoldProcess
 from agents.worker.health import HealthBoard
@@ -171,6 +172,7 @@ def create_app(options: WorkerOptions, config: ModelConfig, partitions: int) -> 
 
 def run_worker(options: WorkerOptions, log_level: str = "info") -> int:
     """Check the broker, make sure the topics exist, build the app and run it until stopped."""
+    check_pinned(options.allow_unpinned_faust)  # a Faust the guards were not checked against
     config = load_config(options.model_config_path)  # a bad file fails before Kafka is asked
     partitions = preflight(options)  # the input topics' partition count, as the cluster has it
     if options.standby_replicas:

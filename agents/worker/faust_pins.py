@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,11 @@ from faust.transport import consumer as faust_consumer
 from faust.transport import producer as faust_producer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode.utils import queues as mode_queues
+
+from streams.errors import ConfigError
+
+log = logging.getLogger(__name__)
+PINNED = "faust-streaming 0.15.3, mode-streaming 0.7.1, aiokafka 0.14.0"
 
 #: The private pieces the overrides replace or rely on, with their source's SHA-256 (first 16
 #: hex digits) in the pinned versions, and what to re-check when one changes.
@@ -233,3 +239,32 @@ def moved_internals() -> list[str]:
         if found != pinned:
             moved.append(f"{name}: source {found}, pinned {pinned}; re-check: {recheck}")
     return moved
+
+
+def check_pinned(allow: bool) -> None:
+    """Refuse to start (or, when ``allow``, warn) if a piece the worker relies on has moved.
+
+    A moved piece means an install without ``constraints.txt``: the overrides and guards were
+    checked, chaos soaks included, against the pinned versions only.
+    """
+    moved = moved_internals()
+    if not moved:
+        return
+    installed = (
+        f"faust-streaming {faust.__version__}, mode-streaming {mode.__version__}, "
+        f"aiokafka {aiokafka.__version__}"
+    )
+    names = ", ".join(line.split(":", 1)[0] for line in moved)
+    problem = (
+        f"{installed} differ from the versions the worker was checked against ({PINNED}) in "
+        f"{len(moved)} private piece(s) it relies on: {names}"
+    )
+    if allow:
+        log.warning("--allow-unpinned-faust: starting anyway; %s", problem)
+        return
+    raise ConfigError(
+        f"{problem}. Install the pinned versions (pip install -c constraints.txt ., or pip "
+        "install faust-streaming==0.15.3 mode-streaming==0.7.1 aiokafka==0.14.0), or start "
+        "with --allow-unpinned-faust to run anyway: records could be lost or repeated around "
+        "rebalances"
+    )

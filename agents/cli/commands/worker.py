@@ -147,6 +147,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "(agents/worker/fast_restore.py; default on: --no-fast-restore leaves it all to Faust)",
     )
     parser.add_argument(
+        "--allow-unpinned-faust",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULTS.allow_unpinned_faust,
+        help="start even when faust-streaming, mode-streaming or aiokafka differ from the "
+        "versions in constraints.txt in a private piece the worker relies on (it refuses by "
+        "default, naming them: records could be lost or repeated around rebalances)",
+    )
+    parser.add_argument(
         "--fetch-max-wait",
         type=float,
         default=DEFAULTS.fetch_max_wait,
@@ -302,6 +310,7 @@ def options_from_args(args: argparse.Namespace) -> WorkerOptions:
         table_cache_mb=args.table_cache_mb,
         faust_fast_path=args.faust_fast_path,
         fast_restore=args.fast_restore,
+        allow_unpinned_faust=args.allow_unpinned_faust,
         fold_process=args.fold_process,
         fold_ahead=args.fold_ahead,
         fetch_max_wait=args.fetch_max_wait,

@@ -86,6 +86,7 @@ def worker_argv(
         argv += ["--fold-process" if options.fold_process else "--no-fold-process"]
     if options.fold_ahead != d.fold_ahead:
         argv += ["--fold-ahead" if options.fold_ahead else "--no-fold-ahead"]
+    argv += ["--allow-unpinned-faust"] * options.allow_unpinned_faust
     argv += ["--insecure-api"] * api.insecure + [
         "--webhook-escalations"
     ] * options.webhook_escalations

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import sys
 from pathlib import Path
 
@@ -14,11 +15,11 @@ import faust
 import mode
 import pytest
 
-from agents.app import faust_app
+from agents.app import faust_app, run_worker
 from agents.cli.commands.worker import options_from_args
 from agents.cli.commands.worker_argv import worker_argv
 from agents.cli.main import build_parser
-from agents.settings import ApiAccess, WorkerOptions
+from agents.settings import ApiAccess, KafkaSettings, Settings, WorkerOptions
 from agents.worker import faust_overrides, faust_pins
 from agents.worker.api_security import ApiGuard
 from agents.worker.faust_overrides import (
@@ -28,7 +29,7 @@ from agents.worker.faust_overrides import (
     first_step,
     install,
 )
-from agents.worker.faust_pins import moved_internals
+from agents.worker.faust_pins import check_pinned, moved_internals
 from streams.errors import ConfigError
 
 VERSIONS = (
@@ -161,3 +162,26 @@ def test_the_flags_reach_the_worker_and_bad_waits_name_the_flag(tmp_path: Path) 
     with pytest.raises(ConfigError, match="--paused-fetch-wait"):
         FaustLevers(paused_fetch_wait=60)
     assert sys.executable in argv
+
+
+def test_a_worker_refuses_a_faust_whose_pinned_pieces_moved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An install without constraints.txt is refused before Kafka is asked, naming the moved
+    piece and both fixes; --allow-unpinned-faust starts anyway, with a warning."""
+    name = "faust Consumer.getmany"
+    get, _, recheck = faust_pins.RELIES_ON[name]
+    monkeypatch.setitem(faust_pins.RELIES_ON, name, (get, "0" * 16, recheck))
+    unreachable = options(tmp_path, settings=Settings(kafka=KafkaSettings("127.0.0.1:9")))
+    with pytest.raises(ConfigError) as refused:
+        run_worker(unreachable)
+    message = str(refused.value)
+    assert name in message and f"faust-streaming {faust.__version__}" in message
+    assert "constraints.txt" in message and "--allow-unpinned-faust" in message
+    with caplog.at_level(logging.WARNING, logger=faust_pins.__name__):
+        check_pinned(allow=True)
+    assert name in caplog.text and "--allow-unpinned-faust" in caplog.text
+    argv = worker_argv(options(tmp_path, allow_unpinned_faust=True))
+    parsed = options_from_args(build_parser().parse_args(argv[argv.index("worker") :]))
+    assert parsed.allow_unpinned_faust
+    assert not options_from_args(build_parser().parse_args(["worker"])).allow_unpinned_faust
