@@ -3,7 +3,8 @@
 Each entry names a piece, the SHA-256 (first 16 hex digits) of its source in the pinned
 versions (faust-streaming 0.15.3, mode-streaming 0.7.1, aiokafka 0.14.0), and what to re-check
 when an upgrade changes it. ``tests/unit/agents/worker/test_faust_overrides.py`` fails, naming
-each moved piece (the versions are pinned in ``constraints.txt``, so an upgrade is a choice).
+each moved piece (the versions are pinned in ``constraints.txt``, so an upgrade is a choice),
+and the worker refuses to start on such an install (:func:`check_pinned`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import inspect
 import logging
 from collections.abc import Callable
+from importlib import metadata
 from typing import Any
 
 import aiokafka
@@ -31,7 +33,8 @@ from mode.utils import queues as mode_queues
 from streams.errors import ConfigError
 
 log = logging.getLogger(__name__)
-PINNED = "faust-streaming 0.15.3, mode-streaming 0.7.1, aiokafka 0.14.0"
+#: The versions RELIES_ON was taken from (as in constraints.txt).
+PINNED = {"faust-streaming": "0.15.3", "mode-streaming": "0.7.1", "aiokafka": "0.14.0"}
 
 #: The private pieces the overrides replace or rely on, with their source's SHA-256 (first 16
 #: hex digits) in the pinned versions, and what to re-check when one changes.
@@ -228,17 +231,22 @@ def source_hash(obj: Any) -> str:
     return hashlib.sha256(inspect.getsource(obj).encode()).hexdigest()[:16]
 
 
-def moved_internals() -> list[str]:
-    """One line per piece of :data:`RELIES_ON` whose source differs from the pinned one."""
-    moved = []
+def moved_pieces() -> dict[str, str]:
+    """Each piece of :data:`RELIES_ON` whose source differs from the pinned one: name, detail."""
+    moved = {}
     for name, (get, pinned, recheck) in RELIES_ON.items():
         try:
             found = source_hash(get())
         except (AttributeError, OSError, TypeError) as exc:
             found = f"missing ({exc})"
         if found != pinned:
-            moved.append(f"{name}: source {found}, pinned {pinned}; re-check: {recheck}")
+            moved[name] = f"source {found}, pinned {pinned}; re-check: {recheck}"
     return moved
+
+
+def moved_internals() -> list[str]:
+    """One line per piece of :data:`RELIES_ON` whose source differs from the pinned one."""
+    return [f"{name}: {detail}" for name, detail in moved_pieces().items()]
 
 
 def check_pinned(allow: bool) -> None:
@@ -247,24 +255,22 @@ def check_pinned(allow: bool) -> None:
     A moved piece means an install without ``constraints.txt``: the overrides and guards were
     checked, chaos soaks included, against the pinned versions only.
     """
-    moved = moved_internals()
+    moved = moved_pieces()
     if not moved:
         return
-    installed = (
-        f"faust-streaming {faust.__version__}, mode-streaming {mode.__version__}, "
-        f"aiokafka {aiokafka.__version__}"
-    )
-    names = ", ".join(line.split(":", 1)[0] for line in moved)
+    # The distributions' versions: mode's own __version__ says 0.0.1 in mode-streaming 0.7.1.
+    installed = ", ".join(f"{package} {metadata.version(package)}" for package in PINNED)
+    pinned = ", ".join(f"{package} {version}" for package, version in PINNED.items())
     problem = (
-        f"{installed} differ from the versions the worker was checked against ({PINNED}) in "
-        f"{len(moved)} private piece(s) it relies on: {names}"
+        f"{installed} differ from the versions the worker was checked against ({pinned}) in "
+        f"{len(moved)} private piece(s) it relies on: {', '.join(moved)}"
     )
     if allow:
         log.warning("--allow-unpinned-faust: starting anyway; %s", problem)
         return
+    requirements = " ".join(f"{package}=={version}" for package, version in PINNED.items())
     raise ConfigError(
         f"{problem}. Install the pinned versions (pip install -c constraints.txt ., or pip "
-        "install faust-streaming==0.15.3 mode-streaming==0.7.1 aiokafka==0.14.0), or start "
-        "with --allow-unpinned-faust to run anyway: records could be lost or repeated around "
-        "rebalances"
+        f"install {requirements}), or start with --allow-unpinned-faust to run anyway: records "
+        "could be lost or repeated around rebalances"
     )
