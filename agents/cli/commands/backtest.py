@@ -21,7 +21,7 @@ LARGE_LOG = 50_000  # customers: show a progress bar from here on
 
 
 def add_reading_options(parser: argparse.ArgumentParser) -> None:
-    """``--day-zero`` and ``--sheet``, shared by backtest and fit."""
+    """``--day-zero``, ``--sheet`` and ``--no-header``, shared by backtest and fit."""
     parser.add_argument(
         "--sheet",
         metavar="NAME",
@@ -33,6 +33,17 @@ def add_reading_options(parser: argparse.ArgumentParser) -> None:
         metavar="DATE",
         help="the time column counts days (dunnhumby's DAY 1..711): day N is N days after "
         "DATE; the cutoff may then be a day number too",
+    )
+    parser.add_argument(
+        "--no-header",
+        dest="header",
+        action="store_const",
+        const=False,
+        default=None,
+        help="the text export's first line is an order, not column names: columns are "
+        "column1, column2... by position, found by content unless --map names them (found "
+        "out without it when the first line holds only numbers and dates, as Fader & "
+        "Hardie's CDNOW files)",
     )
 
 
@@ -53,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
             args.date_format,
             zero,
             args.sheet,
+            args.header,
         )
     for note in reading.notes:
         console.print(f"{path.name}: {note}")

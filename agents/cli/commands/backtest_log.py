@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from agents.cli.commands.export_header import infer_roles, is_headerless, record_like_names
 from agents.cli.commands.export_table import first_row_number, read_table
 from agents.cli.commands.log_cells import day_numbers, numbers
 from streams.contracts.import_purchase import never_bought
@@ -175,22 +176,22 @@ def read_purchase_log(
     date_format: str | None = None,
     day_zero: float | None = None,
     sheet: str | None = None,
+    header: bool | None = None,
 ) -> LogReading:
     """The log's purchases by known customers, their currency, and what was left out.
     ``day_zero``: the time column counts days from this day (days since the epoch);
-    ``sheet``: a workbook's sheet to read (default the first)."""
+    ``sheet``: a workbook's sheet to read (default the first); ``header``: whether a text
+    export's first line names its columns (None: found out, ``export_header``)."""
     if not path.exists():
         raise BacktestError(f"{path}: no such file")
     notes: list[str] = []
-    table = read_table(path, notes=notes, sheet=sheet)
+    table = read_table(path, notes=notes, sheet=sheet, header=header, cells_as_text=True)
+    if is_headerless(table):
+        mapping = _by_position(table, mapping, notes)
     cols = {name: _pick(table, mapping, name) for name in FIELDS}
     for name in ("customer_id", "occurred_at"):
         if cols[name] is None:
-            read = f" ({'; '.join(notes)})" if notes else ""  # e.g. sheets left out
-            raise BacktestError(
-                f"no {name} column among {', '.join(table.column_names)}: add --map "
-                f"COLUMN={name}{read}"
-            )
+            raise _missing(name, table, notes)
     cust_col, date_col = str(cols["customer_id"]), str(cols["occurred_at"])
     rows = table.num_rows
     all_ids = pc.cast(table[cust_col], pa.string())
@@ -233,6 +234,43 @@ def read_purchase_log(
                 f"{cols['order_id']!r}"
             )
     return LogReading(log, currency, tuple(notes))
+
+
+def _by_position(table: pa.Table, mapping: dict[str, str], notes: list[str]) -> dict[str, str]:
+    """A headerless export's fields: those ``mapping`` names, the others found by content."""
+    roles = infer_roles(table, mapping)
+    names = table.column_names
+    found = ", ".join(f"{field} is {roles[field]}" for field in FIELDS if field in roles)
+    notes.append(
+        f"no header line: columns named {names[0]}..{names[-1]} by position"
+        + (f"; {found}, found by their content" if found else "")
+        + " (--map columnN=FIELD chooses others)"
+    )
+    return {**roles, **mapping}
+
+
+def _missing(name: str, table: pa.Table, notes: list[str]) -> BacktestError:
+    """No column for a required field: name the columns and the fix."""
+    read = f" ({'; '.join(notes)})" if notes else ""  # e.g. sheets left out
+    if is_headerless(table):
+        what = "dates" if name == "occurred_at" else "customer ids"
+        samples = ", ".join(
+            f"{c} ({table[c][0].as_py()!s:.20})" for c in table.column_names if len(table[c])
+        )
+        return BacktestError(
+            f"no header line, and no column of {what} among {samples}: add --map "
+            f"columnN={name}{read}"
+        )
+    hint = ""
+    if record_like_names(table.column_names):
+        hint = (
+            f"; the first line ({', '.join(table.column_names)[:60]}) looks like an order, not "
+            "column names: if the export has no header line, add --no-header"
+        )
+    return BacktestError(
+        f"no {name} column among {', '.join(table.column_names)}: add --map "
+        f"COLUMN={name}{hint}{read}"
+    )
 
 
 def _orders(lines: PurchaseLog, order_ids: np.ndarray) -> PurchaseLog:

@@ -21,6 +21,11 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from agents.cli.commands.export_header import (
+    looks_like_a_record,
+    mark_headerless,
+    positional_names,
+)
 from agents.cli.commands.export_sheets import read_sheets
 from streams.evaluation.backtest import BacktestError
 
@@ -78,6 +83,8 @@ def read_table(
     ragged: list[tuple[int, str]] | None = None,
     notes: list[str] | None = None,
     sheet: str | None = None,
+    header: bool | None = True,
+    cells_as_text: bool = False,
 ) -> pa.Table:
     """The export as a table.
 
@@ -87,7 +94,11 @@ def read_table(
     with the wrong number of cells is skipped into it as ``(line, why)`` instead of failing
     the whole file. ``notes`` gets what a user should know about how the file was read (a
     workbook's sheets, an encoding other than UTF-8). ``sheet``: a workbook's sheet whose
-    header is read (default the first), refused for any other file.
+    header is read (default the first), refused for any other file. ``header``: whether a
+    text export's first line names its columns; None finds out (``export_header``: a first
+    line of only numbers and dates is an order, and the columns are named by position).
+    ``cells_as_text``: a delimited text export's cells stay strings, as ``log_cells`` reads
+    them (ids keep their leading zeros), instead of Arrow's guessed types.
     """
     suffix = path.suffix.lower()
     if suffix == ".numbers":
@@ -109,17 +120,25 @@ def read_table(
         if encoding != "utf-8" and notes is not None:
             notes.append(f"read as {_ENCODING_NAMES[encoding]} text: the file is not UTF-8")
         with path.open(encoding="utf-8-sig" if encoding == "utf-8" else encoding) as fh:
-            header = fh.readline()
+            first = fh.readline()
         for delimiter in (",", "\t", ";", "|"):
-            if delimiter in header:
+            if delimiter in first:
                 if text:
-                    return _read_text_csv(path, header, delimiter, ragged, encoding)
-                return pacsv.read_csv(
+                    return _read_text_csv(path, first, delimiter, ragged, encoding)
+                cells = next(csv.reader([first], delimiter=delimiter))
+                if header or (header is None and not looks_like_a_record(cells)):
+                    names = None
+                else:
+                    names = positional_names(len(cells))
+                types = dict.fromkeys(names or cells, pa.string()) if cells_as_text else None
+                table = pacsv.read_csv(
                     path,
-                    read_options=pacsv.ReadOptions(encoding=encoding),
+                    read_options=pacsv.ReadOptions(encoding=encoding, column_names=names),
                     parse_options=pacsv.ParseOptions(delimiter=delimiter),
+                    convert_options=pacsv.ConvertOptions(column_types=types),
                 )
-        return _read_whitespace(path, encoding)
+                return table if names is None else mark_headerless(table)
+        return _read_whitespace(path, encoding, header)
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
         raise BacktestError(f"{path}: cannot read it as {suffix or 'text'}: {exc}") from exc
 
@@ -185,11 +204,15 @@ def _as_text(header: str, delimiter: str) -> pacsv.ConvertOptions:
     )
 
 
-def _read_whitespace(path: Path, encoding: str) -> pa.Table:
+def _read_whitespace(path: Path, encoding: str, header: bool | None = True) -> pa.Table:
     lines = path.read_text(encoding=encoding).split("\n")
-    names = lines[0].split()
-    rows = [line.split() for line in lines[1:] if line.strip()]
+    first = lines[0].split()
+    named = header or (header is None and not looks_like_a_record(first))
+    names = first if named else positional_names(len(first))
+    rows = [line.split() for line in lines[1 if named else 0 :] if line.strip()]
     bad = next((i for i, r in enumerate(rows) if len(r) != len(names)), None)
     if bad is not None:
-        raise BacktestError(f"{path}: line {bad + 2} has a different number of columns")
-    return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
+        line = bad + (2 if named else 1)
+        raise BacktestError(f"{path}: line {line} has a different number of columns")
+    table = pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
+    return table if named else mark_headerless(table)

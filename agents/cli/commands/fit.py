@@ -102,7 +102,7 @@ def fit_from_log(args: argparse.Namespace, fitted_at: str) -> dict[str, ParamRec
     zero = day_zero(args)
     mapping = parse_mapping(args.map or [])
     reading = read_purchase_log(
-        Path(args.file), mapping, args.currency, args.date_format, zero, args.sheet
+        Path(args.file), mapping, args.currency, args.date_format, zero, args.sheet, args.header
     )
     console = Console(stderr=True)
     for note in reading.notes:

@@ -230,3 +230,30 @@ def test_metrics_json_and_scores_csv_agree_with_each_other_and_the_report(
         flag_score(alert, lost).balanced_accuracy, abs=1e-6
     )
     assert len(model["deciles"]) == 10 and model["max_decile_gap"] >= 0
+
+
+def test_a_headerless_export_backtests_as_the_same_export_with_its_header(
+    tmp_path: Path,
+) -> None:
+    """CDNOW as Fader & Hardie ship it: no header line, ids of digits, dates as yyyymmdd."""
+    table = pacsv.read_csv(DATA)
+    lines = [
+        f"{cid[1:]} {str(day).replace('-', '')} {total:.2f}"
+        for cid, day, total in zip(
+            table["customer_id"].to_pylist(),
+            table["order_date"].to_pylist(),
+            table["total"].to_pylist(),
+            strict=True,
+        )
+    ]
+    (tmp_path / "orders.txt").write_text("\n".join(lines) + "\n")
+    named = tmp_path / "named.txt"
+    named.write_text("\n".join(["id date total", *lines]) + "\n")
+    out: dict[str, dict[str, object]] = {}
+    for name, log in (("headerless", tmp_path / "orders.txt"), ("named", named)):
+        args = ["backtest", str(log), *ARGS, "--currency", "EUR"]
+        assert main([*args, "--out", str(tmp_path / name)]) == 0
+        out[name] = json.loads((tmp_path / name / "metrics.json").read_text())
+
+    assert out["headerless"]["customers"] == out["named"]["customers"] > 100
+    assert out["headerless"]["scores"] == out["named"]["scores"]

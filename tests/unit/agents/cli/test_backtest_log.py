@@ -256,3 +256,90 @@ def test_day_zero_refuses_a_column_of_dates_and_the_date_format_option(
     assert "give one of them" in capsys.readouterr().err
     assert main(["backtest", str(path), "--cutoff", "10", "--out", str(tmp_path)]) == 2
     assert "--cutoff '10': expected a date such as 1997-09-30" in capsys.readouterr().err
+
+
+CDNOW_SAMPLE_LINES = [  # Fader & Hardie's CDNOW_sample.txt: id, sample id, date, CDs, dollars
+    " 00004 0001 19970101  2   29.33",
+    " 00004 0001 19970118  2   29.73",
+    " 00004 0001 19970802  1   14.96",
+    " 00018 0002 19970101  2   52.23",
+    " 00021 0003 19970101  3   10.00",
+    " 00021 0003 19970113  1   28.48",
+]
+
+
+def test_a_headerless_cdnow_file_keeps_its_first_order_and_finds_columns_by_content(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "CDNOW_sample.txt"
+    path.write_text("\n".join(CDNOW_SAMPLE_LINES) + "\n")
+    reading = read_purchase_log(path, {}, "USD")
+    orders = _by_customer(path)
+
+    assert sorted(orders) == ["00004", "00018", "00021"]
+    # the first line is customer 00004's first order, not the column names
+    assert [a for _, a in orders["00004"]] == [29.33, 29.73, 14.96]
+    assert orders["00004"][0][0] == option_day("1997-01-01", "--cutoff")
+    assert reading.notes[0] == (
+        "no header line: columns named column1..column5 by position; customer_id is column1, "
+        "occurred_at is column3, amount is column5, found by their content "
+        "(--map columnN=FIELD chooses others)"
+    )
+
+
+def test_a_headerless_csv_of_dates_then_ids_has_no_amount_column(tmp_path: Path) -> None:
+    path = tmp_path / "transactions.csv"
+    path.write_text("2014-03-08 00:00:00,0\n2014-05-21 00:00:00,1\n2014-03-14 00:00:00,0\n")
+    orders = _by_customer(path)
+
+    assert orders == {
+        "0": [(option_day("2014-03-08", "--cutoff"), 0.0), (option_day("2014-03-14", "-"), 0.0)],
+        "1": [(option_day("2014-05-21", "--cutoff"), 0.0)],
+    }
+
+
+def test_a_mapped_column_of_a_headerless_file_is_not_guessed_again(tmp_path: Path) -> None:
+    path = tmp_path / "CDNOW_sample.txt"
+    path.write_text("\n".join(CDNOW_SAMPLE_LINES) + "\n")
+    log = read_purchase_log(path, {"customer_id": "column2"}, "USD").log
+
+    assert log.customer_ids == ["0001", "0002", "0003"]
+    assert sorted(log.amount.tolist()) == sorted([29.33, 29.73, 14.96, 52.23, 10.0, 28.48])
+
+
+def test_no_header_reads_a_first_order_with_letters_and_the_refusal_suggests_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "dump.csv"
+    path.write_text("c001,2024-01-05,10.50\nc002,2024-01-06,20.00\nc001,2024-02-01,5.25\n")
+    with pytest.raises(BacktestError) as refused:
+        read_purchase_log(path, {}, "EUR")
+    assert "looks like an order, not column names" in str(refused.value)
+    assert "add --no-header" in str(refused.value)
+
+    log = read_purchase_log(path, {}, "EUR", header=False).log
+    assert log.customer_ids == ["c001", "c002"]
+    assert sorted(log.amount.tolist()) == [5.25, 10.5, 20.0]
+
+
+def test_a_headerless_file_without_dates_names_its_columns_and_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "numbers.txt"
+    path.write_text("1 2 3\n4 5 6\n")
+    with pytest.raises(BacktestError) as refused:
+        read_purchase_log(path, {}, "EUR")
+    message = str(refused.value)
+    assert "no header line, and no column of dates among column1 (1), column2 (2)" in message
+    assert "add --map columnN=occurred_at" in message
+
+
+def test_numeric_customer_ids_keep_their_leading_zeros(tmp_path: Path) -> None:
+    """scores.csv is joined back to a CRM by id: ``00042`` must not come back as ``42``."""
+    path = _write(
+        tmp_path / "orders.csv",
+        "customer_id,date,amount",
+        ["00042,2024-01-05,10.50", "042,2024-01-06,20.00", "00042,2024-02-01,5.25"],
+    )
+    log = read_purchase_log(path, {}, "EUR").log
+
+    assert log.customer_ids == ["00042", "042"]
+    assert sorted(log.amount.tolist()) == [5.25, 10.5, 20.0]

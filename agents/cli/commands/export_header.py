@@ -1,0 +1,108 @@
+"""Exports without a header line: Fader & Hardie's own CDNOW files, database and shell dumps.
+
+Such a file's first line is already an order (``00004 0001 19970101  2   29.33``). Read as
+column names, its values would name the columns and the first order would be lost, so a
+first line of nothing but numbers, dates and times is taken as a record (``--no-header`` says
+so for any file): the columns are then named ``column1``, ``column2``... by position, and a
+column a mapping does not name is found by its content, as such files are laid out:
+
+- ``occurred_at``: the first column of dates (``1997-01-01``, ``12/1/2010``, ``19970101``;
+  not bare numbers, which could as well be ids or counts);
+- ``customer_id``: the first other column (the id leads in such exports);
+- ``amount``: the last column of numbers written with decimals (money), if any.
+
+The reading's notes say which column became which field, and ``--map columnN=FIELD`` chooses
+others.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+#: the table's schema metadata key marking positional column names
+HEADERLESS = b"cxstream.headerless"
+_NUMBER = re.compile(r"[-+]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?")
+_DECIMALS = re.compile(r"[-+]?\d*[.,]\d+")
+_TIME = re.compile(r"\d{1,2}:\d{2}(:\d{2}([.,]\d+)?)?([+-]\d{2}:?\d{2}|Z)?")
+_DATE = re.compile(
+    r"(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})([T ]\S*)?"
+    r"|(19|20)\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])"
+)
+SAMPLE = 2000  # rows whose cells decide a column's role
+
+
+def positional_names(count: int) -> list[str]:
+    return [f"column{i}" for i in range(1, count + 1)]
+
+
+def looks_like_a_record(cells: Sequence[str]) -> bool:
+    """A first line that is an order, not column names: two or more cells, each a number, a
+    date or a time of day (a header names its columns with words)."""
+    values = [c.strip().strip('"').strip() for c in cells]
+    values = [v for v in values if v]
+    return len(values) >= 2 and all(
+        _NUMBER.fullmatch(v) or _DATE.fullmatch(v) or _TIME.fullmatch(v) for v in values
+    )
+
+
+def mark_headerless(table: pa.Table) -> pa.Table:
+    return table.replace_schema_metadata({**(table.schema.metadata or {}), HEADERLESS: b"1"})
+
+
+def is_headerless(table: pa.Table) -> bool:
+    return bool(table.schema.metadata and table.schema.metadata.get(HEADERLESS))
+
+
+def infer_roles(table: pa.Table, mapped: dict[str, str]) -> dict[str, str]:
+    """{field: column} for ``occurred_at``, ``customer_id`` and ``amount`` of a headerless
+    table, from the columns' content, leaving out fields and columns ``mapped`` already names."""
+    taken = set(mapped.values())
+    free = [c for c in table.column_names if c not in taken]
+    cells = {c: _sample(table[c]) for c in free}
+    roles: dict[str, str] = {}
+    if "occurred_at" not in mapped:
+        dates = next((c for c in free if _all(cells[c], _is_date) or _typed_time(table[c])), None)
+        if dates is not None:
+            roles["occurred_at"] = dates
+    rest = [c for c in free if c not in roles.values()]
+    if "customer_id" not in mapped and rest:
+        roles["customer_id"] = rest[0]
+    rest = [c for c in rest if c not in roles.values()]
+    if "amount" not in mapped:
+        money = [c for c in rest if _money(table[c], cells[c])]
+        if money:
+            roles["amount"] = money[-1]
+    return roles
+
+
+def record_like_names(names: Sequence[str]) -> list[str]:
+    """Column names that are numbers, dates or times: a header line that is really an order."""
+    return [n for n in names if looks_like_a_record([n, "0"])]
+
+
+def _sample(column: pa.ChunkedArray) -> list[str]:
+    head = pc.cast(column.slice(0, SAMPLE), pa.string()).to_pylist()
+    return [str(v).strip() for v in head if v is not None and str(v).strip()]
+
+
+def _all(values: list[str], test: Callable[[str], object]) -> bool:
+    return bool(values) and all(test(v) for v in values)
+
+
+def _is_date(text: str) -> bool:
+    return _DATE.fullmatch(text) is not None
+
+
+def _money(column: pa.ChunkedArray, values: list[str]) -> bool:
+    """Numbers written with decimals (a reader that typed them as floats dropped ``.00``)."""
+    if pa.types.is_floating(column.type) or pa.types.is_decimal(column.type):
+        return bool(values)
+    return _all(values, _NUMBER.fullmatch) and any(_DECIMALS.fullmatch(v) for v in values)
+
+
+def _typed_time(column: pa.ChunkedArray) -> bool:
+    return bool(pa.types.is_timestamp(column.type) or pa.types.is_date(column.type))
