@@ -192,6 +192,13 @@ def read_purchase_log(
     for name in ("customer_id", "occurred_at"):
         if cols[name] is None:
             raise _missing(name, table, notes)
+    for name, column in cols.items():
+        if column is not None and pa.types.is_nested(table.schema.field(column).type):
+            raise BacktestError(
+                f"column {column!r} ({name}) holds lists, not one value per order: add --map "
+                f"COLUMN={name} naming a column of plain values (a nested object's fields are "
+                "columns of their own, such as customer.id)"
+            )
     cust_col, date_col = str(cols["customer_id"]), str(cols["occurred_at"])
     rows = table.num_rows
     all_ids = pc.cast(table[cust_col], pa.string())

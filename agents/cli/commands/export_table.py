@@ -112,10 +112,10 @@ def read_table(
         raise BacktestError(f"--sheet {sheet!r}: {path.name} is not a spreadsheet; drop --sheet")
     try:
         if suffix == ".parquet":
-            return pq.read_table(path)
+            return flat(pq.read_table(path))
         if suffix in JSON_LINES:
             records = json_array(path)
-            return pajson.read_json(path) if records is None else _array_table(path, records)
+            return flat(pajson.read_json(path) if records is None else _array_table(path, records))
         encoding = text_encoding(path)
         if encoding != "utf-8" and notes is not None:
             notes.append(f"read as {_ENCODING_NAMES[encoding]} text: the file is not UTF-8")
@@ -141,6 +141,14 @@ def read_table(
         return _read_whitespace(path, encoding, header)
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
         raise BacktestError(f"{path}: cannot read it as {suffix or 'text'}: {exc}") from exc
+
+
+def flat(table: pa.Table) -> pa.Table:
+    """Nested objects as columns of their own: an API export's ``{"customer": {"id": 7}}``
+    is a column ``customer.id`` (found as ``customer_id`` is), not one of objects."""
+    while any(pa.types.is_struct(field.type) for field in table.schema):
+        table = table.flatten()
+    return table
 
 
 def _array_table(path: Path, records: list[Any]) -> pa.Table:

@@ -343,3 +343,27 @@ def test_numeric_customer_ids_keep_their_leading_zeros(tmp_path: Path) -> None:
 
     assert log.customer_ids == ["00042", "042"]
     assert sorted(log.amount.tolist()) == [5.25, 10.5, 20.0]
+
+
+def test_an_api_export_with_nested_customers_reads_their_ids(tmp_path: Path) -> None:
+    """A shop API's orders nest the customer (``{"customer": {"id": 7}}``): its fields are
+    columns of their own, ``customer.id`` found as ``customer_id`` is."""
+    path = tmp_path / "orders.jsonl"
+    path.write_text(
+        '{"id": 1001, "created_at": "2024-03-01T10:00:00-05:00", "total_price": "19.90", '
+        '"customer": {"id": 7001, "email": "a@example.com"}, "line_items": [{"sku": "A"}]}\n'
+        '{"id": 1002, "created_at": "2024-04-02T10:00:00-05:00", "total_price": "5.00", '
+        '"customer": {"id": 7001, "email": "a@example.com"}, "line_items": [{"sku": "B"}]}\n'
+    )
+    orders = _by_customer(path)
+    assert orders == {
+        "7001": [
+            (option_day("2024-03-01", "--cutoff") + 15 / 24, 19.9),
+            (option_day("2024-04-02", "--cutoff") + 15 / 24, 5.0),
+        ]
+    }
+
+    with pytest.raises(BacktestError) as refused:
+        read_purchase_log(path, {"amount": "line_items"}, None)
+    assert "column 'line_items' (amount) holds lists" in str(refused.value)
+    assert "add --map COLUMN=amount" in str(refused.value)
