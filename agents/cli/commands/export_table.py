@@ -123,20 +123,21 @@ def read_table(
             first = fh.readline()
         for delimiter in (",", "\t", ";", "|"):
             if delimiter in first:
-                if text:
-                    return _read_text_csv(path, first, delimiter, ragged, encoding)
                 cells = next(csv.reader([first], delimiter=delimiter))
                 if header or (header is None and not looks_like_a_record(cells)):
                     names = None
                 else:
                     names = positional_names(len(cells))
-                types = dict.fromkeys(names or cells, pa.string()) if cells_as_text else None
-                table = pacsv.read_csv(
-                    path,
-                    read_options=pacsv.ReadOptions(encoding=encoding, column_names=names),
-                    parse_options=pacsv.ParseOptions(delimiter=delimiter),
-                    convert_options=pacsv.ConvertOptions(column_types=types),
-                )
+                if text:
+                    table = _read_text_csv(path, names or cells, delimiter, ragged, encoding, names)
+                else:
+                    types = dict.fromkeys(names or cells, pa.string()) if cells_as_text else None
+                    table = pacsv.read_csv(
+                        path,
+                        read_options=pacsv.ReadOptions(encoding=encoding, column_names=names),
+                        parse_options=pacsv.ParseOptions(delimiter=delimiter),
+                        convert_options=pacsv.ConvertOptions(column_types=types),
+                    )
                 return table if names is None else mark_headerless(table)
         return _read_whitespace(path, encoding, header)
     except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
@@ -176,37 +177,40 @@ def _json_text(value: Any) -> str | None:
 
 def _read_text_csv(
     path: Path,
-    header: str,
+    columns: list[str],
     delimiter: str,
     ragged: list[tuple[int, str]] | None,
     encoding: str = "utf-8",
+    names: list[str] | None = None,
 ) -> pa.Table:
+    """Every cell as text; ``names``: the columns of a file without a header line."""
+
     def skip(row: pacsv.InvalidRow) -> str:
         if ragged is None:
             return "error"
-        cells = f"{row.actual_columns} cells where the header has {row.expected_columns}"
+        first = "the first line" if names else "the header"
+        cells = f"{row.actual_columns} cells where {first} has {row.expected_columns}"
         ragged.append((row.number or 0, f"{cells}: {row.text[:60]!r}"))
         return "skip"
 
     return pacsv.read_csv(
         path,
-        read_options=pacsv.ReadOptions(use_threads=False, encoding=encoding),  # invalid rows
-        # know their line only without threads
+        # invalid rows know their line only without threads
+        read_options=pacsv.ReadOptions(use_threads=False, encoding=encoding, column_names=names),
         parse_options=pacsv.ParseOptions(
             delimiter=delimiter,
             ignore_empty_lines=False,
             newlines_in_values=True,
             invalid_row_handler=skip,
         ),
-        convert_options=_as_text(header, delimiter),
+        convert_options=_as_text(columns),
     )
 
 
-def _as_text(header: str, delimiter: str) -> pacsv.ConvertOptions:
-    """Read every column of the CSV whose first line is ``header`` as strings."""
-    names = next(csv.reader([header], delimiter=delimiter))
+def _as_text(columns: list[str]) -> pacsv.ConvertOptions:
+    """Read every one of these columns as strings."""
     return pacsv.ConvertOptions(
-        column_types={name: pa.string() for name in names},
+        column_types={name: pa.string() for name in columns},
         strings_can_be_null=False,
         quoted_strings_can_be_null=False,
     )

@@ -18,6 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from agents.cli.commands.export_header import infer_roles, is_headerless
 from agents.cli.commands.export_table import (
     JSON_LINES,
     first_row_number,
@@ -44,6 +45,7 @@ class Export:
     refused: list[tuple[int, str, str]] = field(default_factory=list)
     blank: int = 0
     notes: list[str] = field(default_factory=list)
+    headerless: bool = False  # a text export without a header line: columns column1..N
 
     def values(self, column: str) -> Iterator[tuple[int, Any]]:
         """``(row, cell)`` of one column, for learning the file's formats."""
@@ -68,20 +70,45 @@ def is_blank(row: dict[str, Any]) -> bool:
     return all(blank_cell(v) for v in row.values())
 
 
-def read_export(path: Path, sheet: str | None = None) -> Export:
+def read_export(path: Path, sheet: str | None = None, header: bool | None = None) -> Export:
     """A CSV/TSV, spreadsheet, Parquet or JSON Lines export, its rows numbered as the user
     sees them: a CSV's or sheet's header is row 1, a JSON Lines row is its line, a Parquet
-    row its record number from 1."""
+    row its record number from 1. ``header``: whether a text export's first line names its
+    columns (None: found out, as backtest finds out; ``export_header``)."""
     if path.suffix.lower() in JSON_LINES:
         return _read_json_lines(path)
     ragged: list[tuple[int, str]] = []
     notes: list[str] = []
-    table = read_table(path, text=True, ragged=ragged, notes=notes, sheet=sheet)
+    table = read_table(path, text=True, ragged=ragged, notes=notes, sheet=sheet, header=header)
+    headerless = is_headerless(table)
     skipped = {line for line, _ in ragged}
-    unskipped = (n for n in itertools.count(first_row_number(path)) if n not in skipped)
+    first = 1 if headerless else first_row_number(path)
+    unskipped = (n for n in itertools.count(first) if n not in skipped)
     numbers = list(itertools.islice(unskipped, table.num_rows))
     refused = [(line, "wrong_column_count", why) for line, why in ragged]
-    return Export(table.column_names, numbers, table, refused=refused, notes=notes)
+    return Export(
+        table.column_names, numbers, table, refused=refused, notes=notes, headerless=headerless
+    )
+
+
+def positional_columns(export: Export, mapping: dict[str, str], purchases: bool) -> dict[str, str]:
+    """A headerless export's note, and for purchases the customer, time and amount columns
+    found by content (``export_header``) where ``mapping`` names none."""
+    if not export.headerless or export.table is None:
+        return {}
+    roles = infer_roles(export.table, mapping) if purchases else {}
+    found = ", ".join(f"{f} is {c}" for f, c in sorted(roles.items(), key=_field_order))
+    names = export.columns
+    export.notes.append(
+        f"no header line: columns named {names[0]}..{names[-1]} by position"
+        + (f"; {found}, found by their content" if found else "")
+        + " (--map columnN=FIELD names them)"
+    )
+    return roles
+
+
+def _field_order(role: tuple[str, str]) -> int:
+    return ("customer_id", "occurred_at", "amount").index(role[0])
 
 
 def _read_json_lines(path: Path) -> Export:

@@ -24,7 +24,7 @@ from rich.console import Console
 
 from agents.cli.commands.backtest_log import parse_mapping
 from agents.cli.commands.common import add_connection_flags, settings_from_args
-from agents.cli.commands.import_files import Export, is_blank, read_export
+from agents.cli.commands.import_files import Export, is_blank, positional_columns, read_export
 from agents.cli.commands.import_report import ImportOutcome, print_import, report_json
 from agents.cli.commands.log_cells import day_date, day_zero
 from agents.cli.commands.replay import Item, check, history_fits
@@ -69,13 +69,20 @@ def import_day_zero(args: argparse.Namespace) -> date | None:
     return None if day is None else day_date(day)
 
 
-def map_rows(path: Path, export: Export, args: argparse.Namespace, show: bool) -> ImportOutcome:
-    """Map and validate every row; the valid events sorted by event time (then row)."""
+def map_rows(
+    path: Path,
+    export: Export,
+    args: argparse.Namespace,
+    show: bool,
+    found: dict[str, str] | None = None,
+) -> ImportOutcome:
+    """Map and validate every row; the valid events sorted by event time (then row).
+    ``found``: columns found by content (a headerless export), under the --map ones."""
     fields = mappable_fields(args.kind)
     plan = make_plan(
         args.kind,
         export.columns,
-        parse_mapping(args.map or [], fields),
+        {**(found or {}), **parse_mapping(args.map or [], fields)},
         parse_constants(args.set or [], fields),
         args.currency,
         args.source,
@@ -189,10 +196,12 @@ def run(args: argparse.Namespace) -> int:
         raise ImportSetupError(f"not a readable file: {path}")
     console = Console(stderr=True)
     with console.status(f"reading {path}") if not args.no_progress else nullcontext():
-        export = read_export(path, args.sheet)
+        export = read_export(path, args.sheet, args.header)
+    mapped = parse_mapping(args.map or [], mappable_fields(args.kind))
+    found = positional_columns(export, mapped, purchases=args.kind == "purchases")
     for note in export.notes:
         console.print(f"{path.name}: {note}", highlight=False)
-    outcome = map_rows(path, export, args, show=not args.no_progress)
+    outcome = map_rows(path, export, args, show=not args.no_progress, found=found)
     report = None
     if not args.dry_run:
         report = produce(outcome, args)
@@ -238,6 +247,17 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="NAME",
         help="a workbook's sheet to import (default the first; other sheets with the same "
         "columns are imported after it)",
+    )
+    parser.add_argument(
+        "--no-header",
+        dest="header",
+        action="store_const",
+        const=False,
+        default=None,
+        help="the text export's first line is a row, not column names: columns are column1, "
+        "column2... by position (found out without it when the first line holds only numbers "
+        "and dates; purchases' customer, time and amount columns are then found by content "
+        "unless --map names them)",
     )
     parser.add_argument(
         "--map",

@@ -371,3 +371,34 @@ def test_a_day_numbered_export_reads_with_day_zero(
         args = ["import", str(path), "--kind", "purchases", *mapping, *extra, "--dry-run"]
         assert main(args) == 2
         assert says in " ".join(capsys.readouterr().err.split())
+
+
+def test_a_headerless_export_imports_every_row_with_columns_found_by_content(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Laid out as Fader & Hardie's CDNOW_sample.txt: no header line; its first line is an
+    order too (dates moved into the contract's accepted window)."""
+    path = tmp_path / "CDNOW_sample.txt"
+    later = [f" 000{20 + i} 00{10 + i} 202402{10 + i}  1   1{i}.00\n" for i in range(8)]
+    path.write_text(
+        " 00004 0001 20240101  2   29.33\n"
+        " 00004 0001 20240118  2   29.73\n"
+        " 00018 0002 20240101  2   x\n" + "".join(later)
+    )
+    args = ["--kind", "purchases", "--currency", "USD", "--timezone", "UTC"]
+    code, report = dry_run(capsys, path, *args)
+
+    assert code == 1  # the third row's amount
+    events = [s["event"] for s in report["sample"]][:2]
+    assert [(e["customer_id"], e["occurred_at"], e["amount_minor"]) for e in events] == [
+        ("00004", ms("2024-01-01T00:00:00+00:00"), 2933),
+        ("00004", ms("2024-01-18T00:00:00+00:00"), 2973),
+    ]
+    assert [(r["row"], r["field"]) for r in report["rejected"]] == [(3, "amount")]
+
+    # a first line with letters is read as column names unless --no-header says otherwise
+    path.write_text("c004,2024-01-01,29.33\nc004,2024-01-18,29.73\n")
+    mapped = ["--map", "column1=customer_id", "--map", "column2=occurred_at"]
+    code, report = dry_run(capsys, path, *args, *mapped, "--map", "column3=amount", "--no-header")
+    assert code == 0
+    assert [s["event"]["customer_id"] for s in report["sample"]] == ["c004", "c004"]
