@@ -25,6 +25,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from python_calamine import CalamineError, CalamineWorkbook
 
+from agents.cli.commands.export_header import (
+    looks_like_a_record,
+    mark_headerless,
+    positional_names,
+)
 from streams.contracts.import_rows import blank_cell
 from streams.evaluation.backtest import BacktestError
 
@@ -32,10 +37,17 @@ Cell = Any  # str, float, int, bool, datetime, date, time or timedelta, as calam
 
 
 def read_sheets(
-    path: Path, *, text: bool, notes: list[str] | None, sheet: str | None = None
+    path: Path,
+    *,
+    text: bool,
+    notes: list[str] | None,
+    sheet: str | None = None,
+    header: bool | None = True,
 ) -> pa.Table:
     """The workbook's first sheet (or ``sheet``) and every other sheet that shares its header,
-    in the workbook's order."""
+    in the workbook's order. ``header``: whether row 1 names the columns; None finds out (a
+    row 1 of only numbers and dates is a record: ``export_header``), and a sheet without one
+    is continued by the later sheets as wide whose row 1 is a record too."""
     try:
         book = CalamineWorkbook.from_path(str(path))
         sheets = [(name, _rows(book, name)) for name in book.sheet_names]
@@ -55,28 +67,42 @@ def read_sheets(
         what = f"sheet {sheet!r}" if sheet else "every sheet"
         raise BacktestError(f"{path}: {what} is empty")
     first_name, first_rows = first
-    header = _header(first_rows[0])
-    _check_header(path, first_name, first_rows)
+    names_row = _header(first_rows[0])
+    named = header or (header is None and not looks_like_a_record(names_row))
+    if named:
+        _check_header(path, first_name, first_rows)
     body: list[Sequence[Cell]] = []
     starts: list[tuple[str, int]] = []
     left_out: list[str] = []
     for name, rows in sheets:
-        if _header(rows[0]) != header:
+        row_one = _header(rows[0])
+        same = row_one == names_row if named else _record_as_wide(row_one, names_row)
+        if not same:
             left_out.append(name)
             continue
-        starts.append((name, len(body) + 2))
-        body.extend(rows[1:])
+        starts.append((name, len(body) + (2 if named else 1)))
+        body.extend(rows[1:] if named else rows)
     if notes is not None:
         _note_sheets(first_name, starts, left_out, notes)
     while body and all(blank_cell(c) for c in body[-1]):  # trailing blank rows
         body.pop()
-    names = [h or f"column {i + 1}" for i, h in enumerate(header)]
-    width = len(header)
+    width = len(names_row)
+    names = (
+        [h or f"column {i + 1}" for i, h in enumerate(names_row)]
+        if named
+        else positional_names(width)
+    )
     if any(len(r) < width for r in body):  # sheets of different widths
         body = [[*r, *[""] * (width - len(r))] for r in body]
     columns = [list(c) for c in zip(*body, strict=False)][:width] if body else [[]] * width
     arrays = [_as_text(c) if text else _typed(c) for c in columns]
-    return pa.Table.from_arrays(arrays, names=names)
+    table = pa.Table.from_arrays(arrays, names=names)
+    return table if named else mark_headerless(table)
+
+
+def _record_as_wide(row: list[str], first: list[str]) -> bool:
+    """A later sheet continues a headerless one: its row 1 is a record as wide as the first's."""
+    return len(row) == len(first) and looks_like_a_record(row)
 
 
 def _check_header(path: Path, sheet: str, rows: list[list[Cell]]) -> None:

@@ -107,7 +107,7 @@ def read_table(
             "pass that file"
         )
     if suffix in SPREADSHEETS:
-        return read_sheets(path, text=text, notes=notes, sheet=sheet)
+        return read_sheets(path, text=text, notes=notes, sheet=sheet, header=header)
     if sheet is not None:
         raise BacktestError(f"--sheet {sheet!r}: {path.name} is not a spreadsheet; drop --sheet")
     try:

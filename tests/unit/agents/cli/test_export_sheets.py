@@ -188,3 +188,30 @@ def test_the_sheet_to_read_can_be_named_and_a_missing_column_names_the_other_she
     assert [s["event"]["customer_id"] for s in json.loads(capsys.readouterr().out)["sample"]] == [
         "c1"
     ]
+
+
+def test_a_workbook_without_a_header_row_reads_its_sheets_by_position(tmp_path: Path) -> None:
+    """Row 1 is already an order (numbers and a date): columns by position, found by content;
+    a later sheet whose row 1 is an order as wide continues it."""
+    orders = [
+        [4, 1, dt.datetime(2024, 1, 1), 2, 29.33],
+        [4, 1, dt.datetime(2024, 1, 18), 2, 29.73],
+    ]
+    more = [[18, 2, dt.datetime(2024, 2, 1), 1, 52.23]]
+    book = Workbook()
+    book.remove(book.active)
+    for title, rows in (("1", orders), ("2", more)):
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    path = tmp_path / "orders.xlsx"
+    book.save(path)
+
+    reading = read_purchase_log(path, {}, "USD")
+    log = reading.log
+    assert log.customer_ids == ["18", "4"]
+    assert sorted(log.amount.tolist()) == [29.33, 29.73, 52.23]
+    assert any(
+        "customer_id is column1, occurred_at is column3, amount is column5" in n
+        for n in reading.notes
+    )
