@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from agents.cli.commands.backtest_data import write_data
 from agents.cli.commands.backtest_log import parse_mapping, read_purchase_log
 from agents.cli.commands.backtest_report import summary_tables, write_report
+from agents.cli.commands.export_header import add_no_header_option
 from agents.cli.commands.log_cells import day_zero, option_day
 from streams.evaluation.backtest import BacktestError, run_backtest
 
@@ -34,17 +35,7 @@ def add_reading_options(parser: argparse.ArgumentParser) -> None:
         help="the time column counts days (dunnhumby's DAY 1..711): day N is N days after "
         "DATE; the cutoff may then be a day number too",
     )
-    parser.add_argument(
-        "--no-header",
-        dest="header",
-        action="store_const",
-        const=False,
-        default=None,
-        help="the text export's first line is an order, not column names: columns are "
-        "column1, column2... by position, found by content unless --map names them (found "
-        "out without it when the first line holds only numbers and dates, as Fader & "
-        "Hardie's CDNOW files)",
-    )
+    add_no_header_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -27,7 +27,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from agents.cli.commands.export_header import infer_roles, is_headerless, record_like_names
+from agents.cli.commands.export_header import (
+    infer_roles,
+    is_headerless,
+    record_like_names,
+    roles_note,
+)
 from agents.cli.commands.export_table import first_row_number, read_table
 from agents.cli.commands.log_cells import day_numbers, numbers
 from streams.contracts.import_purchase import never_bought
@@ -246,13 +251,7 @@ def read_purchase_log(
 def _by_position(table: pa.Table, mapping: dict[str, str], notes: list[str]) -> dict[str, str]:
     """A headerless export's fields: those ``mapping`` names, the others found by content."""
     roles = infer_roles(table, mapping)
-    names = table.column_names
-    found = ", ".join(f"{field} is {roles[field]}" for field in FIELDS if field in roles)
-    notes.append(
-        f"no header line: columns named {names[0]}..{names[-1]} by position"
-        + (f"; {found}, found by their content" if found else "")
-        + " (--map columnN=FIELD chooses others)"
-    )
+    notes.append(roles_note(table.column_names, roles))
     return {**roles, **mapping}
 
 

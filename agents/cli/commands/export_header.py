@@ -20,6 +20,7 @@ others.
 
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import Callable, Sequence
 
@@ -81,6 +82,34 @@ def infer_roles(table: pa.Table, mapped: dict[str, str]) -> dict[str, str]:
         if money:
             roles["amount"] = money[-1]
     return roles
+
+
+ROLE_ORDER = ("customer_id", "occurred_at", "amount")
+
+
+def roles_note(names: Sequence[str], roles: dict[str, str]) -> str:
+    """What a reading of a headerless export says about its columns."""
+    found = ", ".join(f"{field} is {roles[field]}" for field in ROLE_ORDER if field in roles)
+    return (
+        f"no header line: columns named {names[0]}..{names[-1]} by position"
+        + (f"; {found}, found by their content" if found else "")
+        + " (--map columnN=FIELD chooses others)"
+    )
+
+
+def add_no_header_option(parser: argparse.ArgumentParser) -> None:
+    """``--no-header`` (backtest, fit and import): ``header`` is False with it, else None."""
+    parser.add_argument(
+        "--no-header",
+        dest="header",
+        action="store_const",
+        const=False,
+        default=None,
+        help="the export's first line (a workbook's row 1) is a record, not column names: "
+        "columns are column1, column2... by position, a purchase's customer, time and amount "
+        "found by content unless --map names them (found out without it when that line holds "
+        "only numbers and dates, as in Fader & Hardie's CDNOW files)",
+    )
 
 
 def record_like_names(names: Sequence[str]) -> list[str]:

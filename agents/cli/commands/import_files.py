@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from agents.cli.commands.export_header import infer_roles, is_headerless
+from agents.cli.commands.export_header import infer_roles, is_headerless, roles_note
 from agents.cli.commands.export_table import (
     JSON_LINES,
     first_row_number,
@@ -97,18 +97,8 @@ def positional_columns(export: Export, mapping: dict[str, str], purchases: bool)
     if not export.headerless or export.table is None:
         return {}
     roles = infer_roles(export.table, mapping) if purchases else {}
-    found = ", ".join(f"{f} is {c}" for f, c in sorted(roles.items(), key=_field_order))
-    names = export.columns
-    export.notes.append(
-        f"no header line: columns named {names[0]}..{names[-1]} by position"
-        + (f"; {found}, found by their content" if found else "")
-        + " (--map columnN=FIELD names them)"
-    )
+    export.notes.append(roles_note(export.columns, roles))
     return roles
-
-
-def _field_order(role: tuple[str, str]) -> int:
-    return ("customer_id", "occurred_at", "amount").index(role[0])
 
 
 def _read_json_lines(path: Path) -> Export:

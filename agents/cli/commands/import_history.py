@@ -24,6 +24,7 @@ from rich.console import Console
 
 from agents.cli.commands.backtest_log import parse_mapping
 from agents.cli.commands.common import add_connection_flags, settings_from_args
+from agents.cli.commands.export_header import add_no_header_option
 from agents.cli.commands.import_files import Export, is_blank, positional_columns, read_export
 from agents.cli.commands.import_report import ImportOutcome, print_import, report_json
 from agents.cli.commands.log_cells import day_date, day_zero
@@ -248,17 +249,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="a workbook's sheet to import (default the first; other sheets with the same "
         "columns are imported after it)",
     )
-    parser.add_argument(
-        "--no-header",
-        dest="header",
-        action="store_const",
-        const=False,
-        default=None,
-        help="the text export's first line is a row, not column names: columns are column1, "
-        "column2... by position (found out without it when the first line holds only numbers "
-        "and dates; purchases' customer, time and amount columns are then found by content "
-        "unless --map names them)",
-    )
+    add_no_header_option(parser)
     parser.add_argument(
         "--map",
         action="append",
