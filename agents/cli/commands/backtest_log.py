@@ -33,7 +33,12 @@ from agents.cli.commands.export_header import (
     record_like_names,
     roles_note,
 )
-from agents.cli.commands.export_table import first_row_number, read_table
+from agents.cli.commands.export_table import (
+    JSON_LINES,
+    SPREADSHEETS,
+    first_row_number,
+    read_table,
+)
 from agents.cli.commands.log_cells import day_numbers, numbers
 from streams.contracts.import_purchase import never_bought
 from streams.evaluation.backtest import BacktestError, PurchaseLog
@@ -190,10 +195,15 @@ def read_purchase_log(
     if not path.exists():
         raise BacktestError(f"{path}: no such file")
     notes: list[str] = []
-    table = read_table(path, notes=notes, sheet=sheet, header=header, cells_as_text=True)
+    table = read_table(path, notes=notes, sheet=sheet, header=header)
     if is_headerless(table):
         mapping = _by_position(table, mapping, notes)
+        header = False
     cols = {name: _pick(table, mapping, name) for name in FIELDS}
+    ids = cols["customer_id"]
+    if ids is not None and pa.types.is_integer(table.schema.field(ids).type) and _delimited(path):
+        # read as numbers, 00042 and 042 would be one customer, named 42 in scores.csv
+        table = read_table(path, sheet=sheet, header=header, text_columns=[ids])
     for name in ("customer_id", "occurred_at"):
         if cols[name] is None:
             raise _missing(name, table, notes)
@@ -246,6 +256,11 @@ def read_purchase_log(
                 f"{cols['order_id']!r}"
             )
     return LogReading(log, currency, tuple(notes))
+
+
+def _delimited(path: Path) -> bool:
+    """A text export Arrow reads with guessed types (not a workbook, Parquet or JSON)."""
+    return path.suffix.lower() not in (*SPREADSHEETS, *JSON_LINES, ".parquet")
 
 
 def _by_position(table: pa.Table, mapping: dict[str, str], notes: list[str]) -> dict[str, str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,7 @@ def read_table(
     notes: list[str] | None = None,
     sheet: str | None = None,
     header: bool | None = True,
-    cells_as_text: bool = False,
+    text_columns: Sequence[str] = (),
 ) -> pa.Table:
     """The export as a table.
 
@@ -97,8 +98,8 @@ def read_table(
     header is read (default the first), refused for any other file. ``header``: whether a
     text export's first line names its columns; None finds out (``export_header``: a first
     line of only numbers and dates is an order, and the columns are named by position).
-    ``cells_as_text``: a delimited text export's cells stay strings, as ``log_cells`` reads
-    them (ids keep their leading zeros), instead of Arrow's guessed types.
+    ``text_columns``: columns of a delimited text export kept as strings rather than Arrow's
+    guessed types (customer ids keep their leading zeros).
     """
     suffix = path.suffix.lower()
     if suffix == ".numbers":
@@ -131,7 +132,7 @@ def read_table(
                 if text:
                     table = _read_text_csv(path, names or cells, delimiter, ragged, encoding, names)
                 else:
-                    types = dict.fromkeys(names or cells, pa.string()) if cells_as_text else None
+                    types = dict.fromkeys(text_columns, pa.string())
                     table = pacsv.read_csv(
                         path,
                         read_options=pacsv.ReadOptions(encoding=encoding, column_names=names),
