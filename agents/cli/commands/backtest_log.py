@@ -218,7 +218,8 @@ def read_purchase_log(
     rows = table.num_rows
     all_ids = pc.cast(table[cust_col], pa.string())
     known = pc.invert(_blank_cells(all_ids))  # a missing or blank id is a guest order
-    row_numbers = (np.arange(rows) + first_row_number(path))[known.to_numpy(zero_copy_only=False)]
+    first = 1 if is_headerless(table) else first_row_number(path)  # row 1: the first order
+    row_numbers = (np.arange(rows) + first)[known.to_numpy(zero_copy_only=False)]
     blank = _blank_rows(table) if not pc.all(known).as_py() else 0
     table = table.filter(known)
     if guests := rows - table.num_rows - blank:

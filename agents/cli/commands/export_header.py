@@ -8,7 +8,8 @@ column a mapping does not name is found by its content, as such files are laid o
 
 - ``occurred_at``: the first column of dates (``1997-01-01``, ``12/1/2010``, ``19970101``;
   not bare numbers, which could as well be ids or counts);
-- ``customer_id``: the first other column (the id leads in such exports);
+- ``customer_id``: the first other column that is neither times of day nor money (the id
+  leads in such exports);
 - ``amount``: the last column of numbers written with decimals (money), if any.
 
 A column is of a kind when nine in ten of its first cells are: a few bad cells are the rows'
@@ -73,9 +74,10 @@ def infer_roles(table: pa.Table, mapped: dict[str, str]) -> dict[str, str]:
         dates = next((c for c in free if _all(cells[c], _is_date) or _typed_time(table[c])), None)
         if dates is not None:
             roles["occurred_at"] = dates
-    rest = [c for c in free if c not in roles.values()]
-    if "customer_id" not in mapped and rest:
-        roles["customer_id"] = rest[0]
+    rest = [c for c in free if c not in roles.values() and not _when(table[c], cells[c])]
+    if "customer_id" not in mapped and rest:  # a date or a time of day is no one's id,
+        ids = [c for c in rest if not _fractional(cells[c])] or rest  # nor is a price
+        roles["customer_id"] = ids[0]
     rest = [c for c in rest if c not in roles.values()]
     if "amount" not in mapped:
         money = [c for c in rest if _money(table[c], cells[c])]
@@ -136,6 +138,18 @@ def _money(column: pa.ChunkedArray, values: list[str]) -> bool:
     if pa.types.is_floating(column.type) or pa.types.is_decimal(column.type):
         return bool(values)
     return _all(values, _NUMBER.fullmatch) and any(_DECIMALS.fullmatch(v) for v in values)
+
+
+def _when(column: pa.ChunkedArray, values: list[str]) -> bool:
+    """A column of dates or of times of day."""
+    return _typed_time(column) or _all(values, _is_date) or _all(values, _TIME.fullmatch)
+
+
+def _fractional(values: list[str]) -> bool:
+    """Numbers with a fraction somewhere (money), not ids (``17850`` or ``17850.0``)."""
+    return _all(values, _NUMBER.fullmatch) and any(
+        _DECIMALS.fullmatch(v) and float(v.replace(",", ".")) % 1 for v in values
+    )
 
 
 def _typed_time(column: pa.ChunkedArray) -> bool:

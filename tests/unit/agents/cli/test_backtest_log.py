@@ -323,6 +323,11 @@ def test_no_header_reads_a_first_order_with_letters_and_the_refusal_suggests_it(
 
 
 def test_a_headerless_file_without_dates_names_its_columns_and_the_fix(tmp_path: Path) -> None:
+    ambiguous = tmp_path / "ambiguous.txt"  # its first line is row 1, as the user counts
+    ambiguous.write_text("1 12/1/2010 2.50\n2 12/2/2010 3.00\n")
+    with pytest.raises(BacktestError, match=r"'12/1/2010' \(row 1\) could be day/month"):
+        read_purchase_log(ambiguous, {}, "EUR")
+
     path = tmp_path / "numbers.txt"
     path.write_text("1 2 3\n4 5 6\n")
     with pytest.raises(BacktestError) as refused:
@@ -367,3 +372,19 @@ def test_an_api_export_with_nested_customers_reads_their_ids(tmp_path: Path) -> 
         read_purchase_log(path, {"amount": "line_items"}, None)
     assert "column 'line_items' (amount) holds lists" in str(refused.value)
     assert "add --map COLUMN=amount" in str(refused.value)
+
+
+def test_a_headerless_file_never_takes_a_time_of_day_or_a_price_for_the_customer(
+    tmp_path: Path,
+) -> None:
+    """``12/1/2010 8:26`` split by whitespace leaves a column of times; a price may come
+    before the id: neither is a customer."""
+    path = tmp_path / "orders.txt"
+    path.write_text(
+        "12/1/2010 8:26 2.55 17850\n12/1/2010 8:28 3.39 17850\n12/13/2010 9:01 1.85 13047\n"
+    )
+    reading = read_purchase_log(path, {}, "GBP")
+
+    assert reading.log.customer_ids == ["13047", "17850"]
+    assert sorted(reading.log.amount.tolist()) == [1.85, 2.55, 3.39]
+    assert "customer_id is column4, occurred_at is column1, amount is column3" in reading.notes[0]
