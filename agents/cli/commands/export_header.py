@@ -48,11 +48,8 @@ def positional_names(count: int) -> list[str]:
 def looks_like_a_record(cells: Sequence[str]) -> bool:
     """A first line that is an order, not column names: two or more cells, each a number, a
     date or a time of day (a header names its columns with words)."""
-    values = [c.strip().strip('"').strip() for c in cells]
-    values = [v for v in values if v]
-    return len(values) >= 2 and all(
-        _NUMBER.fullmatch(v) or _DATE.fullmatch(v) or _TIME.fullmatch(v) for v in values
-    )
+    values = [v for v in (_unquoted(c) for c in cells) if v]
+    return len(values) >= 2 and all(_record_cell(v) for v in values)
 
 
 def mark_headerless(table: pa.Table) -> pa.Table:
@@ -116,7 +113,16 @@ def add_no_header_option(parser: argparse.ArgumentParser) -> None:
 
 def record_like_names(names: Sequence[str]) -> list[str]:
     """Column names that are numbers, dates or times: a header line that is really an order."""
-    return [n for n in names if looks_like_a_record([n, "0"])]
+    return [n for n in names if _record_cell(_unquoted(n))]
+
+
+def _unquoted(cell: str) -> str:
+    return cell.strip().strip('"').strip()
+
+
+def _record_cell(value: str) -> bool:
+    """A number, a date or a time of day: a record's cell, never a column's name."""
+    return bool(_NUMBER.fullmatch(value) or _DATE.fullmatch(value) or _TIME.fullmatch(value))
 
 
 def _sample(column: pa.ChunkedArray) -> list[str]:

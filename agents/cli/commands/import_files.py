@@ -45,7 +45,11 @@ class Export:
     refused: list[tuple[int, str, str]] = field(default_factory=list)
     blank: int = 0
     notes: list[str] = field(default_factory=list)
-    headerless: bool = False  # a text export without a header line: columns column1..N
+
+    @property
+    def headerless(self) -> bool:
+        """A text export or workbook without a header line: its columns are column1..N."""
+        return self.table is not None and is_headerless(self.table)
 
     def values(self, column: str) -> Iterator[tuple[int, Any]]:
         """``(row, cell)`` of one column, for learning the file's formats."""
@@ -80,21 +84,18 @@ def read_export(path: Path, sheet: str | None = None, header: bool | None = None
     ragged: list[tuple[int, str]] = []
     notes: list[str] = []
     table = read_table(path, text=True, ragged=ragged, notes=notes, sheet=sheet, header=header)
-    headerless = is_headerless(table)
     skipped = {line for line, _ in ragged}
-    first = 1 if headerless else first_row_number(path)
+    first = 1 if is_headerless(table) else first_row_number(path)
     unskipped = (n for n in itertools.count(first) if n not in skipped)
     numbers = list(itertools.islice(unskipped, table.num_rows))
     refused = [(line, "wrong_column_count", why) for line, why in ragged]
-    return Export(
-        table.column_names, numbers, table, refused=refused, notes=notes, headerless=headerless
-    )
+    return Export(table.column_names, numbers, table, refused=refused, notes=notes)
 
 
 def positional_columns(export: Export, mapping: dict[str, str], purchases: bool) -> dict[str, str]:
     """A headerless export's note, and for purchases the customer, time and amount columns
     found by content (``export_header``) where ``mapping`` names none."""
-    if not export.headerless or export.table is None:
+    if export.table is None or not export.headerless:
         return {}
     roles = infer_roles(export.table, mapping) if purchases else {}
     export.notes.append(roles_note(export.columns, roles))

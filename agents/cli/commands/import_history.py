@@ -75,15 +75,15 @@ def map_rows(
     export: Export,
     args: argparse.Namespace,
     show: bool,
-    found: dict[str, str] | None = None,
+    mapping: dict[str, str],
 ) -> ImportOutcome:
     """Map and validate every row; the valid events sorted by event time (then row).
-    ``found``: columns found by content (a headerless export), under the --map ones."""
+    ``mapping``: {field: column}, --map's and those a headerless export's content gave."""
     fields = mappable_fields(args.kind)
     plan = make_plan(
         args.kind,
         export.columns,
-        {**(found or {}), **parse_mapping(args.map or [], fields)},
+        mapping,
         parse_constants(args.set or [], fields),
         args.currency,
         args.source,
@@ -202,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
     found = positional_columns(export, mapped, purchases=args.kind == "purchases")
     for note in export.notes:
         console.print(f"{path.name}: {note}", highlight=False)
-    outcome = map_rows(path, export, args, show=not args.no_progress, found=found)
+    outcome = map_rows(path, export, args, not args.no_progress, {**found, **mapped})
     report = None
     if not args.dry_run:
         report = produce(outcome, args)
