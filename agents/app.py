@@ -23,6 +23,7 @@ from agents.worker.api_security import ApiGuard
 from agents.worker.batch_cycle import BatchCycle
 from agents.worker.batch_fold import BatchFold
 from agents.worker.budget_agent import register_budget
+from agents.worker.changelog import flush_with_faust, librdkafka_writer
 from agents.worker.changelog_queue import guard_changelog_queue
 from agents.worker.cleared_inputs import guard_input_clears
 from agents.worker.consumer_lag import register_consumer_lag
@@ -143,6 +144,10 @@ def create_app(options: WorkerOptions, config: ModelConfig, partitions: int) -> 
     app = faust_app(options, ApiGuard(options.api_access), partitions)
     customers, integrity = create_tables(app, partitions, options.table_cache_mb)
     params = ModelParameters(config, options.params_version)
+    changelog = None
+    if options.fast_changelog:
+        changelog = librdkafka_writer(customers, settings.kafka)
+        flush_with_faust(app, changelog.flush)  # acknowledged before Faust commits past them
     cycle = BatchCycle(
         OutputProducer(settings.kafka),
         customers,
@@ -153,6 +158,7 @@ def create_app(options: WorkerOptions, config: ModelConfig, partitions: int) -> 
         DeadlineIndex(time.time, options.idle_wall_clock_after, options.allowed_lateness),
         FaustIntegrity(integrity, config),
         health=health,
+        changelog=changelog,
     )
     if options.fold_process:
         cycle.fold_process = FoldProcess(cycle.fold)

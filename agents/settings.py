@@ -246,6 +246,9 @@ class WorkerOptions:
     faust_fast_path: bool = True
     # Changelog recovery read with librdkafka ahead of Faust's (agents/worker/fast_restore.py).
     fast_restore: bool = True
+    # Customer states to their changelog through librdkafka, not Faust's producer
+    # (agents/worker/changelog.py).
+    fast_changelog: bool = True
     # Start even when Faust, mode or aiokafka differ from the pinned versions in a private piece
     # the worker relies on (agents/worker/faust_pins.py); off: the worker refuses, naming them.
     allow_unpinned_faust: bool = False

@@ -6,7 +6,8 @@ publish, acknowledge, store), whose fold (``batch_fold``, ``customer_fold``, its
 side: ``fold_child``; what crosses: ``fold_wire``), ``overlapped_take`` fills the next batch
 meanwhile and ``fold_ahead`` folds it while the batch before is stored. ``merge`` orders the
 inputs by event time (bound to the consumer in ``merge_probes``), ``tables`` and ``outputs`` keep
-state and publish. With an alert
+state and publish, and ``changelog`` writes customer states to their changelog through librdkafka,
+flushed whenever Faust flushes its producer before a commit. With an alert
 budget, ``budget_feed`` and ``budget_agent`` admit each CX team's K best churn openings per day.
 Private Faust/mode/aiokafka attributes are read in ``faust_internals`` and replaced or wrapped in
 ``faust_overrides`` (and ``faust_lean``: per-record bookkeeping nobody reads), ``fetch_guard``

@@ -24,6 +24,7 @@ from typing import Any
 from agents.worker import loop_metrics, metrics
 from agents.worker.batch_fold import TICK_VALUE, BatchFold
 from agents.worker.budget_feed import BudgetFeed
+from agents.worker.changelog import ChangelogWriter
 from agents.worker.customer_fold import Record
 from agents.worker.fold_ports import BatchOutput, IntegrityAccess
 from agents.worker.fold_process import FoldProcess
@@ -71,11 +72,13 @@ class BatchCycle:
         integrity: IntegrityAccess,
         health: HealthBoard | None = None,
         retry_pause: float = 1.0,
+        changelog: ChangelogWriter | None = None,
     ) -> None:
         self.outputs = outputs
         self.health = health or HealthBoard()
         self.retry_pause = retry_pause
-        self.states = FaustStates(table)
+        self.changelog = changelog
+        self.states = FaustStates(table, writer=changelog)
         self.topics = topics
         self.fold = fold
         self.deadlines = deadlines
@@ -159,6 +162,8 @@ class BatchCycle:
             raise
         for customer_id, envelope, raw, record in out.states:
             self.states.put(customer_id, envelope, raw, record)
+        if self.changelog is not None:
+            self.changelog.poll()  # delivery reports so far: the restore point moves on
         self.integrity.flush()
         self.deadlines.observe(out.stream_times)
         self.deadlines.schedule(out.deadlines)

@@ -29,8 +29,9 @@ from typing import Any
 
 import faust
 from faust.sensors.monitor import Monitor
-from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.transport.producer import ProducerBuffer
+
+from agents.worker.changelog import FlushingProducer
 
 
 class LeanMonitor(Monitor):  # type: ignore[misc]
@@ -83,8 +84,8 @@ class LeanProducerBuffer(ProducerBuffer):  # type: ignore[misc]
             await super().wait_until_ebb()
 
 
-class LeanProducer(faust_aiokafka.Producer):  # type: ignore[misc]
-    """Faust's aiokafka producer with :class:`LeanProducerBuffer` when it is unthreaded."""
+class LeanProducer(FlushingProducer):
+    """The worker's Faust producer with :class:`LeanProducerBuffer` when it is unthreaded."""
 
     def __init__(self, transport: Any, loop: Any = None, **kwargs: Any) -> None:
         super().__init__(transport, loop=loop, **kwargs)

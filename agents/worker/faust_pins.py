@@ -224,6 +224,28 @@ RELIES_ON: dict[str, tuple[Callable[[], Any], str, str]] = {
         "faust_lean override 6 builds events as this does: conf.Event(app, key, value, headers, "
         "message)",
     ),
+    "faust Consumer._commit_offsets": (
+        lambda: faust_consumer.Consumer._commit_offsets,
+        "1a69799041188441",
+        "changelog.FlushingProducer: it must still flush app.producer before committing, or "
+        "offsets could pass states whose changelog records are not acknowledged yet",
+    ),
+    "faust aiokafka Producer.flush": (
+        lambda: faust_aiokafka.Producer.flush,
+        "36d0cb3615f65b01",
+        "changelog.FlushingProducer extends it: it must still wait for every buffered record",
+    ),
+    "faust App._producer_flush": (
+        lambda: faust_app.App._producer_flush,
+        "35c92baa028d57bd",
+        "changelog.FlushingProducer: revocations and stops must still flush app.producer",
+    ),
+    "faust App._on_partitions_revoked": (
+        lambda: faust_app.App._on_partitions_revoked,
+        "d5c895bbe57dc73a",
+        "changelog.FlushingProducer: a revocation must still wait for the agents, then flush "
+        "the producer (_producer_flush) before the partitions go",
+    ),
 }
 
 

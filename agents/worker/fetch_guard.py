@@ -46,6 +46,7 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
+from agents.worker.changelog import FlushingProducer
 from agents.worker.fetch_ledger import FetchLedger
 
 log = logging.getLogger(__name__)
@@ -149,6 +150,7 @@ def _any_topic(topic: str) -> bool:
 
 class GuardedTransport(faust_aiokafka.Transport):  # type: ignore[misc]
     Consumer = GuardedConsumer
+    Producer = FlushingProducer  # the changelog writer's records flush with Faust's own
 
 
 def install_guard(

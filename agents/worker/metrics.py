@@ -52,6 +52,12 @@ STALE_FETCH_RECORDS = Counter(
     "committed offsets (they are read again; delivering them would commit past others).",
     registry=REGISTRY,
 )
+CHANGELOG_RESENT = Counter(
+    "cxstream_changelog_resent",
+    "Customer-state changelog records re-sent after a passing delivery failure (the newest "
+    "state of the customer is sent again; agents/worker/changelog.py).",
+    registry=REGISTRY,
+)
 FOLD_AHEAD_REDONE = Counter(
     "cxstream_fold_ahead_redone",
     "Batches folded ahead (while the batch before was stored) that were handled again from the "

@@ -60,7 +60,7 @@ class _Pending:
 
 
 #: Errors that clear by themselves although librdkafka does not flag them retriable.
-_PASSING = frozenset(
+PASSING_ERRORS = frozenset(
     {
         KafkaError._MSG_TIMED_OUT,
         KafkaError._TRANSPORT,
@@ -137,7 +137,7 @@ class OutputProducer:
         def on_delivery(err: KafkaError | None, _: Any) -> None:
             if err is None:
                 return
-            if err.retriable() or err.code() in _PASSING:
+            if err.retriable() or err.code() in PASSING_ERRORS:
                 log.warning("output to %s failed (%s); will re-send", msg.topic, err)
                 self._failed.append(msg)
             else:

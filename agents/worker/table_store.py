@@ -79,14 +79,17 @@ class ContiguousRocksStore(faust_rocksdb.Store):  # type: ignore[misc]
             self._pending.pop(tp, None)
             self._persist(tp, offset)
             return
+        self.mark_written(tp, (offset,))
+
+    def mark_written(self, tp: TP, offsets: Iterable[int]) -> None:
+        """This worker's own changelog records at ``offsets`` are acknowledged (in any order):
+        the persisted offset advances over the contiguous run, with one RocksDB write."""
         if tp not in self._persisted:
             self._persisted[tp] = self.persisted_offset(tp)
         last = self._persisted[tp]
         expected = 0 if last is None else last + 1
-        if offset < expected:
-            return
         pending = self._pending.setdefault(tp, set())
-        pending.add(offset)
+        pending.update(offset for offset in offsets if offset >= expected)
         advanced = None
         while expected in pending:
             pending.discard(expected)

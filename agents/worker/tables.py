@@ -23,6 +23,7 @@ from typing import Any
 import faust
 
 from agents.worker import table_store
+from agents.worker.changelog import ChangelogWriter
 from agents.worker.customer_fold import Record, RecordFault
 from agents.worker.faust_internals import event_context
 from agents.worker.topic_admin import FAUST_TABLES
@@ -74,9 +75,12 @@ class FaustStates:
     :meth:`forget` is called on every revoke.
     """
 
-    def __init__(self, table: Any, capacity: int = STATE_CACHE_SIZE) -> None:
+    def __init__(
+        self, table: Any, capacity: int = STATE_CACHE_SIZE, writer: ChangelogWriter | None = None
+    ) -> None:
         self.table = table
         self.capacity = capacity
+        self.writer = writer  # None: writes go through Faust's producer (--no-fast-changelog)
         self._cache: OrderedDict[str, tuple[bytes, Envelope | None]] = OrderedDict()
 
     def get(self, customer_id: str, record: Record) -> Envelope | None:
@@ -105,8 +109,11 @@ class FaustStates:
         return raw or None
 
     def put(self, customer_id: str, envelope: Envelope | None, raw: bytes, record: Record) -> None:
-        with event_context(record):
-            self.table[customer_id] = raw  # reassign: reaches changelog
+        if self.writer is not None:
+            self.writer.put(customer_id, raw, record)
+        else:
+            with event_context(record):
+                self.table[customer_id] = raw  # reassign: reaches changelog
         self._cache[customer_id] = raw, envelope
         self._cache.move_to_end(customer_id)
         if len(self._cache) > self.capacity:

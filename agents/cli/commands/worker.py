@@ -147,6 +147,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "(agents/worker/fast_restore.py; default on: --no-fast-restore leaves it all to Faust)",
     )
     parser.add_argument(
+        "--fast-changelog",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULTS.fast_changelog,
+        help="write customer states to the table's store at once and to its changelog through "
+        "librdkafka, flushed whenever Faust flushes before a commit "
+        "(agents/worker/changelog.py; default on: --no-fast-changelog uses Faust's producer)",
+    )
+    parser.add_argument(
         "--allow-unpinned-faust",
         action=argparse.BooleanOptionalAction,
         default=DEFAULTS.allow_unpinned_faust,
@@ -310,6 +318,7 @@ def options_from_args(args: argparse.Namespace) -> WorkerOptions:
         table_cache_mb=args.table_cache_mb,
         faust_fast_path=args.faust_fast_path,
         fast_restore=args.fast_restore,
+        fast_changelog=args.fast_changelog,
         allow_unpinned_faust=args.allow_unpinned_faust,
         fold_process=args.fold_process,
         fold_ahead=args.fold_ahead,

@@ -86,6 +86,8 @@ def worker_argv(
         argv += ["--fold-process" if options.fold_process else "--no-fold-process"]
     if options.fold_ahead != d.fold_ahead:
         argv += ["--fold-ahead" if options.fold_ahead else "--no-fold-ahead"]
+    if options.fast_changelog != d.fast_changelog:
+        argv += ["--fast-changelog" if options.fast_changelog else "--no-fast-changelog"]
     argv += ["--allow-unpinned-faust"] * options.allow_unpinned_faust
     argv += ["--insecure-api"] * api.insecure + [
         "--webhook-escalations"
