@@ -53,6 +53,7 @@ STOCK = ["--no-faust-fast-path"]  # the worker with Faust unchanged
 FAST = ["--faust-fast-path"]  # the worker with the Faust overrides (the default)
 ONE_PROCESS = [*FAST, "--no-fold-process"]  # the worker folding in its own process
 NOT_AHEAD = [*FAST, "--no-fold-ahead"]  # the fold process, each batch stored before the next
+FAUST_CHANGELOG = [*FAST, "--no-fast-changelog"]  # states to the changelog via Faust's producer
 # Released after 0.05 s of quiet and folded after 5 ms, not 0.75 s and 0.25 s (docs/benchmarks.md)
 LOW_LATENCY = ["--max-task-idle", "0.05", "--batch-within", "0.005"]
 
@@ -97,6 +98,10 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         not_ahead = catch_up(
             Worker(boot, topics, f"{topics.prefix}behind", scratch / "wb", extra_args=NOT_AHEAD), n
         )
+        faust_changelog = catch_up(
+            Worker(boot, topics, f"{topics.prefix}fc", scratch / "wf", extra_args=FAUST_CHANGELOG),
+            n,
+        )
         worker = Worker(boot, topics, f"{topics.prefix}app", scratch / "w1", extra_args=FAST)
         worker.start()
         rss_before = rss_bytes(worker)
@@ -133,6 +138,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         "stock_eps": stock,
         "in_process_eps": in_process,
         "not_ahead_eps": not_ahead,
+        "faust_changelog_eps": faust_changelog,
         "plain_eps": plain,
         "quix_eps": quix,
         "quix_compiled_eps": quix_compiled,

@@ -108,6 +108,10 @@ def markdown(figures: dict[str, float], command: str) -> str:
             "cxstream worker not folding ahead (`--no-fold-ahead`)",
             _eps(f["not_ahead_eps"]),
         ),
+        (
+            "cxstream worker with states to the changelog via Faust (`--no-fast-changelog`)",
+            _eps(f["faust_changelog_eps"]),
+        ),
         ("ratio cxstream ÷ Quix Streams", _ratio(f["cxstream_eps"], f["quix_eps"])),
         ("ratio cxstream ÷ bare", _ratio(f["cxstream_eps"], f["bare_eps"])),
         ("ratio Faust-only ÷ bare", _ratio(f["faust_eps"], f["bare_eps"])),
@@ -120,6 +124,10 @@ def markdown(figures: dict[str, float], command: str) -> str:
         (
             "ratio worker with ÷ without folding ahead",
             _ratio(f["cxstream_eps"], f["not_ahead_eps"]),
+        ),
+        (
+            "ratio worker with ÷ without the librdkafka changelog writer",
+            _ratio(f["cxstream_eps"], f["faust_changelog_eps"]),
         ),
         ("ratio compiled ÷ pure worker", _ratio(f["compiled_eps"], f["cxstream_eps"])),
         (
