@@ -5,14 +5,19 @@ A frozen dataclass's generated ``__init__`` stores every field through
 building a 22-field :class:`~streams.model.state.CustomerState` cost about 1.5 µs, several
 times per event. :func:`positional` generates the equivalent constructor that calls each
 slot's descriptor directly (about twice as fast). The object it returns is indistinguishable
-from ``cls(*values)``: same class, same slot values, cache slots left empty. A class compiled
-by mypyc (ops/build_compiled.py) has no slot descriptors and is returned as it is.
+from ``cls(*values)``: same class, same slot values, cache slots left empty.
+
+A class compiled by mypyc (ops/build_compiled.py) keeps its fields natively, behind getset
+descriptors, but its ``__init__`` is still the one ``dataclasses`` generates, interpreted:
+5.9 µs for a :class:`~streams.model.state.CustomerState` against 2.9 µs through the
+descriptors. It is built the same way, allocated by its own ``__new__`` (mypyc refuses
+``object.__new__``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import MemberDescriptorType
+from types import GetSetDescriptorType, MemberDescriptorType
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -29,11 +34,16 @@ def positional(cls: type[T]) -> Callable[..., T]:
     if hasattr(cls, "__post_init__") or any(not f.init for f in fields.values()):
         raise TypeError(f"{cls.__name__}: __init__ does more than store its fields")
     names = tuple(fields)
-    if not all(isinstance(cls.__dict__.get(name), MemberDescriptorType) for name in names):
-        return cls  # a compiled (mypyc) class keeps its fields natively: its own __init__ is fast
-    scope: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    slots = [cls.__dict__.get(name) for name in names]
+    if all(isinstance(slot, MemberDescriptorType) for slot in slots):
+        new: Callable[[type[T]], T] = object.__new__
+    elif all(isinstance(slot, GetSetDescriptorType) for slot in slots):
+        new = cls.__new__  # compiled by mypyc: its fields are native, set by descriptor
+    else:
+        return cls
+    scope: dict[str, Any] = {"_new": new, "_cls": cls}
     for i, name in enumerate(names):
-        scope[f"_set{i}"] = cls.__dict__[name].__set__  # the slot's member descriptor
+        scope[f"_set{i}"] = cls.__dict__[name].__set__  # the slot's (or native field's) descriptor
     lines = [f"def {cls.__name__}({', '.join(names)}):", "    self = _new(_cls)"]
     lines += [f"    _set{i}(self, {name})" for i, name in enumerate(names)]
     source = "\n".join([*lines, "    return self", ""])

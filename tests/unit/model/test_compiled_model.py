@@ -23,6 +23,7 @@ MODEL_TESTS = [  # the golden digests and every hypothesis property of the model
     "tests/unit/model/test_properties.py",
     "tests/unit/model/test_budget.py",
     "tests/unit/model/test_loop.py",
+    "tests/unit/model/test_positional.py",  # the fast constructors on the compiled classes
     "tests/unit/btyd/test_nbd.py",  # the buy-till-you-die maths against published figures
     "tests/unit/agents/worker/test_fold_process.py",  # compiled classes cross to the child
     "tests/unit/agents/worker/test_fold_ahead.py",
