@@ -77,7 +77,6 @@ class BatchCycle:
         self.outputs = outputs
         self.health = health or HealthBoard()
         self.retry_pause = retry_pause
-        self.changelog = changelog
         self.states = FaustStates(table, writer=changelog)
         self.topics = topics
         self.fold = fold
@@ -162,8 +161,8 @@ class BatchCycle:
             raise
         for customer_id, envelope, raw, record in out.states:
             self.states.put(customer_id, envelope, raw, record)
-        if self.changelog is not None:
-            self.changelog.poll()  # delivery reports so far: the restore point moves on
+        if self.states.writer is not None:
+            self.states.writer.poll()  # delivery reports so far: the restore point moves on
         self.integrity.flush()
         self.deadlines.observe(out.stream_times)
         self.deadlines.schedule(out.deadlines)

@@ -36,7 +36,7 @@ from agents.settings import KafkaSettings
 from agents.worker import metrics
 from agents.worker.customer_fold import Record
 from agents.worker.faust_internals import event_context
-from agents.worker.outputs import PASSING_ERRORS, Client
+from agents.worker.outputs import Client, passing
 from streams.errors import CxStreamError
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class ChangelogWriter:
         def on_delivery(err: KafkaError | None, message: Any) -> None:
             if err is None:
                 written.append((message.partition(), message.offset()))
-            elif err.retriable() or err.code() in PASSING_ERRORS:
+            elif passing(err):
                 failed.append((slot, seq))
             else:
                 refused.append(err.str())

@@ -60,7 +60,7 @@ class _Pending:
 
 
 #: Errors that clear by themselves although librdkafka does not flag them retriable.
-PASSING_ERRORS = frozenset(
+_PASSING = frozenset(
     {
         KafkaError._MSG_TIMED_OUT,
         KafkaError._TRANSPORT,
@@ -73,6 +73,11 @@ PASSING_ERRORS = frozenset(
         KafkaError.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
     }
 )
+
+
+def passing(err: KafkaError) -> bool:
+    """A delivery failure that re-sending fixes (the broker comes back), not a refusal."""
+    return bool(err.retriable()) or err.code() in _PASSING
 
 
 #: Refusals caused by the message itself.
@@ -137,7 +142,7 @@ class OutputProducer:
         def on_delivery(err: KafkaError | None, _: Any) -> None:
             if err is None:
                 return
-            if err.retriable() or err.code() in PASSING_ERRORS:
+            if passing(err):
                 log.warning("output to %s failed (%s); will re-send", msg.topic, err)
                 self._failed.append(msg)
             else:

@@ -21,6 +21,7 @@ from types import GetSetDescriptorType, MemberDescriptorType
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+_FIELD_DESCRIPTORS = (MemberDescriptorType, GetSetDescriptorType)
 
 
 def positional(cls: type[T]) -> Callable[..., T]:
@@ -35,15 +36,13 @@ def positional(cls: type[T]) -> Callable[..., T]:
         raise TypeError(f"{cls.__name__}: __init__ does more than store its fields")
     names = tuple(fields)
     slots = [cls.__dict__.get(name) for name in names]
-    if all(isinstance(slot, MemberDescriptorType) for slot in slots):
-        new: Callable[[type[T]], T] = object.__new__
-    elif all(isinstance(slot, GetSetDescriptorType) for slot in slots):
-        new = cls.__new__  # compiled by mypyc: its fields are native, set by descriptor
-    else:
+    # slot member descriptors, or a mypyc-compiled class's native fields' getset descriptors
+    if not any(all(isinstance(s, kind) for s in slots) for kind in _FIELD_DESCRIPTORS):
         return cls
-    scope: dict[str, Any] = {"_new": new, "_cls": cls}
-    for i, name in enumerate(names):
-        scope[f"_set{i}"] = cls.__dict__[name].__set__  # the slot's (or native field's) descriptor
+    # the class's own allocator: object.__new__ for the Python source, mypyc's for a build
+    scope: dict[str, Any] = {"_new": cls.__new__, "_cls": cls}
+    for i, slot in enumerate(slots):
+        scope[f"_set{i}"] = slot.__set__  # type: ignore[union-attr]
     lines = [f"def {cls.__name__}({', '.join(names)}):", "    self = _new(_cls)"]
     lines += [f"    _set{i}(self, {name})" for i, name in enumerate(names)]
     source = "\n".join([*lines, "    return self", ""])
