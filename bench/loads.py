@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -15,12 +14,8 @@ from streams.contracts import encode_event, record_timestamp
 from streams.contracts.mapping import EVENT_KINDS
 from streams.domain import (
     Channel,
-    Event,
-    Feedback,
-    FeedbackKind,
     Purchase,
     PurchaseKind,
-    Touchpoint,
 )
 from streams.simulator import iter_events
 from streams.topics import Topics
@@ -211,117 +206,3 @@ def new_customers(count: int, event_time: float) -> list[Record]:
         key, value, headers = encode_event(event)
         out.append((Purchase, key, value, headers, record_timestamp(at)))
     return out
-
-
-def _latency_events(i: int, now: float, run: str = "lat") -> list[Event]:
-    cid = f"{run}-{i:07d}"
-    buy = Purchase(
-        f"{run}-p{i}",
-        "bench",
-        cid,
-        now,
-        PurchaseKind.ORDER_PLACED,
-        f"o{i}",
-        4200,
-        "EUR",
-        Channel.WEB,
-        1,
-    )
-    if i % 5:
-        return [buy]
-    angry = Feedback(
-        f"{run}-f{i}",
-        "bench",
-        cid,
-        now + 0.001,
-        FeedbackKind.NPS,
-        1,
-        Touchpoint.AFTER_PURCHASE,
-        Channel.SOCIAL,
-        True,
-        comment="never again",
-    )
-    return [buy, angry]
-
-
-def latency_at_rate(
-    bootstrap: str,
-    topics: Topics,
-    rate: float,
-    seconds: float,
-    event_time_base: float,
-    run: str = "lat",
-    warm_up: float = 1.0,
-    cool_down: float = 2.0,
-) -> dict[str, float]:
-    """Produce fresh customers at ``rate`` events/s; time each until its snapshot/alert.
-
-    The first ``warm_up`` seconds of traffic are not timed: a worker's first records pay its
-    one-off costs (lazy imports, first fetches of idle partitions). Traffic goes on, untimed,
-    for ``cool_down`` seconds after the timed ones, so they see the offered rate to the end:
-    when traffic stops, the last records of a partition wait for the merge's idle time
-    (``--max-task-idle``), a pause's latency, not the rate's. ``run`` names the customers
-    and events: another run needs another, or its events would be duplicates of the first's."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"lat-{uuid.uuid4().hex}",
-            "auto.offset.reset": "latest",
-        }
-    )
-    consumer.subscribe([topics.health, topics.alerts])
-    while not consumer.assignment():
-        consumer.poll(0.2)
-    producer = Producer({**PRODUCER_DEFAULTS, "bootstrap.servers": bootstrap, "linger.ms": 1})
-    # The idempotent producer fetches metadata and its producer id in the background: its
-    # first records would time that start-up, not the worker.
-    producer.list_topics(timeout=10)
-    time.sleep(1.0)
-    sent: dict[str, float] = {}
-    snap_lat: list[float] = []
-    alert_lat: list[float] = []
-    start, i, produced = time.perf_counter(), 0, 0
-    timed_from, until = start + warm_up, start + warm_up + seconds
-    stop_producing = until + cool_down
-    while time.perf_counter() < stop_producing + 10:
-        # ``rate`` counts events (every fifth customer sends two), not customers
-        while (
-            time.perf_counter() < stop_producing and produced < (time.perf_counter() - start) * rate
-        ):
-            # Event time continues from the backlog's end: a jump to the wall clock would
-            # make every customer's inactivity deadline due at once (a tick storm).
-            for event in _latency_events(i, event_time_base + time.perf_counter() - start, run):
-                key, value, headers = encode_event(event)
-                producer.produce(
-                    topic_for(topics, type(event)),
-                    value,
-                    key,
-                    headers=headers,
-                    timestamp=record_timestamp(event.occurred_at),
-                )
-                sent[event.customer_id] = time.perf_counter()
-                produced += 1
-            i += 1
-        producer.poll(0)
-        for msg in consumer.consume(500, 0.01):
-            if msg.error() or msg.key() is None:
-                continue
-            at = sent.get(msg.key().decode())
-            if at is not None and timed_from <= at < until:
-                (snap_lat if msg.topic() == topics.health else alert_lat).append(
-                    time.perf_counter() - at
-                )
-    consumer.close()
-    return {
-        "offered_rate": rate,
-        **_percentiles("", snap_lat),
-        **_percentiles("alert_", alert_lat),
-        "alerts_measured": float(len(alert_lat)),
-    }
-
-
-def _percentiles(prefix: str, values: list[float]) -> dict[str, float]:
-    if len(values) < 2:
-        return {f"{prefix}p50_ms": float("nan"), f"{prefix}p99_ms": float("nan")}
-    cuts = statistics.quantiles(values, n=100)
-    return {f"{prefix}p50_ms": cuts[49] * 1000, f"{prefix}p99_ms": cuts[98] * 1000}

@@ -1,7 +1,7 @@
 """The merge's idle wait (``--max-task-idle``): latency against out-of-order releases.
 
 For each value, a fresh worker on fresh topics takes live traffic at a fixed offered rate
-(bench.loads.latency_at_rate: fresh customers, a purchase and for every fifth one a feedback
+(bench.latency.latency_at_rate: fresh customers, a purchase and for every fifth one a feedback
 on another topic a millisecond later) and reports produce→snapshot/alert p50/p99 and how many
 input records reached the merge older than one it had already released on their partition
 (``cxstream_merge_out_of_order_total``). ``python -m bench.merge_idle 0.05 0.2 0.75``.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from agents.settings import KafkaSettings
 from agents.worker.topic_admin import ensure_topics
-from bench.loads import latency_at_rate
+from bench.latency import latency_at_rate
 from streams.topics import Topics
 from tests.e2e.harness import Worker, metric
 from tests.stack import start_stack, stop_stack

@@ -26,11 +26,11 @@ from pathlib import Path
 from agents.settings import KafkaSettings
 from agents.worker.topic_admin import KEEP_FOREVER, ensure_topics
 from bench.faust_baseline import faust_rate
+from bench.latency import latency_at_rate
 from bench.loads import (
     bare_loop_rate,
     encoded_population,
     group_rate,
-    latency_at_rate,
     new_customers,
     produce_backlog,
     rss_slope_mb_per_million,
